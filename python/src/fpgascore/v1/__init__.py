@@ -1,0 +1,1 @@
+"""Generated protobuf and gRPC code for fpgascore.v1 (scripts/generate.sh). Do not edit."""
