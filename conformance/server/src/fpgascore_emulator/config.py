@@ -1,0 +1,95 @@
+"""Server settings from command-line flags, each defaulting to an environment variable
+(``FPGASCORE_<FLAG>``, e.g. ``FPGASCORE_SERVICE_TIME_MS``) so the container is configured
+by environment alone. Keys are never taken from the command line (other users can read
+it): only from files or from FPGASCORE_PRIMARY_KEY / FPGASCORE_SECONDARY_KEY.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from typing import Mapping, Optional, Sequence
+
+ENV_PREFIX = "FPGASCORE_"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 50051
+    port_file: Optional[str] = None
+    tls_cert: Optional[str] = None
+    tls_key: Optional[str] = None
+    primary_key_file: Optional[str] = None
+    secondary_key_file: Optional[str] = None
+    require_auth: bool = False
+    service_time_ms: float = 0.0
+    fpgas: int = 1
+    queue_depth: int = 32
+    conformance: bool = False
+    input_name: str = "images"
+    output_name: str = "output_alias"
+    features_name: str = "features"
+    model_name: str = "resnet50"
+    max_message_bytes: int = 16 * 1024 * 1024
+    max_batch: int = 64
+    max_concurrent_rpcs: int = 256
+    grace_seconds: float = 10.0
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_cert)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"not a boolean: {text!r}")
+
+
+def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
+    defaults = Settings()
+    for field in dataclasses.fields(Settings):
+        env_value = environ.get(ENV_PREFIX + field.name.upper())
+        default = getattr(defaults, field.name)
+        kind = type(default) if default is not None else str
+        help_text = f"(env {ENV_PREFIX}{field.name.upper()}; default {default})"
+        if kind is bool:
+            value = _parse_bool(env_value) if env_value is not None else default
+            parser.add_argument(_flag(field.name), action=argparse.BooleanOptionalAction, default=value,
+                                help=help_text)
+        else:
+            value = kind(env_value) if env_value is not None else default
+            parser.add_argument(_flag(field.name), type=kind, default=value, help=help_text)
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    values = {field.name: getattr(args, field.name) for field in dataclasses.fields(Settings)}
+    settings = Settings(**values)
+    validate(settings)
+    return settings
+
+
+def validate(settings: Settings) -> None:
+    if bool(settings.tls_cert) != bool(settings.tls_key):
+        raise SystemExit("--tls-cert and --tls-key go together")
+    if settings.fpgas < 1:
+        raise SystemExit("--fpgas must be at least 1")
+    if settings.queue_depth < 1:
+        raise SystemExit("--queue-depth must be at least 1")
+    if settings.service_time_ms < 0:
+        raise SystemExit("--service-time-ms must not be negative")
+
+
+def parse(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> Settings:
+    parser = argparse.ArgumentParser(prog="fpgascore-emulator serve",
+                                     description="Run the FPGA-emulating scoring server.")
+    add_arguments(parser, environ)
+    return settings_from_args(parser.parse_args(argv))

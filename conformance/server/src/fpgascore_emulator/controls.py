@@ -1,0 +1,84 @@
+"""Conformance controls: request metadata that makes the server misbehave on purpose, so a
+conformance case can test a client's retries, deadlines and decoding. Obeyed only when the
+server runs with --conformance; otherwise the headers are ignored.
+
+    x-conformance-case: <id>            names the logical call; attempts are counted per id
+    x-conformance-delay-ms: <n>         sleep n ms before answering
+    x-conformance-fail: <n>:<CODE>      fail the first n attempts of the id with CODE
+    x-conformance-encoding: float_val | tensor_content
+"""
+from __future__ import annotations
+
+import collections
+import dataclasses
+import threading
+from typing import Mapping, Optional
+
+import grpc
+
+CASE = "x-conformance-case"
+DELAY = "x-conformance-delay-ms"
+FAIL = "x-conformance-fail"
+ENCODING = "x-conformance-encoding"
+_MAX_TRACKED_CASES = 10_000
+_MAX_DELAY_MS = 60_000
+
+
+class ControlError(ValueError):
+    """A conformance header is malformed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Controls:
+    case: Optional[str] = None
+    attempt: int = 0
+    delay_s: float = 0.0
+    fail_code: Optional[grpc.StatusCode] = None
+    float_val: bool = False
+
+
+class AttemptCounter:
+    """Counts attempts per case id, remembering a bounded number of ids."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: "collections.OrderedDict[str, int]" = collections.OrderedDict()
+
+    def next(self, case: str) -> int:
+        with self._lock:
+            count = self._counts.pop(case, 0) + 1
+            self._counts[case] = count
+            while len(self._counts) > _MAX_TRACKED_CASES:
+                self._counts.popitem(last=False)
+            return count
+
+
+def read(metadata: Mapping[str, str], counter: AttemptCounter) -> Controls:
+    case = metadata.get(CASE)
+    attempt = counter.next(case) if case else 0
+    delay_s = 0.0
+    if DELAY in metadata:
+        try:
+            delay_ms = int(metadata[DELAY])
+        except ValueError:
+            raise ControlError(f"{DELAY} must be an integer number of milliseconds") from None
+        delay_s = min(max(delay_ms, 0), _MAX_DELAY_MS) / 1000.0
+    fail_code = None
+    if FAIL in metadata:
+        count_text, _, code_text = metadata[FAIL].partition(":")
+        try:
+            fail_count = int(count_text)
+            code = grpc.StatusCode[code_text.strip().upper()]
+        except (ValueError, KeyError):
+            raise ControlError(f"{FAIL} must look like '2:UNAVAILABLE'") from None
+        if code is grpc.StatusCode.OK:
+            raise ControlError(f"{FAIL} cannot fail with OK")
+        if not case:
+            raise ControlError(f"{FAIL} needs {CASE} to count attempts")
+        if attempt <= fail_count:
+            fail_code = code
+    encoding = metadata.get(ENCODING, "tensor_content")
+    if encoding not in ("float_val", "tensor_content"):
+        raise ControlError(f"{ENCODING} must be float_val or tensor_content")
+    return Controls(case=case, attempt=attempt, delay_s=delay_s, fail_code=fail_code,
+                    float_val=encoding == "float_val")

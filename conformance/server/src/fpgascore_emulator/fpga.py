@@ -1,0 +1,97 @@
+"""The emulated accelerators: a pool of FPGAs, each scoring one image at a time with a fixed
+service time, fed by one bounded queue. When a request's images do not all fit in the
+queue, the request is refused at once (backpressure) instead of waiting or growing memory.
+"""
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import threading
+import time
+from typing import Callable, Deque, List, Optional
+
+import numpy as np
+
+
+class QueueFull(Exception):
+    """The queue cannot take the request's images now."""
+
+    def __init__(self, waiting: int, capacity: int, retry_after_ms: int) -> None:
+        super().__init__(f"FPGA queue is full ({waiting} of {capacity} images waiting); retry later")
+        self.retry_after_ms = retry_after_ms
+
+
+class _Job:
+    __slots__ = ("image", "future")
+
+    def __init__(self, image: np.ndarray) -> None:
+        self.image = image
+        self.future: concurrent.futures.Future = concurrent.futures.Future()
+
+
+class FpgaPool:
+    def __init__(self, featurize: Callable[[np.ndarray], np.ndarray], fpgas: int,
+                 queue_depth: int, service_time_s: float) -> None:
+        self._featurize = featurize
+        self._capacity = queue_depth
+        self._service_time_s = service_time_s
+        self._fpgas = fpgas
+        self._jobs: Deque[_Job] = collections.deque()
+        self._ready = threading.Condition()
+        self._closed = False
+        self._workers = [threading.Thread(target=self._run, name=f"fpga-{i}", daemon=True)
+                         for i in range(fpgas)]
+        for worker in self._workers:
+            worker.start()
+
+    def submit(self, images: List[np.ndarray]) -> List[concurrent.futures.Future]:
+        """Queues all images of one request, or none (raises QueueFull)."""
+        with self._ready:
+            if self._closed:
+                raise RuntimeError("FPGA pool is shut down")
+            if len(self._jobs) + len(images) > self._capacity:
+                raise QueueFull(len(self._jobs), self._capacity, self._drain_estimate_ms(len(images)))
+            jobs = [_Job(image) for image in images]
+            self._jobs.extend(jobs)
+            self._ready.notify(len(jobs))
+        return [job.future for job in jobs]
+
+    def _drain_estimate_ms(self, wanted: int) -> int:
+        per_image = max(self._service_time_s, 0.001)
+        return int(1000 * per_image * max(1, wanted) / self._fpgas)
+
+    def _next(self) -> Optional[_Job]:
+        with self._ready:
+            while not self._jobs and not self._closed:
+                self._ready.wait()
+            return self._jobs.popleft() if self._jobs else None
+
+    def _run(self) -> None:
+        while True:
+            job = self._next()
+            if job is None:
+                return
+            if not job.future.set_running_or_notify_cancel():
+                continue  # the caller gave up while the job waited
+            started = time.perf_counter()
+            try:
+                features = self._featurize(job.image)
+            except BaseException as error:  # reported to the waiting call
+                job.future.set_exception(error)
+                continue
+            remaining = self._service_time_s - (time.perf_counter() - started)
+            if remaining > 0:
+                time.sleep(remaining)
+            job.future.set_result(features)
+
+    def waiting(self) -> int:
+        with self._ready:
+            return len(self._jobs)
+
+    def close(self) -> None:
+        """Stops after the queued jobs are done."""
+        with self._ready:
+            self._closed = True
+            self._ready.notify_all()
+        for worker in self._workers:
+            worker.join()

@@ -1,0 +1,42 @@
+"""grpc.health.v1.Health: SERVING while the server takes calls, NOT_SERVING while it drains."""
+from __future__ import annotations
+
+import threading
+
+import grpc
+
+from fpgascore.v1 import health_pb2, health_service_pb2_grpc
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+_KNOWN_SERVICES = ("", "tensorflow.serving.PredictionService")
+
+
+class HealthServicer(health_service_pb2_grpc.HealthServicer):
+    def __init__(self) -> None:
+        self._status = SERVING
+        self._changed = threading.Condition()
+
+    def set_serving(self, serving: bool) -> None:
+        with self._changed:
+            self._status = SERVING if serving else NOT_SERVING
+            self._changed.notify_all()
+
+    def Check(self, request, context):
+        if request.service not in _KNOWN_SERVICES:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"unknown service '{request.service}'")
+        with self._changed:
+            return health_pb2.HealthCheckResponse(status=self._status)
+
+    def Watch(self, request, context):
+        if request.service not in _KNOWN_SERVICES:
+            yield health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.SERVICE_UNKNOWN)
+            return
+        last = None
+        while context.is_active():
+            with self._changed:
+                if self._status == last:
+                    self._changed.wait(timeout=1.0)
+                    continue
+                last = self._status
+            yield health_pb2.HealthCheckResponse(status=last)

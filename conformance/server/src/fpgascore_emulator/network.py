@@ -1,0 +1,84 @@
+"""The emulated model: a small fixed-seed convolutional featurizer run in block floating
+point (the "FPGA" part) and a 2048 -> 1000 classifier with softmax (the CPU part).
+
+No ResNet-50 weights can be had offline, so the featurizer stands in for ResNet-50's
+convolutional trunk with the same interface: a pre-processed 224x224x3 BGR image in,
+2048 features out. Its layers (all weights from :mod:`weights`, seed fixed):
+
+    patchify 8x8, stride 8   224x224x3 -> 28x28x192  -> BFP matmul 192->128, ReLU
+    patchify 2x2, stride 2   28x28x128 -> 14x14x512  -> BFP matmul 512->256, ReLU
+    global average pool      14x14x256 -> 256        (exact integer accumulation)
+    fully connected          256 -> 2048, ReLU       (BFP)  = the features
+
+Every BFP matmul is exact (see :mod:`bfp`), so features are bit-identical everywhere.
+The classifier quantizes the features to 8-bit BFP, multiplies by zero-mean integer
+weights (exact again) and applies a softmax computed with ``math.exp`` and ``math.fsum`` (correctly
+rounded sum), so the scores are reproducible bit for bit too.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import bfp
+from .weights import integer_weights
+
+IMAGE_SIZE = 224
+FEATURES = 2048
+CLASSES = 1000
+SEED = 20181105
+_CLASSIFIER_BITS = 7
+# Fixes the softmax temperature: logits = integer dot products * 2**_LOGIT_EXPONENT.
+_LOGIT_EXPONENT = -25
+
+
+class Featurizer:
+    """The network that runs on the emulated FPGA: [224, 224, 3] float32 -> [2048] float32."""
+
+    def __init__(self, seed: int = SEED) -> None:
+        bits = bfp.MANTISSA_BITS
+        self._w1, self._e1 = bfp.quantize_columns(integer_weights(seed + 1, (192, 128), bits))
+        self._w2, self._e2 = bfp.quantize_columns(integer_weights(seed + 2, (512, 256), bits))
+        self._w3, self._e3 = bfp.quantize_columns(integer_weights(seed + 3, (256, FEATURES), bits))
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        if image.shape != (IMAGE_SIZE, IMAGE_SIZE, 3):
+            raise ValueError(f"featurizer input must be [224, 224, 3], got {list(image.shape)}")
+        x = _patches(image.astype(np.float64), 8)                      # [784, 192]
+        x = np.maximum(bfp.matmul(*bfp.quantize_rows(x), self._w1, self._e1), 0.0)
+        x = _patches(x.reshape(28, 28, 128), 2)                         # [196, 512]
+        x = np.maximum(bfp.matmul(*bfp.quantize_rows(x), self._w2, self._e2), 0.0)
+        sums, exponent = bfp.sum_rows_exact(*bfp.quantize_rows(x))     # [256]
+        pooled = np.ldexp(sums.astype(np.float64), exponent) / x.shape[0]
+        x = bfp.matmul(*bfp.quantize_rows(pooled[None, :]), self._w3, self._e3)
+        return np.maximum(x[0], 0.0).astype(np.float32)
+
+
+class Classifier:
+    """The CPU classifier: [N, 2048] features -> [N, 1000] softmax scores (float32)."""
+
+    def __init__(self, seed: int = SEED) -> None:
+        weights = integer_weights(seed + 4, (FEATURES, CLASSES), _CLASSIFIER_BITS)
+        # Centre each class's weights (times FEATURES, to stay in integers): ReLU features
+        # share a large common component that would otherwise pick the same class for all.
+        self._weights = weights * FEATURES - weights.sum(axis=0, keepdims=True)
+
+    def __call__(self, features: np.ndarray) -> np.ndarray:
+        mantissas, _ = bfp.quantize_rows(features, _CLASSIFIER_BITS)  # scale-free logits
+        logits = np.ldexp(mantissas @ self._weights, _LOGIT_EXPONENT)
+        return np.stack([_softmax(row) for row in logits]).astype(np.float32)
+
+
+def _patches(x: np.ndarray, size: int) -> np.ndarray:
+    """[H, W, C] -> [(H/size)*(W/size), size*size*C] non-overlapping patches, row-major."""
+    h, w, c = x.shape
+    x = x.reshape(h // size, size, w // size, size, c).transpose(0, 2, 1, 3, 4)
+    return x.reshape((h // size) * (w // size), size * size * c)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    top = max(logits)
+    exps = [math.exp(v - top) for v in logits.tolist()]
+    total = math.fsum(exps)
+    return np.array([v / total for v in exps])

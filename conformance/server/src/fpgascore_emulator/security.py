@@ -1,0 +1,105 @@
+"""The service's security rule: TLS from a PEM chain and key; with TLS on (or --require-auth)
+every call carries ``authorization`` equal to the primary or the secondary key, raw or as
+``Bearer <key>`` (scheme case-insensitive), compared in constant time.
+
+Keys come from files (re-read on reload) or from the environment; certificate and key files
+are re-read on reload too, and new TLS handshakes use them. Both keys stay valid during a
+rotation: replace the secondary, reload, move clients, then replace the primary.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import threading
+from typing import Mapping, Optional, Tuple
+
+import grpc
+
+from .config import Settings
+from .logs import log
+
+PRIMARY_ENV = "FPGASCORE_PRIMARY_KEY"
+SECONDARY_ENV = "FPGASCORE_SECONDARY_KEY"
+_BEARER = "bearer "
+# Both slots are compared even when empty, against a value no header can equal.
+_NO_KEY = b"\x00" * 32
+
+
+def _read_key(path: Optional[str], environ: Mapping[str, str], env_name: str) -> Optional[bytes]:
+    if path:
+        with open(path, "rb") as handle:
+            value = handle.read().strip()
+    else:
+        value = environ.get(env_name, "").strip().encode()
+    return value or None
+
+
+def fingerprint(value: Optional[str]) -> Optional[str]:
+    """A log-safe stand-in for a secret: the first 16 hex digits of its SHA-256."""
+    return None if value is None else hashlib.sha256(value.encode()).hexdigest()[:16]
+
+
+class KeyStore:
+    def __init__(self, settings: Settings, environ: Mapping[str, str] = os.environ) -> None:
+        self._settings = settings
+        self._environ = environ
+        self._lock = threading.Lock()
+        self._keys: Tuple[bytes, bytes] = (_NO_KEY, _NO_KEY)
+        self.reload()
+
+    def reload(self) -> None:
+        primary = _read_key(self._settings.primary_key_file, self._environ, PRIMARY_ENV)
+        secondary = _read_key(self._settings.secondary_key_file, self._environ, SECONDARY_ENV)
+        with self._lock:
+            self._keys = (primary or _NO_KEY, secondary or _NO_KEY)
+        log("keys.loaded", primary=primary is not None, secondary=secondary is not None)
+
+    @property
+    def configured(self) -> bool:
+        with self._lock:
+            return any(key != _NO_KEY for key in self._keys)
+
+    def accepts(self, authorization: Optional[str]) -> bool:
+        """True when the header holds one of the keys. Constant time in the key contents."""
+        if authorization is None:
+            return False
+        candidate = authorization.strip()
+        if candidate[: len(_BEARER)].lower() == _BEARER:
+            candidate = candidate[len(_BEARER):].strip()
+        presented = candidate.encode()
+        with self._lock:
+            primary, secondary = self._keys
+        matches_primary = hmac.compare_digest(presented, primary)
+        matches_secondary = hmac.compare_digest(presented, secondary)
+        return matches_primary | matches_secondary
+
+
+class TlsFiles:
+    """Server TLS credentials whose certificate chain and key are re-read on reload."""
+
+    def __init__(self, cert_path: str, key_path: str) -> None:
+        self._cert_path = cert_path
+        self._key_path = key_path
+        self._lock = threading.Lock()
+        self._pending: Optional[grpc.ServerCertificateConfiguration] = None
+        self._initial = self._load()
+
+    def _load(self) -> grpc.ServerCertificateConfiguration:
+        with open(self._key_path, "rb") as key, open(self._cert_path, "rb") as chain:
+            return grpc.ssl_server_certificate_configuration([(key.read(), chain.read())])
+
+    def reload(self) -> None:
+        configuration = self._load()
+        with self._lock:
+            self._pending = configuration
+        log("tls.loaded", cert=self._cert_path)
+
+    def _fetch(self) -> Optional[grpc.ServerCertificateConfiguration]:
+        with self._lock:
+            pending, self._pending = self._pending, None
+        return pending
+
+    def credentials(self) -> grpc.ServerCredentials:
+        return grpc.dynamic_ssl_server_credentials(self._initial, self._fetch,
+                                                   require_client_authentication=False)

@@ -1,0 +1,107 @@
+"""Wiring: the gRPC server, its credentials, the FPGA pool, signals and shutdown."""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Mapping, Optional
+
+import grpc
+
+from fpgascore.v1 import health_service_pb2_grpc, prediction_service_pb2_grpc
+
+from .config import Settings
+from .fpga import FpgaPool
+from .health import HealthServicer
+from .logs import log
+from .network import Classifier, Featurizer
+from .security import KeyStore, TlsFiles
+from .service import PredictionServicer
+
+KEEPALIVE_MIN_PING_INTERVAL_MS = 10_000
+
+
+class EmulatorServer:
+    """The reference server. ``start()``, then ``port``; ``reload()``; ``stop()``."""
+
+    def __init__(self, settings: Settings, environ: Mapping[str, str] = os.environ) -> None:
+        self.settings = settings
+        self.keys = KeyStore(settings, environ)
+        self.tls: Optional[TlsFiles] = TlsFiles(settings.tls_cert, settings.tls_key) if settings.tls else None
+        if (settings.tls or settings.require_auth) and not self.keys.configured:
+            raise SystemExit("authentication is on (TLS or --require-auth) but no key is configured: "
+                             "give --primary-key-file or FPGASCORE_PRIMARY_KEY")
+        self.pool = FpgaPool(Featurizer(), settings.fpgas, settings.queue_depth,
+                             settings.service_time_ms / 1000.0)
+        self.health = HealthServicer()
+        # Admitted calls hold a thread while their images wait; the rest answer at once.
+        workers = settings.queue_depth + settings.fpgas + 16
+        self._server = grpc.server(
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc"),
+            maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
+            options=[
+                ("grpc.max_receive_message_length", settings.max_message_bytes),
+                ("grpc.max_send_message_length", settings.max_message_bytes),
+                ("grpc.max_metadata_size", 16 * 1024),
+                ("grpc.keepalive_permit_without_calls", 1),
+                ("grpc.http2.min_ping_interval_without_data_ms", KEEPALIVE_MIN_PING_INTERVAL_MS),
+                ("grpc.http2.max_ping_strikes", 3),
+                ("grpc.so_reuseport", 0),
+            ])
+        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
+            PredictionServicer(settings, self.keys, self.pool, Classifier()), self._server)
+        health_service_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
+        address = f"{settings.host}:{settings.port}"
+        if self.tls:
+            self.port = self._server.add_secure_port(address, self.tls.credentials())
+        else:
+            self.port = self._server.add_insecure_port(address)
+        if not self.port:
+            raise SystemExit(f"cannot listen on {address}")
+
+    def start(self) -> None:
+        self._server.start()
+        log("listening", host=self.settings.host, port=self.port, tls=bool(self.tls),
+            auth=bool(self.tls) or self.settings.require_auth, fpgas=self.settings.fpgas,
+            queue_depth=self.settings.queue_depth, service_time_ms=self.settings.service_time_ms,
+            conformance=self.settings.conformance)
+        if self.settings.port_file:
+            temporary = self.settings.port_file + ".tmp"
+            with open(temporary, "w") as handle:
+                handle.write(f"{self.port}\n")
+            os.replace(temporary, self.settings.port_file)
+
+    def reload(self) -> None:
+        """Re-reads the keys and the TLS certificate and key."""
+        try:
+            self.keys.reload()
+            if self.tls:
+                self.tls.reload()
+        except OSError as error:
+            log("reload.failed", error=str(error))
+
+    def stop(self, grace: Optional[float] = None) -> None:
+        """Refuses new calls, lets in-flight calls finish (up to the grace period), stops."""
+        self.health.set_serving(False)
+        grace = self.settings.grace_seconds if grace is None else grace
+        log("stopping", grace_seconds=grace)
+        self._server.stop(grace).wait()
+        self.pool.close()
+        log("stopped")
+
+
+def serve(settings: Settings) -> None:
+    """Runs until SIGTERM or SIGINT; SIGHUP reloads keys and certificate."""
+    server = EmulatorServer(settings)
+    stop_requested = threading.Event()
+    reload_requested = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
+    signal.signal(signal.SIGINT, lambda *_: stop_requested.set())
+    signal.signal(signal.SIGHUP, lambda *_: reload_requested.set())
+    server.start()
+    while not stop_requested.is_set():
+        if reload_requested.wait(timeout=0.2):
+            reload_requested.clear()
+            server.reload()
+    server.stop()

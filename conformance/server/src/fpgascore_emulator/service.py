@@ -1,0 +1,168 @@
+"""tensorflow.serving.PredictionService/Predict: the scoring pipeline behind the contract.
+
+Pre-process on the CPU (in the call's thread), featurize on the emulated FPGAs (bounded
+queue), classify on the CPU. Every answer, success or error, carries ``request-id`` in its
+trailing metadata; errors have a precise message that never echoes a credential.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import time
+import uuid
+from typing import Dict, List, Optional, Tuple
+
+import grpc
+import numpy as np
+
+from fpgascore.v1 import predict_pb2, prediction_service_pb2_grpc, tensor_pb2
+
+from . import controls, tensors
+from .config import Settings
+from .fpga import FpgaPool, QueueFull
+from .logs import log
+from .network import Classifier
+from .preprocess import ImageError, image_to_input
+from .security import KeyStore, fingerprint
+
+REQUEST_ID = "request-id"
+PUSHBACK = "grpc-retry-pushback-ms"
+_NO_DEADLINE_S = 10**7
+
+
+class _Abort(Exception):
+    def __init__(self, code: grpc.StatusCode, message: str, metadata: Tuple = ()) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.metadata = metadata
+
+
+class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
+    def __init__(self, settings: Settings, keys: KeyStore, pool: FpgaPool, classifier: Classifier) -> None:
+        self._settings = settings
+        self._keys = keys
+        self._pool = pool
+        self._classify = classifier
+        self._auth_required = settings.tls or settings.require_auth
+        self._attempts = controls.AttemptCounter()
+
+    def Predict(self, request: predict_pb2.PredictRequest, context: grpc.ServicerContext):
+        request_id = uuid.uuid4().hex
+        started = time.perf_counter()
+        metadata: Dict[str, str] = {}
+        for key, value in context.invocation_metadata():
+            metadata.setdefault(key, value if isinstance(value, str) else "<binary>")
+        fields: Dict[str, object] = {"request_id": request_id, "peer": context.peer()}
+        try:
+            response = self._predict(request, context, metadata, fields)
+        except _Abort as abort:
+            self._log(fields, abort.code, started, abort.message)
+            context.set_trailing_metadata(((REQUEST_ID, request_id),) + tuple(abort.metadata))
+            context.abort(abort.code, abort.message)
+        except Exception as error:  # a bug: report it without killing the server
+            self._log(fields, grpc.StatusCode.INTERNAL, started, repr(error))
+            context.set_trailing_metadata(((REQUEST_ID, request_id),))
+            context.abort(grpc.StatusCode.INTERNAL, f"internal error (request {request_id})")
+        context.set_trailing_metadata(((REQUEST_ID, request_id),))
+        self._log(fields, grpc.StatusCode.OK, started, "")
+        return response
+
+    def _log(self, fields: Dict[str, object], code: grpc.StatusCode, started: float, message: str) -> None:
+        log("predict", code=code.name, latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            message=message, **fields)
+
+    def _predict(self, request, context, metadata, fields) -> predict_pb2.PredictResponse:
+        authorization = metadata.get("authorization")
+        if self._settings.conformance:
+            fields["authorization_sha256"] = fingerprint(authorization)
+        if self._auth_required and not self._keys.accepts(authorization):
+            reason = "missing" if authorization is None else "not accepted"
+            raise _Abort(grpc.StatusCode.UNAUTHENTICATED,
+                         f"authorization {reason}: send the primary or secondary key in 'authorization' metadata")
+        control = self._controls(metadata, fields)
+        if control.delay_s:
+            time.sleep(control.delay_s)
+        if control.fail_code is not None:
+            raise _Abort(control.fail_code, f"injected failure (attempt {control.attempt} of case '{control.case}')",
+                         ((PUSHBACK, "0"),) if control.fail_code is grpc.StatusCode.RESOURCE_EXHAUSTED else ())
+        outputs = self._output_names(request)
+        images = self._images(request, fields)
+        features = self._featurize(images, context)
+        response = predict_pb2.PredictResponse()
+        response.model_spec.name = request.model_spec.name or self._settings.model_name
+        response.model_spec.signature_name = request.model_spec.signature_name or "serving_default"
+        if self._settings.output_name in outputs:
+            response.outputs[self._settings.output_name].CopyFrom(
+                tensors.float_tensor(self._classify(features), control.float_val))
+        if self._settings.features_name in outputs:
+            response.outputs[self._settings.features_name].CopyFrom(
+                tensors.float_tensor(features, control.float_val))
+        return response
+
+    def _controls(self, metadata, fields) -> controls.Controls:
+        if not self._settings.conformance:
+            return controls.Controls()
+        try:
+            control = controls.read(metadata, self._attempts)
+        except controls.ControlError as error:
+            raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from None
+        fields.update(case=control.case, attempt=control.attempt)
+        return control
+
+    def _output_names(self, request) -> List[str]:
+        known = (self._settings.output_name, self._settings.features_name)
+        if not request.output_filter:
+            return [self._settings.output_name]
+        unknown = tensors.unknown_names(request.output_filter, known)
+        if unknown:
+            raise _Abort(grpc.StatusCode.INVALID_ARGUMENT,
+                         f"unknown output {', '.join(repr(n) for n in unknown)}; outputs are {list(known)}")
+        return list(request.output_filter)
+
+    def _images(self, request, fields) -> List[np.ndarray]:
+        """The pre-processed images of the request: CPU stage."""
+        name = self._settings.input_name
+        unknown = tensors.unknown_names(request.inputs.keys(), [name])
+        if unknown or name not in request.inputs:
+            raise _Abort(grpc.StatusCode.INVALID_ARGUMENT,
+                         f"unknown input {', '.join(repr(n) for n in unknown) or 'missing'}; "
+                         f"expected exactly one input '{name}'")
+        tensor = request.inputs[name]
+        try:
+            if tensor.dtype == tensor_pb2.DT_STRING:
+                encoded = tensors.image_bytes(tensor, name, self._settings.max_batch)
+                fields["images"] = len(encoded)
+                return [self._decode(index, data) for index, data in enumerate(encoded)]
+            if tensor.dtype == tensor_pb2.DT_FLOAT:
+                batch = tensors.float_images(tensor, name, self._settings.max_batch)
+                fields["images"] = len(batch)
+                return list(batch)
+        except tensors.InputError as error:
+            raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from None
+        raise _Abort(grpc.StatusCode.INVALID_ARGUMENT,
+                     f"input '{name}' has dtype {tensors.dtype_name(tensor.dtype)}; expected DT_STRING "
+                     f"(JPEG/PNG bytes, shape [N]) or DT_FLOAT (shape [N, 224, 224, 3])")
+
+    @staticmethod
+    def _decode(index: int, data: bytes) -> np.ndarray:
+        try:
+            return image_to_input(data)
+        except ImageError as error:
+            raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, f"image {index}: {error}") from None
+
+    def _featurize(self, images: List[np.ndarray], context) -> np.ndarray:
+        """FPGA stage: queue every image of the request, or refuse at once."""
+        try:
+            futures = self._pool.submit(images)
+        except QueueFull as full:
+            raise _Abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(full),
+                         ((PUSHBACK, str(full.retry_after_ms)),)) from None
+        remaining: Optional[float] = context.time_remaining()
+        if remaining is not None and remaining > _NO_DEADLINE_S:
+            remaining = None  # grpcio reports "no deadline" as a huge number
+        done, pending = concurrent.futures.wait(futures, timeout=remaining)
+        if pending:
+            for future in pending:
+                future.cancel()
+            raise _Abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline passed while the images waited for an FPGA")
+        return np.stack([future.result() for future in futures])

@@ -1,0 +1,92 @@
+"""Reading a PredictRequest's inputs and writing the response's outputs."""
+from __future__ import annotations
+
+from typing import Iterable, List, Sequence
+
+import numpy as np
+
+from fpgascore.v1 import tensor_pb2
+
+from .network import IMAGE_SIZE
+
+FLOAT_IMAGE_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 3)
+_FLOATS_PER_IMAGE = IMAGE_SIZE * IMAGE_SIZE * 3
+
+
+class InputError(ValueError):
+    """The request's inputs break the contract; the message says exactly how."""
+
+
+def dims(tensor: tensor_pb2.TensorProto) -> List[int]:
+    return [dim.size for dim in tensor.tensor_shape.dim]
+
+
+def dtype_name(value: int) -> str:
+    try:
+        return tensor_pb2.DataType.Name(value)
+    except ValueError:
+        return f"unknown dtype {value}"
+
+
+def image_bytes(tensor: tensor_pb2.TensorProto, name: str, max_batch: int) -> Sequence[bytes]:
+    """The images of a DT_STRING [N] tensor."""
+    shape = dims(tensor)
+    if tensor.tensor_shape.unknown_rank or len(shape) != 1:
+        raise InputError(f"input '{name}' (DT_STRING) must have shape [N], got {shape}")
+    count = len(tensor.string_val)
+    if shape[0] != count:
+        raise InputError(f"input '{name}' declares shape [{shape[0]}] but holds {count} images")
+    _check_batch(name, count, max_batch)
+    return tensor.string_val
+
+
+def float_images(tensor: tensor_pb2.TensorProto, name: str, max_batch: int) -> np.ndarray:
+    """The [N, 224, 224, 3] float32 array of a DT_FLOAT tensor (tensor_content or float_val)."""
+    shape = dims(tensor)
+    if tensor.tensor_shape.unknown_rank or len(shape) != 4 or tuple(shape[1:]) != FLOAT_IMAGE_SHAPE:
+        raise InputError(f"input '{name}' (DT_FLOAT) must have shape [N, 224, 224, 3], got {shape}")
+    count = shape[0]
+    _check_batch(name, count, max_batch)
+    expected = count * _FLOATS_PER_IMAGE
+    if tensor.tensor_content and len(tensor.float_val):
+        raise InputError(f"input '{name}' sets both tensor_content and float_val; use one")
+    if tensor.tensor_content:
+        if len(tensor.tensor_content) != expected * 4:
+            raise InputError(f"input '{name}' tensor_content has {len(tensor.tensor_content)} bytes; "
+                             f"shape {shape} needs {expected * 4}")
+        values = np.frombuffer(tensor.tensor_content, dtype="<f4")
+    else:
+        if len(tensor.float_val) != expected:
+            raise InputError(f"input '{name}' float_val has {len(tensor.float_val)} values; "
+                             f"shape {shape} needs {expected}")
+        values = np.asarray(tensor.float_val, dtype=np.float32)
+    if not np.all(np.isfinite(values)):
+        raise InputError(f"input '{name}' holds NaN or infinite values")
+    return values.astype(np.float32, copy=False).reshape(count, *FLOAT_IMAGE_SHAPE)
+
+
+def _check_batch(name: str, count: int, max_batch: int) -> None:
+    if count < 1:
+        raise InputError(f"input '{name}' is an empty batch; send at least one image")
+    if count > max_batch:
+        raise InputError(f"input '{name}' has {count} images; at most {max_batch} per request")
+
+
+def float_tensor(values: np.ndarray, as_float_val: bool) -> tensor_pb2.TensorProto:
+    tensor = tensor_pb2.TensorProto(dtype=tensor_pb2.DT_FLOAT)
+    tensor.tensor_shape.dim.extend(tensor_pb2.TensorShapeProto.Dim(size=size) for size in values.shape)
+    flat = np.ascontiguousarray(values, dtype="<f4")
+    if as_float_val:
+        tensor.float_val.extend(flat.ravel().tolist())
+    else:
+        tensor.tensor_content = flat.tobytes()
+    return tensor
+
+
+def unknown_names(names: Iterable[str], allowed: Iterable[str]) -> List[str]:
+    allowed_set = set(allowed)
+    return sorted(name for name in names if name not in allowed_set)
+
+
+__all__ = ["InputError", "image_bytes", "float_images", "float_tensor", "dims", "dtype_name",
+           "unknown_names"]
