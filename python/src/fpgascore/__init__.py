@@ -1,0 +1,33 @@
+"""fpgascore: the Python client of the FPGA-accelerated ResNet-50 image scoring service.
+
+    from fpgascore import PredictionClient, top_k
+    client = PredictionClient(host, port, use_ssl=True, access_token=key)
+    scores = client.score_image("cat.jpg")       # numpy float32 [1000]
+    for p in top_k(scores, 5):
+        print(p.class_id, p.label, p.score)
+
+The behaviour (retries, TLS, keys, errors) follows conformance/CLIENT_SPEC.md.
+"""
+from ._base import CallInfo
+from ._errors import (AuthenticationError, CancelledError, DeadlineExceededError, FailedPreconditionError,
+                      InsecureKeyError, InternalError, InvalidInputError, PermissionDeniedError,
+                      ResourceExhaustedError, ScoringError, UnavailableError, UntrustedCertificateError)
+from ._labels import Prediction, label, labels, top_k
+from ._retry import RetryPolicy
+from ._tensors import (IMAGE_SHAPE, INPUT_NAME, MODEL_NAME, NUM_CLASSES, OUTPUT_NAME, SIGNATURE_NAME,
+                       decode_scores, float_tensor, image_tensor, predict_request)
+from .aio import AsyncPredictionClient
+from .client import PredictionClient
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PredictionClient", "AsyncPredictionClient", "RetryPolicy", "CallInfo",
+    "Prediction", "top_k", "labels", "label",
+    "image_tensor", "float_tensor", "predict_request", "decode_scores",
+    "MODEL_NAME", "SIGNATURE_NAME", "INPUT_NAME", "OUTPUT_NAME", "NUM_CLASSES", "IMAGE_SHAPE",
+    "ScoringError", "InvalidInputError", "AuthenticationError", "PermissionDeniedError",
+    "UnavailableError", "UntrustedCertificateError", "DeadlineExceededError", "ResourceExhaustedError",
+    "FailedPreconditionError", "InsecureKeyError", "InternalError", "CancelledError",
+    "__version__",
+]

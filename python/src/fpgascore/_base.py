@@ -1,0 +1,113 @@
+"""What the blocking and the asyncio client share: options, request building, decoding."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import grpc
+import numpy as np
+
+from ._config import ClientConfig, check_timeout
+from ._errors import ScoringError, from_rpc_error, request_id_of
+from ._retry import RetryPlanner
+from ._tensors import (NUM_CLASSES, ImageInput, decode_scores, image_array_tensor, image_tensor,
+                       predict_request)
+from .v1 import predict_pb2, tensor_pb2
+
+__all__ = ["CallInfo", "ClientBase", "Prepared", "logger"]
+
+logger = logging.getLogger("fpgascore")
+
+
+@dataclass
+class CallInfo:
+    """Filled in by a call that was given one (``call_info=CallInfo()``).
+
+    Attributes:
+        request_id: the server's ``request-id`` of the last attempt ("" when none).
+        attempts: attempts made, a secondary-key repeat included.
+        code: the final status code (OK on success).
+    """
+
+    request_id: str = ""
+    attempts: int = 0
+    code: grpc.StatusCode = grpc.StatusCode.OK
+
+
+@dataclass
+class Prepared:
+    """A request ready to send, and how to turn its response into scores."""
+
+    request: predict_pb2.PredictRequest
+    rows: int
+    squeeze: bool
+
+
+class ClientBase:
+    """Options, request building and the retry bookkeeping of one logical call."""
+
+    _config: ClientConfig
+
+    def __init__(self, host: str, port: int, use_ssl: bool = False, access_token: Optional[str] = None,
+                 **options: Any) -> None:
+        self._config = ClientConfig(host, port, use_ssl, access_token, **options)
+
+    # -- requests -------------------------------------------------------------------------
+    def _images(self, images: Sequence[ImageInput], squeeze: bool) -> Prepared:
+        tensor = image_tensor(images)
+        return Prepared(self._request({self._config.input_name: tensor}), len(tensor.string_val), squeeze)
+
+    def _array(self, array: np.ndarray) -> Prepared:
+        tensor = image_array_tensor(array)
+        squeeze = getattr(array, "ndim", 0) == 3
+        return Prepared(self._request({self._config.input_name: tensor}), tensor.tensor_shape.dim[0].size, squeeze)
+
+    def _request(self, inputs: Mapping[str, tensor_pb2.TensorProto],
+                 output_filter: Sequence[str] = ()) -> predict_pb2.PredictRequest:
+        return predict_request(inputs, self._config.model_name, output_filter)
+
+    def _scores(self, prepared: Prepared, response: predict_pb2.PredictResponse) -> np.ndarray:
+        scores = decode_scores(response, self._config.output_name, prepared.rows, NUM_CLASSES)
+        return scores[0] if prepared.squeeze else scores
+
+    # -- calls ----------------------------------------------------------------------------
+    def _deadline(self, timeout: Optional[float]) -> float:
+        return time.monotonic() + (check_timeout(timeout) or self._config.timeout)
+
+    def _planner(self, deadline: float) -> RetryPlanner:
+        return RetryPlanner(self._config.retry_policy, deadline, time.monotonic)
+
+    def _error(self, exc: grpc.RpcError) -> ScoringError:
+        return from_rpc_error(exc, self._config.keys.secrets)
+
+    @staticmethod
+    def _fill(info: Optional[CallInfo], attempts: int, code: grpc.StatusCode, request_id: str) -> None:
+        if info is not None:
+            info.attempts, info.code, info.request_id = attempts, code, request_id
+
+    def _log_retry(self, error: ScoringError, attempt: int, sleep: float) -> None:
+        logger.info("fpgascore: attempt %d to %s failed with %s (request-id %s); retrying in %.3f s",
+                    attempt, self._config.target, error.code.name, error.request_id or "-", sleep)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._config.describe()})"
+
+
+def request_id_from_call(call: Any) -> str:
+    """The ``request-id`` of a finished blocking call."""
+    try:
+        return request_id_of(call.trailing_metadata(), call.initial_metadata())
+    except Exception:  # pragma: no cover - metadata unavailable
+        return ""
+
+
+def output_filter_list(output_filter: Sequence[str]) -> List[str]:
+    if isinstance(output_filter, str):
+        return [output_filter]
+    return list(output_filter)
+
+
+Inputs = Dict[str, tensor_pb2.TensorProto]
+Pairs = Tuple[Tuple[str, str], ...]

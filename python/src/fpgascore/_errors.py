@@ -1,0 +1,211 @@
+"""The one exception hierarchy of the client, and the mapping from gRPC errors to it.
+
+Every error carries the gRPC status code (``.code``), the server's message (``.details``)
+and the server's ``request-id`` response metadata (``.request_id``, empty when the server
+sent none or the call never reached it). No error ever holds an access key: messages are
+redacted against the keys the client knows before an error is built.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional, Sequence, Tuple, Type
+
+import grpc
+
+__all__ = [
+    "ScoringError",
+    "InvalidInputError",
+    "AuthenticationError",
+    "PermissionDeniedError",
+    "UnavailableError",
+    "UntrustedCertificateError",
+    "DeadlineExceededError",
+    "ResourceExhaustedError",
+    "FailedPreconditionError",
+    "InsecureKeyError",
+    "InternalError",
+    "CancelledError",
+]
+
+REQUEST_ID_KEY = "request-id"
+UNTRUSTED_CERTIFICATE = "certificate was not trusted"
+REDACTED = "<redacted>"
+
+# Fragments of grpcio's (BoringSSL's / OpenSSL's) messages for a TLS handshake that failed
+# because the server's certificate could not be verified: unknown CA, self-signed, expired,
+# or not valid for the name checked.
+_HANDSHAKE_MARKERS = (
+    "ssl handshake failed",
+    "certificate_verify_failed",
+    "certificate verify failed",
+    "handshake failed",
+    "peer name",
+    "not in peer certificate",
+    "ssl_error_ssl",
+    "tsi_",
+)
+
+
+class ScoringError(Exception):
+    """Base of every error the client raises.
+
+    Attributes:
+        code: the gRPC status code (``grpc.StatusCode``).
+        details: the server's (or the client's) message.
+        request_id: the server's ``request-id`` for the failed call, ``""`` when none.
+    """
+
+    default_code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
+
+    def __init__(self, details: str, code: Optional[grpc.StatusCode] = None, request_id: str = "") -> None:
+        self.code: grpc.StatusCode = code if code is not None else self.default_code
+        self.details: str = details
+        self.request_id: str = request_id
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        text = f"{self.code.name}: {self.details}"
+        if self.request_id:
+            text += f" (request-id {self.request_id})"
+        return text
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(code={self.code.name}, details={self.details!r}, "
+                f"request_id={self.request_id!r})")
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (_rebuild, (type(self), self.details, self.code, self.request_id))
+
+
+def _rebuild(cls: Type[ScoringError], details: str, code: grpc.StatusCode, request_id: str) -> ScoringError:
+    return cls(details, code, request_id)
+
+
+class InvalidInputError(ScoringError, ValueError):
+    """The request was rejected as invalid, locally before sending or by the server."""
+
+    default_code = grpc.StatusCode.INVALID_ARGUMENT
+
+
+class AuthenticationError(ScoringError):
+    """The server did not accept the access key (UNAUTHENTICATED)."""
+
+    default_code = grpc.StatusCode.UNAUTHENTICATED
+
+
+class PermissionDeniedError(ScoringError):
+    """The key was accepted but may not do this (PERMISSION_DENIED)."""
+
+    default_code = grpc.StatusCode.PERMISSION_DENIED
+
+
+class UnavailableError(ScoringError):
+    """The service could not be reached or is not serving (UNAVAILABLE)."""
+
+    default_code = grpc.StatusCode.UNAVAILABLE
+
+
+class UntrustedCertificateError(UnavailableError):
+    """The TLS handshake failed: the server's certificate was not trusted (UNAVAILABLE)."""
+
+
+class DeadlineExceededError(ScoringError, TimeoutError):
+    """The call's deadline passed (DEADLINE_EXCEEDED)."""
+
+    default_code = grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+class ResourceExhaustedError(ScoringError):
+    """The server is overloaded or the message is too large (RESOURCE_EXHAUSTED)."""
+
+    default_code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+class FailedPreconditionError(ScoringError):
+    """The call cannot be made in the current state (FAILED_PRECONDITION)."""
+
+    default_code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class InsecureKeyError(FailedPreconditionError):
+    """A key was configured without TLS and without ``allow_insecure_key=True``."""
+
+
+class InternalError(ScoringError):
+    """The server failed, or its response was not what the contract says (INTERNAL)."""
+
+    default_code = grpc.StatusCode.INTERNAL
+
+
+class CancelledError(ScoringError):
+    """The call was cancelled (CANCELLED)."""
+
+    default_code = grpc.StatusCode.CANCELLED
+
+
+_BY_CODE = {
+    grpc.StatusCode.INVALID_ARGUMENT: InvalidInputError,
+    grpc.StatusCode.UNAUTHENTICATED: AuthenticationError,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDeniedError,
+    grpc.StatusCode.UNAVAILABLE: UnavailableError,
+    grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceededError,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhaustedError,
+    grpc.StatusCode.FAILED_PRECONDITION: FailedPreconditionError,
+    grpc.StatusCode.INTERNAL: InternalError,
+    grpc.StatusCode.CANCELLED: CancelledError,
+}
+
+Metadata = Optional[Sequence[Tuple[str, Any]]]
+
+
+def metadata_value(metadata: Metadata, key: str) -> Optional[str]:
+    """The first value of ``key`` in gRPC metadata, as text; None when absent."""
+    for item in metadata or ():
+        k, v = item[0], item[1]
+        if k == key:
+            return v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+    return None
+
+
+def request_id_of(*metadatas: Metadata) -> str:
+    """The ``request-id`` from the first metadata that has it (trailing, then initial)."""
+    for metadata in metadatas:
+        value = metadata_value(metadata, REQUEST_ID_KEY)
+        if value:
+            return value
+    return ""
+
+
+def redact(text: str, secrets: Iterable[Optional[str]]) -> str:
+    """``text`` with every occurrence of a secret replaced by ``<redacted>``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def is_certificate_failure(code: grpc.StatusCode, details: str) -> bool:
+    """Whether an UNAVAILABLE error is a failed TLS handshake (certificate not trusted)."""
+    if code != grpc.StatusCode.UNAVAILABLE:
+        return False
+    lowered = details.lower()
+    return any(marker in lowered for marker in _HANDSHAKE_MARKERS)
+
+
+def error_for(code: grpc.StatusCode, details: str, request_id: str = "",
+              secrets: Iterable[Optional[str]] = ()) -> ScoringError:
+    """The ScoringError subclass for ``code``, with the message redacted."""
+    details = redact(details or "", secrets)
+    if is_certificate_failure(code, details):
+        return UntrustedCertificateError(
+            f"{UNTRUSTED_CERTIFICATE}: the TLS handshake with the server failed ({details})",
+            code, request_id)
+    return _BY_CODE.get(code, ScoringError)(details, code, request_id)
+
+
+def from_rpc_error(exc: grpc.RpcError, secrets: Iterable[Optional[str]] = ()) -> ScoringError:
+    """Converts a grpcio error (sync or asyncio) into a ScoringError."""
+    code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN  # type: ignore[attr-defined]
+    details = exc.details() if hasattr(exc, "details") else str(exc)  # type: ignore[attr-defined]
+    trailing = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None  # type: ignore[attr-defined]
+    initial = exc.initial_metadata() if hasattr(exc, "initial_metadata") else None  # type: ignore[attr-defined]
+    return error_for(code or grpc.StatusCode.UNKNOWN, details or "", request_id_of(trailing, initial), secrets)

@@ -1,0 +1,154 @@
+"""Building request tensors and decoding response tensors (no per-float Python loops)."""
+from __future__ import annotations
+
+import io
+import math
+import os
+from pathlib import Path
+from typing import BinaryIO, Iterable, Mapping, Optional, Sequence, Union
+
+import numpy as np
+
+from ._errors import InternalError, InvalidInputError
+from .v1 import predict_pb2, tensor_pb2
+
+__all__ = [
+    "ImageInput", "MODEL_NAME", "SIGNATURE_NAME", "INPUT_NAME", "OUTPUT_NAME", "NUM_CLASSES",
+    "IMAGE_SHAPE", "read_image", "image_tensor", "float_tensor", "image_array_tensor",
+    "predict_request", "decode_scores",
+]
+
+MODEL_NAME = "resnet50"
+SIGNATURE_NAME = "serving_default"
+INPUT_NAME = "images"
+OUTPUT_NAME = "output_alias"
+NUM_CLASSES = 1000
+IMAGE_SHAPE = (224, 224, 3)
+
+ImageInput = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", BinaryIO, io.IOBase]
+
+_LE_FLOAT32 = np.dtype("<f4")
+
+
+def read_image(image: ImageInput) -> bytes:
+    """The bytes of one image: given as bytes, a file path, or a binary file object."""
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        data = bytes(image)
+        source = "image bytes"
+    elif isinstance(image, (str, os.PathLike)):
+        source = f"image file {os.fspath(image)!r}"
+        try:
+            data = Path(image).read_bytes()
+        except OSError as exc:
+            raise InvalidInputError(f"cannot read {source}: {exc.strerror or exc}") from None
+    elif hasattr(image, "read"):
+        source = "image file object"
+        data = image.read()
+        if isinstance(data, str):
+            raise InvalidInputError("image file objects must be opened in binary mode ('rb')")
+        data = bytes(data)
+    else:
+        raise InvalidInputError(f"an image is bytes, a path or a binary file, not {type(image).__name__}")
+    if not data:
+        raise InvalidInputError(f"empty image: {source} has no bytes")
+    return data
+
+
+def _shape(dims: Iterable[int]) -> tensor_pb2.TensorShapeProto:
+    return tensor_pb2.TensorShapeProto(dim=[tensor_pb2.TensorShapeProto.Dim(size=int(d)) for d in dims])
+
+
+def image_tensor(images: Sequence[ImageInput]) -> tensor_pb2.TensorProto:
+    """``DT_STRING [N]``: one element per image, the file's bytes untouched."""
+    if isinstance(images, (bytes, bytearray, memoryview, str, os.PathLike)) or hasattr(images, "read"):
+        raise InvalidInputError("score_images takes a list of images; use score_image for one")
+    items = [read_image(image) for image in images]
+    if not items:
+        raise InvalidInputError("empty batch: at least one image is needed")
+    return tensor_pb2.TensorProto(dtype=tensor_pb2.DT_STRING, tensor_shape=_shape([len(items)]),
+                                  string_val=items)
+
+
+def _float32(values: object) -> np.ndarray:
+    array = np.asarray(values)
+    if array.dtype.kind not in "fiu" or array.dtype == np.bool_:
+        raise InvalidInputError(f"a float tensor needs real numbers, not dtype {array.dtype}")
+    return np.ascontiguousarray(array, dtype=_LE_FLOAT32)
+
+
+def float_tensor(values: object, shape: Optional[Sequence[int]] = None) -> tensor_pb2.TensorProto:
+    """``DT_FLOAT`` with the values as little-endian float32 in ``tensor_content``.
+
+    ``shape`` defaults to the array's own; its product must equal the number of values and
+    every dimension must be positive. Non-finite values are sent as they are.
+    """
+    array = _float32(values)
+    dims = [int(d) for d in (array.shape if shape is None else shape)]
+    if not dims or any(d <= 0 for d in dims):
+        raise InvalidInputError(f"tensor shape {dims} must have positive dimensions")
+    if math.prod(dims) != array.size:
+        raise InvalidInputError(f"{array.size} values do not fill a tensor of shape {dims}")
+    return tensor_pb2.TensorProto(dtype=tensor_pb2.DT_FLOAT, tensor_shape=_shape(dims),
+                                  tensor_content=array.tobytes())
+
+
+def image_array_tensor(array: object) -> tensor_pb2.TensorProto:
+    """A preprocessed image ``[224,224,3]`` (sent as ``[1,224,224,3]``) or batch ``[N,224,224,3]``."""
+    if not isinstance(array, np.ndarray):
+        raise InvalidInputError(f"score_numpy_array takes a numpy array, not {type(array).__name__}")
+    shape = tuple(int(d) for d in array.shape)
+    if shape == IMAGE_SHAPE:
+        shape = (1,) + shape
+    if len(shape) != 4 or shape[1:] != IMAGE_SHAPE or shape[0] <= 0:
+        raise InvalidInputError(f"array shape {tuple(array.shape)} is neither [224,224,3] nor [N,224,224,3]")
+    return float_tensor(array, shape)
+
+
+def predict_request(inputs: Mapping[str, tensor_pb2.TensorProto], model_name: str = MODEL_NAME,
+                    output_filter: Sequence[str] = ()) -> predict_pb2.PredictRequest:
+    """A PredictRequest for the ``serving_default`` signature of ``model_name``."""
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = model_name
+    request.model_spec.signature_name = SIGNATURE_NAME
+    for name, tensor in inputs.items():
+        request.inputs[name].CopyFrom(tensor)
+    request.output_filter.extend(output_filter)
+    return request
+
+
+def decode_scores(response: predict_pb2.PredictResponse, output_name: str = OUTPUT_NAME,
+                  rows: Optional[int] = None, columns: Optional[int] = None) -> np.ndarray:
+    """The float32 output ``output_name`` as an array of its own shape.
+
+    Reads ``tensor_content`` (little-endian float32) or ``float_val``, whichever the server
+    used. With ``rows``/``columns`` the result must be ``[rows, columns]``. Anything else
+    raises an INTERNAL-coded :class:`InternalError` naming what was wrong.
+    """
+    if output_name not in response.outputs:
+        present = ", ".join(sorted(response.outputs)) or "none"
+        raise InternalError(f"response has no output {output_name!r} (outputs: {present})")
+    tensor = response.outputs[output_name]
+    if tensor.dtype not in (tensor_pb2.DT_FLOAT, tensor_pb2.DT_INVALID):
+        raise InternalError(f"output {output_name!r} has dtype "
+                            f"{tensor_pb2.DataType.Name(tensor.dtype)}, expected DT_FLOAT")
+    if tensor.tensor_content:
+        if len(tensor.tensor_content) % 4:
+            raise InternalError(f"output {output_name!r} tensor_content is {len(tensor.tensor_content)} bytes, "
+                                "not a whole number of float32")
+        values = np.frombuffer(tensor.tensor_content, dtype=_LE_FLOAT32).astype(np.float32, copy=False)
+    else:
+        values = np.array(tensor.float_val, dtype=np.float32)
+    dims = [d.size for d in tensor.tensor_shape.dim]
+    if rows is not None and columns is not None:
+        expected = [rows, columns]
+        if values.size != rows * columns or (dims and dims != expected):
+            raise InternalError(f"output {output_name!r} has {values.size} values of shape {dims}, "
+                                f"expected shape {expected}")
+        dims = expected
+    if not dims:
+        if values.size == 0:
+            raise InternalError(f"output {output_name!r} has no values")
+        return values
+    if any(d < 0 for d in dims) or math.prod(dims) != values.size:
+        raise InternalError(f"output {output_name!r} has {values.size} values, which do not fit its shape {dims}")
+    return values.reshape(dims)

@@ -1,0 +1,119 @@
+"""The blocking client: ``PredictionClient``."""
+from __future__ import annotations
+
+import time
+from typing import Any, Mapping, Optional, Sequence
+
+import grpc
+import numpy as np
+
+from ._base import CallInfo, ClientBase, Prepared, output_filter_list, request_id_from_call
+from ._channel import create_channel
+from ._errors import DeadlineExceededError, ScoringError
+from ._tensors import ImageInput
+from .v1 import predict_pb2, prediction_service_pb2_grpc, tensor_pb2
+
+__all__ = ["PredictionClient"]
+
+
+class PredictionClient(ClientBase):
+    """Scores images with the fpgascore service over one long-lived gRPC channel.
+
+    >>> client = PredictionClient(host, port, use_ssl=True, access_token=key)
+    >>> scores = client.score_image("cat.jpg")        # ndarray [1000]
+
+    Options (keywords): ``secondary_access_token``, ``auth_scheme`` ("raw" | "bearer"),
+    ``allow_insecure_key``, ``root_certificates`` (PEM bytes/text or a path),
+    ``server_name_override``, ``timeout`` (s, default 10), ``retry_policy``, ``metadata``,
+    ``model_name``, ``input_name``, ``output_name``, ``channel_options``.
+    Thread-safe; use it as a context manager or call :meth:`close`.
+    """
+
+    def __init__(self, host: str, port: int, use_ssl: bool = False, access_token: Optional[str] = None,
+                 **options: Any) -> None:
+        super().__init__(host, port, use_ssl, access_token, **options)
+        config = self._config
+        self._channel = create_channel(config.target, bool(config.use_ssl), config.root_certificates,
+                                       config.server_name_override, config.channel_options)
+        self._predict = prediction_service_pb2_grpc.PredictionServiceStub(self._channel).Predict
+
+    # -- scoring --------------------------------------------------------------------------
+    def score_image(self, image: ImageInput, *, timeout: Optional[float] = None, metadata: Any = None,
+                    call_info: Optional[CallInfo] = None) -> np.ndarray:
+        """Scores one image (path, bytes or binary file): float32 ``[1000]``."""
+        return self._score(self._images([image], squeeze=True), timeout, metadata, call_info)
+
+    def score_images(self, images: Sequence[ImageInput], *, timeout: Optional[float] = None,
+                     metadata: Any = None, call_info: Optional[CallInfo] = None) -> np.ndarray:
+        """Scores a batch of images in one call: float32 ``[N, 1000]``."""
+        return self._score(self._images(images, squeeze=False), timeout, metadata, call_info)
+
+    def score_numpy_array(self, array: np.ndarray, *, timeout: Optional[float] = None, metadata: Any = None,
+                          call_info: Optional[CallInfo] = None) -> np.ndarray:
+        """Scores preprocessed float images: ``[224,224,3]`` → ``[1000]``, ``[N,224,224,3]`` → ``[N,1000]``."""
+        return self._score(self._array(array), timeout, metadata, call_info)
+
+    def predict(self, inputs: Mapping[str, tensor_pb2.TensorProto], output_filter: Sequence[str] = (), *,
+                timeout: Optional[float] = None, metadata: Any = None,
+                call_info: Optional[CallInfo] = None) -> predict_pb2.PredictResponse:
+        """The low-level call: any input tensors, the raw ``PredictResponse``."""
+        request = self._request(inputs, output_filter_list(output_filter))
+        return self._call(request, timeout, metadata, call_info)
+
+    def _score(self, prepared: Prepared, timeout: Optional[float], metadata: Any,
+               call_info: Optional[CallInfo]) -> np.ndarray:
+        info = call_info if call_info is not None else CallInfo()
+        response = self._call(prepared.request, timeout, metadata, info)
+        try:
+            return self._scores(prepared, response)
+        except ScoringError as exc:
+            exc.request_id = info.request_id
+            raise
+
+    # -- the retry loop -------------------------------------------------------------------
+    def _call(self, request: predict_pb2.PredictRequest, timeout: Optional[float], metadata: Any,
+              info: Optional[CallInfo]) -> predict_pb2.PredictResponse:
+        deadline = self._deadline(timeout)
+        planner = self._planner(deadline)
+        keys = self._config.keys
+        key = keys.current()
+        failed_over = False
+        attempts = 0
+        last: Optional[ScoringError] = None
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                error = last or DeadlineExceededError("deadline exceeded before the call was sent")
+                self._fill(info, attempts, error.code, error.request_id)
+                raise error
+            attempts += 1
+            try:
+                response, call = self._predict.with_call(
+                    request, timeout=remaining, metadata=self._config.call_metadata(key, metadata))
+            except grpc.RpcError as exc:
+                last = self._error(exc)
+                if last.code == grpc.StatusCode.UNAUTHENTICATED and keys.has_secondary and not failed_over:
+                    failed_over, key = True, keys.other(key)
+                    continue
+                sleep = planner.next_sleep(exc.code(), exc.trailing_metadata(), attempts - int(failed_over))
+                if sleep is None:
+                    self._fill(info, attempts, last.code, last.request_id)
+                    raise last from None
+                self._log_retry(last, attempts, sleep)
+                time.sleep(sleep)
+                continue
+            if failed_over:
+                keys.prefer(key)
+            self._fill(info, attempts, grpc.StatusCode.OK, request_id_from_call(call))
+            return response
+
+    # -- lifetime -------------------------------------------------------------------------
+    def close(self) -> None:
+        """Closes the channel; later calls fail."""
+        self._channel.close()
+
+    def __enter__(self) -> "PredictionClient":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
