@@ -18,6 +18,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 50051
     port_file: Optional[str] = None
+    # Plaintext, loopback-only port serving grpc.health.v1 alone (container HEALTHCHECK); 0 = off.
+    health_port: int = 0
     tls_cert: Optional[str] = None
     tls_key: Optional[str] = None
     primary_key_file: Optional[str] = None

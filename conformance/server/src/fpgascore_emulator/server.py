@@ -59,9 +59,17 @@ class EmulatorServer:
             self.port = self._server.add_insecure_port(address)
         if not self.port:
             raise SystemExit(f"cannot listen on {address}")
+        self._health_server = None
+        if settings.health_port:
+            self._health_server = grpc.server(ThreadPoolExecutor(max_workers=2, thread_name_prefix="health"))
+            health_service_pb2_grpc.add_HealthServicer_to_server(self.health, self._health_server)
+            if not self._health_server.add_insecure_port(f"127.0.0.1:{settings.health_port}"):
+                raise SystemExit(f"cannot listen on 127.0.0.1:{settings.health_port}")
 
     def start(self) -> None:
         self._server.start()
+        if self._health_server:
+            self._health_server.start()
         log("listening", host=self.settings.host, port=self.port, tls=bool(self.tls),
             auth=bool(self.tls) or self.settings.require_auth, fpgas=self.settings.fpgas,
             queue_depth=self.settings.queue_depth, service_time_ms=self.settings.service_time_ms,
@@ -87,6 +95,8 @@ class EmulatorServer:
         grace = self.settings.grace_seconds if grace is None else grace
         log("stopping", grace_seconds=grace)
         self._server.stop(grace).wait()
+        if self._health_server:
+            self._health_server.stop(0).wait()
         self.pool.close()
         log("stopped")
 

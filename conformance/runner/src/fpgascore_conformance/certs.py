@@ -1,0 +1,125 @@
+"""Fresh TLS material for a test run, made with `cryptography`: a CA, a server certificate
+it signs (SANs: localhost, 127.0.0.1 and any extra names), and the variants the conformance
+cases need: self-signed, expired, wrong host, and one signed by a CA nobody trusts.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import ipaddress
+import pathlib
+from typing import Iterable, Optional
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+DEFAULT_NAMES = ("localhost", "127.0.0.1")
+
+
+@dataclasses.dataclass(frozen=True)
+class CertPair:
+    cert: pathlib.Path   # PEM chain: leaf first, then its issuer (if any)
+    key: pathlib.Path    # PEM private key
+
+
+@dataclasses.dataclass(frozen=True)
+class TlsMaterial:
+    ca: pathlib.Path            # the trusted root (PEM)
+    server: CertPair            # signed by ca, valid for localhost/127.0.0.1/extra names
+    self_signed: CertPair       # its own root: trusting self_signed.cert makes it valid
+    expired: CertPair           # signed by ca, expired yesterday
+    wrong_host: CertPair        # signed by ca, valid only for wrong.example
+    untrusted: CertPair         # valid names, signed by another CA
+    untrusted_ca: pathlib.Path
+
+
+def _key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _pem_key(key) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def _pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _san(names: Iterable[str]) -> x509.SubjectAlternativeName:
+    entries = []
+    for name in names:
+        try:
+            entries.append(x509.IPAddress(ipaddress.ip_address(name)))
+        except ValueError:
+            entries.append(x509.DNSName(name))
+    return x509.SubjectAlternativeName(entries)
+
+
+def _build(subject: str, key, issuer_name: Optional[x509.Name], issuer_key, *, ca: bool,
+           names: Iterable[str] = (), not_before: datetime.datetime, not_after: datetime.datetime):
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+    builder = (x509.CertificateBuilder()
+               .subject_name(name)
+               .issuer_name(issuer_name or name)
+               .public_key(key.public_key())
+               .serial_number(x509.random_serial_number())
+               .not_valid_before(not_before)
+               .not_valid_after(not_after)
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    if ca:
+        builder = builder.add_extension(x509.KeyUsage(
+            digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
+            key_encipherment=False, data_encipherment=False, key_agreement=False,
+            encipher_only=False, decipher_only=False), critical=True)
+    else:
+        builder = builder.add_extension(_san(names), critical=False).add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+    builder = builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    return builder.sign(issuer_key or key, hashes.SHA256())
+
+
+def _write(directory: pathlib.Path, stem: str, chain: bytes, key) -> CertPair:
+    pair = CertPair(directory / f"{stem}.pem", directory / f"{stem}-key.pem")
+    pair.cert.write_bytes(chain)
+    pair.key.write_bytes(_pem_key(key))
+    pair.key.chmod(0o600)
+    return pair
+
+
+def make_tls_material(directory: pathlib.Path, extra_names: Iterable[str] = ()) -> TlsMaterial:
+    """Writes a fresh set of PEM files into ``directory`` and returns their paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    start, end = now - datetime.timedelta(hours=1), now + datetime.timedelta(days=2)
+    names = list(DEFAULT_NAMES) + list(extra_names)
+
+    def authority(label: str):
+        key = _key()
+        cert = _build(f"fpgascore test {label}", key, None, None, ca=True, not_before=start, not_after=end)
+        return cert, key
+
+    ca_cert, ca_key = authority("CA")
+    other_cert, other_key = authority("untrusted CA")
+    (directory / "ca.pem").write_bytes(_pem(ca_cert))
+    (directory / "untrusted-ca.pem").write_bytes(_pem(other_cert))
+
+    def leaf(stem, issuer, issuer_key, leaf_names, not_before=start, not_after=end):
+        key = _key()
+        cert = _build(leaf_names[0], key, issuer.subject if issuer else None, issuer_key, ca=False,
+                      names=leaf_names, not_before=not_before, not_after=not_after)
+        chain = _pem(cert) + (_pem(issuer) if issuer else b"")
+        return _write(directory, stem, chain, key)
+
+    return TlsMaterial(
+        ca=directory / "ca.pem",
+        server=leaf("server", ca_cert, ca_key, names),
+        self_signed=leaf("self-signed", None, None, names),
+        expired=leaf("expired", ca_cert, ca_key, names, not_before=now - datetime.timedelta(days=3),
+                     not_after=now - datetime.timedelta(days=1)),
+        wrong_host=leaf("wrong-host", ca_cert, ca_key, ["wrong.example"]),
+        untrusted=leaf("untrusted", other_cert, other_key, names),
+        untrusted_ca=directory / "untrusted-ca.pem",
+    )
