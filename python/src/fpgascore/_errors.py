@@ -32,16 +32,16 @@ REDACTED = "<redacted>"
 
 # Fragments of grpcio's (BoringSSL's / OpenSSL's) messages for a TLS handshake that failed
 # because the server's certificate could not be verified: unknown CA, self-signed, expired,
-# or not valid for the name checked.
-_HANDSHAKE_MARKERS = (
-    "ssl handshake failed",
-    "certificate_verify_failed",
+# or not valid for the name checked. A handshake that failed for another reason (e.g. a
+# plaintext server) stays a plain UNAVAILABLE error.
+_CERTIFICATE_MARKERS = (
     "certificate verify failed",
-    "handshake failed",
-    "peer name",
+    "certificate_verify_failed",
     "not in peer certificate",
-    "ssl_error_ssl",
-    "tsi_",
+    "certificate has expired",
+    "self signed certificate",
+    "self-signed certificate",
+    "unable to get local issuer certificate",
 )
 
 
@@ -188,7 +188,7 @@ def is_certificate_failure(code: grpc.StatusCode, details: str) -> bool:
     if code != grpc.StatusCode.UNAVAILABLE:
         return False
     lowered = details.lower()
-    return any(marker in lowered for marker in _HANDSHAKE_MARKERS)
+    return any(marker in lowered for marker in _CERTIFICATE_MARKERS)
 
 
 def error_for(code: grpc.StatusCode, details: str, request_id: str = "",

@@ -1,0 +1,287 @@
+"""Unit tests without a server: retry policy, errors, input checks, labels, keys, options."""
+from __future__ import annotations
+
+import pickle
+import random
+
+import grpc
+import numpy as np
+import pytest
+
+import fpgascore
+from fpgascore import _errors, _retry
+from fpgascore._auth import KeyRing
+from fpgascore._channel import target_of
+from fpgascore._tls import resolve_root_certificates
+from fpgascore.v1 import predict_pb2, tensor_pb2
+
+pytestmark = pytest.mark.timeout(30)
+
+C = grpc.StatusCode
+
+
+# -- retry policy -----------------------------------------------------------------------
+
+def test_retry_policy_defaults_are_the_spec():
+    policy = fpgascore.RetryPolicy()
+    assert (policy.max_attempts, policy.initial_backoff, policy.max_backoff, policy.multiplier) == (4, 0.1, 2.0, 2.0)
+    assert [policy.backoff_bound(n) for n in range(1, 8)] == [0.1, 0.2, 0.4, 0.8, 1.6, 2.0, 2.0]
+    assert policy.backoff_bound(10_000) == 2.0
+    assert fpgascore.RetryPolicy.disabled().max_attempts == 1
+
+
+@pytest.mark.parametrize("kwargs", [dict(max_attempts=0), dict(initial_backoff=0), dict(multiplier=0.5),
+                                    dict(initial_backoff=3.0, max_backoff=2.0), dict(max_attempts=1.5)])
+def test_retry_policy_rejects_nonsense(kwargs):
+    with pytest.raises(ValueError):
+        fpgascore.RetryPolicy(**kwargs)
+
+
+@pytest.mark.parametrize("code,metadata,retried", [
+    (C.UNAVAILABLE, (), True),
+    (C.ABORTED, (), True),
+    (C.RESOURCE_EXHAUSTED, (), False),
+    (C.RESOURCE_EXHAUSTED, (("grpc-retry-pushback-ms", "0"),), True),
+    (C.RESOURCE_EXHAUSTED, (("grpc-retry-pushback-ms", "250"),), True),
+    (C.RESOURCE_EXHAUSTED, (("grpc-retry-pushback-ms", "-1"),), False),
+    (C.RESOURCE_EXHAUSTED, (("grpc-retry-pushback-ms", "soon"),), False),
+    (C.INVALID_ARGUMENT, (), False),
+    (C.UNAUTHENTICATED, (), False),
+    (C.PERMISSION_DENIED, (), False),
+    (C.DEADLINE_EXCEEDED, (), False),
+    (C.FAILED_PRECONDITION, (), False),
+    (C.INTERNAL, (), False),
+    (C.UNKNOWN, (), False),
+])
+def test_retried_codes(code, metadata, retried):
+    assert _retry.is_retryable(code, metadata) is retried
+
+
+def test_planner_full_jitter_bounds_and_attempt_cap():
+    clock = [0.0]
+    planner = _retry.RetryPlanner(fpgascore.RetryPolicy(), deadline=100.0, clock=lambda: clock[0],
+                                  rng=random.Random(1))
+    sleeps = [planner.next_sleep(C.UNAVAILABLE, (), attempts) for attempts in (1, 2, 3)]
+    for sleep, bound in zip(sleeps, (0.1, 0.2, 0.4)):
+        assert 0.0 <= sleep <= bound
+    assert planner.next_sleep(C.UNAVAILABLE, (), 4) is None  # 4 attempts made: done
+
+
+def test_planner_uses_pushback_when_larger_and_respects_the_deadline():
+    planner = _retry.RetryPlanner(fpgascore.RetryPolicy(), deadline=1.0, clock=lambda: 0.0)
+    assert planner.next_sleep(C.RESOURCE_EXHAUSTED, (("grpc-retry-pushback-ms", "500"),), 1) == 0.5
+    assert planner.next_sleep(C.RESOURCE_EXHAUSTED, (("grpc-retry-pushback-ms", "5000"),), 2) is None
+
+
+def test_planner_jitter_is_uniform_over_the_whole_interval():
+    planner = _retry.RetryPlanner(fpgascore.RetryPolicy(max_attempts=10 ** 6), 1e9, lambda: 0.0, random.Random(7))
+    sleeps = []
+    for _ in range(2000):
+        planner.retries = 0
+        sleeps.append(planner.next_sleep(C.UNAVAILABLE, (), 1))
+    assert min(sleeps) < 0.01 and max(sleeps) > 0.09 and 0.04 < float(np.mean(sleeps)) < 0.06
+
+
+# -- errors -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("code,cls", [
+    (C.INVALID_ARGUMENT, fpgascore.InvalidInputError), (C.UNAUTHENTICATED, fpgascore.AuthenticationError),
+    (C.PERMISSION_DENIED, fpgascore.PermissionDeniedError), (C.UNAVAILABLE, fpgascore.UnavailableError),
+    (C.DEADLINE_EXCEEDED, fpgascore.DeadlineExceededError), (C.INTERNAL, fpgascore.InternalError),
+    (C.RESOURCE_EXHAUSTED, fpgascore.ResourceExhaustedError), (C.DATA_LOSS, fpgascore.ScoringError),
+    (C.FAILED_PRECONDITION, fpgascore.FailedPreconditionError), (C.CANCELLED, fpgascore.CancelledError),
+])
+def test_error_classes_by_code(code, cls):
+    error = _errors.error_for(code, "msg", "rid-1")
+    assert type(error) is cls and error.code == code and error.details == "msg" and error.request_id == "rid-1"
+    assert isinstance(error, fpgascore.ScoringError)
+    assert "rid-1" in str(error) and code.name in str(error)
+
+
+def test_insecure_key_error_is_failed_precondition():
+    assert issubclass(fpgascore.InsecureKeyError, fpgascore.FailedPreconditionError)
+    assert fpgascore.InsecureKeyError("x").code == C.FAILED_PRECONDITION
+    assert fpgascore.InvalidInputError("x").code == C.INVALID_ARGUMENT
+
+
+@pytest.mark.parametrize("details", [
+    "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:1: Ssl handshake failed: "
+    "SSL_ERROR_SSL: error:1000007d:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED",
+    "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:1: Peer name localhost is "
+    "not in peer certificate",
+    "Ssl handshake failed: SSL_ERROR_SSL: error:0A000086:SSL routines::certificate verify failed",
+])
+def test_certificate_failures_are_mapped(details):
+    error = _errors.error_for(C.UNAVAILABLE, details)
+    assert isinstance(error, fpgascore.UntrustedCertificateError) and isinstance(error, fpgascore.UnavailableError)
+    assert error.code == C.UNAVAILABLE and "certificate was not trusted" in str(error)
+
+
+def test_other_unavailable_errors_are_not_certificate_errors():
+    error = _errors.error_for(C.UNAVAILABLE, "failed to connect to all addresses; Connection refused")
+    assert type(error) is fpgascore.UnavailableError
+
+
+def test_errors_are_redacted_and_picklable():
+    error = _errors.error_for(C.UNAUTHENTICATED, "bad key sekrit-123", "r", secrets=["sekrit-123"])
+    assert "sekrit-123" not in str(error) and "sekrit-123" not in repr(error) and "<redacted>" in error.details
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is fpgascore.AuthenticationError and again.request_id == "r" and again.code == error.code
+
+
+# -- input checks -----------------------------------------------------------------------
+
+def test_empty_batch_and_empty_images_are_invalid(tmp_path):
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    for bad in ([], [b""], [b"x", b""], [str(empty)], [tmp_path / "missing.jpg"]):
+        with pytest.raises(fpgascore.InvalidInputError) as info:
+            fpgascore.image_tensor(bad)
+        assert info.value.code == C.INVALID_ARGUMENT
+
+
+def test_a_single_image_is_not_a_batch():
+    with pytest.raises(fpgascore.InvalidInputError):
+        fpgascore.image_tensor(b"abc")
+    with pytest.raises(fpgascore.InvalidInputError):
+        fpgascore.image_tensor("some/path.jpg")
+
+
+@pytest.mark.parametrize("values,shape", [
+    ([1.0, 2.0, 3.0], [2, 2]), ([1.0], [0]), ([1.0, 2.0], [2, -1]), ([], []), (["a", "b"], [2]),
+    (np.array([1 + 2j]), [1]), (np.array([True]), [1]),
+])
+def test_bad_float_tensors(values, shape):
+    with pytest.raises(fpgascore.InvalidInputError):
+        fpgascore.float_tensor(values, shape)
+
+
+def test_non_finite_floats_are_sent_as_they_are():
+    tensor = fpgascore.float_tensor([np.nan, np.inf, -np.inf], [3])
+    assert np.isnan(np.frombuffer(tensor.tensor_content, "<f4")[0])
+
+
+# -- decoding ---------------------------------------------------------------------------
+
+def _response(**fields) -> predict_pb2.PredictResponse:
+    response = predict_pb2.PredictResponse()
+    response.outputs["output_alias"].CopyFrom(tensor_pb2.TensorProto(**fields))
+    return response
+
+
+def _shape(*dims):
+    return tensor_pb2.TensorShapeProto(dim=[tensor_pb2.TensorShapeProto.Dim(size=d) for d in dims])
+
+
+def test_malformed_responses_are_internal_errors():
+    with pytest.raises(fpgascore.InternalError, match="no output 'output_alias'"):
+        fpgascore.decode_scores(predict_pb2.PredictResponse())
+    with pytest.raises(fpgascore.InternalError, match="expected shape"):
+        fpgascore.decode_scores(_response(dtype=1, tensor_shape=_shape(1, 3), float_val=[1, 2, 3]), rows=1, columns=1000)
+    with pytest.raises(fpgascore.InternalError, match="do not fit"):
+        fpgascore.decode_scores(_response(dtype=1, tensor_shape=_shape(2, 3), float_val=[1, 2, 3]))
+    with pytest.raises(fpgascore.InternalError, match="dtype"):
+        fpgascore.decode_scores(_response(dtype=7, tensor_shape=_shape(1), string_val=[b"x"]))
+    with pytest.raises(fpgascore.InternalError, match="whole number"):
+        fpgascore.decode_scores(_response(dtype=1, tensor_shape=_shape(1), tensor_content=b"abc"))
+    with pytest.raises(fpgascore.InternalError):
+        fpgascore.decode_scores(_response(dtype=1))
+    assert fpgascore.InternalError("x").code == C.INTERNAL
+
+
+def test_decoding_without_shape_uses_rows_and_columns():
+    scores = fpgascore.decode_scores(_response(dtype=1, float_val=[0.5] * 2000), rows=2, columns=1000)
+    assert scores.shape == (2, 1000)
+
+
+# -- labels -----------------------------------------------------------------------------
+
+def test_labels_are_shipped_and_indexed_from_zero():
+    labels = fpgascore.labels()
+    assert len(labels) == 1000 and labels[0] == "tench" and labels[1] == "goldfish"
+    assert fpgascore.label(2) == "great white shark" and fpgascore.label(5000) == "class 5000"
+
+
+def test_top_k_order_ties_and_types():
+    scores = np.zeros(1000, dtype=np.float32)
+    scores[[10, 3, 999]] = [0.5, 0.5, 0.9]
+    top = fpgascore.top_k(scores, 3)
+    assert [p.class_id for p in top] == [999, 3, 10]
+    assert top[0] == fpgascore.Prediction(999, fpgascore.labels()[999], pytest.approx(0.9))
+    assert isinstance(top[0].class_id, int) and isinstance(top[0].score, float)
+    assert fpgascore.top_k(scores[None, :], 1)[0].class_id == 999
+    assert fpgascore.top_k(scores, 0) == []
+    with pytest.raises(ValueError):
+        fpgascore.top_k(np.zeros((2, 1000)))
+
+
+# -- keys and options -------------------------------------------------------------------
+
+def test_key_ring_headers_and_failover_state():
+    ring = KeyRing("k1", "k2", "bearer")
+    assert ring.header(0) == ("authorization", "Bearer k1") and ring.header(1) == ("authorization", "Bearer k2")
+    assert ring.current() == 0 and ring.other(0) == 1
+    ring.prefer(1)
+    assert ring.current() == 1
+    assert "k1" not in repr(ring) and "k2" not in repr(ring)
+    assert KeyRing("k1").header(0) == ("authorization", "k1")
+    assert KeyRing(None).header(KeyRing(None).current()) is None
+    with pytest.raises(ValueError):
+        KeyRing("k", scheme="basic")
+    with pytest.raises(ValueError):
+        KeyRing(None, "k2")
+    with pytest.raises(ValueError):
+        KeyRing("")
+
+
+def test_plaintext_key_is_refused_at_construction():
+    with pytest.raises(fpgascore.InsecureKeyError) as info:
+        fpgascore.PredictionClient("127.0.0.1", 1, access_token="k-secret-1")
+    assert info.value.code == C.FAILED_PRECONDITION and "k-secret-1" not in str(info.value)
+    with pytest.raises(fpgascore.InsecureKeyError):
+        fpgascore.PredictionClient("127.0.0.1", 1, use_ssl=False, access_token="k", secondary_access_token="k2")
+    with fpgascore.PredictionClient("127.0.0.1", 1, access_token="k", allow_insecure_key=True):
+        pass
+    with fpgascore.PredictionClient("127.0.0.1", 1):
+        pass
+
+
+def test_repr_never_shows_keys():
+    client = fpgascore.PredictionClient("localhost", 443, use_ssl=True, access_token="k-AAAA-secret",
+                                        secondary_access_token="k-BBBB-secret", auth_scheme="bearer")
+    text = repr(client) + str(client) + repr(client._config) + repr(vars(client))
+    assert "k-AAAA-secret" not in text and "k-BBBB-secret" not in text
+    assert "bearer key + secondary" in repr(client)
+    client.close()
+
+
+def test_option_checks():
+    with pytest.raises(ValueError):
+        fpgascore.PredictionClient("", 1)
+    with pytest.raises(ValueError):
+        fpgascore.PredictionClient("h", 0)
+    with pytest.raises(ValueError):
+        fpgascore.PredictionClient("h", 1, timeout=0)
+    with pytest.raises(ValueError):
+        fpgascore.PredictionClient("h", 1, root_certificates=b"-----BEGIN")  # TLS options without TLS
+    with pytest.raises(TypeError):
+        fpgascore.PredictionClient("h", 1, no_such_option=True)
+    assert target_of("::1", 5) == "[::1]:5" and target_of("h", 5) == "h:5"
+
+
+def test_root_certificates_forms(tmp_path, pki, monkeypatch):
+    pem = pki.ca_cert.read_bytes()
+    assert resolve_root_certificates(pem) == pem
+    assert resolve_root_certificates(pem.decode()) == pem
+    assert resolve_root_certificates(str(pki.ca_cert)) == pem
+    assert resolve_root_certificates(pki.ca_cert) == pem
+    with pytest.raises(ValueError):
+        resolve_root_certificates(b"not a certificate")
+    with pytest.raises(ValueError):
+        resolve_root_certificates(tmp_path / "missing.pem")
+    monkeypatch.setenv("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", str(pki.other_ca_cert))
+    assert resolve_root_certificates(None) == pki.other_ca_cert.read_bytes()
+    assert resolve_root_certificates(pem) == pem  # explicit roots win
+    monkeypatch.delenv("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH")
+    system = resolve_root_certificates(None)
+    assert system is None or b"-----BEGIN CERTIFICATE-----" in system
