@@ -83,7 +83,6 @@ class _Emulator:
         """Writes new key files and makes the server re-read them."""
         for slot, value in (("primary", primary), ("secondary", secondary)):
             (self.key_dir / f"{slot}.key").write_text(value or "")
-        self.config.primary_key, self.config.secondary_key = primary, secondary
         self.reload()
 
     def reload(self) -> None:
@@ -216,7 +215,7 @@ class EmulatorContainer(_Emulator):
     def start(self) -> None:
         volumes = {str(self.key_dir): {"bind": "/run/fpgascore/keys", "mode": "ro"}}
         if self.config.tls_cert:
-            volumes[str(self.config.tls_cert.parent)] = {"bind": "/run/fpgascore/tls", "mode": "ro"}
+            volumes[str(self._readable_tls_dir())] = {"bind": "/run/fpgascore/tls", "mode": "ro"}
         env = self.config.environment(self.key_dir, "/run/fpgascore/tls", "/run/fpgascore/keys")
         self._container = self._client.containers.run(
             self._image, detach=True, name=self.name, environment=env, volumes=volumes,
@@ -232,6 +231,18 @@ class EmulatorContainer(_Emulator):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"container did not start within {self._timeout} s:\n{self.logs()}")
             time.sleep(0.2)
+
+    def _readable_tls_dir(self) -> pathlib.Path:
+        """Copies certificate and key where the container's non-root user can read them.
+        The copies sit in this run's private (0700) work directory."""
+        tls_dir = self._workdir / "tls"
+        tls_dir.mkdir(exist_ok=True)
+        tls_dir.chmod(0o755)
+        for source in (self.config.tls_cert, self.config.tls_key):
+            target = tls_dir / source.name
+            shutil.copyfile(source, target)
+            target.chmod(0o644)
+        return tls_dir
 
     def _published_port(self) -> int:
         bindings = (self._container.attrs.get("NetworkSettings", {}).get("Ports") or {}).get(f"{CONTAINER_PORT}/tcp")

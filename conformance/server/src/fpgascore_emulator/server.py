@@ -27,8 +27,11 @@ class EmulatorServer:
 
     def __init__(self, settings: Settings, environ: Mapping[str, str] = os.environ) -> None:
         self.settings = settings
-        self.keys = KeyStore(settings, environ)
-        self.tls: Optional[TlsFiles] = TlsFiles(settings.tls_cert, settings.tls_key) if settings.tls else None
+        try:
+            self.keys = KeyStore(settings, environ)
+            self.tls: Optional[TlsFiles] = TlsFiles(settings.tls_cert, settings.tls_key) if settings.tls else None
+        except OSError as error:
+            raise SystemExit(f"cannot read a key or TLS file: {error.strerror}: {error.filename}") from None
         if (settings.tls or settings.require_auth) and not self.keys.configured:
             raise SystemExit("authentication is on (TLS or --require-auth) but no key is configured: "
                              "give --primary-key-file or FPGASCORE_PRIMARY_KEY")

@@ -1,0 +1,111 @@
+"""Queueing, backpressure, deadlines, conformance controls and shutdown on a real server."""
+import concurrent.futures
+import threading
+import time
+
+import grpc
+import pytest
+
+from fpgascore.v1 import health_pb2, health_service_pb2_grpc
+from fpgascore_conformance.emulator import EmulatorProcess, ServerConfig
+
+from . import rpc
+
+REQUEST = rpc.image_request([rpc.image("tiny-noise.png")])
+
+
+def test_a_full_queue_answers_resource_exhausted_at_once_with_pushback():
+    config = ServerConfig(service_time_ms=300, fpgas=1, queue_depth=2)
+    with EmulatorProcess(config) as server:
+        caller = rpc.plaintext(server.target)
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            futures = [pool.submit(lambda: _outcome(caller)) for _ in range(8)]
+            outcomes = [f.result() for f in futures]
+        refused = [o for o in outcomes if o[0] == grpc.StatusCode.RESOURCE_EXHAUSTED]
+        served = [o for o in outcomes if o[0] == grpc.StatusCode.OK]
+        assert len(served) >= 3 and len(refused) >= 1, outcomes
+        assert len(served) + len(refused) == 8
+        for code, elapsed, trailing, details in refused:
+            assert elapsed < 0.25, "backpressure must answer at once"
+            assert int(trailing["grpc-retry-pushback-ms"]) >= 0
+            assert "queue is full" in details and trailing["request-id"]
+
+
+def _outcome(caller):
+    started = time.monotonic()
+    try:
+        _, trailing = caller.predict(REQUEST)
+        return grpc.StatusCode.OK, time.monotonic() - started, trailing, ""
+    except grpc.RpcError as error:
+        return error.code(), time.monotonic() - started, rpc.trailing(error), error.details()
+
+
+def test_service_time_and_fpga_count_set_the_pace():
+    with EmulatorProcess(ServerConfig(service_time_ms=150, fpgas=2, queue_depth=8)) as server:
+        caller = rpc.plaintext(server.target)
+        started = time.monotonic()
+        response, _ = caller.predict(rpc.image_request([rpc.image("tiny-noise.png")] * 4))
+        elapsed = time.monotonic() - started
+        assert rpc.decode(response.outputs["output_alias"]).shape == (4, 1000)
+        assert elapsed >= 0.29, "4 images on 2 FPGAs at 150 ms take at least 300 ms"
+
+
+def test_a_deadline_that_passes_in_the_queue_is_deadline_exceeded():
+    with EmulatorProcess(ServerConfig(service_time_ms=400, queue_depth=4)) as server:
+        caller = rpc.plaintext(server.target)
+        error = caller.error(rpc.image_request([rpc.image("tiny-noise.png")] * 3), timeout=0.5)
+        assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+def test_injected_failures_hit_only_the_first_attempts_of_a_case(caller):
+    metadata = [("x-conformance-case", "capacity/fail-twice"), ("x-conformance-fail", "2:UNAVAILABLE")]
+    assert caller.error(REQUEST, metadata).code() == grpc.StatusCode.UNAVAILABLE
+    assert caller.error(REQUEST, metadata).code() == grpc.StatusCode.UNAVAILABLE
+    caller.predict(REQUEST, metadata)
+
+
+def test_injected_delay_and_malformed_controls(caller):
+    started = time.monotonic()
+    caller.predict(REQUEST, [("x-conformance-delay-ms", "300")])
+    assert time.monotonic() - started >= 0.3
+    error = caller.error(REQUEST, [("x-conformance-fail", "two:UNAVAILABLE"), ("x-conformance-case", "x")])
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "2:UNAVAILABLE" in error.details()
+
+
+def test_conformance_controls_are_ignored_unless_conformance_mode_is_on():
+    with EmulatorProcess(ServerConfig(conformance=False)) as server:
+        caller = rpc.plaintext(server.target)
+        metadata = [("x-conformance-case", "c"), ("x-conformance-fail", "5:UNAVAILABLE"),
+                    ("x-conformance-encoding", "float_val"), ("x-conformance-delay-ms", "5000")]
+        started = time.monotonic()
+        response, _ = caller.predict(REQUEST, metadata)
+        assert time.monotonic() - started < 4
+        assert response.outputs["output_alias"].tensor_content
+        assert "authorization_sha256" not in server.logs()
+
+
+def test_sigterm_lets_in_flight_calls_finish_and_stops_cleanly():
+    server = EmulatorProcess(ServerConfig(service_time_ms=800))
+    server.start()
+    try:
+        caller = rpc.plaintext(server.target)
+        result = {}
+        thread = threading.Thread(target=lambda: result.setdefault("r", caller.predict(REQUEST)))
+        thread.start()
+        time.sleep(0.3)
+    finally:
+        code = server.stop()
+    thread.join(5)
+    assert "r" in result, "the in-flight call must complete"
+    assert code == 0
+    assert '"event":"stopped"' in server.logs()
+
+
+def test_health_watch_reports_serving(plain_server):
+    channel = grpc.insecure_channel(plain_server.target)
+    stream = health_service_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(), timeout=3)
+    assert next(stream).status == health_pb2.HealthCheckResponse.SERVING
+    stream.cancel()
+    with pytest.raises(grpc.RpcError) as unknown:
+        health_service_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service="nope"), timeout=3)
+    assert unknown.value.code() == grpc.StatusCode.NOT_FOUND

@@ -1,0 +1,113 @@
+"""TLS and the service's authorization rule on a real server process."""
+import grpc
+import pytest
+
+from fpgascore_conformance.emulator import EmulatorProcess, ServerConfig
+
+from . import rpc
+
+PRIMARY, SECONDARY = "primary-key-7f3a91", "secondary-key-c2e804"
+UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
+
+
+@pytest.fixture(scope="module")
+def tls_server(tls):
+    config = ServerConfig(tls_cert=tls.server.cert, tls_key=tls.server.key,
+                          primary_key=PRIMARY, secondary_key=SECONDARY)
+    with EmulatorProcess(config) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def tls_caller(tls_server, tls):
+    return rpc.secure(tls_server.target, tls.ca)
+
+
+REQUEST = rpc.image_request([rpc.image("tiny-noise.png")])
+
+
+@pytest.mark.parametrize("header", [PRIMARY, SECONDARY, f"Bearer {PRIMARY}", f"bearer {SECONDARY}",
+                                    f"BEARER {PRIMARY}", f"  {PRIMARY}  "])
+def test_either_key_raw_or_bearer_is_accepted(tls_caller, header):
+    response, trailing = tls_caller.predict(REQUEST, [("authorization", header)])
+    assert "output_alias" in response.outputs and trailing["request-id"]
+
+
+@pytest.mark.parametrize("metadata", [[], [("authorization", "wrong-key-123")], [("authorization", "Bearer ")],
+                                      [("authorization", f"Basic {PRIMARY}")], [("authorization", PRIMARY[:-1])],
+                                      [("authorization", f"{PRIMARY} {SECONDARY}")]])
+def test_anything_else_is_unauthenticated_without_echoing_it(tls_caller, metadata):
+    error = tls_caller.error(REQUEST, metadata)
+    assert error.code() == UNAUTHENTICATED
+    assert rpc.trailing(error)["request-id"]
+    for secret in ("wrong-key-123", PRIMARY, SECONDARY, "Basic"):
+        assert secret not in error.details()
+
+
+def test_keys_never_reach_the_log(tls_server, tls_caller):
+    tls_caller.error(REQUEST, [("authorization", "wrong-key-123")])
+    tls_caller.predict(REQUEST, [("authorization", PRIMARY)])
+    logs = tls_server.logs()
+    assert "predict" in logs
+    for secret in ("wrong-key-123", PRIMARY, SECONDARY):
+        assert secret not in logs
+
+
+def test_a_client_that_does_not_trust_the_certificate_gets_unavailable(tls_server, tls):
+    error = rpc.secure(tls_server.target, tls.untrusted_ca).error(REQUEST, [("authorization", PRIMARY)])
+    assert error.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def test_plaintext_to_a_tls_port_is_unavailable(tls_server):
+    error = rpc.plaintext(tls_server.target).error(REQUEST, [("authorization", PRIMARY)], timeout=5)
+    assert error.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def test_health_needs_no_key(tls_server, tls):
+    from fpgascore.v1 import health_pb2, health_service_pb2_grpc
+    channel = grpc.secure_channel(tls_server.target, grpc.ssl_channel_credentials(tls.ca.read_bytes()))
+    reply = health_service_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_plaintext_has_no_auth_unless_required():
+    with EmulatorProcess(ServerConfig()) as open_server:
+        response, _ = rpc.plaintext(open_server.target).predict(REQUEST)
+        assert "output_alias" in response.outputs
+    with EmulatorProcess(ServerConfig(require_auth=True, primary_key=PRIMARY)) as locked:
+        caller = rpc.plaintext(locked.target)
+        assert caller.error(REQUEST).code() == UNAUTHENTICATED
+        caller.predict(REQUEST, [("authorization", PRIMARY)])
+
+
+def test_auth_without_any_key_refuses_to_start(tls):
+    with pytest.raises(RuntimeError, match="no key is configured"):
+        EmulatorProcess(ServerConfig(tls_cert=tls.server.cert, tls_key=tls.server.key)).start()
+
+
+def test_key_rotation_keeps_the_other_key_working(tls):
+    config = ServerConfig(tls_cert=tls.server.cert, tls_key=tls.server.key, primary_key="old-primary",
+                          secondary_key="stable-secondary")
+    with EmulatorProcess(config) as server:
+        caller = rpc.secure(server.target, tls.ca)
+        caller.predict(REQUEST, [("authorization", "old-primary")])
+        server.rotate_keys("new-primary", "stable-secondary")
+        assert caller.error(REQUEST, [("authorization", "old-primary")]).code() == UNAUTHENTICATED
+        caller.predict(REQUEST, [("authorization", "new-primary")])
+        caller.predict(REQUEST, [("authorization", "stable-secondary")])
+
+
+def test_certificate_rotation_applies_to_new_connections(tls, tmp_path):
+    import shutil
+    cert, key = tmp_path / "live.pem", tmp_path / "live-key.pem"
+    shutil.copy(tls.server.cert, cert)
+    shutil.copy(tls.server.key, key)
+    config = ServerConfig(tls_cert=cert, tls_key=key, primary_key=PRIMARY)
+    with EmulatorProcess(config) as server:
+        rpc.secure(server.target, tls.ca).predict(REQUEST, [("authorization", PRIMARY)])
+        shutil.copy(tls.self_signed.cert, cert)
+        shutil.copy(tls.self_signed.key, key)
+        server.reload()
+        rpc.secure(server.target, tls.self_signed.cert).predict(REQUEST, [("authorization", PRIMARY)])
+        error = rpc.secure(server.target, tls.ca).error(REQUEST, [("authorization", PRIMARY)])
+        assert error.code() == grpc.StatusCode.UNAVAILABLE
