@@ -1,0 +1,157 @@
+package fpgascore
+
+import (
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc"
+)
+
+// Default values of the options.
+const (
+	// DefaultTimeout is the deadline of a call whose context has none.
+	DefaultTimeout = 10 * time.Second
+	// DefaultModelName is the model_spec.name sent with every request.
+	DefaultModelName = "resnet50"
+	// DefaultSignatureName is the model_spec.signature_name sent with every request.
+	DefaultSignatureName = "serving_default"
+	// DefaultInputName is the name of the request's input tensor.
+	DefaultInputName = "images"
+	// DefaultOutputName is the name of the response's score tensor.
+	DefaultOutputName = "output_alias"
+)
+
+// An Option configures a Client (see NewClient). Options are applied in order; a later
+// one wins.
+type Option func(*options)
+
+// options is what the Option functions set. It never prints its keys (see String).
+type options struct {
+	tls                bool
+	rootPEM            []byte
+	rootFile           string
+	serverNameOverride string
+	primaryKey         secret
+	secondaryKey       secret
+	bearer             bool
+	allowInsecureKey   bool
+	timeout            time.Duration
+	retry              RetryPolicy
+	inputName          string
+	outputName         string
+	modelName          string
+	metadata           []string // key, value, key, value ...
+	dialOptions        []grpc.DialOption
+}
+
+func defaultOptions() options {
+	return options{
+		timeout:    DefaultTimeout,
+		retry:      DefaultRetryPolicy(),
+		inputName:  DefaultInputName,
+		outputName: DefaultOutputName,
+		modelName:  DefaultModelName,
+	}
+}
+
+// String describes the options without any key.
+func (o *options) String() string {
+	auth := "none"
+	if o.primaryKey != "" {
+		auth = "raw key"
+		if o.bearer {
+			auth = "bearer key"
+		}
+		if o.secondaryKey != "" {
+			auth += " + secondary"
+		}
+	}
+	return fmt.Sprintf("tls=%t auth=%s timeout=%s model=%q", o.tls, auth, o.timeout, o.modelName)
+}
+
+// WithTLS turns TLS on. The server certificate is checked against the system roots, unless
+// WithRootCAPEM or WithRootCAFile gives roots, or the environment variable
+// GRPC_DEFAULT_SSL_ROOTS_FILE_PATH names a PEM file (read when NewClient runs), which then
+// replaces the system roots.
+func WithTLS() Option { return func(o *options) { o.tls = true } }
+
+// WithRootCAPEM turns TLS on and trusts only the PEM certificates given (instead of the
+// system roots).
+func WithRootCAPEM(pem []byte) Option {
+	return func(o *options) {
+		o.tls = true
+		o.rootPEM = append([]byte(nil), pem...)
+		o.rootFile = ""
+	}
+}
+
+// WithRootCAFile turns TLS on and trusts only the PEM certificates in the file at path
+// (read when NewClient runs), instead of the system roots.
+func WithRootCAFile(path string) Option {
+	return func(o *options) {
+		o.tls = true
+		o.rootFile = path
+		o.rootPEM = nil
+	}
+}
+
+// WithServerNameOverride turns TLS on and sets the name checked against the server's
+// certificate, which is also sent as TLS SNI and as the :authority of calls (for a server
+// reached by an address its certificate does not name).
+func WithServerNameOverride(name string) Option {
+	return func(o *options) {
+		o.tls = true
+		o.serverNameOverride = name
+	}
+}
+
+// WithAccessToken sets the key sent as "authorization" metadata on every call. A key is
+// never sent over plaintext: without WithTLS (or WithAllowInsecureKey) NewClient fails with
+// a FAILED_PRECONDITION *Error.
+func WithAccessToken(key string) Option { return func(o *options) { o.primaryKey = secret(key) } }
+
+// WithSecondaryAccessToken sets a second key (during a key rotation). When a call fails
+// UNAUTHENTICATED with the key in use, it is repeated at once with the other key; if that
+// works, later calls use that key. It needs WithAccessToken.
+func WithSecondaryAccessToken(key string) Option {
+	return func(o *options) { o.secondaryKey = secret(key) }
+}
+
+// WithBearerScheme sends the key as "Bearer <key>" instead of the raw key.
+func WithBearerScheme() Option { return func(o *options) { o.bearer = true } }
+
+// WithAllowInsecureKey allows sending a key over plaintext (a trusted network or a local
+// test server). Without it, a key without TLS is refused.
+func WithAllowInsecureKey() Option { return func(o *options) { o.allowInsecureKey = true } }
+
+// WithTimeout sets the deadline of a call whose context has none (default 10 s). A
+// context deadline always wins. The deadline bounds the whole call, retries included.
+func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
+
+// WithRetryPolicy sets the retry policy (default DefaultRetryPolicy()). Zero fields take
+// the default values; RetryPolicy{MaxAttempts: 1} disables retries.
+func WithRetryPolicy(p RetryPolicy) Option { return func(o *options) { o.retry = p } }
+
+// WithInputName sets the name of the request's input tensor (default "images").
+func WithInputName(name string) Option { return func(o *options) { o.inputName = name } }
+
+// WithOutputName sets the name of the response's score tensor (default "output_alias").
+// Another name is also requested with the request's output_filter.
+func WithOutputName(name string) Option { return func(o *options) { o.outputName = name } }
+
+// WithModelName sets model_spec.name (default "resnet50").
+func WithModelName(name string) Option { return func(o *options) { o.modelName = name } }
+
+// WithMetadata adds a metadata pair sent with every call (keys are lower-cased by gRPC).
+// For one call, use metadata.AppendToOutgoingContext on its context instead. The key
+// "authorization" is reserved for the access token.
+func WithMetadata(key, value string) Option {
+	return func(o *options) { o.metadata = append(o.metadata, key, value) }
+}
+
+// WithDialOptions adds gRPC dial options (e.g. a custom dialer, interceptors, message size
+// limits). They are applied after the client's own, so they can override them; transport
+// credentials are the client's business (WithTLS and friends).
+func WithDialOptions(opts ...grpc.DialOption) Option {
+	return func(o *options) { o.dialOptions = append(o.dialOptions, opts...) }
+}

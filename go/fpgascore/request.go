@@ -1,0 +1,167 @@
+package fpgascore
+
+import (
+	"encoding/binary"
+	"math"
+
+	"google.golang.org/grpc/codes"
+
+	pb "github.com/fpgascore/fpgascore/go/fpgascorepb"
+)
+
+// ImageSize is the side of the square images the model takes, and ImageChannels their
+// channels: a float tensor has shape [N, 224, 224, 3] (or [224, 224, 3] for one image).
+const (
+	ImageSize     = 224
+	ImageChannels = 3
+)
+
+func shapeProto(dims []int64) *pb.TensorShapeProto {
+	s := &pb.TensorShapeProto{Dim: make([]*pb.TensorShapeProto_Dim, len(dims))}
+	for i, d := range dims {
+		s.Dim[i] = &pb.TensorShapeProto_Dim{Size: d}
+	}
+	return s
+}
+
+func (c *Client) newRequest(input *pb.TensorProto) *pb.PredictRequest {
+	req := &pb.PredictRequest{
+		ModelSpec: &pb.ModelSpec{Name: c.opts.modelName, SignatureName: DefaultSignatureName},
+		Inputs:    map[string]*pb.TensorProto{c.opts.inputName: input},
+	}
+	if c.opts.outputName != DefaultOutputName {
+		req.OutputFilter = []string{c.opts.outputName}
+	}
+	return req
+}
+
+// checkImages is the local check of an image batch.
+func checkImages(images [][]byte) error {
+	if len(images) == 0 {
+		return newError(codes.InvalidArgument, "empty batch: give at least one image")
+	}
+	for i, img := range images {
+		if len(img) == 0 {
+			return newError(codes.InvalidArgument, "image %d is empty", i)
+		}
+	}
+	return nil
+}
+
+// imagesTensor is the DT_STRING [N] input tensor holding the encoded images untouched.
+func imagesTensor(images [][]byte) *pb.TensorProto {
+	return &pb.TensorProto{
+		Dtype:       pb.DataType_DT_STRING,
+		TensorShape: shapeProto([]int64{int64(len(images))}),
+		StringVal:   images,
+	}
+}
+
+// checkTensor is the local check of a float tensor; it returns the shape to send
+// ([N,224,224,3]).
+func checkTensor(values []float32, shape []int64) ([]int64, error) {
+	if len(shape) == 0 {
+		return nil, newError(codes.InvalidArgument, "a float tensor needs a shape, [N, 224, 224, 3] or [224, 224, 3]")
+	}
+	count, err := shapeCount(shape)
+	if err != nil {
+		return nil, err
+	}
+	var send []int64
+	switch {
+	case len(shape) == 3 && shape[0] == ImageSize && shape[1] == ImageSize && shape[2] == ImageChannels:
+		send = []int64{1, ImageSize, ImageSize, ImageChannels}
+	case len(shape) == 4 && shape[1] == ImageSize && shape[2] == ImageSize && shape[3] == ImageChannels:
+		send = append([]int64(nil), shape...)
+	default:
+		return nil, newError(codes.InvalidArgument, "float tensor shape %v is not [N, 224, 224, 3] or [224, 224, 3]", shape)
+	}
+	if int64(len(values)) != count {
+		return nil, newError(codes.InvalidArgument, "float tensor has %d values but shape %v needs %d", len(values), shape, count)
+	}
+	return send, nil
+}
+
+// shapeCount is the product of the dimensions, which must all be positive.
+func shapeCount(shape []int64) (int64, error) {
+	count := int64(1)
+	for i, d := range shape {
+		if d <= 0 {
+			return 0, newError(codes.InvalidArgument, "dimension %d of shape %v is %d; dimensions must be positive", i, shape, d)
+		}
+		if count > math.MaxInt64/d {
+			return 0, newError(codes.InvalidArgument, "shape %v is too large", shape)
+		}
+		count *= d
+	}
+	return count, nil
+}
+
+// floatTensor is the DT_FLOAT input tensor with the values in tensor_content, little-endian
+// float32 (never float_val: bigger and slower to encode).
+func floatTensor(values []float32, shape []int64) *pb.TensorProto {
+	content := make([]byte, 4*len(values))
+	for i, v := range values {
+		binary.LittleEndian.PutUint32(content[4*i:], math.Float32bits(v))
+	}
+	return &pb.TensorProto{
+		Dtype:         pb.DataType_DT_FLOAT,
+		TensorShape:   shapeProto(shape),
+		TensorContent: content,
+	}
+}
+
+// decodeScores reads the score tensor named output from a response. rows is the number of
+// images sent (0: do not check). A missing output, another dtype or a wrong size is an
+// INTERNAL-coded *Error naming what was wrong.
+func decodeScores(resp *pb.PredictResponse, output string, rows int) (*Scores, error) {
+	t, ok := resp.GetOutputs()[output]
+	if !ok || t == nil {
+		names := make([]string, 0, len(resp.GetOutputs()))
+		for name := range resp.GetOutputs() {
+			names = append(names, name)
+		}
+		return nil, newError(codes.Internal, "response has no output %q (outputs: %q)", output, names)
+	}
+	if t.GetDtype() != pb.DataType_DT_FLOAT {
+		return nil, newError(codes.Internal, "output %q has dtype %s, expected DT_FLOAT", output, t.GetDtype())
+	}
+	shape := make([]int64, 0, len(t.GetTensorShape().GetDim()))
+	for _, d := range t.GetTensorShape().GetDim() {
+		shape = append(shape, d.GetSize())
+	}
+	values, err := tensorFloats(t, output)
+	if err != nil {
+		return nil, err
+	}
+	if len(shape) != 2 || shape[0] < 0 || shape[1] < 0 {
+		return nil, newError(codes.Internal, "output %q has shape %v, expected [N, classes]", output, shape)
+	}
+	if shape[0]*shape[1] != int64(len(values)) {
+		return nil, newError(codes.Internal, "output %q has %d values but shape %v needs %d", output, len(values), shape, shape[0]*shape[1])
+	}
+	if rows > 0 && shape[0] != int64(rows) {
+		return nil, newError(codes.Internal, "output %q has %d rows for %d images", output, shape[0], rows)
+	}
+	return &Scores{Values: values, Shape: shape}, nil
+}
+
+// tensorFloats returns a float tensor's values from tensor_content or float_val.
+func tensorFloats(t *pb.TensorProto, name string) ([]float32, error) {
+	content := t.GetTensorContent()
+	switch {
+	case len(content) > 0 && len(t.GetFloatVal()) > 0:
+		return nil, newError(codes.Internal, "output %q has both tensor_content and float_val", name)
+	case len(content) > 0:
+		if len(content)%4 != 0 {
+			return nil, newError(codes.Internal, "output %q tensor_content has %d bytes, not a multiple of 4", name, len(content))
+		}
+		values := make([]float32, len(content)/4)
+		for i := range values {
+			values[i] = math.Float32frombits(binary.LittleEndian.Uint32(content[4*i:]))
+		}
+		return values, nil
+	default:
+		return append([]float32(nil), t.GetFloatVal()...), nil
+	}
+}
