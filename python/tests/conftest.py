@@ -73,7 +73,7 @@ def plain_auth_server(tmp_path_factory, keys: dict) -> Iterator[Emulator]:
 
 
 @pytest.fixture(scope="session", params=["self_signed", "wrong_host", "expired", "other_ca"])
-def bad_cert_server(request, tmp_path_factory, pki: Pki) -> Iterator[Emulator]:
+def bad_cert_server(request, tmp_path_factory, pki: Pki, keys: dict) -> Iterator[Emulator]:
     """A TLS server whose certificate the client must refuse (trusting only the test CA)."""
     _need_emulator()
     name = request.param
@@ -81,7 +81,7 @@ def bad_cert_server(request, tmp_path_factory, pki: Pki) -> Iterator[Emulator]:
         cert, key = pki.server_cert, pki.server_key
     else:
         cert, key = getattr(pki, f"{name}_cert"), getattr(pki, f"{name}_key")
-    server = start_emulator(tmp_path_factory.mktemp(f"bad-{name}"), tls=(cert, key))
+    server = start_emulator(tmp_path_factory.mktemp(f"bad-{name}"), tls=(cert, key), primary_key=keys["primary"])
     server.kind = name  # type: ignore[attr-defined]
     yield server
     server.stop()
