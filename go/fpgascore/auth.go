@@ -58,16 +58,16 @@ func (c *AccessTokenCredentials) GetRequestMetadata(ctx context.Context, uri ...
 func (c *AccessTokenCredentials) RequireTransportSecurity() bool { return !c.AllowInsecure }
 
 // String describes the credentials without the key.
-func (c *AccessTokenCredentials) String() string {
+func (c AccessTokenCredentials) String() string {
 	return fmt.Sprintf("AccessTokenCredentials{Key: %v, Bearer: %t, AllowInsecure: %t}",
 		secret(c.Key), c.Bearer, c.AllowInsecure)
 }
 
 // GoString is String, so %#v never shows the key either.
-func (c *AccessTokenCredentials) GoString() string { return c.String() }
+func (c AccessTokenCredentials) GoString() string { return c.String() }
 
 // Format prints String for every verb, so %v and %+v never show the key.
-func (c *AccessTokenCredentials) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.String()) }
+func (c AccessTokenCredentials) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.String()) }
 
 func authorizationValue(key string, bearer bool) string {
 	if bearer {
@@ -138,3 +138,9 @@ func (r *keyRing) describe() string {
 	}
 	return strings.TrimSpace(s)
 }
+
+// String describes the ring without keys.
+func (r keyRing) String() string { return "keyRing{" + r.describe() + "}" }
+
+// Format prints String for every verb, so no fmt verb shows a key.
+func (r keyRing) Format(f fmt.State, _ rune) { fmt.Fprint(f, r.String()) }

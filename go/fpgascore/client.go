@@ -110,16 +110,16 @@ func (c *Client) Close() error {
 func (c *Client) Target() string { return c.target }
 
 // String describes the client without any key.
-func (c *Client) String() string {
+func (c Client) String() string {
 	return fmt.Sprintf("fpgascore.Client{target: %q, tls: %t, auth: %s, timeout: %s, model: %q}",
 		c.target, c.opts.tls, c.keys.describe(), c.opts.timeout, c.opts.modelName)
 }
 
 // GoString is String, so %#v never shows a key.
-func (c *Client) GoString() string { return c.String() }
+func (c Client) GoString() string { return c.String() }
 
 // Format prints String for every verb, so %v and %+v never show a key.
-func (c *Client) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.String()) }
+func (c Client) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.String()) }
 
 // ScoreImage scores one encoded image (JPEG or PNG bytes, sent untouched) and returns its
 // scores, shape [1, 1000].

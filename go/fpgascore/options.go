@@ -55,7 +55,7 @@ func defaultOptions() options {
 }
 
 // String describes the options without any key.
-func (o *options) String() string {
+func (o options) String() string {
 	auth := "none"
 	if o.primaryKey != "" {
 		auth = "raw key"
@@ -68,6 +68,12 @@ func (o *options) String() string {
 	}
 	return fmt.Sprintf("tls=%t auth=%s timeout=%s model=%q", o.tls, auth, o.timeout, o.modelName)
 }
+
+// GoString is String, so %#v never shows a key.
+func (o options) GoString() string { return o.String() }
+
+// Format prints String for every verb, so no fmt verb shows a key.
+func (o options) Format(f fmt.State, _ rune) { fmt.Fprint(f, o.String()) }
 
 // WithTLS turns TLS on. The server certificate is checked against the system roots, unless
 // WithRootCAPEM or WithRootCAFile gives roots, or the environment variable
