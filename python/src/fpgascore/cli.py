@@ -91,3 +91,8 @@ def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout, err: Te
     tops = [top_k(row, args.top) for row in scores]
     (_print_json if args.json else _print_text)(args.images, tops, out)
     return 0
+
+
+def main_entry() -> None:
+    """Console-script entry point (``fpgascore score ...``)."""
+    sys.exit(main())
