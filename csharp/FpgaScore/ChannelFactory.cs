@@ -1,0 +1,57 @@
+using System.Net.Security;
+using Grpc.Core;
+using Grpc.Net.Client;
+
+namespace FpgaScore;
+
+/// <summary>Builds the client's one long-lived channel: a SocketsHttpHandler with keepalive pings and, for TLS, the certificate check.</summary>
+internal static class ChannelFactory
+{
+    public static GrpcChannel Create(ScoringClientOptions options, CertificateValidator? validator)
+    {
+        var sockets = new SocketsHttpHandler
+        {
+            PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
+            KeepAlivePingDelay = options.KeepAliveInterval,
+            KeepAlivePingTimeout = options.KeepAliveTimeout,
+            KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests,
+            EnableMultipleHttp2Connections = true,
+        };
+        if (validator is not null)
+        {
+            sockets.SslOptions = new SslClientAuthenticationOptions
+            {
+                RemoteCertificateValidationCallback = validator.Validate,
+            };
+        }
+
+        HttpMessageHandler handler = sockets;
+        if (options.UseSsl && !string.IsNullOrEmpty(options.ServerNameOverride))
+            handler = new AuthorityHandler(options.ServerNameOverride) { InnerHandler = sockets };
+
+        return GrpcChannel.ForAddress(Address(options), new GrpcChannelOptions
+        {
+            HttpHandler = handler,
+            DisposeHttpClient = true,
+            Credentials = options.UseSsl ? ChannelCredentials.SecureSsl : ChannelCredentials.Insecure,
+            MaxReceiveMessageSize = options.MaxMessageSize,
+            MaxSendMessageSize = options.MaxMessageSize,
+        });
+    }
+
+    public static Uri Address(ScoringClientOptions options) =>
+        new UriBuilder(options.UseSsl ? "https" : "http", options.Host, options.Port).Uri;
+
+    /// <summary>
+    /// Sends the server-name override as the request's Host (HTTP/2 <c>:authority</c>), which SocketsHttpHandler
+    /// also uses as the TLS SNI; the certificate's name is checked against it by <see cref="CertificateValidator"/>.
+    /// </summary>
+    private sealed class AuthorityHandler(string authority) : DelegatingHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            request.Headers.Host = authority;
+            return base.SendAsync(request, cancellationToken);
+        }
+    }
+}

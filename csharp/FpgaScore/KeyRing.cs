@@ -1,0 +1,65 @@
+using Grpc.Core;
+
+namespace FpgaScore;
+
+/// <summary>The primary and optional secondary key, which one later calls use, and how a key is sent.</summary>
+internal sealed class KeyRing
+{
+    public const string AuthorizationKey = "authorization";
+
+    private readonly string[] _keys;
+    private readonly AuthScheme _scheme;
+    private int _current;
+
+    public KeyRing(string? primary, string? secondary, AuthScheme scheme)
+    {
+        if (primary is not null && string.IsNullOrWhiteSpace(primary))
+            throw Invalid("AccessToken must not be empty");
+        if (secondary is not null && string.IsNullOrWhiteSpace(secondary))
+            throw Invalid("SecondaryAccessToken must not be empty");
+        if (secondary is not null && primary is null)
+            throw Invalid("SecondaryAccessToken needs AccessToken");
+        if (scheme is not (AuthScheme.Raw or AuthScheme.Bearer))
+            throw Invalid($"unknown AuthScheme {(int)scheme}");
+        foreach (var key in new[] { primary, secondary })
+            if (key is not null && key.Any(c => c < 0x20 || c > 0x7e))
+                throw Invalid("an access key must be printable ASCII");
+        _keys = new[] { primary, secondary }.Where(k => k is not null).Select(k => k!).ToArray();
+        _scheme = scheme;
+    }
+
+    public bool HasKey => _keys.Length > 0;
+
+    public bool HasSecondary => _keys.Length == 2;
+
+    /// <summary>The keys, for redaction only.</summary>
+    public IReadOnlyList<string> Secrets => _keys;
+
+    /// <summary>Index of the key later calls use (0 primary, 1 secondary); -1 when there is no key.</summary>
+    public int Current => _keys.Length == 0 ? -1 : Volatile.Read(ref _current);
+
+    public static int Other(int index) => 1 - index;
+
+    /// <summary>Makes later calls use key <paramref name="index"/> (after it worked where the other did not).</summary>
+    public void Prefer(int index) => Volatile.Write(ref _current, index);
+
+    /// <summary>Adds the <c>authorization</c> entry for key <paramref name="index"/>.</summary>
+    public void AddHeader(Metadata headers, int index)
+    {
+        if (index < 0 || index >= _keys.Length) return;
+        var key = _keys[index];
+        headers.Add(AuthorizationKey, _scheme == AuthScheme.Bearer ? "Bearer " + key : key);
+    }
+
+    /// <summary>Replaces every key in <paramref name="text"/> by <c>&lt;redacted&gt;</c>.</summary>
+    public string Redact(string text)
+    {
+        foreach (var key in _keys)
+            text = text.Replace(key, "<redacted>", StringComparison.Ordinal);
+        return text;
+    }
+
+    public override string ToString() => $"KeyRing(keys={_keys.Length}, scheme={_scheme}, in_use={Current})";
+
+    private static ScoringException Invalid(string message) => new(StatusCode.InvalidArgument, message);
+}

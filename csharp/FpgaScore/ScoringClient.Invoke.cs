@@ -1,0 +1,79 @@
+using FpgaScore.V1;
+using Grpc.Core;
+
+namespace FpgaScore;
+
+public sealed partial class ScoringClient
+{
+    /// <summary>One logical call: attempts with the key in use, a secondary-key repeat, retries with backoff, all within the deadline.</summary>
+    private async Task<(PredictResponse Response, string RequestId, int Attempts)> InvokeAsync(
+        PredictRequest request, Metadata? headers, DateTime? deadline, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        var deadlineUtc = deadline?.ToUniversalTime() ?? DateTime.UtcNow + _timeout;
+        var retry = new RetryDecider(_retryPolicy, deadlineUtc);
+        int attempts = 0, counted = 0;
+        bool failedOver = false;
+        int key = _keys.Current;
+        while (true)
+        {
+            if (cancellationToken.IsCancellationRequested) throw ErrorMapper.Cancelled();
+            attempts++;
+            counted++;
+            var failuresBefore = _validator?.Failures ?? 0;
+            using var call = _stub.PredictAsync(request, Headers(headers, key), deadlineUtc, cancellationToken);
+            try
+            {
+                var response = await call.ResponseAsync.ConfigureAwait(false);
+                var responseHeaders = await call.ResponseHeadersAsync.ConfigureAwait(false);
+                if (key != _keys.Current) _keys.Prefer(key);
+                return (response, ErrorMapper.RequestId(responseHeaders, call.GetTrailers()), attempts);
+            }
+            catch (RpcException error)
+            {
+                var requestId = ErrorMapper.RequestId(HeadersOf(call), error.Trailers);
+                if (error.StatusCode == StatusCode.Unauthenticated && _keys.HasSecondary && !failedOver)
+                {
+                    failedOver = true;
+                    key = KeyRing.Other(key);
+                    counted--; // the repeat with the other key is not a retry
+                    continue;
+                }
+                var failure = ErrorMapper.FromRpc(error, requestId, _keys, _validator, failuresBefore);
+                if (failure.StatusCode == StatusCode.Unavailable && failure.Details.StartsWith(ErrorMapper.UntrustedCertificate, StringComparison.Ordinal))
+                    throw failure; // a refused certificate does not change by waiting
+                var sleep = retry.NextSleep(error.StatusCode, error.Trailers, counted, DateTime.UtcNow);
+                if (sleep is null) throw failure;
+                try
+                {
+                    await Task.Delay(sleep.Value, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    throw ErrorMapper.Cancelled();
+                }
+            }
+        }
+    }
+
+    private Metadata Headers(Metadata? perCall, int key)
+    {
+        var headers = new Metadata();
+        foreach (var entry in _metadata) headers.Add(entry);
+        bool callerAuthorizes = false;
+        if (perCall is not null)
+            foreach (var entry in perCall)
+            {
+                headers.Add(entry);
+                callerAuthorizes |= entry.Key == KeyRing.AuthorizationKey;
+            }
+        if (!callerAuthorizes) _keys.AddHeader(headers, key);
+        return headers;
+    }
+
+    private static Metadata? HeadersOf(AsyncUnaryCall<PredictResponse> call)
+    {
+        var task = call.ResponseHeadersAsync;
+        return task.IsCompletedSuccessfully ? task.Result : null;
+    }
+}

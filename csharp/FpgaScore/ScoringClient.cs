@@ -1,0 +1,148 @@
+using FpgaScore.V1;
+using Grpc.Core;
+using Grpc.Net.Client;
+
+namespace FpgaScore;
+
+/// <summary>
+/// Client of the image scoring service: one long-lived gRPC channel, the key on every call, retries,
+/// deadlines, and decoding of the scores. Thread-safe; create one and reuse it; dispose it at the end.
+/// </summary>
+/// <example>
+/// <code>
+/// var client = new ScoringClient(host, 50051, useSSL, "authKey");
+/// float[,] result;
+/// using (var content = File.OpenRead(image))
+/// {
+///     IScoringRequest request = new ImageRequest(content);
+///     result = client.Score&lt;float[,]&gt;(request);
+/// }
+/// </code>
+/// </example>
+public sealed partial class ScoringClient : IDisposable
+{
+    private readonly GrpcChannel _channel;
+    private readonly PredictionService.PredictionServiceClient _stub;
+    private readonly KeyRing _keys;
+    private readonly CertificateValidator? _validator;
+    private readonly RequestSettings _settings;
+    private readonly string _outputName;
+    private readonly TimeSpan _timeout;
+    private readonly RetryPolicy _retryPolicy;
+    private readonly Metadata _metadata;
+    private int _disposed;
+
+    /// <summary>The short form: host, port, TLS on or off, and an optional access key.</summary>
+    /// <exception cref="ScoringException"><c>FailedPrecondition</c> for a key without TLS; <c>InvalidArgument</c> for a bad setting.</exception>
+    public ScoringClient(string host, int port, bool useSsl = false, string? accessToken = null)
+        : this(new ScoringClientOptions { Host = host, Port = port, UseSsl = useSsl, AccessToken = accessToken })
+    {
+    }
+
+    /// <summary>A client with every option (see <see cref="ScoringClientOptions"/>).</summary>
+    /// <exception cref="ScoringException"><c>FailedPrecondition</c> for a key without TLS (unless <see cref="ScoringClientOptions.AllowInsecureKey"/>); <c>InvalidArgument</c> for a bad setting.</exception>
+    public ScoringClient(ScoringClientOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        Check(options);
+        _keys = new KeyRing(options.AccessToken, options.SecondaryAccessToken, options.AuthScheme);
+        if (_keys.HasKey && !options.UseSsl && !options.AllowInsecureKey)
+            throw new ScoringException(StatusCode.FailedPrecondition,
+                "refusing to send an access key over a plaintext channel: set UseSsl, " +
+                "or AllowInsecureKey for a trusted network or a local test server");
+        try
+        {
+            options.RetryPolicy.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new ScoringException(StatusCode.InvalidArgument, e.Message);
+        }
+
+        if (options.UseSsl)
+        {
+            var roots = TlsRoots.Resolve(options.RootCertificatesPem, options.RootCertificatesFile);
+            _validator = new CertificateValidator(roots, string.IsNullOrEmpty(options.ServerNameOverride) ? options.Host : options.ServerNameOverride);
+        }
+        _settings = new RequestSettings(options.ModelName, options.SignatureName, options.InputName);
+        _outputName = options.OutputName;
+        _timeout = options.Timeout;
+        _retryPolicy = options.RetryPolicy;
+        _metadata = new Metadata();
+        foreach (var entry in options.Metadata) _metadata.Add(entry);
+        Target = ChannelFactory.Address(options);
+        _channel = ChannelFactory.Create(options, _validator);
+        _stub = new PredictionService.PredictionServiceClient(_channel);
+    }
+
+    /// <summary>The server's address, e.g. <c>https://scoring.example.com:50051/</c>.</summary>
+    public Uri Target { get; }
+
+    /// <summary>Scores a request and returns the scores as <typeparamref name="T"/>: <c>float[]</c> (one image),
+    /// <c>float[,]</c> ([N,1000]) or <c>float[][]</c>.</summary>
+    /// <param name="request">The request, e.g. an <see cref="ImageRequest"/> or a <see cref="FloatRequest"/>.</param>
+    /// <param name="headers">Extra metadata for this call.</param>
+    /// <param name="deadline">When the call (retries included) must end, UTC; default now + <see cref="ScoringClientOptions.Timeout"/>.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <exception cref="ScoringException">The call failed; <see cref="ScoringException.RequestId"/> names it on the server.</exception>
+    public T Score<T>(IScoringRequest request, Metadata? headers = null, DateTime? deadline = null, CancellationToken cancellationToken = default) =>
+        ScoreAsync<T>(request, headers, deadline, cancellationToken).GetAwaiter().GetResult();
+
+    /// <summary>Scores a request asynchronously (see <see cref="Score{T}"/>).</summary>
+    public async Task<T> ScoreAsync<T>(IScoringRequest request, Metadata? headers = null, DateTime? deadline = null, CancellationToken cancellationToken = default) =>
+        (await ScoreWithDetailsAsync<T>(request, headers, deadline, cancellationToken).ConfigureAwait(false)).Scores;
+
+    /// <summary>Scores a request asynchronously with the client's default deadline.</summary>
+    public Task<T> ScoreAsync<T>(IScoringRequest request, CancellationToken cancellationToken) =>
+        ScoreAsync<T>(request, null, null, cancellationToken);
+
+    /// <summary>Scores a request and also returns the output's shape, the server's request id and the attempts made.</summary>
+    public async Task<ScoringResult<T>> ScoreWithDetailsAsync<T>(IScoringRequest request, Metadata? headers = null, DateTime? deadline = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        Scores.EnsureSupported<T>();
+        var message = request.BuildRequest(_settings);
+        var (response, requestId, attempts) = await InvokeAsync(message, headers, deadline, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var (values, shape) = Scores.Decode(response, _outputName);
+            return new ScoringResult<T>(Scores.Convert<T>(values, shape), shape, requestId, attempts);
+        }
+        catch (ScoringException e)
+        {
+            throw new ScoringException(e.StatusCode, e.Details, requestId);
+        }
+    }
+
+    /// <summary>The low-level call: sends <paramref name="request"/> as is (with the key, retries and deadline) and returns the response.</summary>
+    public async Task<PredictResponse> PredictAsync(PredictRequest request, Metadata? headers = null, DateTime? deadline = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return (await InvokeAsync(request, headers, deadline, cancellationToken).ConfigureAwait(false)).Response;
+    }
+
+    /// <summary>Closes the channel. Calls in flight are cancelled.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0) _channel.Dispose();
+    }
+
+    /// <summary>The target and settings, never a key.</summary>
+    public override string ToString() => $"ScoringClient({Target}, keys={_keys}, timeout={_timeout})";
+
+    private static void Check(ScoringClientOptions options)
+    {
+        if (string.IsNullOrWhiteSpace(options.Host))
+            throw new ScoringException(StatusCode.InvalidArgument, "Host must not be empty");
+        if (options.Port is < 1 or > 65535)
+            throw new ScoringException(StatusCode.InvalidArgument, $"Port must be in 1..65535, not {options.Port}");
+        if (options.Timeout <= TimeSpan.Zero)
+            throw new ScoringException(StatusCode.InvalidArgument, "Timeout must be > 0");
+        if (options.RetryPolicy is null)
+            throw new ScoringException(StatusCode.InvalidArgument, "RetryPolicy must not be null");
+        if (string.IsNullOrEmpty(options.InputName) || string.IsNullOrEmpty(options.OutputName) || string.IsNullOrEmpty(options.ModelName))
+            throw new ScoringException(StatusCode.InvalidArgument, "InputName, OutputName and ModelName must not be empty");
+    }
+}

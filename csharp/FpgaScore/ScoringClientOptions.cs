@@ -1,0 +1,76 @@
+using Grpc.Core;
+
+namespace FpgaScore;
+
+/// <summary>Everything a <see cref="ScoringClient"/> can be configured with.</summary>
+/// <remarks>The client copies what it needs at construction; changing the options later has no effect on it.</remarks>
+public sealed class ScoringClientOptions
+{
+    /// <summary>Server host name or address. Default <c>localhost</c>.</summary>
+    public string Host { get; set; } = "localhost";
+
+    /// <summary>Server port. Default 50051.</summary>
+    public int Port { get; set; } = 50051;
+
+    /// <summary>Use TLS. Default false.</summary>
+    public bool UseSsl { get; set; }
+
+    /// <summary>PEM text of the root certificates to trust instead of the system's (TLS only).</summary>
+    public string? RootCertificatesPem { get; set; }
+
+    /// <summary>Path of a PEM file of root certificates to trust instead of the system's (TLS only).</summary>
+    /// <remarks>With neither this nor <see cref="RootCertificatesPem"/>, <c>GRPC_DEFAULT_SSL_ROOTS_FILE_PATH</c>
+    /// (read when the client is constructed) names a file that replaces the system roots.</remarks>
+    public string? RootCertificatesFile { get; set; }
+
+    /// <summary>The name the server certificate is checked against, and the TLS SNI, instead of <see cref="Host"/>.</summary>
+    public string? ServerNameOverride { get; set; }
+
+    /// <summary>The access key sent as <c>authorization</c> on every call.</summary>
+    public string? AccessToken { get; set; }
+
+    /// <summary>A second key, tried once when a call fails <c>Unauthenticated</c> with the key in use.</summary>
+    public string? SecondaryAccessToken { get; set; }
+
+    /// <summary>How the key is written (<see cref="AuthScheme.Raw"/> by default).</summary>
+    public AuthScheme AuthScheme { get; set; } = AuthScheme.Raw;
+
+    /// <summary>Allow sending a key without TLS (otherwise the constructor throws <c>FailedPrecondition</c>).</summary>
+    public bool AllowInsecureKey { get; set; }
+
+    /// <summary>The default deadline of a call, retries and backoff included. Default 10 s.</summary>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How failed calls are retried. Default <see cref="FpgaScore.RetryPolicy.Default"/>.</summary>
+    public RetryPolicy RetryPolicy { get; set; } = RetryPolicy.Default;
+
+    /// <summary>Extra metadata sent on every call (before the per-call headers).</summary>
+    public Metadata Metadata { get; set; } = new();
+
+    /// <summary>Name of the input tensor. Default <c>images</c>.</summary>
+    public string InputName { get; set; } = "images";
+
+    /// <summary>Name of the output tensor. Default <c>output_alias</c>.</summary>
+    public string OutputName { get; set; } = "output_alias";
+
+    /// <summary>The model name sent in <c>model_spec.name</c>. Default <c>resnet50</c>.</summary>
+    public string ModelName { get; set; } = "resnet50";
+
+    /// <summary>The signature name sent in <c>model_spec.signature_name</c>. Default <c>serving_default</c>.</summary>
+    public string SignatureName { get; set; } = "serving_default";
+
+    /// <summary>Interval of HTTP/2 keepalive pings while calls are active. Default 60 s; <see cref="System.Threading.Timeout.InfiniteTimeSpan"/> turns them off.</summary>
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How long a keepalive ping may go unanswered before the connection is closed. Default 20 s.</summary>
+    public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>Largest message accepted from or sent to the server. Default 64 MiB.</summary>
+    public int MaxMessageSize { get; set; } = 64 * 1024 * 1024;
+
+    /// <summary>Shows the settings, never a key.</summary>
+    public override string ToString() =>
+        $"ScoringClientOptions(Host={Host}, Port={Port}, UseSsl={UseSsl}, ServerNameOverride={ServerNameOverride ?? "-"}, " +
+        $"AccessToken={(AccessToken is null ? "none" : "<redacted>")}, SecondaryAccessToken={(SecondaryAccessToken is null ? "none" : "<redacted>")}, " +
+        $"AuthScheme={AuthScheme}, Timeout={Timeout}, RetryPolicy={RetryPolicy}, ModelName={ModelName})";
+}
