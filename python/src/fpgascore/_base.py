@@ -55,14 +55,17 @@ class ClientBase:
         self._config = ClientConfig(host, port, use_ssl, access_token, **options)
 
     # -- requests -------------------------------------------------------------------------
+    # The input tensor is built inside the request (no copy of the payload).
     def _images(self, images: Sequence[ImageInput], squeeze: bool) -> Prepared:
-        tensor = image_tensor(images)
-        return Prepared(self._request({self._config.input_name: tensor}), len(tensor.string_val), squeeze)
+        request = self._request({})
+        tensor = image_tensor(images, out=request.inputs[self._config.input_name])
+        return Prepared(request, len(tensor.string_val), squeeze)
 
     def _array(self, array: np.ndarray) -> Prepared:
-        tensor = image_array_tensor(array)
+        request = self._request({})
+        tensor = image_array_tensor(array, out=request.inputs[self._config.input_name])
         squeeze = getattr(array, "ndim", 0) == 3
-        return Prepared(self._request({self._config.input_name: tensor}), tensor.tensor_shape.dim[0].size, squeeze)
+        return Prepared(request, tensor.tensor_shape.dim[0].size, squeeze)
 
     def _request(self, inputs: Mapping[str, tensor_pb2.TensorProto],
                  output_filter: Sequence[str] = ()) -> predict_pb2.PredictRequest:

@@ -58,15 +58,22 @@ def _shape(dims: Iterable[int]) -> tensor_pb2.TensorShapeProto:
     return tensor_pb2.TensorShapeProto(dim=[tensor_pb2.TensorShapeProto.Dim(size=int(d)) for d in dims])
 
 
-def image_tensor(images: Sequence[ImageInput]) -> tensor_pb2.TensorProto:
-    """``DT_STRING [N]``: one element per image, the file's bytes untouched."""
+def image_tensor(images: Sequence[ImageInput],
+                 out: Optional[tensor_pb2.TensorProto] = None) -> tensor_pb2.TensorProto:
+    """``DT_STRING [N]``: one element per image, the file's bytes untouched.
+
+    ``out``: a tensor to fill in place (e.g. ``request.inputs["images"]``, saving a copy).
+    """
     if isinstance(images, (bytes, bytearray, memoryview, str, os.PathLike)) or hasattr(images, "read"):
         raise InvalidInputError("score_images takes a list of images; use score_image for one")
     items = [read_image(image) for image in images]
     if not items:
         raise InvalidInputError("empty batch: at least one image is needed")
-    return tensor_pb2.TensorProto(dtype=tensor_pb2.DT_STRING, tensor_shape=_shape([len(items)]),
-                                  string_val=items)
+    tensor = out if out is not None else tensor_pb2.TensorProto()
+    tensor.dtype = tensor_pb2.DT_STRING
+    tensor.tensor_shape.CopyFrom(_shape([len(items)]))
+    tensor.string_val.extend(items)
+    return tensor
 
 
 def _float32(values: object) -> np.ndarray:
@@ -76,11 +83,13 @@ def _float32(values: object) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=_LE_FLOAT32)
 
 
-def float_tensor(values: object, shape: Optional[Sequence[int]] = None) -> tensor_pb2.TensorProto:
+def float_tensor(values: object, shape: Optional[Sequence[int]] = None,
+                 out: Optional[tensor_pb2.TensorProto] = None) -> tensor_pb2.TensorProto:
     """``DT_FLOAT`` with the values as little-endian float32 in ``tensor_content``.
 
     ``shape`` defaults to the array's own; its product must equal the number of values and
-    every dimension must be positive. Non-finite values are sent as they are.
+    every dimension must be positive. Non-finite values are sent as they are. ``out``: a
+    tensor to fill in place.
     """
     array = _float32(values)
     dims = [int(d) for d in (array.shape if shape is None else shape)]
@@ -88,11 +97,14 @@ def float_tensor(values: object, shape: Optional[Sequence[int]] = None) -> tenso
         raise InvalidInputError(f"tensor shape {dims} must have positive dimensions")
     if math.prod(dims) != array.size:
         raise InvalidInputError(f"{array.size} values do not fill a tensor of shape {dims}")
-    return tensor_pb2.TensorProto(dtype=tensor_pb2.DT_FLOAT, tensor_shape=_shape(dims),
-                                  tensor_content=array.tobytes())
+    tensor = out if out is not None else tensor_pb2.TensorProto()
+    tensor.dtype = tensor_pb2.DT_FLOAT
+    tensor.tensor_shape.CopyFrom(_shape(dims))
+    tensor.tensor_content = array.tobytes()
+    return tensor
 
 
-def image_array_tensor(array: object) -> tensor_pb2.TensorProto:
+def image_array_tensor(array: object, out: Optional[tensor_pb2.TensorProto] = None) -> tensor_pb2.TensorProto:
     """A preprocessed image ``[224,224,3]`` (sent as ``[1,224,224,3]``) or batch ``[N,224,224,3]``."""
     if not isinstance(array, np.ndarray):
         raise InvalidInputError(f"score_numpy_array takes a numpy array, not {type(array).__name__}")
@@ -101,7 +113,7 @@ def image_array_tensor(array: object) -> tensor_pb2.TensorProto:
         shape = (1,) + shape
     if len(shape) != 4 or shape[1:] != IMAGE_SHAPE or shape[0] <= 0:
         raise InvalidInputError(f"array shape {tuple(array.shape)} is neither [224,224,3] nor [N,224,224,3]")
-    return float_tensor(array, shape)
+    return float_tensor(array, shape, out)
 
 
 def predict_request(inputs: Mapping[str, tensor_pb2.TensorProto], model_name: str = MODEL_NAME,
