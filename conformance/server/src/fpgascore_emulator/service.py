@@ -75,11 +75,11 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         authorization = metadata.get("authorization")
         if self._settings.conformance:
             fields["authorization_sha256"] = fingerprint(authorization)
+        control = self._controls(metadata, fields)  # read (and logged) now, obeyed only after auth
         if self._auth_required and not self._keys.accepts(authorization):
             reason = "missing" if authorization is None else "not accepted"
             raise _Abort(grpc.StatusCode.UNAUTHENTICATED,
                          f"authorization {reason}: send the primary or secondary key in 'authorization' metadata")
-        control = self._controls(metadata, fields)
         if control.delay_s:
             time.sleep(control.delay_s)
         if control.fail_code is not None:

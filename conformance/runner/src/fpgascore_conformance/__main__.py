@@ -1,0 +1,39 @@
+"""``python -m fpgascore_conformance``: run the conformance matrix (see --help)."""
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+
+from . import drivers
+from .cases import load_cases, select
+from .runner import Options, Run
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="fpgascore-conformance",
+                                     description="Runs every conformance case for every client against the "
+                                                 "reference server and prints the matrix.")
+    parser.add_argument("--server", choices=("container", "process"), default="container",
+                        help="run the reference server as a container (default) or as local processes")
+    parser.add_argument("--language", help=f"comma-separated subset of {','.join(drivers.LANGUAGES)}")
+    parser.add_argument("--case", action="append", default=[], metavar="GLOB",
+                        help="only cases whose id or template name matches (repeatable)")
+    parser.add_argument("--out", default="out/conformance", help="where reports go (default out/conformance)")
+    parser.add_argument("--no-build", action="store_true", help="use the drivers as already built")
+    parser.add_argument("--list", action="store_true", help="list the selected cases and exit")
+    args = parser.parse_args(argv)
+    if args.list:
+        try:
+            for case in select(load_cases(), args.case):
+                print(f"{case.id:45} {case.server:16} {case.summary}")
+        except BrokenPipeError:
+            pass
+        return 0
+    options = Options(server_mode=args.server, languages=drivers.languages_from(args.language),
+                      patterns=args.case, out_dir=pathlib.Path(args.out), build_drivers=not args.no_build)
+    return Run(options).execute()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

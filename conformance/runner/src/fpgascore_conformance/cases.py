@@ -1,0 +1,159 @@
+"""Conformance cases as data: loading conformance/cases/*.toml and servers.toml, expanding
+each case template over its transports, and substituting the run's secrets.
+
+A case template (TOML table in [[case]]):
+    name, summary                 identity
+    server | transports           an explicit server configuration, or one case per transport
+                                  ("plaintext" -> server "plain"; "tls" -> server "tls" with the
+                                  run's CA and the primary key)
+    client = {...}                driver request fields (CLIENT_SPEC.md), plus roots / env_roots
+    action = {...}                kind = images | tensor | request | none, and its inputs
+    expect = {...}                the outcome (see Expectation)
+    steps = [...]                 optional: calls on one client, with `rotate` steps between
+"""
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import pathlib
+import tomllib
+from typing import Any, Dict, List, Optional, Sequence
+
+CONFORMANCE_DIR = pathlib.Path(__file__).resolve().parents[3]
+TRANSPORT_SERVERS = {"plaintext": "plain", "tls": "tls"}
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerProfile:
+    name: str
+    summary: str = ""
+    tls: Optional[str] = None          # which certificate: server, self-signed, expired, ...
+    keys: bool = False
+    require_auth: bool = False
+    service_time_ms: float = 0.0
+    queue_depth: int = 32
+    fpgas: int = 1
+    max_message_bytes: Optional[int] = None
+    exclusive: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Expectation:
+    codes: Sequence[str] = ()
+    codes_include: Sequence[str] = ()
+    golden: Sequence[str] = ()
+    message_contains: Optional[str] = None
+    message_excludes: Optional[str] = None
+    attempts: Optional[int] = None
+    attempts_min: Optional[int] = None
+    attempts_max: Optional[int] = None
+    received_authorization: Optional[Sequence[str]] = None
+    request_id_matches_log: bool = False
+    max_elapsed_ms: Optional[float] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    expect: Optional[Expectation] = None
+    rotate: Optional[Dict[str, str]] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    id: str
+    template: str
+    summary: str
+    server: str
+    transport: str
+    client: Dict[str, Any]
+    action: Dict[str, Any]
+    steps: Sequence[Step]
+    timeout_s: float = 60.0
+
+    @property
+    def uses_env_roots(self) -> Optional[str]:
+        roots = self.client.get("roots", "")
+        if roots.startswith("env:"):
+            return roots[4:]
+        return self.client.get("env_roots")
+
+
+def _expectation(table: Dict[str, Any]) -> Expectation:
+    unknown = set(table) - {f.name for f in dataclasses.fields(Expectation)}
+    if unknown:
+        raise ValueError(f"unknown expectation fields {sorted(unknown)}")
+    return Expectation(**table)
+
+
+def load_servers(path: pathlib.Path = CONFORMANCE_DIR / "servers.toml") -> Dict[str, ServerProfile]:
+    data = tomllib.loads(path.read_text())
+    return {name: ServerProfile(name=name, **table) for name, table in data.items()}
+
+
+def _expand(template: Dict[str, Any], servers: Dict[str, ServerProfile]) -> List[Case]:
+    name = template["name"]
+    client = dict(template.get("client", {}))
+    if "steps" in template:
+        steps = [Step(expect=_expectation(s["expect"])) if "expect" in s else Step(rotate=dict(s["rotate"]))
+                 for s in template["steps"]]
+    else:
+        steps = [Step(expect=_expectation(template.get("expect", {})))]
+    if "server" in template:
+        variants = [(template["server"], None)]
+    else:
+        variants = [(TRANSPORT_SERVERS[t], t) for t in template.get("transports", ["plaintext"])]
+    cases = []
+    for server, transport in variants:
+        if server not in servers:
+            raise ValueError(f"case {name}: unknown server {server!r}")
+        variant_client = dict(client)
+        if transport == "tls":
+            variant_client.setdefault("roots", "ca")
+            variant_client.setdefault("access_token", "$primary")
+        profile = servers[server]
+        resolved_transport = transport or ("tls" if profile.tls else "plaintext")
+        variant_client.setdefault("use_ssl", bool(profile.tls))
+        case_id = f"{name}@{transport}" if transport and len(variants) > 1 else name
+        cases.append(Case(id=case_id, template=name, summary=template.get("summary", ""), server=server,
+                          transport=resolved_transport, client=variant_client,
+                          action=dict(template.get("action", {"kind": "none"})), steps=steps,
+                          timeout_s=float(template.get("timeout_s", 60.0))))
+    return cases
+
+
+def load_cases(directory: pathlib.Path = CONFORMANCE_DIR / "cases",
+               servers: Optional[Dict[str, ServerProfile]] = None) -> List[Case]:
+    servers = servers or load_servers()
+    cases: List[Case] = []
+    for path in sorted(directory.glob("*.toml")):
+        for template in tomllib.loads(path.read_text()).get("case", []):
+            cases.extend(_expand(template, servers))
+    ids = [c.id for c in cases]
+    duplicates = {i for i in ids if ids.count(i) > 1}
+    if duplicates:
+        raise ValueError(f"duplicate case ids: {sorted(duplicates)}")
+    return cases
+
+
+def select(cases: Sequence[Case], patterns: Sequence[str]) -> List[Case]:
+    """Cases whose id or template name matches one of the glob patterns (all when none)."""
+    if not patterns:
+        return list(cases)
+    return [c for c in cases if any(fnmatch.fnmatchcase(c.id, p) or fnmatch.fnmatchcase(c.template, p)
+                                    for p in patterns)]
+
+
+def substitute(value: Any, secrets: Dict[str, str]) -> Any:
+    """Replaces $primary, $secondary, ... in strings (longest names first)."""
+    if isinstance(value, str):
+        for name in sorted(secrets, key=len, reverse=True):
+            value = value.replace(f"${name}", secrets[name])
+        return value
+    if isinstance(value, list):
+        return [substitute(v, secrets) for v in value]
+    if isinstance(value, dict):
+        return {k: substitute(v, secrets) for k, v in value.items()}
+    if isinstance(value, Expectation):
+        return dataclasses.replace(value, **{f.name: substitute(getattr(value, f.name), secrets)
+                                             for f in dataclasses.fields(Expectation)})
+    return value

@@ -1,0 +1,115 @@
+"""Judging one call's outcome against a case's Expectation."""
+from __future__ import annotations
+
+import hashlib
+import json
+import pathlib
+from typing import Dict, List, Optional, Sequence
+
+from .cases import CONFORMANCE_DIR, Expectation
+
+GOLDEN: Dict[str, dict] = json.loads((CONFORMANCE_DIR / "testdata" / "golden.json").read_text())
+SCORE_TOLERANCE = 1e-6
+
+
+def fingerprint(value: str) -> Optional[str]:
+    """What the server logs for an authorization value (None: no header)."""
+    return hashlib.sha256(value.encode()).hexdigest()[:16] if value else None
+
+
+def server_calls(log_text: str, case_prefix: str) -> List[dict]:
+    """The server's log records of the case's attempts, in order."""
+    calls = []
+    for line in log_text.splitlines():
+        if '"predict"' not in line or case_prefix not in line:
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        case = record.get("case") or ""
+        if record.get("event") == "predict" and (case == case_prefix or case.startswith(case_prefix + "#")):
+            calls.append(record)
+    return calls
+
+
+def expected_attempts(expect: Expectation) -> Optional[int]:
+    if expect.attempts is not None:
+        return expect.attempts
+    if expect.received_authorization is not None:
+        return len(expect.received_authorization)
+    return None
+
+
+def judge(expect: Expectation, answer: dict, calls: Sequence[dict], elapsed_ms: float) -> List[str]:
+    """Everything that differs from the expectation; empty when the case passed."""
+    problems: List[str] = []
+    if answer.get("error"):
+        return [f"driver error: {answer['error']}"]
+    results = answer.get("results") or []
+    if not results:
+        return ["driver returned no results"]
+    codes = [r.get("code") for r in results]
+    if expect.codes:
+        wrong = sorted({c for c in codes if c not in expect.codes})
+        if wrong:
+            detail = "; ".join(sorted({r.get("message", "")[:160] for r in results if r.get("code") in wrong}))
+            problems.append(f"codes {wrong} not in {list(expect.codes)} ({detail})")
+    for code in expect.codes_include:
+        if code not in codes:
+            problems.append(f"no call ended {code} (got {codes})")
+    failures = [r for r in results if r.get("code") != "OK"]
+    if expect.message_contains:
+        for result in failures:
+            if expect.message_contains.lower() not in (result.get("message") or "").lower():
+                problems.append(f"message {result.get('message')!r} lacks {expect.message_contains!r}")
+    if expect.message_excludes:
+        for result in results:
+            if expect.message_excludes in json.dumps(result):
+                problems.append("a secret appears in the client's error or result")
+    if expect.golden:
+        problems += _golden(expect.golden, results)
+    problems += _attempts(expect, calls)
+    if expect.received_authorization is not None:
+        wanted = [fingerprint(v) for v in expect.received_authorization]
+        got = [c.get("authorization_sha256") for c in calls]
+        if got != wanted:
+            problems.append(f"server received authorization fingerprints {got}, expected {wanted}")
+    if expect.request_id_matches_log:
+        logged = [c.get("request_id") for c in calls]
+        for result in failures:
+            if not result.get("request_id") or result.get("request_id") not in logged:
+                problems.append(f"error request_id {result.get('request_id')!r} is not one the server logged {logged}")
+    if expect.max_elapsed_ms is not None and elapsed_ms > expect.max_elapsed_ms:
+        problems.append(f"took {elapsed_ms:.0f} ms, more than {expect.max_elapsed_ms:.0f} ms")
+    return problems
+
+
+def _attempts(expect: Expectation, calls: Sequence[dict]) -> List[str]:
+    count = len(calls)
+    wanted = expected_attempts(expect)
+    if wanted is not None and count != wanted:
+        return [f"server saw {count} attempts, expected {wanted}"]
+    if expect.attempts_min is not None and count < expect.attempts_min:
+        return [f"server saw {count} attempts, expected at least {expect.attempts_min}"]
+    if expect.attempts_max is not None and count > expect.attempts_max:
+        return [f"server saw {count} attempts, expected at most {expect.attempts_max}"]
+    return []
+
+
+def _golden(images: Sequence[str], results: Sequence[dict]) -> List[str]:
+    problems = []
+    for index, result in enumerate(results):
+        if result.get("code") != "OK":
+            continue
+        shape = result.get("shape")
+        if shape != [len(images), 1000]:
+            problems.append(f"result {index}: shape {shape}, expected {[len(images), 1000]}")
+            continue
+        rows = result.get("top_k") or []
+        for row, name in zip(rows, images):
+            want = GOLDEN[pathlib.Path(name).name]["top5"][: len(row)]
+            if len(row) < 1 or [int(c) for c, _ in row] != [c for c, _ in want] or any(
+                    abs(float(s) - ws) > SCORE_TOLERANCE for (_, s), (_, ws) in zip(row, want)):
+                problems.append(f"result {index}: top-k of {name} is {row}, golden {want}")
+    return problems

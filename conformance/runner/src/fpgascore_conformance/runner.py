@@ -1,0 +1,269 @@
+"""The conformance run: servers up, drivers built, every selected case for every selected
+language, results judged and reported."""
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import datetime
+import fnmatch
+import pathlib
+import platform
+import secrets as token_source
+import threading
+import time
+from typing import Dict, List, Optional, Sequence
+
+from . import drivers, evaluate, report
+from .cases import CONFORMANCE_DIR, Case, ServerProfile, Step, load_cases, load_servers, select, substitute
+from .certs import TlsMaterial, make_tls_material
+from .emulator import EmulatorContainer, EmulatorProcess, ServerConfig, build_image, docker_client
+from .inputs import RunInputs
+
+LOG_WAIT_S = 3.0
+
+
+@dataclasses.dataclass
+class Options:
+    server_mode: str = "container"       # container | process
+    languages: Sequence[str] = tuple(drivers.LANGUAGES)
+    patterns: Sequence[str] = ()
+    out_dir: pathlib.Path = pathlib.Path("out/conformance")
+    build_drivers: bool = True
+
+
+def _known_failing(language: str) -> List[str]:
+    path = CONFORMANCE_DIR / "known_failing" / f"{language}.txt"
+    if not path.exists():
+        return []
+    return [line.split("#")[0].strip() for line in path.read_text().splitlines() if line.split("#")[0].strip()]
+
+
+class Run:
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.run_id = datetime.datetime.now().strftime("%Y%m%d-%H%M%S") + "-" + token_source.token_hex(2)
+        self.directory = options.out_dir / self.run_id
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.profiles: Dict[str, ServerProfile] = load_servers()
+        self.cases: List[Case] = select(load_cases(servers=self.profiles), options.patterns)
+        if not self.cases:
+            raise SystemExit(f"no case matches {list(options.patterns)}")
+        self.secrets = {name: f"{name}-{token_source.token_hex(12)}"
+                        for name in ("primary", "secondary", "primary2", "wrong", "wrong2")}
+        self.servers: Dict[str, object] = {}
+        self._exclusive = {name: threading.Lock() for name, p in self.profiles.items() if p.exclusive}
+        self._log_lock = threading.Lock()
+
+    # ----- set-up ---------------------------------------------------------------------------
+    def _container_name(self, profile: str) -> str:
+        return f"fpgascore-{self.run_id}-{profile}"
+
+    def _server_config(self, profile: ServerProfile, tls: TlsMaterial) -> ServerConfig:
+        pairs = {"server": tls.server, "self-signed": tls.self_signed, "expired": tls.expired,
+                 "wrong-host": tls.wrong_host, "untrusted": tls.untrusted}
+        pair = pairs[profile.tls] if profile.tls else None
+        return ServerConfig(
+            tls_cert=pair.cert if pair else None, tls_key=pair.key if pair else None,
+            primary_key=self.secrets["primary"] if profile.keys else None,
+            secondary_key=self.secrets["secondary"] if profile.keys else None,
+            require_auth=profile.require_auth, conformance=True, service_time_ms=profile.service_time_ms,
+            fpgas=profile.fpgas, queue_depth=profile.queue_depth, max_message_bytes=profile.max_message_bytes)
+
+    def _start_servers(self) -> None:
+        needed = sorted({case.server for case in self.cases})
+        self.tls = make_tls_material(self.directory / "tls", [self._container_name(p) for p in needed])
+        client = None
+        if self.options.server_mode == "container":
+            client = docker_client()
+            self.log("building the reference-server image")
+            image = build_image(client)
+
+        def start(name: str):
+            config = self._server_config(self.profiles[name], self.tls)
+            if client is not None:
+                server = EmulatorContainer(config, image=image, client=client, name=self._container_name(name))
+            else:
+                server = EmulatorProcess(config)
+            server.start()
+            return name, server
+
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            futures = [pool.submit(start, name) for name in needed]
+            for future in futures:
+                name, server = future.result()
+                self.servers[name] = server
+        self.log(f"servers up: " + ", ".join(f"{n}={s.target}" for n, s in sorted(self.servers.items())))
+
+    def _build_drivers(self) -> None:
+        if not self.options.build_drivers:
+            return
+        def build(language: str) -> None:
+            drivers.build(drivers.DRIVERS[language], self.directory / f"build-{language}.log")
+        with concurrent.futures.ThreadPoolExecutor(3) as pool:
+            list(pool.map(build, self.options.languages))
+
+    def log(self, message: str) -> None:
+        with self._log_lock:
+            print(f"[conformance] {message}", flush=True)
+
+    # ----- one case -------------------------------------------------------------------------
+    def _roots_file(self, name: Optional[str]) -> Optional[str]:
+        files = {"ca": self.tls.ca, "self-signed": self.tls.self_signed.cert, "untrusted-ca": self.tls.untrusted_ca}
+        if name in (None, "", "system"):
+            return None
+        return str(files[name])
+
+    def _request(self, case: Case, language: str, prefix: str, inputs: RunInputs, session: Optional[str]) -> dict:
+        client = substitute(case.client, self.secrets)
+        action = case.action
+        server = self.servers[case.server]
+        roots = client.get("roots", "system")
+        message = {
+            "id": prefix, "host": "127.0.0.1", "port": server.port,
+            "use_ssl": bool(client.get("use_ssl")),
+            "root_certificates_file": None if roots.startswith("env:") else self._roots_file(roots),
+            "server_name_override": client.get("server_name_override"),
+            "access_token": client.get("access_token"),
+            "secondary_access_token": client.get("secondary_access_token"),
+            "auth_scheme": client.get("auth_scheme", "raw"),
+            "allow_insecure_key": bool(client.get("allow_insecure_key", False)),
+            "timeout_ms": client.get("timeout_ms", 10000),
+            "retry": client.get("retry"),
+            "metadata": {**client.get("metadata", {}), "x-conformance-case": prefix},
+            "action": action.get("kind", "none"),
+            "images": [inputs.image(n) for n in action.get("images", [])],
+            "tensor_file": None, "tensor_shape": None, "request_file": None,
+            "calls": action.get("calls", 1), "concurrency": action.get("concurrency", 1),
+            "top_k": 5, "session": session,
+        }
+        if "from_images" in action:
+            message["tensor_file"], message["tensor_shape"] = inputs.tensor_from_images(action["from_images"])
+        if "zeros_shape" in action:
+            message["tensor_file"], message["tensor_shape"] = inputs.zeros(action["zeros_shape"])
+        if "request" in action:
+            message["request_file"] = inputs.request(action["request"])
+        return message
+
+    def _calls_seen(self, server, prefix: str, wanted: Optional[int]) -> List[dict]:
+        deadline = time.monotonic() + LOG_WAIT_S
+        calls = evaluate.server_calls(server.logs(), prefix)
+        while time.monotonic() < deadline:
+            if wanted is not None and len(calls) >= wanted and wanted > 0:
+                break
+            time.sleep(0.1)
+            latest = evaluate.server_calls(server.logs(), prefix)
+            if wanted is None or wanted == 0:
+                if len(latest) == len(calls) and time.monotonic() > deadline - LOG_WAIT_S + 0.3:
+                    return latest
+            calls = latest
+        return calls
+
+    def _run_case(self, case: Case, language: str, driver_for, inputs: RunInputs) -> report.CaseResult:
+        base = f"{self.run_id}:{language}:{case.id}"
+        server = self.servers[case.server]
+        problems: List[str] = []
+        started = time.monotonic()
+        multi_step = len(case.steps) > 1
+        driver = driver_for(case.uses_env_roots)
+        for index, step in enumerate(case.steps):
+            if step.rotate:
+                rotated = substitute(step.rotate, self.secrets)
+                server.rotate_keys(rotated.get("primary"), rotated.get("secondary"))
+                continue
+            prefix = f"{base}~{index}" if multi_step else base
+            message = self._request(case, language, prefix, inputs, session=base if multi_step else None)
+            call_started = time.monotonic()
+            try:
+                answer = driver.request(message, timeout=case.timeout_s)
+            except drivers.DriverFailure as failure:
+                problems.append(str(failure))
+                break
+            elapsed_ms = (time.monotonic() - call_started) * 1000
+            expect = substitute(step.expect, self.secrets)
+            calls = self._calls_seen(server, prefix, evaluate.expected_attempts(expect))
+            step_problems = evaluate.judge(expect, answer, calls, elapsed_ms)
+            problems += [f"step {index}: {p}" if multi_step else p for p in step_problems]
+        if multi_step and any(s.rotate for s in case.steps):
+            server.rotate_keys(self.secrets["primary"], self.secrets["secondary"])
+        if problems:
+            self._keep_server_log(language, case, server, base)
+        return report.CaseResult(language, case.id, case.template, "fail" if problems else "pass", problems,
+                                 (time.monotonic() - started) * 1000)
+
+    def _keep_server_log(self, language: str, case: Case, server, base: str) -> None:
+        folder = self.directory / "failed" / language
+        folder.mkdir(parents=True, exist_ok=True)
+        logs = server.logs()
+        mine = [line for line in logs.splitlines() if base in line]
+        (folder / f"{case.id}.log").write_text(
+            "# server log lines of this case\n" + "\n".join(mine) +
+            "\n\n# server log, last 200 lines\n" + "\n".join(logs.splitlines()[-200:]) + "\n")
+
+    # ----- one language ---------------------------------------------------------------------
+    def _run_language(self, language: str, inputs: RunInputs) -> List[report.CaseResult]:
+        spec = drivers.DRIVERS[language]
+        pool: Dict[Optional[str], drivers.DriverProcess] = {}
+
+        def driver_for(env_roots: Optional[str]) -> drivers.DriverProcess:
+            if env_roots not in pool:
+                env = {"GRPC_DEFAULT_SSL_ROOTS_FILE_PATH": self._roots_file(env_roots)} if env_roots else {}
+                pool[env_roots] = drivers.DriverProcess(
+                    spec, env, self.directory / f"driver-{language}-{env_roots or 'default'}.stderr")
+            return pool[env_roots]
+
+        known = _known_failing(language)
+        results = []
+        try:
+            for case in self.cases:
+                lock = self._exclusive.get(case.server)
+                if lock:
+                    with lock:
+                        result = self._run_case(case, language, driver_for, inputs)
+                else:
+                    result = self._run_case(case, language, driver_for, inputs)
+                if any(fnmatch.fnmatchcase(case.id, pattern) for pattern in known):
+                    result.status = "xfail" if result.status == "fail" else "xpass"
+                results.append(result)
+                mark = {"pass": "ok", "fail": "FAIL", "xfail": "known-failing", "xpass": "FIXED (remove from known_failing)"}
+                self.log(f"{language:6} {case.id:45} {mark[result.status]:>6} {result.elapsed_ms:7.0f} ms"
+                         + (f"  {result.problems[0][:150]}" if result.problems else ""))
+        finally:
+            for driver in pool.values():
+                driver.close()
+        return results
+
+    # ----- all ------------------------------------------------------------------------------
+    def execute(self) -> int:
+        started = time.monotonic()
+        self.log(f"run {self.run_id}: {len(self.cases)} cases ({len({c.template for c in self.cases})} templates) "
+                 f"x {list(self.options.languages)}, server={self.options.server_mode}, output {self.directory}")
+        inputs = RunInputs(self.directory / "inputs")
+        results: List[report.CaseResult] = []
+        try:
+            with concurrent.futures.ThreadPoolExecutor(2) as pool:
+                built = pool.submit(self._build_drivers)
+                servers = pool.submit(self._start_servers)
+                servers.result()
+                built.result()
+            with concurrent.futures.ThreadPoolExecutor(len(self.options.languages)) as pool:
+                for language_results in pool.map(lambda lang: self._run_language(lang, inputs), self.options.languages):
+                    results.extend(language_results)
+        finally:
+            for name, server in self.servers.items():
+                code = server.stop()
+                (self.directory / f"server-{name}.log").write_text(server.logs())
+                if code not in (0, None):
+                    self.log(f"server {name} exited with {code}")
+        wall = time.monotonic() - started
+        header = (f"## Conformance matrix — run {self.run_id}\n\n{len(self.cases)} cases from "
+                  f"{len({c.template for c in self.cases})} templates × {len(self.options.languages)} languages, "
+                  f"server as {self.options.server_mode}, {wall:.0f} s on {platform.node()} "
+                  f"({platform.machine()}, {platform.python_version()}).")
+        text = report.write_all(self.directory, self.cases, self.options.languages, results, header)
+        print(text)
+        passed = sum(r.status == "pass" for r in results)
+        failed = sum(not r.ok for r in results)
+        known = sum(r.status == "xfail" for r in results)
+        print(f"reports: {self.directory}/matrix.md, junit.xml, results.json")
+        print(f"conformance: {passed} passed, {failed} failed" + (f", {known} skipped" if known else ""))
+        return 1 if failed else 0
