@@ -14,7 +14,6 @@ Options: --calls N (default 200), --payload image|batch8|tensor, --warmup N.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys

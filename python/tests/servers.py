@@ -6,11 +6,10 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from concurrent import futures
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 

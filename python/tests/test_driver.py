@@ -8,7 +8,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import IMAGES, SRC
+from conftest import IMAGES
 from servers import PYTHON, REPO
 
 pytestmark = [pytest.mark.timeout(90), pytest.mark.emulator]

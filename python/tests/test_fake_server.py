@@ -159,7 +159,6 @@ def test_default_deadline_is_ten_seconds(fake):
 
 
 def test_keys_on_every_call_raw_and_bearer():
-    from pki import make_pki  # noqa: F401 (TLS not needed: allow_insecure_key)
     from servers import start_fake
     fake = start_fake()
     try:
