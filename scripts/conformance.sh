@@ -3,14 +3,18 @@
 #   scripts/conformance.sh                      # containerized server (the main job)
 #   scripts/conformance.sh --server=process     # quick local run without containers
 #   scripts/conformance.sh --language go --case 'tls-*'
+# Sets the machine up first (scripts/setup.sh: idempotent, quick when done); set
+# FPGASCORE_SKIP_SETUP=1 to skip that. Reports: out/conformance/<run>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
+[[ "${FPGASCORE_SKIP_SETUP:-0}" == 1 ]] || scripts/setup.sh
 export PYTHONPATH="$REPO_ROOT/python/src:$REPO_ROOT/conformance/server/src:$REPO_ROOT/conformance/runner/src"
 server=container
 for arg in "$@"; do [[ "$arg" == "--server=process" || "$arg" == "process" ]] && server=process; done
 if [[ "$server" == container ]]; then
   DOCKER_HOST=$(scripts/containers-setup.sh | tail -n 1)
   export DOCKER_HOST
+  trap 'scripts/containers-setup.sh --stop' EXIT
 fi
-exec "$PYTHON" -m fpgascore_conformance "$@"
+"$PYTHON" -m fpgascore_conformance "$@"

@@ -11,7 +11,18 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 SOCKET=/run/podman/podman.sock
+SERVICE_PID=/run/podman/fpgascore-service.pid
 BASE_IMAGE=${FPGASCORE_BASE_IMAGE:-localhost/debian:bookworm}
+
+# --stop: end the API service this script started (scripts call it when their run ends).
+if [[ "${1:-}" == "--stop" ]]; then
+  if [[ -f "$SERVICE_PID" ]]; then
+    kill "$(cat "$SERVICE_PID")" 2>/dev/null || true
+    rm -f "$SERVICE_PID"
+    log "stopped podman's Docker API service"
+  fi
+  exit 0
+fi
 
 docker_answers() {
   "$PYTHON" - "$1" <<'PY' >/dev/null 2>&1
@@ -45,6 +56,7 @@ if ! docker_answers "unix://$SOCKET"; then
   log "starting podman's Docker API service on $SOCKET"
   as_root mkdir -p /run/podman
   setsid podman system service --time=0 "unix://$SOCKET" >/tmp/fpgascore-podman-service.log 2>&1 < /dev/null &
+  echo $! > "$SERVICE_PID"
   for _ in $(seq 1 50); do docker_answers "unix://$SOCKET" && break; sleep 0.2; done
   docker_answers "unix://$SOCKET" || die "podman system service did not come up (see /tmp/fpgascore-podman-service.log)"
 fi

@@ -1,0 +1,14 @@
+# Convenience targets; each wraps a script in scripts/ (which is what CI and the README use).
+.PHONY: setup generate check-generated conformance conformance-local test test-server test-python test-go test-csharp bench emulator
+
+setup:             ; scripts/setup.sh
+generate:          ; scripts/generate.sh
+check-generated:   ; scripts/generate.sh --check
+conformance:       ; scripts/conformance.sh
+conformance-local: ; scripts/conformance.sh --server=process
+test:              ; scripts/test-all.sh
+test-server:       ; scripts/test-all.sh server
+test-python:       ; scripts/test-all.sh python
+test-go:           ; scripts/test-all.sh go
+test-csharp:       ; scripts/test-all.sh csharp
+emulator:          ; scripts/run-emulator serve --port 50051

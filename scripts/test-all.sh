@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The README's test command: sets the machine up (idempotent), then runs every suite and
+# exits non-zero when any fails or runs no test.
+#
+#   scripts/test-all.sh                       # all suites
+#   scripts/test-all.sh go csharp             # a subset, by name
+# Suites: generated (checked-in code is fresh), server (tests/: reference server, container,
+# TF-Serving compatibility), python (client), go, csharp, conformance (the matrix against the
+# containerized server).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+ALL_SUITES=(generated server python go csharp conformance)
+suites=("$@")
+(( ${#suites[@]} )) || suites=("${ALL_SUITES[@]}")
+
+started=$(date +%s)
+if [[ "${FPGASCORE_SKIP_SETUP:-0}" != 1 ]]; then
+  scripts/setup.sh || die "setup failed"
+fi
+DOCKER_HOST=$(scripts/containers-setup.sh | tail -n 1) || die "no container engine"
+export DOCKER_HOST FPGASCORE_SKIP_SETUP=1
+trap 'scripts/containers-setup.sh --stop' EXIT
+
+run_generated() { scripts/generate.sh --check; }
+run_server() {
+  PYTHONPATH="$REPO_ROOT/python/src:$REPO_ROOT/conformance/server/src:$REPO_ROOT/conformance/runner/src" \
+    "$PYTHON" -m pytest tests -p no:cacheprovider -q
+}
+run_python() { scripts/test-python-client.sh -q; }
+run_go() { scripts/test-go.sh; }
+run_csharp() { scripts/test-csharp.sh; }
+run_conformance() { scripts/conformance.sh --server=container; }
+
+declare -A outcome seconds
+failed=0
+for suite in "${suites[@]}"; do
+  if ! declare -F "run_$suite" >/dev/null; then die "unknown suite $suite (one of ${ALL_SUITES[*]})"; fi
+  log "=== suite $suite ==="
+  t0=$(date +%s)
+  if "run_$suite"; then outcome[$suite]=passed; else outcome[$suite]=FAILED; failed=$((failed + 1)); fi
+  seconds[$suite]=$(( $(date +%s) - t0 ))
+done
+
+echo
+echo "suite        result   seconds"
+for suite in "${suites[@]}"; do printf '%-12s %-8s %7s\n' "$suite" "${outcome[$suite]}" "${seconds[$suite]}"; done
+echo "total: $(( $(date +%s) - started )) s"
+echo "suites: $(( ${#suites[@]} - failed )) passed, $failed failed"
+exit $(( failed > 0 ))
