@@ -1,0 +1,78 @@
+using FpgaScore.V1;
+using Google.Protobuf;
+using Grpc.Core;
+
+namespace FpgaScore.Tests;
+
+/// <summary>Decoding of the output tensor and conversion to the caller's array type.</summary>
+public class DecodeTests
+{
+    private static PredictResponse Response(TensorProto tensor, string name = "output_alias")
+    {
+        var response = new PredictResponse();
+        response.Outputs.Add(name, tensor);
+        return response;
+    }
+
+    private static TensorProto Floats(long[] shape, float[] values, bool floatVal)
+    {
+        var tensor = new TensorProto { Dtype = DataType.DtFloat, TensorShape = Tensors.Shape(shape) };
+        if (floatVal) tensor.FloatVal.AddRange(values);
+        else tensor.TensorContent = Tensors.LittleEndianBytes(values);
+        return tensor;
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void BothEncodingsDecode(bool floatVal)
+    {
+        var values = Enumerable.Range(0, 2000).Select(i => i / 2000f).ToArray();
+        var (decoded, shape) = Scores.Decode(Response(Floats([2, 1000], values, floatVal)));
+        Assert.Equal(values, decoded);
+        Assert.Equal([2L, 1000], shape);
+    }
+
+    [Fact]
+    public void AMissingOutputIsInternalAndNamesWhatIsThere()
+    {
+        var error = Assert.Throws<ScoringException>(() => Scores.Decode(Response(Floats([1, 3], [1, 2, 3], false), "features")));
+        Assert.Equal(StatusCode.Internal, error.StatusCode);
+        Assert.Contains("output_alias", error.Message);
+        Assert.Contains("features", error.Message);
+    }
+
+    [Fact]
+    public void TheWrongSizeIsInternal()
+    {
+        var tensor = Floats([1, 1000], new float[999], false);
+        Assert.Equal(StatusCode.Internal, Assert.Throws<ScoringException>(() => Scores.Decode(Response(tensor))).StatusCode);
+        tensor = Floats([1, 1000], new float[999], true);
+        var error = Assert.Throws<ScoringException>(() => Scores.Decode(Response(tensor)));
+        Assert.Equal(StatusCode.Internal, error.StatusCode);
+        Assert.Contains("float_val", error.Message);
+    }
+
+    [Fact]
+    public void NoValuesAndWrongDtypeAreInternal()
+    {
+        var empty = new TensorProto { Dtype = DataType.DtFloat, TensorShape = Tensors.Shape(1, 1000) };
+        Assert.Contains("neither", Assert.Throws<ScoringException>(() => Scores.Decode(Response(empty))).Message);
+        var strings = new TensorProto { Dtype = DataType.DtString, TensorShape = Tensors.Shape(1) };
+        strings.StringVal.Add(ByteString.CopyFromUtf8("x"));
+        Assert.Equal(StatusCode.Internal, Assert.Throws<ScoringException>(() => Scores.Decode(Response(strings))).StatusCode);
+    }
+
+    [Fact]
+    public void RankMatchesTheArrayType()
+    {
+        float[] one = [0.1f, 0.9f];
+        Assert.Equal(one, Scores.Convert<float[]>(one, [1, 2]));
+        Assert.Equal(one, Scores.Convert<float[]>(one, [2]));
+        var matrix = Scores.Convert<float[,]>(one, [1, 2]);
+        Assert.Equal(0.9f, matrix[0, 1]);
+        var error = Assert.Throws<ScoringException>(() => Scores.Convert<float[]>([1, 2, 3, 4], [2, 2]));
+        Assert.Contains("float[,]", error.Message);
+        Assert.Throws<ScoringException>(() => Scores.Convert<double[]>(one, [1, 2]));
+    }
+}
