@@ -89,3 +89,26 @@ def test_driver_system_roots_from_env(tls_server, pki, keys):
 def test_driver_uses_only_the_public_api():
     source = DRIVER.read_text()
     assert "fpgascore.v1" not in source and "fpgascore._" not in source and "import grpc" not in source
+
+
+def test_driver_request_action_and_sessions(plain_server, tmp_path, case_id):
+    import fpgascore
+    good = fpgascore.predict_request({"images": fpgascore.image_tensor([IMAGES / "gradient.jpg"])})
+    (tmp_path / "good.bin").write_bytes(good.SerializeToString())
+    bad = fpgascore.PredictRequest()
+    bad.inputs["pixels"].CopyFrom(fpgascore.image_tensor([IMAGES / "gradient.jpg"]))
+    (tmp_path / "bad.bin").write_bytes(bad.SerializeToString())
+    responses = drive([
+        base(plain_server, id="req", action="request", request_file=str(tmp_path / "good.bin")),
+        base(plain_server, id="req-bad", action="request", request_file=str(tmp_path / "bad.bin"),
+             metadata={"x-conformance-case": case_id + "/bad"}),
+        base(plain_server, id="s1", session="S", metadata={"x-conformance-case": case_id + "/s1"}),
+        base(plain_server, id="s2", session="S", port=1,  # later lines reuse the session's client
+             metadata={"x-conformance-case": case_id + "/s2", "x-conformance-fail": "1:UNAVAILABLE"}),
+    ])
+    by_id = {r["id"]: r for r in responses}
+    assert by_id["req"]["results"][0]["code"] == "OK" and by_id["req"]["results"][0]["shape"] == [1, 1000]
+    bad_result = by_id["req-bad"]["results"][0]
+    assert bad_result["code"] == "INVALID_ARGUMENT" and "pixels" in bad_result["message"]
+    assert by_id["s1"]["results"][0]["code"] == "OK" and by_id["s2"]["results"][0]["code"] == "OK"
+    assert len(plain_server.attempts(case_id + "/s1")) == 1 and len(plain_server.attempts(case_id + "/s2")) == 2

@@ -13,6 +13,10 @@ Choices the spec leaves open, which the Go and C# drivers mirror:
 - ``shape`` is always 2-D (``[N, 1000]``), also for a single ``[224,224,3]`` tensor;
 - a construction error (e.g. InsecureKeyError) gives one result with its code and no call;
   ``action: none`` gives one result with code OK when construction succeeded;
+- ``action: request`` sends the file's inputs and output_filter with ``client.predict`` (the
+  client's own model spec) and reports the decoded output;
+- a ``session`` client keeps the connection settings of its first line; each line's
+  ``metadata`` is sent with that line's calls;
 - ``error`` is set (and ``results`` empty) only for a line that is not a valid request.
 """
 from __future__ import annotations
@@ -35,7 +39,7 @@ import numpy as np  # noqa: E402
 import fpgascore  # noqa: E402
 
 CASE = "x-conformance-case"
-ACTIONS = ("images", "tensor", "none")
+ACTIONS = ("images", "tensor", "request", "none")
 
 
 class BadRequest(Exception):
@@ -67,7 +71,7 @@ def _policy(retry: Optional[Dict[str, Any]]) -> fpgascore.RetryPolicy:
         raise BadRequest(f"bad 'retry': {exc}") from None
 
 
-def _client(request: Dict[str, Any], drop_case: bool) -> fpgascore.PredictionClient:
+def _client(request: Dict[str, Any], without_metadata: bool) -> fpgascore.PredictionClient:
     host = _get(request, "host", str)
     port = _get(request, "port", int)
     if not host or port is None:
@@ -85,7 +89,7 @@ def _client(request: Dict[str, Any], drop_case: bool) -> fpgascore.PredictionCli
         server_name_override=_get(request, "server_name_override", str),
         timeout=timeout_ms / 1000.0,
         retry_policy=_policy(request.get("retry")),
-        metadata=[(str(k), str(v)) for k, v in metadata.items() if not (drop_case and k.lower() == CASE)])
+        metadata=[] if without_metadata else [(str(k), str(v)) for k, v in metadata.items()])
 
 
 def _ok(scores: np.ndarray, k: int, info: fpgascore.CallInfo) -> Dict[str, Any]:
@@ -109,6 +113,18 @@ def _work(request: Dict[str, Any], action: str):
         if not all(isinstance(image, str) for image in images):
             raise BadRequest("'images' must be a list of file paths")
         return lambda client, metadata, info: client.score_images(images, metadata=metadata, call_info=info)
+    if action == "request":
+        request_file = _get(request, "request_file", str)
+        if not request_file:
+            raise BadRequest("action 'request' needs 'request_file'")
+
+        def send(client, metadata, info):
+            message = fpgascore.PredictRequest.FromString(Path(request_file).read_bytes())
+            response = client.predict(dict(message.inputs), list(message.output_filter), metadata=metadata,
+                                      call_info=info)
+            return fpgascore.decode_scores(response)
+
+        return send
     tensor_file = _get(request, "tensor_file", str)
     shape = _get(request, "tensor_shape", list)
     if not tensor_file or shape is None or not all(isinstance(d, int) for d in shape):
@@ -122,6 +138,9 @@ def _work(request: Dict[str, Any], action: str):
     return call
 
 
+SESSIONS: Dict[str, fpgascore.PredictionClient] = {}
+
+
 def handle(request: Dict[str, Any]) -> Dict[str, Any]:
     action = _get(request, "action", str, "images")
     if action not in ACTIONS:
@@ -132,19 +151,33 @@ def handle(request: Dict[str, Any]) -> Dict[str, Any]:
     if calls < 1 or concurrency < 1 or k < 0:
         raise BadRequest("'calls' and 'concurrency' must be >= 1, 'top_k' >= 0")
     work = None if action == "none" else _work(request, action)
-    base_case = (_get(request, "metadata", dict, {}) or {}).get(CASE)
-    per_call_case = bool(base_case) and calls > 1
+    line_metadata = {str(key).lower(): str(value) for key, value in _get(request, "metadata", dict, {}).items()}
+    base_case = line_metadata.get(CASE)
+    session = _get(request, "session", str)
+    # Metadata goes per call when it can differ between calls of one client: with a case id
+    # suffix per call, or on a session client that outlives this line.
+    per_call = session is not None or (bool(base_case) and calls > 1)
+    client = SESSIONS.get(session) if session else None
+    if client is None:
+        try:
+            client = _client(request, without_metadata=per_call)
+        except fpgascore.ScoringError as error:
+            return {"results": [_failed(error)]}
+        except (TypeError, ValueError) as error:
+            raise BadRequest(f"bad client options: {error}") from None
+        if session:
+            SESSIONS[session] = client
     try:
-        client = _client(request, drop_case=per_call_case)
-    except fpgascore.ScoringError as error:
-        return {"results": [_failed(error)]}
-    except (TypeError, ValueError) as error:
-        raise BadRequest(f"bad client options: {error}") from None
-    with client:
         if work is None:
             return {"results": [{"code": "OK", "message": "", "request_id": "", "shape": None, "top_k": None}]}
+
         def one(index: int) -> Dict[str, Any]:
-            metadata = [(CASE, f"{base_case}#{index + 1}")] if per_call_case else None
+            metadata = None
+            if per_call:
+                pairs = dict(line_metadata)
+                if base_case and calls > 1:
+                    pairs[CASE] = f"{base_case}#{index + 1}"
+                metadata = list(pairs.items())
             info = fpgascore.CallInfo()
             try:
                 return _ok(work(client, metadata, info), k, info)
@@ -156,6 +189,9 @@ def handle(request: Dict[str, Any]) -> Dict[str, Any]:
                 results = list(pool.map(one, range(calls)))
         else:
             results = [one(i) for i in range(calls)]
+    finally:
+        if not session:
+            client.close()
     return {"results": results}
 
 
@@ -176,6 +212,8 @@ def main() -> int:
             response = {"id": request_id, "results": [], "error": f"driver failure: {type(exc).__name__}: {exc}"}
         sys.stdout.write(json.dumps(response) + "\n")
         sys.stdout.flush()
+    for client in SESSIONS.values():
+        client.close()
     return 0
 
 

@@ -18,6 +18,8 @@ from ._tensors import (IMAGE_SHAPE, INPUT_NAME, MODEL_NAME, NUM_CLASSES, OUTPUT_
                        decode_scores, float_tensor, image_tensor, predict_request)
 from .aio import AsyncPredictionClient
 from .client import PredictionClient
+from .v1.predict_pb2 import ModelSpec, PredictRequest, PredictResponse
+from .v1.tensor_pb2 import DataType, TensorProto, TensorShapeProto
 
 __version__ = "0.1.0"
 
@@ -25,6 +27,7 @@ __all__ = [
     "PredictionClient", "AsyncPredictionClient", "RetryPolicy", "CallInfo",
     "Prediction", "top_k", "labels", "label",
     "image_tensor", "float_tensor", "predict_request", "decode_scores",
+    "PredictRequest", "PredictResponse", "ModelSpec", "TensorProto", "TensorShapeProto", "DataType",
     "MODEL_NAME", "SIGNATURE_NAME", "INPUT_NAME", "OUTPUT_NAME", "NUM_CLASSES", "IMAGE_SHAPE",
     "ScoringError", "InvalidInputError", "AuthenticationError", "PermissionDeniedError",
     "UnavailableError", "UntrustedCertificateError", "DeadlineExceededError", "ResourceExhaustedError",
