@@ -60,6 +60,7 @@ def start_emulator(workdir: Path, *, tls: Optional[Tuple[Path, Path]] = None,
     """Starts ``scripts/run-emulator serve`` on a free loopback port; waits for its port file."""
     workdir.mkdir(parents=True, exist_ok=True)
     port_file = workdir / "port"
+    port_file.unlink(missing_ok=True)  # never read a stale port
     log = workdir / "server.log"
     args = [str(RUN_EMULATOR), "serve", "--host", "127.0.0.1", "--port", "0", "--port-file", str(port_file)]
     if tls:
