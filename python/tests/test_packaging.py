@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import zipfile
 
@@ -15,8 +16,13 @@ pytestmark = pytest.mark.timeout(180)
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("dist")
+    leftovers = [REPO / "python" / "build", REPO / "python" / "src" / "fpgascore.egg-info"]
+    existed = [path.exists() for path in leftovers]
     result = subprocess.run([PYTHON, "-m", "build", "--no-isolation", "--wheel", "--outdir", str(out),
                              str(REPO / "python")], capture_output=True, text=True, timeout=170)
+    for path, was_there in zip(leftovers, existed):  # leave the tree as it was
+        if not was_there:
+            shutil.rmtree(path, ignore_errors=True)
     assert result.returncode == 0, result.stdout + result.stderr
     wheels = list(out.glob("fpgascore-*.whl"))
     assert len(wheels) == 1
