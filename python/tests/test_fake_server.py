@@ -300,3 +300,18 @@ def test_thread_safe_concurrent_calls(fake):
     with client_for(fake) as client, ThreadPoolExecutor(8) as pool:
         results = list(pool.map(lambda i: client.score_images([b"x"] * (1 + i % 3)), range(24)))
     assert [r.shape[0] for r in results] == [1 + i % 3 for i in range(24)]
+
+
+def test_the_client_sends_exactly_the_vector_bytes(fake):
+    import json
+    from conftest import VECTORS
+    spec = json.loads((VECTORS / "vectors.json").read_text())
+    fake.service.handler = lambda request, context: scores_response(rows_of(request), columns=1000)[0]
+    with client_for(fake) as client:
+        client.score_images([bytes.fromhex(h) for h in spec["images_hex"]])
+        fake.service.handler = lambda request, context: predict_pb2.PredictResponse()
+        client.predict({"images": fpgascore.float_tensor(spec["float_tensor"]["values"], spec["float_tensor"]["shape"])})
+    assert fake.calls[0].request.SerializeToString(deterministic=True) == \
+        (VECTORS / "predict_request_images.bin").read_bytes()
+    assert fake.calls[1].request.SerializeToString(deterministic=True) == \
+        (VECTORS / "predict_request_float_tensor.bin").read_bytes()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, List, Mapping, Optional, Sequence
 
 import grpc
 import numpy as np
@@ -111,6 +111,3 @@ def output_filter_list(output_filter: Sequence[str]) -> List[str]:
         return [output_filter]
     return list(output_filter)
 
-
-Inputs = Dict[str, tensor_pb2.TensorProto]
-Pairs = Tuple[Tuple[str, str], ...]
