@@ -23,7 +23,7 @@ def test_a_full_queue_answers_resource_exhausted_at_once_with_pushback():
             outcomes = [f.result() for f in futures]
         refused = [o for o in outcomes if o[0] == grpc.StatusCode.RESOURCE_EXHAUSTED]
         served = [o for o in outcomes if o[0] == grpc.StatusCode.OK]
-        assert len(served) >= 3 and len(refused) >= 1, outcomes
+        assert len(served) >= 2 and len(refused) >= 1, outcomes  # at least the queue's 2 places
         assert len(served) + len(refused) == 8
         for code, elapsed, trailing, details in refused:
             assert elapsed < 0.25, "backpressure must answer at once"

@@ -1,6 +1,7 @@
 """The emulated accelerators: a pool of FPGAs, each scoring one image at a time with a fixed
-service time, fed by one bounded queue. When a request's images do not all fit in the
-queue, the request is refused at once (backpressure) instead of waiting or growing memory.
+service time, fed by one bounded queue. A request first reserves a queue place per image;
+when they do not all fit, it is refused at once (backpressure) instead of waiting or
+growing memory. A place is freed when an FPGA takes the image.
 """
 from __future__ import annotations
 
@@ -29,6 +30,24 @@ class _Job:
         self.future: concurrent.futures.Future = concurrent.futures.Future()
 
 
+class Reservation:
+    """Queue places held for one request: ``submit`` its images, or ``release`` it."""
+
+    def __init__(self, pool: "FpgaPool", count: int) -> None:
+        self._pool = pool
+        self.count = count
+        self._open = True
+
+    def submit(self, images: List[np.ndarray]) -> List[concurrent.futures.Future]:
+        self._open = False
+        return self._pool._enqueue(self, images)
+
+    def release(self) -> None:
+        if self._open:
+            self._open = False
+            self._pool._release(self.count)
+
+
 class FpgaPool:
     def __init__(self, featurize: Callable[[np.ndarray], np.ndarray], fpgas: int,
                  queue_depth: int, service_time_s: float) -> None:
@@ -37,6 +56,7 @@ class FpgaPool:
         self._service_time_s = service_time_s
         self._fpgas = fpgas
         self._jobs: Deque[_Job] = collections.deque()
+        self._held = 0  # queue places reserved or filled by jobs not yet on an FPGA
         self._ready = threading.Condition()
         self._closed = False
         self._workers = [threading.Thread(target=self._run, name=f"fpga-{i}", daemon=True)
@@ -44,17 +64,30 @@ class FpgaPool:
         for worker in self._workers:
             worker.start()
 
-    def submit(self, images: List[np.ndarray]) -> List[concurrent.futures.Future]:
-        """Queues all images of one request, or none (raises QueueFull)."""
+    def reserve(self, count: int) -> "Reservation":
+        """Holds ``count`` queue places for one request, or raises QueueFull at once.
+
+        Reserving before the CPU pre-processing keeps refusals cheap under overload."""
         with self._ready:
             if self._closed:
                 raise RuntimeError("FPGA pool is shut down")
-            if len(self._jobs) + len(images) > self._capacity:
-                raise QueueFull(len(self._jobs), self._capacity, self._drain_estimate_ms(len(images)))
-            jobs = [_Job(image) for image in images]
+            if self._held + count > self._capacity:
+                raise QueueFull(self._held, self._capacity, self._drain_estimate_ms(count))
+            self._held += count
+        return Reservation(self, count)
+
+    def _enqueue(self, reservation: "Reservation", images: List[np.ndarray]) -> List[concurrent.futures.Future]:
+        if len(images) != reservation.count:
+            raise ValueError(f"reserved {reservation.count} places, got {len(images)} images")
+        jobs = [_Job(image) for image in images]
+        with self._ready:
             self._jobs.extend(jobs)
             self._ready.notify(len(jobs))
         return [job.future for job in jobs]
+
+    def _release(self, count: int) -> None:
+        with self._ready:
+            self._held -= count
 
     def _drain_estimate_ms(self, wanted: int) -> int:
         per_image = max(self._service_time_s, 0.001)
@@ -64,7 +97,10 @@ class FpgaPool:
         with self._ready:
             while not self._jobs and not self._closed:
                 self._ready.wait()
-            return self._jobs.popleft() if self._jobs else None
+            if not self._jobs:
+                return None
+            self._held -= 1
+            return self._jobs.popleft()
 
     def _run(self) -> None:
         while True:
@@ -85,8 +121,9 @@ class FpgaPool:
             job.future.set_result(features)
 
     def waiting(self) -> int:
+        """Queue places in use (reserved or holding a job)."""
         with self._ready:
-            return len(self._jobs)
+            return self._held
 
     def close(self) -> None:
         """Stops after the queued jobs are done."""

@@ -86,8 +86,14 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             raise _Abort(control.fail_code, f"injected failure (attempt {control.attempt} of case '{control.case}')",
                          ((PUSHBACK, "0"),) if control.fail_code is grpc.StatusCode.RESOURCE_EXHAUSTED else ())
         outputs = self._output_names(request)
-        images = self._images(request, fields)
-        features = self._featurize(images, context)
+        tensor = self._input_tensor(request)
+        reservation = self._reserve(tensor, fields)
+        try:
+            images = self._images(tensor)
+            futures = reservation.submit(images)
+        finally:
+            reservation.release()
+        features = self._wait(futures, context)
         response = predict_pb2.PredictResponse()
         response.model_spec.name = request.model_spec.name or self._settings.model_name
         response.model_spec.signature_name = request.model_spec.signature_name or "serving_default"
@@ -119,8 +125,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
                          f"unknown output {', '.join(repr(n) for n in unknown)}; outputs are {list(known)}")
         return list(request.output_filter)
 
-    def _images(self, request, fields) -> List[np.ndarray]:
-        """The pre-processed images of the request: CPU stage."""
+    def _input_tensor(self, request) -> tensor_pb2.TensorProto:
         name = self._settings.input_name
         unknown = tensors.unknown_names(request.inputs.keys(), [name])
         if unknown or name not in request.inputs:
@@ -128,20 +133,39 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
                          f"unknown input {', '.join(repr(n) for n in unknown) or 'missing'}; "
                          f"expected exactly one input '{name}'")
         tensor = request.inputs[name]
+        if tensor.dtype not in (tensor_pb2.DT_STRING, tensor_pb2.DT_FLOAT):
+            raise _Abort(grpc.StatusCode.INVALID_ARGUMENT,
+                         f"input '{name}' has dtype {tensors.dtype_name(tensor.dtype)}; expected DT_STRING "
+                         f"(JPEG/PNG bytes, shape [N]) or DT_FLOAT (shape [N, 224, 224, 3])")
+        return tensor
+
+    def _reserve(self, tensor, fields):
+        """Queue places for the request's images, before any CPU work (cheap refusals)."""
+        name = self._settings.input_name
+        try:
+            if tensor.dtype == tensor_pb2.DT_STRING:
+                count = len(tensors.image_bytes(tensor, name, self._settings.max_batch))
+            else:
+                count = tensors.float_batch_size(tensor, name, self._settings.max_batch)
+        except tensors.InputError as error:
+            raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from None
+        fields["images"] = count
+        try:
+            return self._pool.reserve(count)
+        except QueueFull as full:
+            raise _Abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(full),
+                         ((PUSHBACK, str(full.retry_after_ms)),)) from None
+
+    def _images(self, tensor) -> List[np.ndarray]:
+        """The pre-processed images of the request: CPU stage."""
+        name = self._settings.input_name
         try:
             if tensor.dtype == tensor_pb2.DT_STRING:
                 encoded = tensors.image_bytes(tensor, name, self._settings.max_batch)
-                fields["images"] = len(encoded)
                 return [self._decode(index, data) for index, data in enumerate(encoded)]
-            if tensor.dtype == tensor_pb2.DT_FLOAT:
-                batch = tensors.float_images(tensor, name, self._settings.max_batch)
-                fields["images"] = len(batch)
-                return list(batch)
+            return list(tensors.float_images(tensor, name, self._settings.max_batch))
         except tensors.InputError as error:
             raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from None
-        raise _Abort(grpc.StatusCode.INVALID_ARGUMENT,
-                     f"input '{name}' has dtype {tensors.dtype_name(tensor.dtype)}; expected DT_STRING "
-                     f"(JPEG/PNG bytes, shape [N]) or DT_FLOAT (shape [N, 224, 224, 3])")
 
     @staticmethod
     def _decode(index: int, data: bytes) -> np.ndarray:
@@ -150,13 +174,8 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         except ImageError as error:
             raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, f"image {index}: {error}") from None
 
-    def _featurize(self, images: List[np.ndarray], context) -> np.ndarray:
-        """FPGA stage: queue every image of the request, or refuse at once."""
-        try:
-            futures = self._pool.submit(images)
-        except QueueFull as full:
-            raise _Abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(full),
-                         ((PUSHBACK, str(full.retry_after_ms)),)) from None
+    def _wait(self, futures, context) -> np.ndarray:
+        """FPGA stage: wait for the request's images, within the call's deadline."""
         remaining: Optional[float] = context.time_remaining()
         if remaining is not None and remaining > _NO_DEADLINE_S:
             remaining = None  # grpcio reports "no deadline" as a huge number

@@ -40,13 +40,19 @@ def image_bytes(tensor: tensor_pb2.TensorProto, name: str, max_batch: int) -> Se
     return tensor.string_val
 
 
-def float_images(tensor: tensor_pb2.TensorProto, name: str, max_batch: int) -> np.ndarray:
-    """The [N, 224, 224, 3] float32 array of a DT_FLOAT tensor (tensor_content or float_val)."""
+def float_batch_size(tensor: tensor_pb2.TensorProto, name: str, max_batch: int) -> int:
+    """N of a DT_FLOAT [N, 224, 224, 3] tensor, after checking the shape."""
     shape = dims(tensor)
     if tensor.tensor_shape.unknown_rank or len(shape) != 4 or tuple(shape[1:]) != FLOAT_IMAGE_SHAPE:
         raise InputError(f"input '{name}' (DT_FLOAT) must have shape [N, 224, 224, 3], got {shape}")
-    count = shape[0]
-    _check_batch(name, count, max_batch)
+    _check_batch(name, shape[0], max_batch)
+    return shape[0]
+
+
+def float_images(tensor: tensor_pb2.TensorProto, name: str, max_batch: int) -> np.ndarray:
+    """The [N, 224, 224, 3] float32 array of a DT_FLOAT tensor (tensor_content or float_val)."""
+    count = float_batch_size(tensor, name, max_batch)
+    shape = dims(tensor)
     expected = count * _FLOATS_PER_IMAGE
     if tensor.tensor_content and len(tensor.float_val):
         raise InputError(f"input '{name}' sets both tensor_content and float_val; use one")
@@ -88,5 +94,5 @@ def unknown_names(names: Iterable[str], allowed: Iterable[str]) -> List[str]:
     return sorted(name for name in names if name not in allowed_set)
 
 
-__all__ = ["InputError", "image_bytes", "float_images", "float_tensor", "dims", "dtype_name",
+__all__ = ["InputError", "image_bytes", "float_images", "float_batch_size", "float_tensor", "dims", "dtype_name",
            "unknown_names"]
