@@ -21,6 +21,7 @@ __all__ = ["RetryPolicy", "RetryPlanner", "PUSHBACK_KEY", "is_retryable", "pushb
 PUSHBACK_KEY = "grpc-retry-pushback-ms"
 
 _ALWAYS_RETRIED = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED})
+_JITTER = random.Random()  # shared: seeding a generator per call costs more than the call's bookkeeping
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ class RetryPlanner:
         self._policy = policy
         self._deadline = deadline
         self._clock = clock
-        self._rng = rng or random.Random()
+        self._rng = rng or _JITTER
         self.retries = 0
 
     def next_sleep(self, code: Optional[grpc.StatusCode], trailing_metadata: Metadata,

@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--host", default="127.0.0.1", help="service host (default 127.0.0.1)")
     score.add_argument("--port", type=int, required=True, help="service port")
     score.add_argument("--ssl", action="store_true", help="use TLS (system roots unless --ca)")
-    score.add_argument("--ca", metavar="PEM", help="trust only the CA certificates in this PEM file")
+    score.add_argument("--ca", metavar="PEM", help="trust only the CA certificates in this PEM file (implies --ssl)")
     score.add_argument("--server-name", metavar="NAME", help="name to check the certificate against")
     score.add_argument("--key-env", metavar="VAR",
                        help="name of the environment variable holding the access key (never on the command line)")
