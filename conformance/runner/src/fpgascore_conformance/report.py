@@ -49,10 +49,12 @@ def write_junit(path: pathlib.Path, results: Sequence[CaseResult]) -> None:
 def matrix(cases: Sequence[Case], languages: Sequence[str], results: Sequence[CaseResult]) -> str:
     by_key: Dict[tuple, CaseResult] = {(r.case_id, r.language): r for r in results}
     lines = ["| case | " + " | ".join(languages) + " |", "|---|" + "---|" * len(languages)]
-    for case in cases:
-        cells = [SYMBOLS[by_key[(case.id, lang)].status] if (case.id, lang) in by_key else "—"
+    case_ids = [case.id for case in cases]
+    case_ids += sorted({r.case_id for r in results} - set(case_ids))  # run-level checks
+    for case_id in case_ids:
+        cells = [SYMBOLS[by_key[(case_id, lang)].status] if (case_id, lang) in by_key else "—"
                  for lang in languages]
-        lines.append(f"| `{case.id}` | " + " | ".join(cells) + " |")
+        lines.append(f"| `{case_id}` | " + " | ".join(cells) + " |")
     totals = []
     for lang in languages:
         mine = [r for r in results if r.language == lang]

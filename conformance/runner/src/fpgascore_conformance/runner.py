@@ -20,6 +20,7 @@ from .emulator import EmulatorContainer, EmulatorProcess, ServerConfig, build_im
 from .inputs import RunInputs
 
 LOG_WAIT_S = 3.0
+SECRET_SCAN = "no-key-in-any-log"
 
 
 @dataclasses.dataclass
@@ -232,6 +233,21 @@ class Run:
                 driver.close()
         return results
 
+    def _secret_scan(self, results: List[report.CaseResult]) -> List[report.CaseResult]:
+        """One extra result per language: no key of the run in its driver's output, its
+        results, or any server log."""
+        server_logs = "\n".join(server.logs() for server in self.servers.values())
+        scanned = []
+        for language in self.options.languages:
+            texts = {"server logs": server_logs,
+                     "driver stderr": "\n".join(p.read_text(errors="replace")
+                                                for p in self.directory.glob(f"driver-{language}-*.stderr")),
+                     "client results": "\n".join(" ".join(r.problems) for r in results if r.language == language)}
+            leaks = [f"{name} contains the {secret} key" for name, text in texts.items()
+                     for secret, value in self.secrets.items() if value in text]
+            scanned.append(report.CaseResult(language, SECRET_SCAN, SECRET_SCAN, "fail" if leaks else "pass", leaks, 0.0))
+        return scanned
+
     # ----- all ------------------------------------------------------------------------------
     def execute(self) -> int:
         started = time.monotonic()
@@ -254,6 +270,7 @@ class Run:
                 (self.directory / f"server-{name}.log").write_text(server.logs())
                 if code not in (0, None):
                     self.log(f"server {name} exited with {code}")
+        results += self._secret_scan(results)
         wall = time.monotonic() - started
         header = (f"## Conformance matrix — run {self.run_id}\n\n{len(self.cases)} cases from "
                   f"{len({c.template for c in self.cases})} templates × {len(self.options.languages)} languages, "
