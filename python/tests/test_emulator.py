@@ -303,3 +303,44 @@ def test_top_k_has_labels(plain_server):
         top = fpgascore.top_k(client.score_image(IMAGES / "gradient.jpg"), 5)
     assert len(top) == 5 and all(p.label == fpgascore.labels()[p.class_id] for p in top)
     assert [p.score for p in top] == sorted((p.score for p in top), reverse=True)
+
+
+# -- backpressure and limits --------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def busy_server(tmp_path_factory):
+    """One FPGA, a queue of one, 300 ms per batch: easy to fill."""
+    server = start_emulator(tmp_path_factory.mktemp("busy"),
+                            extra=["--fpgas", "1", "--queue-depth", "1", "--service-time-ms", "300"])
+    yield server
+    server.stop()
+
+
+def test_full_queue_is_resource_exhausted_and_retried_after_pushback(busy_server):
+    from concurrent.futures import ThreadPoolExecutor
+    image = (IMAGES / "gradient.jpg").read_bytes()
+
+    def burst(policy):
+        with fpgascore.PredictionClient(busy_server.host, busy_server.port, retry_policy=policy, timeout=30) as client:
+            def one(_):
+                info = fpgascore.CallInfo()
+                try:
+                    client.score_image(image, call_info=info)
+                    return "OK", info.attempts
+                except fpgascore.ScoringError as error:
+                    return error.code.name, info.attempts
+            with ThreadPoolExecutor(6) as pool:
+                return list(pool.map(one, range(6)))
+
+    refused = burst(fpgascore.RetryPolicy.disabled())
+    assert ("RESOURCE_EXHAUSTED", 1) in refused and ("OK", 1) in refused
+    retried = burst(fpgascore.RetryPolicy(max_attempts=20, initial_backoff=0.05, max_backoff=0.5))
+    assert all(code == "OK" for code, _ in retried) and max(attempts for _, attempts in retried) > 1
+
+
+def test_oversized_message_is_not_retried(plain_server):
+    info = fpgascore.CallInfo()
+    with fpgascore.PredictionClient(plain_server.host, plain_server.port, retry_policy=FAST) as client:
+        with pytest.raises(fpgascore.ResourceExhaustedError):
+            client.score_image(b"\xff" * (17 * 1024 * 1024), call_info=info)
+    assert info.attempts == 1
