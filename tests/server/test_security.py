@@ -111,3 +111,25 @@ def test_certificate_rotation_applies_to_new_connections(tls, tmp_path):
         rpc.secure(server.target, tls.self_signed.cert).predict(REQUEST, [("authorization", PRIMARY)])
         error = rpc.secure(server.target, tls.ca).error(REQUEST, [("authorization", PRIMARY)])
         assert error.code() == grpc.StatusCode.UNAVAILABLE
+
+
+@pytest.mark.parametrize("version, accepted", [("TLSv1", False), ("TLSv1_1", False), ("TLSv1_2", True),
+                                               ("TLSv1_3", True)])
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_tls_1_2_is_the_floor(tls_server, tls, version, accepted):
+    import socket
+    import ssl
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(str(tls.ca))
+    context.set_ciphers("ALL:@SECLEVEL=0")  # let the client offer what old versions need
+    context.minimum_version = context.maximum_version = getattr(ssl.TLSVersion, version)
+    context.set_alpn_protocols(["h2"])
+    with socket.create_connection(("127.0.0.1", tls_server.port), timeout=5) as raw:
+        if accepted:
+            with context.wrap_socket(raw, server_hostname="localhost") as secured:
+                assert secured.version() == version.replace("_", ".")
+        else:
+            with pytest.raises((ssl.SSLError, ConnectionResetError)) as refused:
+                context.wrap_socket(raw, server_hostname="localhost")
+            # the client did offer the old version: the server ended the handshake
+            assert "NO_PROTOCOLS_AVAILABLE" not in str(refused.value)

@@ -21,6 +21,11 @@ def dims(tensor: tensor_pb2.TensorProto) -> List[int]:
     return [dim.size for dim in tensor.tensor_shape.dim]
 
 
+def _check_dims(name: str, shape: List[int]) -> None:
+    if any(size < 0 for size in shape):
+        raise InputError(f"input '{name}' has a negative dimension in shape {shape}")
+
+
 def dtype_name(value: int) -> str:
     try:
         return tensor_pb2.DataType.Name(value)
@@ -31,6 +36,7 @@ def dtype_name(value: int) -> str:
 def image_bytes(tensor: tensor_pb2.TensorProto, name: str, max_batch: int) -> Sequence[bytes]:
     """The images of a DT_STRING [N] tensor."""
     shape = dims(tensor)
+    _check_dims(name, shape)
     if tensor.tensor_shape.unknown_rank or len(shape) != 1:
         raise InputError(f"input '{name}' (DT_STRING) must have shape [N], got {shape}")
     count = len(tensor.string_val)
@@ -43,6 +49,7 @@ def image_bytes(tensor: tensor_pb2.TensorProto, name: str, max_batch: int) -> Se
 def float_batch_size(tensor: tensor_pb2.TensorProto, name: str, max_batch: int) -> int:
     """N of a DT_FLOAT [N, 224, 224, 3] tensor, after checking the shape."""
     shape = dims(tensor)
+    _check_dims(name, shape)
     if tensor.tensor_shape.unknown_rank or len(shape) != 4 or tuple(shape[1:]) != FLOAT_IMAGE_SHAPE:
         raise InputError(f"input '{name}' (DT_FLOAT) must have shape [N, 224, 224, 3], got {shape}")
     _check_batch(name, shape[0], max_batch)
