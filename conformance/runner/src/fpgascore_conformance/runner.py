@@ -9,6 +9,7 @@ import fnmatch
 import pathlib
 import platform
 import secrets as token_source
+import subprocess
 import threading
 import time
 from typing import Dict, List, Optional, Sequence
@@ -95,13 +96,21 @@ class Run:
                 self.servers[name] = server
         self.log(f"servers up: " + ", ".join(f"{n}={s.target}" for n, s in sorted(self.servers.items())))
 
-    def _build_drivers(self) -> None:
+    def _build_drivers(self) -> Dict[str, str]:
+        """Builds each language's driver; returns the languages whose build failed, with why."""
         if not self.options.build_drivers:
-            return
-        def build(language: str) -> None:
-            drivers.build(drivers.DRIVERS[language], self.directory / f"build-{language}.log")
+            return {}
+
+        def build(language: str) -> Optional[str]:
+            try:
+                drivers.build(drivers.DRIVERS[language], self.directory / f"build-{language}.log")
+                return None
+            except (drivers.DriverFailure, OSError, subprocess.SubprocessError) as error:
+                self.log(f"{language}: {error}")
+                return str(error)
         with concurrent.futures.ThreadPoolExecutor(3) as pool:
-            list(pool.map(build, self.options.languages))
+            outcomes = dict(zip(self.options.languages, pool.map(build, self.options.languages)))
+        return {language: error for language, error in outcomes.items() if error}
 
     def log(self, message: str) -> None:
         with self._log_lock:
@@ -201,7 +210,10 @@ class Run:
             "\n\n# server log, last 200 lines\n" + "\n".join(logs.splitlines()[-200:]) + "\n")
 
     # ----- one language ---------------------------------------------------------------------
-    def _run_language(self, language: str, inputs: RunInputs) -> List[report.CaseResult]:
+    def _run_language(self, language: str, inputs: RunInputs, build_error: Optional[str]) -> List[report.CaseResult]:
+        if build_error:
+            return [report.CaseResult(language, case.id, case.template, "fail", [build_error], 0.0)
+                    for case in self.cases]
         spec = drivers.DRIVERS[language]
         pool: Dict[Optional[str], drivers.DriverProcess] = {}
 
@@ -260,9 +272,10 @@ class Run:
                 built = pool.submit(self._build_drivers)
                 servers = pool.submit(self._start_servers)
                 servers.result()
-                built.result()
+                build_errors = built.result()
             with concurrent.futures.ThreadPoolExecutor(len(self.options.languages)) as pool:
-                for language_results in pool.map(lambda lang: self._run_language(lang, inputs), self.options.languages):
+                for language_results in pool.map(lambda lang: self._run_language(lang, inputs, build_errors.get(lang)),
+                                                 self.options.languages):
                     results.extend(language_results)
         finally:
             for name, server in self.servers.items():
