@@ -25,6 +25,7 @@ public sealed class Pki : IDisposable
         CaFile = Write("ca.pem", CaPem);
         using var otherKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         using var otherCa = CreateCa("nobody's CA", otherKey, now);
+        OtherCaFile = Write("other-ca.pem", otherCa.ExportCertificatePem());
 
         Server = Leaf("server", ca, ["localhost", "127.0.0.1"], now.AddDays(-1), now.AddDays(30));
         WrongHost = Leaf("wrong-host", ca, ["wrong.example"], now.AddDays(-1), now.AddDays(30));
@@ -37,6 +38,8 @@ public sealed class Pki : IDisposable
     public string Directory { get; }
     public string CaPem { get; }
     public string CaFile { get; }
+    /// <summary>A CA that signed only <see cref="Untrusted"/>.</summary>
+    public string OtherCaFile { get; }
     public CertFiles Server { get; }
     public CertFiles WrongHost { get; }
     public CertFiles Expired { get; }
@@ -63,7 +66,7 @@ public sealed class Pki : IDisposable
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
-        return request.CreateSelfSigned(now.AddDays(-2), now.AddDays(365));
+        return request.CreateSelfSigned(now.AddDays(-60), now.AddDays(365));
     }
 
     private CertFiles Leaf(string name, X509Certificate2? issuer, string[] names, DateTimeOffset notBefore, DateTimeOffset notAfter)
