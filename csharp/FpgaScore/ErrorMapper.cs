@@ -17,7 +17,8 @@ internal static class ErrorMapper
     {
         if (error is ScoringException scoring) return scoring;
         var status = error.Status;
-        if (status.StatusCode == StatusCode.Unavailable && validator is not null
+        // Grpc.Net.Client reports a failed TLS handshake as UNAVAILABLE or INTERNAL depending on where it failed.
+        if (status.StatusCode is StatusCode.Unavailable or StatusCode.Internal && validator is not null
             && IsCertificateFailure(status.DebugException, validator.Failures > failuresBefore))
         {
             var reason = validator.LastFailure ?? "the TLS handshake refused it";
