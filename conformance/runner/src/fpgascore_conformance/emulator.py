@@ -204,8 +204,10 @@ class EmulatorContainer(_Emulator):
     """The server in a container, published on a free loopback port."""
 
     def __init__(self, config: ServerConfig, image: str = IMAGE, client=None,
-                 startup_timeout: float = 60.0, name: Optional[str] = None) -> None:
+                 startup_timeout: float = 60.0, name: Optional[str] = None,
+                 host_port: Optional[int] = None) -> None:
         super().__init__(config)
+        self._host_port = host_port  # None: any free port
         self._client = client or docker_client()
         self._image = image
         self._timeout = startup_timeout
@@ -219,17 +221,21 @@ class EmulatorContainer(_Emulator):
         env = self.config.environment(self.key_dir, "/run/fpgascore/tls", "/run/fpgascore/keys")
         self._container = self._client.containers.run(
             self._image, detach=True, name=self.name, environment=env, volumes=volumes,
-            ports={f"{CONTAINER_PORT}/tcp": ("127.0.0.1", None)})
-        deadline = time.monotonic() + self._timeout
+            ports={f"{CONTAINER_PORT}/tcp": ("127.0.0.1", self._host_port)})
+        self._wait_listening(self._timeout)
+
+    def _wait_listening(self, timeout: float, after: int = 0) -> None:
+        """Waits for the server's n-th "listening" log line (n = after + 1)."""
+        deadline = time.monotonic() + timeout
         while True:
             self._container.reload()
             if self._container.status not in ("created", "running"):
                 raise RuntimeError(f"container exited ({self._container.status}):\n{self.logs()}")
-            if "listening" in self.logs() and self._published_port():
+            if self.logs().count('"event":"listening"') > after and self._published_port():
                 self.port = self._published_port()
                 return
             if time.monotonic() > deadline:
-                raise RuntimeError(f"container did not start within {self._timeout} s:\n{self.logs()}")
+                raise RuntimeError(f"container did not start within {timeout} s:\n{self.logs()}")
             time.sleep(0.2)
 
     def _readable_tls_dir(self) -> pathlib.Path:
@@ -251,6 +257,17 @@ class EmulatorContainer(_Emulator):
     def reload(self) -> None:
         self._container.kill(signal="SIGHUP")
         time.sleep(0.5)
+
+    def crash(self) -> None:
+        """Kills the server (SIGKILL), as a machine failure would."""
+        self._container.kill(signal="SIGKILL")
+        self._container.wait(timeout=30)
+
+    def restart(self, timeout: float = 60.0) -> None:
+        """Starts the stopped container again (same name, port and settings)."""
+        starts = self.logs().count('"event":"listening"')
+        self._container.start()
+        self._wait_listening(timeout, after=starts)
 
     def health(self) -> str:
         """Runs the image's health check command inside the container; returns its output."""

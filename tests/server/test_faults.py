@@ -1,0 +1,102 @@
+"""Faults on purpose: the server container killed and restarted in the middle of a run, and
+many idle or slow connections next to real traffic."""
+import concurrent.futures
+import socket
+import threading
+import time
+
+import grpc
+import pytest
+
+from fpgascore import PredictionClient, RetryPolicy, ScoringError
+from fpgascore_conformance import emulator
+from fpgascore_conformance.emulator import EmulatorContainer, EmulatorProcess, ServerConfig
+
+from . import rpc
+
+IMAGE = rpc.image("tiny-noise.png")
+DEADLINE_S = 15.0  # podman's port forwarding takes a few seconds to reach a restarted container
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.container
+def test_kill_and_restart_mid_run_every_call_ends_before_its_deadline():
+    image = emulator.build_image()
+    server = EmulatorContainer(ServerConfig(conformance=False), image=image, host_port=_free_port())
+    server.start()
+    policy = RetryPolicy(max_attempts=50, initial_backoff=0.05, max_backoff=0.4)
+    outcomes, lock = [], threading.Lock()
+    stop = threading.Event()
+
+    def caller():
+        with PredictionClient("127.0.0.1", server.port, timeout=DEADLINE_S, retry_policy=policy) as client:
+            while not stop.is_set():
+                started = time.monotonic()
+                try:
+                    client.score_image(IMAGE)
+                    code = "OK"
+                except ScoringError as error:
+                    code = error.code.name
+                with lock:
+                    outcomes.append((started, time.monotonic() - started, code))
+    try:
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            futures = [pool.submit(caller) for _ in range(4)]
+            time.sleep(1.5)
+            crashed_at = time.monotonic()
+            server.crash()
+            time.sleep(1.0)
+            server.restart()
+            restarted_at = time.monotonic()
+            time.sleep(10.0)
+            stop.set()
+            for future in futures:
+                future.result(timeout=DEADLINE_S + 5)
+    finally:
+        server.stop()
+    assert outcomes, "no call was made"
+    assert all(elapsed <= DEADLINE_S + 1.0 for _, elapsed, _ in outcomes), "a call outlived its deadline"
+    assert {code for _, _, code in outcomes} <= {"OK", "UNAVAILABLE", "DEADLINE_EXCEEDED"}
+    spanning = [o for o in outcomes if o[0] < crashed_at + 0.5 and o[0] + o[1] > restarted_at]
+    assert any(code == "OK" for _, _, code in spanning), "calls caught by the crash must succeed by retrying"
+    after = [code for started, _, code in outcomes if started > restarted_at + 8.0]
+    assert after and all(code == "OK" for code in after)
+
+
+def test_idle_and_slow_connections_do_not_starve_real_calls():
+    with EmulatorProcess(ServerConfig(conformance=False)) as server:
+        idle = []
+        for _ in range(200):  # connections that never speak
+            idle.append(socket.create_connection(("127.0.0.1", server.port)))
+        slow = socket.create_connection(("127.0.0.1", server.port))
+        slow.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")  # an HTTP/2 preface, then silence
+        channels = [grpc.insecure_channel(server.target) for _ in range(50)]  # open HTTP/2, no calls
+        for channel in channels:
+            grpc.channel_ready_future(channel).result(timeout=10)
+        try:
+            caller = rpc.plaintext(server.target)
+            started = time.monotonic()
+            for _ in range(5):
+                response, _ = caller.predict(rpc.image_request([IMAGE]), timeout=10)
+                assert "output_alias" in response.outputs
+            assert time.monotonic() - started < 10
+        finally:
+            for connection in idle + [slow]:
+                connection.close()
+            for channel in channels:
+                channel.close()
+
+
+def test_oversized_metadata_is_refused_without_harm():
+    with EmulatorProcess(ServerConfig(conformance=False)) as server:
+        caller = rpc.plaintext(server.target)
+        error = caller.error(rpc.image_request([IMAGE]), [("x-padding", "a" * 64 * 1024)], timeout=10)
+        assert error.code() in (grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.INTERNAL,
+                                grpc.StatusCode.UNAVAILABLE)
+        # gRPC drops the connection that sent it; the server goes on serving others
+        rpc.plaintext(server.target).predict(rpc.image_request([IMAGE]))
