@@ -76,6 +76,7 @@ func NewClient(target string, opts ...Option) (*Client, error) {
 	dialOpts := []grpc.DialOption{
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: keepaliveTime, Timeout: keepaliveTimeout}),
 		grpc.WithUserAgent("fpgascore-go"),
+		grpc.WithDefaultCallOptions(grpc.ForceCodec(protoCodec{})),
 	}
 	if o.tls {
 		creds, err := transportCredentials(&o)

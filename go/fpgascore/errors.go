@@ -131,9 +131,13 @@ func requestID(header, trailer metadata.MD) string {
 	return ""
 }
 
+// minRedactLength is the shortest key scrubbed from messages: shorter ones would mangle
+// ordinary words (and are no secret anyway).
+const minRedactLength = 6
+
 func redact(message string, secrets []string) string {
 	for _, s := range secrets {
-		if s != "" && strings.Contains(message, s) {
+		if len(s) >= minRedactLength && strings.Contains(message, s) {
 			message = strings.ReplaceAll(message, s, "[REDACTED]")
 		}
 	}
