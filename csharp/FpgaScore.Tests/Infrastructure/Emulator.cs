@@ -22,6 +22,10 @@ public sealed class Emulator : IDisposable
     private readonly ConcurrentQueue<string> _rawLog = new();
     private readonly string _dir;
 
+    // Runs the server; stops it when our stdin pipe closes; exits when the server exits.
+    private const string Watchdog =
+        "exec 3<&0; \"$@\" </dev/null 3<&- & pid=$!; (cat <&3 >/dev/null; kill -TERM $pid 2>/dev/null) & exec 3<&-; wait $pid";
+
     private Emulator(Process process, string dir, int port, bool tls)
     {
         _process = process;
@@ -36,15 +40,20 @@ public sealed class Emulator : IDisposable
     /// <summary>Starts a server and waits until it listens (its port file is written).</summary>
     public static async Task<Emulator> StartAsync(EmulatorSettings settings)
     {
-        var dir = Path.Combine(Path.GetTempPath(), "fpgascore-cs-emu-" + Guid.NewGuid().ToString("N")[..8]);
+        var dir = Path.Combine(RunDirectory.Path, "emulator-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(dir);
         var portFile = Path.Combine(dir, "port");
-        var info = new ProcessStartInfo(RepoPaths.Emulator)
+        // A small shell watchdog runs the server and stops it when its stdin (our pipe) closes, so no
+        // server outlives the test process, however that process ends.
+        var info = new ProcessStartInfo("/bin/sh")
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,
+            RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        foreach (var arg in new[] { "-c", Watchdog, "fpgascore-emulator-watchdog", RepoPaths.Emulator })
+            info.ArgumentList.Add(arg);
         foreach (var arg in new[] { "serve", "--host", "127.0.0.1", "--port", "0", "--port-file", portFile,
                      "--conformance", "--service-time-ms", "0", "--grace-seconds", "0" })
             info.ArgumentList.Add(arg);
@@ -84,7 +93,7 @@ public sealed class Emulator : IDisposable
             }
             await Task.Delay(50);
         }
-        process.Kill(true);
+        process.StandardInput.Close();
         throw new TimeoutException($"the emulator did not write its port file in 60 s: {string.Join("\n", stderr)}");
     }
 
@@ -114,10 +123,10 @@ public sealed class Emulator : IDisposable
     {
         try
         {
-            if (!_process.HasExited) _process.Kill(true);
-            _process.WaitForExit(5000);
+            _process.StandardInput.Close();
+            if (!_process.WaitForExit(5000)) _process.Kill(true);
         }
-        catch (InvalidOperationException) { }
+        catch (Exception e) when (e is InvalidOperationException or IOException) { }
         _process.Dispose();
         try { Directory.Delete(_dir, true); } catch (IOException) { }
     }

@@ -16,7 +16,7 @@ public sealed class Pki : IDisposable
 {
     public Pki()
     {
-        Directory = Path.Combine(Path.GetTempPath(), "fpgascore-cs-pki-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory = Path.Combine(RunDirectory.Path, "pki-" + Guid.NewGuid().ToString("N")[..8]);
         System.IO.Directory.CreateDirectory(Directory);
         var now = DateTimeOffset.UtcNow;
         using var caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
