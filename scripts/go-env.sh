@@ -24,7 +24,6 @@ _fpgascore_go_env() {
   export GOWORK="$work/go.work"
   export GOPROXY=off
   export GOSUMDB=off
-  export GONOSUMDB= GONOSUMCHECK= GOFLAGS=
   unset GOFLAGS
   export GO111MODULE=on
   export GOCACHE="$tools/gocache"
@@ -37,6 +36,15 @@ _fpgascore_go_env() {
   fi
   if [[ ! -d "$gocode/google.golang.org/grpc" || ! -d "$gocode/google.golang.org/protobuf" ]]; then
     echo "[fpgascore] error: $gocode lacks grpc/protobuf (apt-get install golang-google-grpc-dev golang-google-protobuf-dev)" >&2
+    return 1
+  fi
+
+  # grpc-go's default codec (used by raw generated stubs) needs github.com/golang/protobuf
+  # v1.4+, the shim over google.golang.org/protobuf; Debian's v1.3 package cannot marshal the
+  # generated messages (the fpgascore client itself does not depend on it).
+  if ! grep -q 'google.golang.org/protobuf' "$gocode/github.com/golang/protobuf/go.mod" 2>/dev/null; then
+    echo "[fpgascore] error: $gocode/github.com/golang/protobuf is v1.3 or missing;" \
+         "apt-get install golang-github-golang-protobuf-1-5-dev (it replaces golang-github-golang-protobuf-1-3-dev)" >&2
     return 1
   fi
 

@@ -200,7 +200,7 @@ func (c *Client) callWithRetries(ctx context.Context, req *pb.PredictRequest) (*
 			return resp, nil
 		}
 		e := errorFromCall(err, header, trailer, c.keys.secrets())
-		if attempt >= policy.MaxAttempts || !retryable(e.Code, header, trailer) || isUntrusted(e) || ctx.Err() != nil {
+		if attempt >= policy.MaxAttempts || !retryable(e.Code, header, trailer) || ctx.Err() != nil {
 			return nil, e
 		}
 		sleep := policy.retryDelay(attempt, c.jitter, header, trailer)
@@ -215,11 +215,6 @@ func (c *Client) callWithRetries(ctx context.Context, req *pb.PredictRequest) (*
 			return nil, e
 		}
 	}
-}
-
-// isUntrusted reports a certificate failure: retrying cannot help.
-func isUntrusted(e *Error) bool {
-	return e.Code == codes.Unavailable && containsFold(e.Message, untrustedPhrase)
 }
 
 // attemptWithFailover makes one attempt with the key in use and, when it fails

@@ -198,7 +198,3 @@ func ErrorCode(err error) codes.Code {
 	}
 	return codes.Unknown
 }
-
-func containsFold(s, sub string) bool {
-	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
-}
