@@ -12,3 +12,5 @@ test-python:       ; scripts/test-all.sh python
 test-go:           ; scripts/test-all.sh go
 test-csharp:       ; scripts/test-all.sh csharp
 emulator:          ; scripts/run-emulator serve --port 50051
+bench:             ; bench/run.sh
+soak:              ; /usr/bin/python3 bench/soak.py --minutes 10

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# All benchmarks in one run, side by side (make bench). Prints numbers and writes
+# out/bench/<date>/report.md; nothing is asserted on time.
+#   - the TCP loopback floor for each payload size
+#   - the emulator: latency vs service time, saturation vs theory, past the queue bound
+#   - each client against its raw generated stub on the same payload (ratio per row)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+export PYTHONPATH="$REPO_ROOT/python/src:$REPO_ROOT/conformance/server/src:$REPO_ROOT/conformance/runner/src"
+out="out/bench/$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$out"
+report="$out/report.md"
+section() { printf '\n### %s\n\n```\n' "$1" >> "$report"; }
+endsection() { printf '```\n' >> "$report"; }
+run() { local title=$1; shift; log "$title"; section "$title"; "$@" 2>&1 | tee -a "$report"; endsection; }
+
+{
+  echo "## Benchmarks — $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo
+  echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(. /etc/os-release; echo "$PRETTY_NAME"), $(uname -m)."
+} > "$report"
+
+run "TCP floor (loopback, request bytes out, 4,000 bytes back)" "$PYTHON" bench/tcp_floor.py --json "$out/tcp_floor.json"
+run "Emulator, 2 FPGAs x 20 ms" "$PYTHON" bench/emulator.py --service-time-ms 20 --fpgas 2 --seconds 5 --json "$out/emulator-20ms.json"
+run "Emulator, 2 FPGAs x 50 ms" "$PYTHON" bench/emulator.py --service-time-ms 50 --fpgas 2 --seconds 5 --json "$out/emulator-50ms.json"
+for payload in image batch8 tensor; do
+  run "Python client vs raw stub ($payload, emulator, service time 0)" \
+    "$PYTHON" python/benchmarks/bench_client_vs_stub.py --payload "$payload" --calls 200
+done
+if [[ -x scripts/bench-go.sh ]]; then run "Go client vs raw stub" scripts/bench-go.sh; fi
+if [[ -x scripts/bench-csharp.sh ]]; then run "C# client vs raw stub" scripts/bench-csharp.sh; fi
+log "report: $report"
