@@ -1,5 +1,5 @@
 # Convenience targets; each wraps a script in scripts/ (which is what CI and the README use).
-.PHONY: setup generate check-generated conformance conformance-local test test-server test-python test-go test-csharp bench emulator
+.PHONY: setup generate check-generated conformance conformance-local test test-server test-python test-go test-csharp bench soak emulator
 
 setup:             ; scripts/setup.sh
 generate:          ; scripts/generate.sh
@@ -13,4 +13,4 @@ test-go:           ; scripts/test-all.sh go
 test-csharp:       ; scripts/test-all.sh csharp
 emulator:          ; scripts/run-emulator serve --port 50051
 bench:             ; bench/run.sh
-soak:              ; /usr/bin/python3 bench/soak.py --minutes 10
+soak:              ; scripts/containers-setup.sh >/dev/null && /usr/bin/python3 bench/soak.py --minutes 10
