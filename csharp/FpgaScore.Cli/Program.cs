@@ -1,0 +1,23 @@
+using FpgaScore.Cli;
+
+if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+{
+    Console.WriteLine(CliArguments.Usage);
+    return args.Length == 0 ? 2 : 0;
+}
+if (args[0] != "score")
+{
+    Console.Error.WriteLine($"fpgascore: unknown command '{args[0]}'\n{CliArguments.Usage}");
+    return 2;
+}
+CliArguments parsed;
+try
+{
+    parsed = CliArguments.Parse(args[1..]);
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine($"fpgascore: {e.Message}\n{CliArguments.Usage}");
+    return 2;
+}
+return await ScoreCommand.RunAsync(parsed, Console.Out, Console.Error);
