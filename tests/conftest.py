@@ -18,5 +18,3 @@ def tls(tmp_path_factory):
     return make_tls_material(tmp_path_factory.mktemp("tls"))
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "container: needs a container engine (Docker or podman)")
