@@ -6,12 +6,13 @@
 #   scripts/test-all.sh go csharp             # a subset, by name
 # Suites: generated (checked-in code is fresh), server (tests/: reference server, container,
 # TF-Serving compatibility), python (client), go, csharp, conformance (the matrix against the
-# containerized server).
+# containerized server), soak (one minute of all three clients at once against the container
+# at saturation: only OK / RESOURCE_EXHAUSTED, flat memory; `make soak` is the 10-minute run).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-ALL_SUITES=(generated server python go csharp conformance)
+ALL_SUITES=(generated server python go csharp conformance soak)
 suites=("$@")
 (( ${#suites[@]} )) || suites=("${ALL_SUITES[@]}")
 
@@ -32,6 +33,7 @@ run_python() { scripts/test-python-client.sh -q; }
 run_go() { scripts/test-go.sh; }
 run_csharp() { scripts/test-csharp.sh; }
 run_conformance() { scripts/conformance.sh --server=container; }
+run_soak() { "$PYTHON" bench/soak.py --minutes 1 --check; }
 
 declare -A outcome seconds
 failed=0
