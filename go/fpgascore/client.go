@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	pb "github.com/fpgascore/fpgascore/go/fpgascorepb"
 )
@@ -170,11 +171,21 @@ func (c *Client) ScoreTensor(ctx context.Context, values []float32, shape []int6
 	return decodeScores(resp, c.opts.outputName, int(send[0]))
 }
 
-// Predict sends a PredictRequest as it is and returns the server's response: the low-level
-// call, still with the client's key, metadata, default deadline and retry policy.
+// Predict sends a PredictRequest and returns the server's response: the low-level call,
+// still with the client's key, metadata, default deadline and retry policy. The request is
+// sent as it is, except that a request without model_spec gets the client's (model name,
+// "serving_default"); req itself is never modified. DecodeScores reads the scores of the
+// response.
 func (c *Client) Predict(ctx context.Context, req *pb.PredictRequest) (*pb.PredictResponse, error) {
 	if req == nil {
 		return nil, newError(codes.InvalidArgument, "nil request")
+	}
+	if req.ModelSpec == nil {
+		req = &pb.PredictRequest{
+			ModelSpec:    &pb.ModelSpec{Name: c.opts.modelName, SignatureName: DefaultSignatureName},
+			Inputs:       req.Inputs,
+			OutputFilter: req.OutputFilter,
+		}
 	}
 	if ctx == nil {
 		ctx = context.Background()
@@ -194,8 +205,16 @@ func (c *Client) Predict(ctx context.Context, req *pb.PredictRequest) (*pb.Predi
 func (c *Client) callWithRetries(ctx context.Context, req *pb.PredictRequest) (*pb.PredictResponse, error) {
 	policy := c.opts.retry
 	deadline, _ := ctx.Deadline()
+	info := callInfoFrom(ctx)
+	if info != nil {
+		*info = CallInfo{}
+	}
 	for attempt := 1; ; attempt++ {
-		resp, header, trailer, err := c.attemptWithFailover(ctx, req)
+		resp, header, trailer, tries, err := c.attemptWithFailover(ctx, req)
+		if info != nil {
+			info.Attempts += tries
+			info.RequestID = requestID(header, trailer)
+		}
 		if err == nil {
 			return resp, nil
 		}
@@ -219,25 +238,23 @@ func (c *Client) callWithRetries(ctx context.Context, req *pb.PredictRequest) (*
 
 // attemptWithFailover makes one attempt with the key in use and, when it fails
 // UNAUTHENTICATED and a second key is configured, once more at once with the other key
-// (not counted as a retry); if that works, later calls use the other key.
-func (c *Client) attemptWithFailover(ctx context.Context, req *pb.PredictRequest) (*pb.PredictResponse, metadata.MD, metadata.MD, error) {
+// (not counted as a retry); if that works, later calls use the other key. It returns the
+// response metadata of the last attempt and the number of attempts made (1 or 2).
+func (c *Client) attemptWithFailover(ctx context.Context, req *pb.PredictRequest) (*pb.PredictResponse, metadata.MD, metadata.MD, int, error) {
 	idx, creds := c.keys.current()
 	resp, header, trailer, err := c.attempt(ctx, req, creds)
-	if err == nil || idx < 0 {
-		return resp, header, trailer, err
-	}
-	if code := errorFromCall(err, header, trailer, nil).Code; code != codes.Unauthenticated {
-		return resp, header, trailer, err
+	if err == nil || idx < 0 || status.Code(err) != codes.Unauthenticated {
+		return resp, header, trailer, 1, err
 	}
 	j, other := c.keys.other(idx)
 	if other == nil {
-		return resp, header, trailer, err
+		return resp, header, trailer, 1, err
 	}
-	resp2, header2, trailer2, err2 := c.attempt(ctx, req, other)
-	if err2 == nil {
+	resp, header, trailer, err = c.attempt(ctx, req, other)
+	if err == nil {
 		c.keys.promote(idx, j)
 	}
-	return resp2, header2, trailer2, err2
+	return resp, header, trailer, 2, err
 }
 
 // attempt is one gRPC call.
@@ -249,4 +266,14 @@ func (c *Client) attempt(ctx context.Context, req *pb.PredictRequest, creds *Acc
 	}
 	resp, err := c.stub.Predict(ctx, req, callOpts...)
 	return resp, header, trailer, err
+}
+
+// DecodeScores reads the score tensor of a Predict response (the output named by
+// WithOutputName, "output_alias" by default) from tensor_content or float_val, whichever
+// the server used. A missing output or a wrong size is an INTERNAL-coded *Error.
+func (c *Client) DecodeScores(resp *pb.PredictResponse) (*Scores, error) {
+	if resp == nil {
+		return nil, newError(codes.Internal, "nil response")
+	}
+	return decodeScores(resp, c.opts.outputName, 0)
 }

@@ -1,0 +1,30 @@
+package fpgascore
+
+import "context"
+
+// CallInfo receives facts about one call: attach it to the call's context with
+// WithCallInfo; the client fills it in when the call returns, successful or not.
+type CallInfo struct {
+	// RequestID is the server's id of the last attempt (metadata "request-id"), empty when
+	// the server sent none or the call never reached it.
+	RequestID string
+	// Attempts is the number of attempts made, retries and key failover included.
+	Attempts int
+}
+
+type callInfoKey struct{}
+
+// WithCallInfo returns a context that makes the client fill info for the call made with
+// it. Use a fresh CallInfo per call.
+//
+//	var info fpgascore.CallInfo
+//	scores, err := client.ScoreImage(fpgascore.WithCallInfo(ctx, &info), img)
+//	log.Printf("request %s", info.RequestID)
+func WithCallInfo(ctx context.Context, info *CallInfo) context.Context {
+	return context.WithValue(ctx, callInfoKey{}, info)
+}
+
+func callInfoFrom(ctx context.Context) *CallInfo {
+	info, _ := ctx.Value(callInfoKey{}).(*CallInfo)
+	return info
+}
