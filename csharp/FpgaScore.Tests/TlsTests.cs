@@ -100,6 +100,21 @@ public class TlsTests
     }
 
     [Fact]
+    public async Task TlsToAPlaintextServerIsUnavailable()
+    {
+        var server = await Servers.GetAsync(ServerKind.Plain);
+        using var client = Clients.For(server, o =>
+        {
+            o.UseSsl = true;
+            o.RootCertificatesFile = Servers.Pki.CaFile;
+            o.RetryPolicy = RetryPolicy.Disabled;
+        });
+        var error = await Assert.ThrowsAsync<ScoringException>(() => client.ScoreAsync<float[]>(new ImageRequest(Clients.ImageBytes())));
+        Assert.Equal(StatusCode.Unavailable, error.StatusCode);
+        Assert.DoesNotContain("certificate was not trusted", error.Message);
+    }
+
+    [Fact]
     public void BadRootsAreInvalidArgumentAtConstruction()
     {
         var missing = Assert.Throws<ScoringException>(() => new ScoringClient(new ScoringClientOptions

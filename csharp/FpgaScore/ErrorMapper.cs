@@ -24,6 +24,11 @@ internal static class ErrorMapper
             var reason = validator.LastFailure ?? "the TLS handshake refused it";
             status = new Status(StatusCode.Unavailable, $"{UntrustedCertificate}: {reason}", status.DebugException);
         }
+        else if (status.StatusCode == StatusCode.Internal && IsHandshakeFailure(status.DebugException))
+        {
+            // e.g. TLS to a plaintext server: the connection could not be set up, as gRPC's core reports it.
+            status = new Status(StatusCode.Unavailable, keys.Redact(status.Detail), status.DebugException);
+        }
         else
         {
             status = new Status(status.StatusCode, keys.Redact(status.Detail), status.DebugException);
@@ -42,6 +47,14 @@ internal static class ErrorMapper
             if (e is AuthenticationException
                 && (refusedMeanwhile || e.Message.Contains("RemoteCertificateValidationCallback", StringComparison.Ordinal)))
                 return true;
+        return false;
+    }
+
+    /// <summary>Whether the call failed in the TLS handshake, before the server saw it.</summary>
+    public static bool IsHandshakeFailure(Exception? exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+            if (e is AuthenticationException) return true;
         return false;
     }
 

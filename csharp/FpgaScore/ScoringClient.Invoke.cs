@@ -42,7 +42,7 @@ public sealed partial class ScoringClient
                 var failure = ErrorMapper.FromRpc(error, requestId, _keys, _validator, failuresBefore);
                 if (failure.StatusCode == StatusCode.Unavailable && failure.Details.StartsWith(ErrorMapper.UntrustedCertificate, StringComparison.Ordinal))
                     throw failure; // a refused certificate does not change by waiting
-                var sleep = retry.NextSleep(error.StatusCode, error.Trailers, counted, DateTime.UtcNow);
+                var sleep = retry.NextSleep(failure.StatusCode, error.Trailers, counted, DateTime.UtcNow);
                 if (sleep is null) throw failure;
                 try
                 {
