@@ -1,0 +1,94 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc"
+
+	pb "github.com/fpgascore/fpgascore/go/fpgascorepb"
+)
+
+type fake struct {
+	pb.UnimplementedPredictionServiceServer
+}
+
+func (fake) Predict(ctx context.Context, req *pb.PredictRequest) (*pb.PredictResponse, error) {
+	rows := len(req.GetInputs()["images"].GetStringVal())
+	values := make([]float32, rows*1000)
+	for i := 0; i < rows; i++ {
+		values[i*1000+1] = 0.5
+		values[i*1000+207] = 0.25
+	}
+	return &pb.PredictResponse{Outputs: map[string]*pb.TensorProto{"output_alias": {
+		Dtype:       pb.DataType_DT_FLOAT,
+		TensorShape: &pb.TensorShapeProto{Dim: []*pb.TensorShapeProto_Dim{{Size: int64(rows)}, {Size: 1000}}},
+		FloatVal:    values,
+	}}}, nil
+}
+
+func serve(t *testing.T) string {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := grpc.NewServer()
+	pb.RegisterPredictionServiceServer(s, fake{})
+	go s.Serve(lis)
+	t.Cleanup(s.Stop)
+	return strconv.Itoa(lis.Addr().(*net.TCPAddr).Port)
+}
+
+func TestScore(t *testing.T) {
+	port := serve(t)
+	img := filepath.Join(t.TempDir(), "cat.jpg")
+	os.WriteFile(img, []byte("jpeg"), 0o600)
+	env := func(k string) string { return map[string]string{"FPGASCORE_KEY": "s3cret-key"}[k] }
+
+	var out, errOut bytes.Buffer
+	if code := run([]string{"score", "-port", port, img, img}, &out, &errOut, env); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if !strings.Contains(out.String(), "1. goldfish") || !strings.Contains(out.String(), "2. golden retriever") ||
+		strings.Count(out.String(), img) != 2 {
+		t.Fatalf("output:\n%s", out.String())
+	}
+
+	out.Reset()
+	if code := run([]string{"score", "-port", port, "-json", "-top", "2", img}, &out, &errOut, env); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	var results []imageResult
+	if err := json.Unmarshal(out.Bytes(), &results); err != nil || len(results) != 1 || len(results[0].Predictions) != 2 ||
+		results[0].Predictions[0].Label != "goldfish" {
+		t.Fatalf("json %s: %v", out.String(), err)
+	}
+
+	// A key over plaintext is refused; the key never shows.
+	errOut.Reset()
+	if code := run([]string{"score", "-port", port, "-key-env", "FPGASCORE_KEY", img}, &out, &errOut, env); code != 2 ||
+		!strings.Contains(errOut.String(), "FAILED_PRECONDITION") || strings.Contains(errOut.String(), "s3cret") {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if code := run([]string{"score", "-port", port, "-key-env", "FPGASCORE_KEY", "-allow-insecure-key", img}, &out, &errOut, env); code != 0 {
+		t.Fatalf("allow-insecure-key: exit %d", code)
+	}
+	if code := run([]string{"score", "-port", port, "-key-env", "UNSET", img}, &out, &errOut, env); code != 2 {
+		t.Fatalf("unset key env: exit %d", code)
+	}
+	for _, args := range [][]string{nil, {"score"}, {"dance"}, {"score", "-nope"}} {
+		if code := run(args, &out, &errOut, env); code != 2 {
+			t.Fatalf("%v: exit %d", args, code)
+		}
+	}
+	if code := run([]string{"score", "-port", "1", img}, &out, &errOut, env); code != 1 {
+		t.Fatalf("no server: exit %d", code)
+	}
+}
