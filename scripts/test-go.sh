@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Builds, vets and tests the Go module (go/) offline against Debian's Go packages
+# (scripts/go-env.sh), including the tests against the reference server, which the tests
+# start themselves from scripts/run-emulator.
+#
+#   scripts/test-go.sh                 # gofmt check, go vet, go test -race
+#   scripts/test-go.sh -run TestFake   # extra arguments go to `go test`
+#   FPGASCORE_GO_BENCH=1 scripts/test-go.sh   # also run the client-vs-raw-stub benchmark
+#
+# Exits non-zero on any failure, and when no test ran.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=go-env.sh
+source "$here/go-env.sh"
+cd "$FPGASCORE_GO_DIR"
+
+say() { printf '[test-go] %s\n' "$*" >&2; }
+
+say "go $(go env GOVERSION), GOWORK=$GOWORK"
+unformatted=$(gofmt -l $(find . -name '*.go' -not -path './fpgascorepb/*'))
+if [[ -n "$unformatted" ]]; then
+  say "gofmt: these files need formatting:"; printf '  %s\n' $unformatted >&2
+  exit 1
+fi
+say "go build ./..."
+go build ./...
+say "go vet ./..."
+go vet ./...
+
+# The reference-server tests must run, not be skipped, here.
+export FPGASCORE_REQUIRE_EMULATOR=1
+log=$(mktemp); trap 'rm -f "$log"' EXIT
+say "go test -race -count=1 ./... $*"
+set +e
+go test -race -count=1 -timeout 600s -v "$@" ./... >"$log" 2>&1
+status=$?
+set -e
+# Per-test lines for failures and skips, package lines for everything.
+grep -E '^(--- (FAIL|SKIP)|FAIL|ok |panic:|\?)|^\s+\S+_test\.go:[0-9]+:' "$log" || true
+
+passed=$(grep -cE '^\s*--- PASS' "$log" || true)
+failed=$(grep -cE '^\s*--- FAIL' "$log" || true)
+skipped=$(grep -cE '^\s*--- SKIP' "$log" || true)
+if (( status != 0 )); then
+  tail -n 40 "$log" >&2
+  echo "go: $passed passed, $failed failed, $skipped skipped"
+  say "go test failed (exit $status)"
+  exit "$status"
+fi
+if (( passed == 0 )); then
+  echo "go: 0 passed, 0 failed"
+  say "no test ran"
+  exit 1
+fi
+
+if [[ "${FPGASCORE_GO_BENCH:-0}" == 1 ]]; then
+  say "benchmark: client vs raw stub"
+  go test -run '^$' -bench ClientVsRawStub -benchmem -count 1 ./fpgascore/
+fi
+echo "go: $passed passed, $failed failed, $skipped skipped"
