@@ -39,13 +39,13 @@ _fpgascore_go_env() {
     return 1
   fi
 
-  # grpc-go's default codec (used by raw generated stubs) needs github.com/golang/protobuf
-  # v1.4+, the shim over google.golang.org/protobuf; Debian's v1.3 package cannot marshal the
-  # generated messages (the fpgascore client itself does not depend on it).
+  # grpc-go's default codec (what raw generated stubs use) needs github.com/golang/protobuf
+  # v1.4+, the shim over google.golang.org/protobuf; with Debian's v1.3 package raw stubs
+  # cannot marshal the generated messages (the fpgascore client, CLI and conformance driver
+  # use their own codec and still work; the raw-stub test fails and says why).
   if ! grep -q 'google.golang.org/protobuf' "$gocode/github.com/golang/protobuf/go.mod" 2>/dev/null; then
-    echo "[fpgascore] error: $gocode/github.com/golang/protobuf is v1.3 or missing;" \
-         "apt-get install golang-github-golang-protobuf-1-5-dev (it replaces golang-github-golang-protobuf-1-3-dev)" >&2
-    return 1
+    echo "[fpgascore] warning: $gocode/github.com/golang/protobuf is older than v1.4:" \
+         "apt-get install golang-github-golang-protobuf-1-5-dev (replaces golang-github-golang-protobuf-1-3-dev)" >&2
   fi
 
   stamp="$work/.stamp"

@@ -475,6 +475,11 @@ func TestEmulatorInsecureKey(t *testing.T) {
 // The documented raw pattern: grpc.Dial with TLS transport credentials and the module's
 // per-RPC credentials, then the generated stub.
 func TestEmulatorDocumentedDialPattern(t *testing.T) {
+	if problem := defaultCodecProblem(); problem != "" {
+		t.Fatalf("grpc-go's default codec cannot handle the generated messages (%s): "+
+			"github.com/golang/protobuf must be v1.4 or later; on Debian: "+
+			"apt-get install golang-github-golang-protobuf-1-5-dev", problem)
+	}
 	e := emulatorFor(t, "tls")
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(testCerts.caPEM)

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
 
 	pb "github.com/fpgascore/fpgascore/go/fpgascorepb"
 )
@@ -39,7 +40,7 @@ func serve(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := grpc.NewServer()
+	s := grpc.NewServer(grpc.CustomCodec(codec{}))
 	pb.RegisterPredictionServiceServer(s, fake{})
 	go s.Serve(lis)
 	t.Cleanup(s.Stop)
@@ -92,3 +93,13 @@ func TestScore(t *testing.T) {
 		t.Fatalf("no server: exit %d", code)
 	}
 }
+
+// codec marshals with google.golang.org/protobuf, so the test server does not depend on
+// the github.com/golang/protobuf version.
+type codec struct{}
+
+func (codec) Marshal(v interface{}) ([]byte, error) { return proto.Marshal(v.(proto.Message)) }
+func (codec) Unmarshal(data []byte, v interface{}) error {
+	return proto.Unmarshal(data, v.(proto.Message))
+}
+func (codec) String() string { return "proto" }
