@@ -86,8 +86,9 @@ public class RetryTests
         var error = await Assert.ThrowsAsync<ScoringException>(() => ScoreAsync(client, caseId, "20:UNAVAILABLE"));
         watch.Stop();
         Assert.True(error.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded, error.Message);
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2.5), $"took {watch.Elapsed}");
-        Assert.InRange(server.Calls(caseId).Count, 1, 2);
+        // Jittered sleeps in [0, 2 s]: as many attempts as fit, but no sleep may end past the 1.5 s deadline.
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2), $"took {watch.Elapsed}");
+        Assert.InRange(server.Calls(caseId).Count, 1, 10);
     }
 
     [Fact]
