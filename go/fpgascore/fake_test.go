@@ -398,3 +398,54 @@ func TestClosedClient(t *testing.T) {
 		t.Fatal("call on a closed client succeeded")
 	}
 }
+
+func TestFakeCallInfo(t *testing.T) {
+	f := startFake(t, nil, failFirst(2, codes.Unavailable))
+	c := newTestClient(t, f.addr, fastRetries)
+	var info CallInfo
+	if _, err := c.ScoreImage(WithCallInfo(context.Background(), &info), []byte("i")); err != nil {
+		t.Fatal(err)
+	}
+	if info.Attempts != 3 || info.RequestID != "fake-3" {
+		t.Fatalf("%+v", info)
+	}
+	// Failover attempts count too.
+	g := authFake(t, "key-two")
+	c2 := newTestClient(t, g.addr, WithAccessToken("key-one"), WithSecondaryAccessToken("key-two"), WithAllowInsecureKey())
+	info = CallInfo{}
+	if _, err := c2.ScoreImage(WithCallInfo(context.Background(), &info), []byte("i")); err != nil || info.Attempts != 2 {
+		t.Fatalf("%v %+v", err, info)
+	}
+}
+
+func TestFakePredictLowLevel(t *testing.T) {
+	var got *pb.PredictRequest
+	f := startFake(t, nil, func(ctx context.Context, n int, req *pb.PredictRequest) (*pb.PredictResponse, error) {
+		got = req
+		if n == 1 {
+			return nil, status.Error(codes.Unavailable, "once")
+		}
+		return scoresResponse(1, true), nil
+	})
+	c := newTestClient(t, f.addr, fastRetries, WithModelName("resnet50-v2"))
+	req := &pb.PredictRequest{Inputs: map[string]*pb.TensorProto{"images": imagesTensor([][]byte{[]byte("x")})}}
+	resp, err := c.Predict(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.ModelSpec != nil {
+		t.Fatal("Predict modified the caller's request")
+	}
+	if got.GetModelSpec().GetName() != "resnet50-v2" || got.GetModelSpec().GetSignatureName() != DefaultSignatureName {
+		t.Fatalf("model spec sent: %v", got.GetModelSpec())
+	}
+	s, err := c.DecodeScores(resp)
+	if err != nil || s.Len() != 1 || s.TopK(1)[0].ClassID != 1 {
+		t.Fatalf("%v %v", s, err)
+	}
+	// A request with its own model spec goes as it is.
+	own := &pb.PredictRequest{ModelSpec: &pb.ModelSpec{Name: "x"}, Inputs: req.Inputs}
+	if _, err := c.Predict(context.Background(), own); err != nil || got.GetModelSpec().GetName() != "x" {
+		t.Fatalf("%v %v", err, got.GetModelSpec())
+	}
+}
