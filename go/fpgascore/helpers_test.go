@@ -314,6 +314,7 @@ func startEmulator(script, kind string, extra []string) (*emulator, error) {
 	cmd.Stdout = logOut
 	cmd.Stderr = logOut
 	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		logOut.Close()
 		return nil, err
