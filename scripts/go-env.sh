@@ -106,9 +106,8 @@ _fpgascore_go_env() {
     if out=$(cd "$repo/go" && go list -m all 2>&1); then
       break
     fi
-    missing=$(printf '%s\n' "$out" | sed -nE \
-      -e 's/.*(module lookup disabled|reading) [^ ]*?([a-z0-9.-]+\.[a-z]+\/[^@ :]+)@.*/\2/p' \
-      -e 's/^go: ([a-z0-9.-]+\.[a-z]+\/[^@ :]+)@[^ ]+: .*/\1/p' | head -1)
+    # e.g. "\tgithub.com/google/uuid@v1.1.2: module lookup disabled by GOPROXY=off"
+    missing=$(printf '%s\n' "$out" | sed -nE 's/^[[:space:]]*(go: )?([^ @]+)@[^ :]+: .*/\2/p' | tail -1)
     if [[ -z "$missing" ]]; then
       echo "[fpgascore] error: cannot build the Go workspace:" >&2
       printf '%s\n' "$out" >&2
