@@ -74,8 +74,8 @@ func (s *Scores) RowTopK(i, k int) []Prediction {
 }
 
 // TopK returns the k best entries of one row of scores, best first (ties: lower class id
-// first), with their ImageNet labels. k larger than the row is the whole row; k <= 0 is
-// none.
+// first; NaN last), with their ImageNet labels. k larger than the row is the whole row;
+// k <= 0 is none.
 func TopK(row []float32, k int) []Prediction {
 	if k <= 0 || len(row) == 0 {
 		return nil
@@ -87,7 +87,14 @@ func TopK(row []float32, k int) []Prediction {
 	for i := range ids {
 		ids[i] = i
 	}
-	sort.SliceStable(ids, func(a, b int) bool { return row[ids[a]] > row[ids[b]] })
+	// Best first; NaN scores last, so the order stays a strict weak ordering.
+	sort.SliceStable(ids, func(a, b int) bool {
+		va, vb := row[ids[a]], row[ids[b]]
+		if va != va || vb != vb { // NaN
+			return vb != vb && va == va
+		}
+		return va > vb
+	})
 	out := make([]Prediction, k)
 	for i := 0; i < k; i++ {
 		id := ids[i]

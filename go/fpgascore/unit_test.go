@@ -38,6 +38,10 @@ func TestTopK(t *testing.T) {
 			t.Fatalf("TopK = %v", top)
 		}
 	}
+	nan := float32(math.NaN())
+	if got := TopK([]float32{nan, 0.2, nan, 0.5}, 4); got[0].ClassID != 3 || got[1].ClassID != 1 || got[2].ClassID != 0 || got[3].ClassID != 2 {
+		t.Fatalf("TopK with NaN = %v", got)
+	}
 	if len(TopK(row, 10)) != 5 || TopK(row, 0) != nil || TopK(nil, 3) != nil {
 		t.Fatal("TopK bounds")
 	}
