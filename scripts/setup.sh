@@ -26,6 +26,8 @@ DEBIAN_PACKAGES=(
   protobuf-compiler protobuf-compiler-grpc protoc-gen-go-grpc
   # Go: toolchain and the module sources CI builds against offline
   golang-go golang-google-grpc-dev golang-google-protobuf-dev
+  # grpc-go's default codec needs golang/protobuf 1.4+ (APIv2-backed) to marshal protoc-gen-go 1.28 messages
+  golang-github-golang-protobuf-1-5-dev
   # misc
   git make ca-certificates openssl
 )
