@@ -21,6 +21,10 @@ public enum ServerKind
     SelfSigned,
     /// <summary>TLS with a certificate of the test CA valid only for scoring.internal.test.</summary>
     Alias,
+    /// <summary>Plaintext, one FPGA with a queue of one image and 300 ms per image: RESOURCE_EXHAUSTED with pushback under load.</summary>
+    Busy,
+    /// <summary>Plaintext, messages limited to 100 000 bytes.</summary>
+    SmallLimit,
 }
 
 /// <summary>
@@ -58,6 +62,8 @@ public static class Servers
             ServerKind.Untrusted => keys with { Tls = Pki.Untrusted },
             ServerKind.SelfSigned => keys with { Tls = Pki.SelfSigned },
             ServerKind.Alias => keys with { Tls = Pki.AliasServer },
+            ServerKind.Busy => new EmulatorSettings { ExtraArgs = ["--fpgas", "1", "--queue-depth", "1", "--service-time-ms", "300"] },
+            ServerKind.SmallLimit => new EmulatorSettings { ExtraArgs = ["--max-message-bytes", "100000"] },
             _ => throw new ArgumentOutOfRangeException(nameof(kind)),
         };
     }
