@@ -219,7 +219,7 @@ func (c *Client) callWithRetries(ctx context.Context, req *pb.PredictRequest) (*
 			return resp, nil
 		}
 		e := errorFromCall(err, header, trailer, c.keys.secrets())
-		if attempt >= policy.MaxAttempts || !retryable(e.Code, header, trailer) || ctx.Err() != nil {
+		if attempt >= policy.MaxAttempts || !retryable(e.Code, header, trailer) || e.untrustedCertificate() || ctx.Err() != nil {
 			return nil, e
 		}
 		sleep := policy.retryDelay(attempt, c.jitter, header, trailer)

@@ -19,6 +19,12 @@ const RequestIDKey = "request-id"
 // caused by a server certificate the client does not trust.
 const untrustedPhrase = "certificate was not trusted"
 
+// untrustedCertificate reports whether the error is a failed TLS verification, which the
+// retry policy never retries (waiting does not make a certificate trusted).
+func (e *Error) untrustedCertificate() bool {
+	return e.Code == codes.Unavailable && strings.Contains(e.Message, untrustedPhrase)
+}
+
 // Error is the error of every failed call and of a refused configuration. It carries the
 // gRPC status code, the server's message and the server's request id.
 //

@@ -1,7 +1,8 @@
 """The retry policy shared by every fpgascore client (conformance/CLIENT_SPEC.md).
 
 Retried: UNAVAILABLE, ABORTED, and RESOURCE_EXHAUSTED only when the server sent
-``grpc-retry-pushback-ms`` >= 0. Before retry n (1, 2, ...) the client sleeps a uniformly
+``grpc-retry-pushback-ms`` >= 0; never a TLS certificate failure (the clients check that
+before asking the planner). Before retry n (1, 2, ...) the client sleeps a uniformly
 random time in ``[0, min(max_backoff, initial_backoff * multiplier ** (n - 1))]`` (full
 jitter), or the server's pushback when that is larger. A retry whose sleep would end after
 the call's deadline is not made.

@@ -11,7 +11,7 @@ import numpy as np
 
 from ._base import CallInfo, ClientBase, Prepared, output_filter_list
 from ._channel import create_aio_channel
-from ._errors import DeadlineExceededError, ScoringError, request_id_of
+from ._errors import DeadlineExceededError, ScoringError, UntrustedCertificateError, request_id_of
 from ._tensors import ImageInput
 from .v1 import predict_pb2, prediction_service_pb2_grpc, tensor_pb2
 
@@ -89,7 +89,8 @@ class AsyncPredictionClient(ClientBase):
                     failed_over, key = True, keys.other(key)
                     continue
                 trailing = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None
-                sleep = planner.next_sleep(last.code, trailing, attempts - int(failed_over))
+                sleep = None if isinstance(last, UntrustedCertificateError) else planner.next_sleep(
+                    last.code, trailing, attempts - int(failed_over))
                 if sleep is None:
                     self._fill(info, attempts, last.code, last.request_id)
                     raise last from None

@@ -9,7 +9,7 @@ import numpy as np
 
 from ._base import CallInfo, ClientBase, Prepared, output_filter_list, request_id_from_call
 from ._channel import create_channel
-from ._errors import DeadlineExceededError, ScoringError
+from ._errors import DeadlineExceededError, ScoringError, UntrustedCertificateError
 from ._tensors import ImageInput
 from .v1 import predict_pb2, prediction_service_pb2_grpc, tensor_pb2
 
@@ -95,7 +95,8 @@ class PredictionClient(ClientBase):
                 if last.code == grpc.StatusCode.UNAUTHENTICATED and keys.has_secondary and not failed_over:
                     failed_over, key = True, keys.other(key)
                     continue
-                sleep = planner.next_sleep(exc.code(), exc.trailing_metadata(), attempts - int(failed_over))
+                sleep = None if isinstance(last, UntrustedCertificateError) else planner.next_sleep(
+                    exc.code(), exc.trailing_metadata(), attempts - int(failed_over))
                 if sleep is None:
                     self._fill(info, attempts, last.code, last.request_id)
                     raise last from None
