@@ -39,8 +39,9 @@ class Reservation:
         self._open = True
 
     def submit(self, images: List[np.ndarray]) -> List[concurrent.futures.Future]:
-        self._open = False
-        return self._pool._enqueue(self, images)
+        futures = self._pool._enqueue(self, images)
+        self._open = False  # the places now belong to the queued jobs
+        return futures
 
     def release(self) -> None:
         if self._open:

@@ -63,8 +63,10 @@ def preprocess(rgb: np.ndarray) -> np.ndarray:
     # Only the rows and columns the crop keeps are interpolated.
     rows0, rows1, row_w = _bilinear_taps(height, out_h, top, CROP)
     cols0, cols1, col_w = _bilinear_taps(width, out_w, left, CROP)
-    src = rgb.astype(np.float64)
-    vertical = src[rows0] * (1.0 - row_w)[:, None, None] + src[rows1] * row_w[:, None, None]
+    # Gather the needed rows from the uint8 image before converting: float64 copies stay
+    # 224 rows high whatever the image's size.
+    vertical = (rgb[rows0].astype(np.float64) * (1.0 - row_w)[:, None, None]
+                + rgb[rows1].astype(np.float64) * row_w[:, None, None])
     both = vertical[:, cols0] * (1.0 - col_w)[None, :, None] + vertical[:, cols1] * col_w[None, :, None]
     normalized = both.astype(np.float32) - MEANS_RGB
     return np.ascontiguousarray(normalized[:, :, ::-1])

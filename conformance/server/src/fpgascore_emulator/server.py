@@ -35,6 +35,9 @@ class EmulatorServer:
         if (settings.tls or settings.require_auth) and not self.keys.configured:
             raise SystemExit("authentication is on (TLS or --require-auth) but no key is configured: "
                              "give --primary-key-file or FPGASCORE_PRIMARY_KEY")
+        if self.keys.configured and not (settings.tls or settings.require_auth):
+            log("warning", message="keys are configured but neither TLS nor --require-auth is on: "
+                                   "calls are NOT authenticated")
         self.pool = FpgaPool(Featurizer(), settings.fpgas, settings.queue_depth,
                              settings.service_time_ms / 1000.0)
         self.health = HealthServicer()
