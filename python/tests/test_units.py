@@ -285,3 +285,22 @@ def test_root_certificates_forms(tmp_path, pki, monkeypatch):
     monkeypatch.delenv("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH")
     system = resolve_root_certificates(None)
     assert system is None or b"-----BEGIN CERTIFICATE-----" in system
+
+
+def test_authorization_is_never_accepted_as_metadata():
+    from fpgascore._config import normalize_metadata
+    with pytest.raises(ValueError, match="access_token"):
+        fpgascore.PredictionClient("127.0.0.1", 1, metadata=[("Authorization", "sneaky")])
+    with pytest.raises(ValueError, match="access_token"):
+        normalize_metadata({"authorization": "per-call"})
+
+
+def test_another_output_name_is_asked_for_in_the_output_filter():
+    client = fpgascore.PredictionClient("127.0.0.1", 1, output_name="features")
+    default = fpgascore.PredictionClient("127.0.0.1", 1)
+    try:
+        assert list(client._images([b"\xff\xd8x"], squeeze=True).request.output_filter) == ["features"]
+        assert list(default._images([b"\xff\xd8x"], squeeze=True).request.output_filter) == []
+    finally:
+        client.close()
+        default.close()

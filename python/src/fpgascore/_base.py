@@ -12,7 +12,7 @@ import numpy as np
 from ._config import ClientConfig, check_timeout
 from ._errors import ScoringError, from_rpc_error, request_id_of
 from ._retry import RetryPlanner
-from ._tensors import (NUM_CLASSES, ImageInput, decode_scores, image_array_tensor, image_tensor,
+from ._tensors import (NUM_CLASSES, OUTPUT_NAME, ImageInput, decode_scores, image_array_tensor, image_tensor,
                        predict_request)
 from .v1 import predict_pb2, tensor_pb2
 
@@ -57,15 +57,20 @@ class ClientBase:
     # -- requests -------------------------------------------------------------------------
     # The input tensor is built inside the request (no copy of the payload).
     def _images(self, images: Sequence[ImageInput], squeeze: bool) -> Prepared:
-        request = self._request({})
+        request = self._request({}, self._scores_filter())
         tensor = image_tensor(images, out=request.inputs[self._config.input_name])
         return Prepared(request, len(tensor.string_val), squeeze)
 
     def _array(self, array: np.ndarray) -> Prepared:
-        request = self._request({})
+        request = self._request({}, self._scores_filter())
         tensor = image_array_tensor(array, out=request.inputs[self._config.input_name])
         squeeze = getattr(array, "ndim", 0) == 3
         return Prepared(request, tensor.tensor_shape.dim[0].size, squeeze)
+
+    def _scores_filter(self) -> Sequence[str]:
+        """The server answers the default output unasked; another output name must be asked for."""
+        name = self._config.output_name
+        return () if name == OUTPUT_NAME else (name,)
 
     def _request(self, inputs: Mapping[str, tensor_pb2.TensorProto],
                  output_filter: Sequence[str] = ()) -> predict_pb2.PredictRequest:

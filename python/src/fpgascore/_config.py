@@ -26,6 +26,9 @@ def normalize_metadata(metadata: Optional[Any]) -> Tuple[Tuple[str, str], ...]:
     for key, value in items:
         if not isinstance(key, str) or not key:
             raise ValueError(f"metadata keys are non-empty strings, not {key!r}")
+        if key.lower() == "authorization":
+            # It would bypass the plaintext-key refusal and the key handling (failover, scheme).
+            raise ValueError("'authorization' comes from access_token; it cannot be given as metadata")
         pairs.append((key.lower(), value))
     return tuple(pairs)
 
@@ -70,8 +73,6 @@ class ClientConfig:
         self.keys = KeyRing(self.access_token, self.secondary_access_token, self.auth_scheme)
         check_transport(self.keys.has_key, bool(self.use_ssl), bool(self.allow_insecure_key))
         self.metadata = normalize_metadata(self.metadata)
-        if any(key == "authorization" for key, _ in self.metadata) and self.keys.has_key:
-            raise ValueError("give the key as access_token, not as 'authorization' metadata")
         # Drop the keys from the plain attributes: only the KeyRing holds them from here on.
         self.access_token = None
         self.secondary_access_token = None
