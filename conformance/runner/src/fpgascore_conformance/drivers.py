@@ -76,6 +76,7 @@ class DriverProcess:
         self._lines: "queue.Queue[Optional[str]]" = queue.Queue()
 
     def _start(self) -> None:
+        self._close_stderr()
         self._stderr = open(self._stderr_path, "ab")
         self._process = subprocess.Popen(list(self.spec.run), cwd=REPO_ROOT, env=self._env, stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=self._stderr, text=True, bufsize=1)
@@ -105,6 +106,7 @@ class DriverProcess:
         if line is None:
             code = self._process.wait()
             self._process = None
+            self._close_stderr()
             raise DriverFailure(f"driver exited with {code} before answering; stderr: {self.stderr_tail()}")
         try:
             answer = json.loads(line)
@@ -127,6 +129,13 @@ class DriverProcess:
             self._process.kill()
             self._process.wait()
             self._process = None
+        self._close_stderr()
+
+    def _close_stderr(self) -> None:
+        stderr = getattr(self, "_stderr", None)
+        if stderr is not None:
+            stderr.close()
+            self._stderr = None
 
     def close(self) -> None:
         if self._process is not None and self._process.poll() is None:
@@ -136,6 +145,7 @@ class DriverProcess:
             except (subprocess.TimeoutExpired, OSError):
                 self._kill()
         self._process = None
+        self._close_stderr()
 
 
 def languages_from(text: Optional[str]) -> List[str]:

@@ -12,7 +12,6 @@ import pathlib
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -137,11 +136,11 @@ class EmulatorProcess(_Emulator):
             env=env, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + self._timeout
         while not port_file.exists():
-            if self._process.poll() is not None:
-                raise RuntimeError(f"emulator exited with {self._process.returncode}:\n{self.logs()}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"emulator did not start within {self._timeout} s:\n{self.logs()}")
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                why = (f"exited with {self._process.returncode}" if self._process.poll() is not None
+                       else f"did not start within {self._timeout} s")
+                self.stop()  # closes the log and removes the key files
+                raise RuntimeError(f"emulator {why}:\n{self.logs()}")
             time.sleep(0.05)
         self.port = int(port_file.read_text())
 
@@ -294,6 +293,3 @@ class EmulatorContainer(_Emulator):
                 self._container.remove(force=True)
                 self._container = None
 
-
-def python_executable() -> str:
-    return os.environ.get("FPGASCORE_PYTHON", "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable)
