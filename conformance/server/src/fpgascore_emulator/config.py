@@ -35,7 +35,7 @@ class Settings:
     model_name: str = "resnet50"
     max_message_bytes: int = 16 * 1024 * 1024
     max_batch: int = 64
-    max_concurrent_rpcs: int = 256
+    max_concurrent_rpcs: int = 64  # x max_message_bytes bounds what unauthenticated calls can make the server buffer
     grace_seconds: float = 10.0
 
     @property
