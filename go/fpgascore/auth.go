@@ -12,7 +12,7 @@ import (
 // AuthorizationKey is the metadata key that carries the access token.
 const AuthorizationKey = "authorization"
 
-// secret is a string that never prints: fmt shows "[REDACTED]" for every verb.
+// secret is a string that never prints: fmt shows "<redacted>" for every verb.
 type secret string
 
 func (s secret) String() string   { return redactedIf(s != "") }
@@ -23,7 +23,7 @@ func (s secret) Format(f fmt.State, _ rune) { fmt.Fprint(f, redactedIf(s != ""))
 
 func redactedIf(set bool) string {
 	if set {
-		return "[REDACTED]"
+		return "<redacted>"
 	}
 	return `""`
 }

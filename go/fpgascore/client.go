@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -40,7 +41,8 @@ type Client struct {
 // such as "dns:///host:port"). It does not wait for the connection: the first call does.
 //
 // It fails with an INVALID_ARGUMENT *Error for a bad configuration (empty target, unreadable
-// or empty roots, a secondary key without a primary one) and with a FAILED_PRECONDITION
+// or empty roots, an empty WithRootCAPEM or WithRootCAFile, "authorization" given with
+// WithMetadata, a secondary key without a primary one) and with a FAILED_PRECONDITION
 // *Error when a key would go over plaintext (a key without WithTLS and without
 // WithAllowInsecureKey).
 func NewClient(target string, opts ...Option) (*Client, error) {
@@ -52,6 +54,11 @@ func NewClient(target string, opts ...Option) (*Client, error) {
 	}
 	if target == "" {
 		return nil, newError(codes.InvalidArgument, "empty target: give host:port")
+	}
+	for i := 0; i < len(o.metadata); i += 2 {
+		if strings.EqualFold(o.metadata[i], AuthorizationKey) {
+			return nil, newError(codes.InvalidArgument, "%q metadata comes from WithAccessToken; it cannot be given with WithMetadata", AuthorizationKey)
+		}
 	}
 	if o.secondaryKey != "" && o.primaryKey == "" {
 		return nil, newError(codes.InvalidArgument, "a secondary access token needs a primary one (WithAccessToken)")
@@ -148,11 +155,7 @@ func (c *Client) ScoreImages(ctx context.Context, images [][]byte) (*Scores, err
 	if err := checkImages(images); err != nil {
 		return nil, err
 	}
-	resp, err := c.Predict(ctx, c.newRequest(imagesTensor(images)))
-	if err != nil {
-		return nil, err
-	}
-	return decodeScores(resp, c.opts.outputName, len(images))
+	return c.predictScores(ctx, c.newRequest(imagesTensor(images)), len(images))
 }
 
 // ScoreTensor scores pre-processed images given as float32 values, row-major, with shape
@@ -164,11 +167,32 @@ func (c *Client) ScoreTensor(ctx context.Context, values []float32, shape []int6
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.Predict(ctx, c.newRequest(floatTensor(values, send)))
+	return c.predictScores(ctx, c.newRequest(floatTensor(values, send)), int(send[0]))
+}
+
+// predictScores makes the call and decodes its scores; an error decoding the response
+// carries the call's request id like every other error.
+func (c *Client) predictScores(ctx context.Context, req *pb.PredictRequest, rows int) (*Scores, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	info := callInfoFrom(ctx)
+	if info == nil {
+		info = &CallInfo{}
+		ctx = WithCallInfo(ctx, info)
+	}
+	resp, err := c.Predict(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	return decodeScores(resp, c.opts.outputName, int(send[0]))
+	scores, err := decodeScores(resp, c.opts.outputName, rows, NumClasses)
+	if err != nil {
+		if e, ok := err.(*Error); ok {
+			e.RequestID = info.RequestID
+		}
+		return nil, err
+	}
+	return scores, nil
 }
 
 // Predict sends a PredictRequest and returns the server's response: the low-level call,
@@ -176,6 +200,11 @@ func (c *Client) ScoreTensor(ctx context.Context, values []float32, shape []int6
 // sent as it is, except that a request without model_spec gets the client's (model name,
 // "serving_default"); req itself is never modified. DecodeScores reads the scores of the
 // response.
+//
+// The key is the client's business: a ctx whose outgoing metadata (for example from
+// metadata.AppendToOutgoingContext) holds "authorization" is refused with an
+// INVALID_ARGUMENT *Error before anything is sent, here and in every Score call, so no
+// key can bypass the refusal of keys over plaintext.
 func (c *Client) Predict(ctx context.Context, req *pb.PredictRequest) (*pb.PredictResponse, error) {
 	if req == nil {
 		return nil, newError(codes.InvalidArgument, "nil request")
@@ -190,6 +219,9 @@ func (c *Client) Predict(ctx context.Context, req *pb.PredictRequest) (*pb.Predi
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	if err := checkCallMetadata(ctx); err != nil {
+		return nil, err
+	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.opts.timeout)
@@ -201,7 +233,10 @@ func (c *Client) Predict(ctx context.Context, req *pb.PredictRequest) (*pb.Predi
 	return c.callWithRetries(ctx, req)
 }
 
-// callWithRetries runs the attempts of one logical call under the retry policy.
+// callWithRetries runs the attempts of one logical call under the retry policy. When an
+// attempt fails UNAUTHENTICATED and a second key is configured, the call switches to the
+// other key once (an attempt that is not a retry) and keeps that key for its later retries;
+// when the call then succeeds, later calls use that key too.
 func (c *Client) callWithRetries(ctx context.Context, req *pb.PredictRequest) (*pb.PredictResponse, error) {
 	policy := c.opts.retry
 	deadline, _ := ctx.Deadline()
@@ -209,20 +244,34 @@ func (c *Client) callWithRetries(ctx context.Context, req *pb.PredictRequest) (*
 	if info != nil {
 		*info = CallInfo{}
 	}
-	for attempt := 1; ; attempt++ {
-		resp, header, trailer, tries, err := c.attemptWithFailover(ctx, req)
+	idx, creds := c.keys.current()
+	first := idx
+	failedOver := false
+	for retry := 0; ; {
+		resp, header, trailer, err := c.attempt(ctx, req, creds)
 		if info != nil {
-			info.Attempts += tries
+			info.Attempts++
 			info.RequestID = requestID(header, trailer)
 		}
 		if err == nil {
+			if failedOver {
+				c.keys.promote(first, idx)
+			}
 			return resp, nil
 		}
+		if !failedOver && status.Code(err) == codes.Unauthenticated {
+			if j, other := c.keys.other(idx); other != nil {
+				// Once per call, at once, not counted as a retry.
+				failedOver, idx, creds = true, j, other
+				continue
+			}
+		}
 		e := errorFromCall(err, header, trailer, c.keys.secrets())
-		if attempt >= policy.MaxAttempts || !retryable(e.Code, header, trailer) || e.untrustedCertificate() || ctx.Err() != nil {
+		retry++
+		if retry >= policy.MaxAttempts || !retryable(e.Code, header, trailer) || e.untrustedCertificate() || ctx.Err() != nil {
 			return nil, e
 		}
-		sleep := policy.retryDelay(attempt, c.jitter, header, trailer)
+		sleep := policy.retryDelay(retry, c.jitter, header, trailer)
 		if !time.Now().Add(sleep).Before(deadline) {
 			return nil, e
 		}
@@ -236,25 +285,25 @@ func (c *Client) callWithRetries(ctx context.Context, req *pb.PredictRequest) (*
 	}
 }
 
-// attemptWithFailover makes one attempt with the key in use and, when it fails
-// UNAUTHENTICATED and a second key is configured, once more at once with the other key
-// (not counted as a retry); if that works, later calls use the other key. It returns the
-// response metadata of the last attempt and the number of attempts made (1 or 2).
-func (c *Client) attemptWithFailover(ctx context.Context, req *pb.PredictRequest) (*pb.PredictResponse, metadata.MD, metadata.MD, int, error) {
-	idx, creds := c.keys.current()
-	resp, header, trailer, err := c.attempt(ctx, req, creds)
-	if err == nil || idx < 0 || status.Code(err) != codes.Unauthenticated {
-		return resp, header, trailer, 1, err
+// checkCallMetadata refuses per-call outgoing metadata carrying "authorization".
+func checkCallMetadata(ctx context.Context) error {
+	md, added, ok := metadata.FromOutgoingContextRaw(ctx)
+	if !ok {
+		return nil
 	}
-	j, other := c.keys.other(idx)
-	if other == nil {
-		return resp, header, trailer, 1, err
+	bad := false
+	for k := range md {
+		bad = bad || strings.EqualFold(k, AuthorizationKey)
 	}
-	resp, header, trailer, err = c.attempt(ctx, req, other)
-	if err == nil {
-		c.keys.promote(idx, j)
+	for _, kv := range added {
+		for i := 0; i < len(kv); i += 2 {
+			bad = bad || strings.EqualFold(kv[i], AuthorizationKey)
+		}
 	}
-	return resp, header, trailer, 2, err
+	if bad {
+		return newError(codes.InvalidArgument, "%q metadata comes from the client's access token (WithAccessToken); it cannot be set on the call's context", AuthorizationKey)
+	}
+	return nil
 }
 
 // attempt is one gRPC call.
@@ -270,10 +319,13 @@ func (c *Client) attempt(ctx context.Context, req *pb.PredictRequest, creds *Acc
 
 // DecodeScores reads the score tensor of a Predict response (the output named by
 // WithOutputName, "output_alias" by default) from tensor_content or float_val, whichever
-// the server used. A missing output or a wrong size is an INTERNAL-coded *Error.
+// the server used (tensor_content when both are set). The output must be a DT_FLOAT
+// [rows, columns] tensor whose values fill its shape; unlike the Score calls, which also
+// require [images sent, 1000], it takes any row and column count (another output may
+// have another width). Anything else is an INTERNAL-coded *Error naming what was wrong.
 func (c *Client) DecodeScores(resp *pb.PredictResponse) (*Scores, error) {
 	if resp == nil {
 		return nil, newError(codes.Internal, "nil response")
 	}
-	return decodeScores(resp, c.opts.outputName, 0)
+	return decodeScores(resp, c.opts.outputName, 0, 0)
 }

@@ -161,8 +161,17 @@ func TestEmulatorBadInputs(t *testing.T) {
 	if _, err := c3.ScoreImage(ctx, testImage(t, "gradient.jpg")); status.Code(err) != codes.InvalidArgument {
 		t.Fatalf("unknown output: %v", err)
 	}
+	// It is no [N, 1000] score tensor: the Score calls refuse it (as the Python and C#
+	// clients do), Predict + DecodeScores read it.
 	c4 := newTestClient(t, e.addr, WithOutputName("features"))
-	s, err := c4.ScoreImage(ctx, testImage(t, "gradient.jpg"))
+	if _, err := c4.ScoreImage(ctx, testImage(t, "gradient.jpg")); status.Code(err) != codes.Internal || !strings.Contains(err.Error(), "1000") {
+		t.Fatalf("features output through ScoreImage: %v", err)
+	}
+	resp, err := c4.Predict(ctx, c4.newRequest(imagesTensor([][]byte{testImage(t, "gradient.jpg")})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c4.DecodeScores(resp)
 	if err != nil || s.Len() != 1 || s.Width() < 1 {
 		t.Fatalf("features output: %v", err)
 	}
@@ -498,7 +507,7 @@ func TestEmulatorDocumentedDialPattern(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := decodeScores(resp, DefaultOutputName, 1)
+	s, err := decodeScores(resp, DefaultOutputName, 1, NumClasses)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -144,7 +144,7 @@ const minRedactLength = 6
 func redact(message string, secrets []string) string {
 	for _, s := range secrets {
 		if len(s) >= minRedactLength && strings.Contains(message, s) {
-			message = strings.ReplaceAll(message, s, "[REDACTED]")
+			message = strings.ReplaceAll(message, s, "<redacted>")
 		}
 	}
 	return message

@@ -163,5 +163,5 @@ func ExampleAccessTokenCredentials() {
 
 	creds := fpgascore.AccessTokenCredentials{Key: "secret-key-123", Bearer: true}
 	fmt.Printf("%v\n", creds)
-	// Output: AccessTokenCredentials{Key: [REDACTED], Bearer: true, AllowInsecure: false}
+	// Output: AccessTokenCredentials{Key: <redacted>, Bearer: true, AllowInsecure: false}
 }

@@ -243,6 +243,77 @@ func TestFakeSecondaryKeyFailover(t *testing.T) {
 	}
 }
 
+// The switch to the other key happens once per call: after it, the call's retries keep the
+// switched key instead of trying the rejected one again.
+func TestFakeFailoverOncePerCall(t *testing.T) {
+	var mu sync.Mutex
+	newSeen := 0
+	f := startFake(t, nil, func(ctx context.Context, n int, req *pb.PredictRequest) (*pb.PredictResponse, error) {
+		md, _ := metadata.FromIncomingContext(ctx)
+		if got := md.Get("authorization"); len(got) != 1 || got[0] != "new" {
+			return nil, status.Error(codes.Unauthenticated, "authorization not accepted")
+		}
+		mu.Lock()
+		newSeen++
+		first := newSeen == 1
+		mu.Unlock()
+		if first {
+			return nil, status.Error(codes.Unavailable, "briefly down")
+		}
+		return scoresResponse(imageCount(req), false), nil
+	})
+	c := newTestClient(t, f.addr, WithAccessToken("old"), WithSecondaryAccessToken("new"), WithAllowInsecureKey(), fastRetries)
+	var info CallInfo
+	if _, err := c.ScoreImage(WithCallInfo(context.Background(), &info), []byte("i")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ScoreImage(context.Background(), []byte("i")); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(f.authorizations(), "|"); got != "old|new|new|new" || info.Attempts != 3 {
+		t.Fatalf("authorizations sent: %q, attempts %d", got, info.Attempts)
+	}
+	// A key rejected after the switch ends the call: no second switch back.
+	g := startFake(t, nil, func(ctx context.Context, n int, req *pb.PredictRequest) (*pb.PredictResponse, error) {
+		if n == 2 {
+			return nil, status.Error(codes.Unavailable, "briefly down")
+		}
+		return nil, status.Error(codes.Unauthenticated, "authorization not accepted")
+	})
+	c2 := newTestClient(t, g.addr, WithAccessToken("old"), WithSecondaryAccessToken("new"), WithAllowInsecureKey(), fastRetries)
+	if _, err := c2.ScoreImage(context.Background(), []byte("i")); status.Code(err) != codes.Unauthenticated {
+		t.Fatal(err)
+	}
+	if got := strings.Join(g.authorizations(), "|"); got != "old|new|new" {
+		t.Fatalf("authorizations sent: %q", got)
+	}
+}
+
+// Per-call "authorization" metadata is refused before anything is sent: it would bypass
+// the refusal of keys over plaintext.
+func TestFakeCallAuthorizationRefused(t *testing.T) {
+	f := startFake(t, nil, nil)
+	c := newTestClient(t, f.addr)
+	ctxs := []context.Context{
+		metadata.AppendToOutgoingContext(context.Background(), "authorization", "k"),
+		metadata.AppendToOutgoingContext(context.Background(), "Authorization", "k"),
+		metadata.NewOutgoingContext(context.Background(), metadata.MD{"Authorization": {"k"}}),
+		metadata.NewOutgoingContext(context.Background(), metadata.Pairs("authorization", "k")),
+	}
+	for i, ctx := range ctxs {
+		if _, err := c.ScoreImage(ctx, []byte("i")); ErrorCode(err) != codes.InvalidArgument {
+			t.Errorf("ctx %d: %v", i, err)
+		}
+	}
+	req := &pb.PredictRequest{Inputs: map[string]*pb.TensorProto{"images": imagesTensor([][]byte{[]byte("x")})}}
+	if _, err := c.Predict(ctxs[0], req); ErrorCode(err) != codes.InvalidArgument {
+		t.Errorf("Predict: %v", err)
+	}
+	if f.callCount() != 0 {
+		t.Fatalf("%d calls made", f.callCount())
+	}
+}
+
 func TestFakeMetadata(t *testing.T) {
 	var got metadata.MD
 	f := startFake(t, nil, func(ctx context.Context, n int, req *pb.PredictRequest) (*pb.PredictResponse, error) {
@@ -297,6 +368,26 @@ func TestFakeBadResponse(t *testing.T) {
 	_, err := c.ScoreImage(context.Background(), []byte("i"))
 	if status.Code(err) != codes.Internal || !strings.Contains(err.Error(), "output_alias") {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// A response the client cannot decode is an error with the call's request id.
+func TestFakeBadResponseRequestID(t *testing.T) {
+	f := startFake(t, nil, func(ctx context.Context, n int, req *pb.PredictRequest) (*pb.PredictResponse, error) {
+		grpc.SetTrailer(ctx, metadata.Pairs(RequestIDKey, "rid-bad"))
+		return &pb.PredictResponse{}, nil
+	})
+	c := newTestClient(t, f.addr)
+	ctx := context.Background()
+	errs := map[string]error{
+		"images": second2(c.ScoreImages(ctx, [][]byte{[]byte("i")})),
+		"tensor": second2(c.ScoreTensor(ctx, make([]float32, 224*224*3), []int64{224, 224, 3})),
+	}
+	for name, err := range errs {
+		var e *Error
+		if !errors.As(err, &e) || e.Code != codes.Internal || e.RequestID != "rid-bad" {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }
 

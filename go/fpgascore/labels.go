@@ -2,6 +2,7 @@ package fpgascore
 
 import (
 	_ "embed" // for the embedded ImageNet class names
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -26,11 +27,11 @@ func imagenetLabels() []string {
 const NumClasses = 1000
 
 // Label returns the ImageNet class name of a class id (0-999), e.g. Label(1) == "goldfish",
-// or "" when the id is out of range.
+// or "class N" when the id N is out of range (as in the Python and C# clients).
 func Label(classID int) string {
 	labels := imagenetLabels()
 	if classID < 0 || classID >= len(labels) {
-		return ""
+		return "class " + strconv.Itoa(classID)
 	}
 	return labels[classID]
 }

@@ -28,6 +28,7 @@ type Option func(*options)
 // options is what the Option functions set. It never prints its keys (see String).
 type options struct {
 	tls                bool
+	rootSource         rootSource
 	rootPEM            []byte
 	rootFile           string
 	serverNameOverride string
@@ -81,21 +82,34 @@ func (o options) Format(f fmt.State, _ rune) { fmt.Fprint(f, o.String()) }
 // replaces the system roots.
 func WithTLS() Option { return func(o *options) { o.tls = true } }
 
+// rootSource says where the roots to trust come from.
+type rootSource int
+
+const (
+	rootsDefault rootSource = iota // the env var's file, else the system roots
+	rootsPEM                       // WithRootCAPEM
+	rootsFile                      // WithRootCAFile
+)
+
 // WithRootCAPEM turns TLS on and trusts only the PEM certificates given (instead of the
-// system roots).
+// system roots). Empty or nil pem (a bundle that failed to load) makes NewClient fail with
+// an INVALID_ARGUMENT *Error: it never falls back to other roots.
 func WithRootCAPEM(pem []byte) Option {
 	return func(o *options) {
 		o.tls = true
+		o.rootSource = rootsPEM
 		o.rootPEM = append([]byte(nil), pem...)
 		o.rootFile = ""
 	}
 }
 
 // WithRootCAFile turns TLS on and trusts only the PEM certificates in the file at path
-// (read when NewClient runs), instead of the system roots.
+// (read when NewClient runs), instead of the system roots. An empty path makes NewClient
+// fail with an INVALID_ARGUMENT *Error: it never falls back to other roots.
 func WithRootCAFile(path string) Option {
 	return func(o *options) {
 		o.tls = true
+		o.rootSource = rootsFile
 		o.rootFile = path
 		o.rootPEM = nil
 	}
@@ -142,7 +156,9 @@ func WithRetryPolicy(p RetryPolicy) Option { return func(o *options) { o.retry =
 func WithInputName(name string) Option { return func(o *options) { o.inputName = name } }
 
 // WithOutputName sets the name of the response's score tensor (default "output_alias").
-// Another name is also requested with the request's output_filter.
+// Another name is also requested with the request's output_filter. The Score calls require
+// that output to be [N, 1000]; read an output of another width with Predict and
+// DecodeScores.
 func WithOutputName(name string) Option { return func(o *options) { o.outputName = name } }
 
 // WithModelName sets model_spec.name (default "resnet50").
@@ -150,7 +166,8 @@ func WithModelName(name string) Option { return func(o *options) { o.modelName =
 
 // WithMetadata adds a metadata pair sent with every call (keys are lower-cased by gRPC).
 // For one call, use metadata.AppendToOutgoingContext on its context instead. The key
-// "authorization" is reserved for the access token.
+// "authorization" is reserved for the access token (WithAccessToken): NewClient refuses it
+// with an INVALID_ARGUMENT *Error, and so do calls whose context carries it.
 func WithMetadata(key, value string) Option {
 	return func(o *options) { o.metadata = append(o.metadata, key, value) }
 }

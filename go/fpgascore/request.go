@@ -3,6 +3,7 @@ package fpgascore
 import (
 	"encoding/binary"
 	"math"
+	"strconv"
 
 	"google.golang.org/grpc/codes"
 
@@ -111,10 +112,12 @@ func floatTensor(values []float32, shape []int64) *pb.TensorProto {
 	}
 }
 
-// decodeScores reads the score tensor named output from a response. rows is the number of
-// images sent (0: do not check). A missing output, another dtype or a wrong size is an
+// decodeScores reads the float tensor named output from a response: DT_FLOAT, shape
+// [rows, columns]. rows is the number of images sent and columns the number of classes
+// (NumClasses for the Score calls); 0 leaves that dimension unchecked. A missing output,
+// another dtype, another shape or a values count that does not match it is an
 // INTERNAL-coded *Error naming what was wrong.
-func decodeScores(resp *pb.PredictResponse, output string, rows int) (*Scores, error) {
+func decodeScores(resp *pb.PredictResponse, output string, rows, columns int) (*Scores, error) {
 	t, ok := resp.GetOutputs()[output]
 	if !ok || t == nil {
 		names := make([]string, 0, len(resp.GetOutputs()))
@@ -130,28 +133,56 @@ func decodeScores(resp *pb.PredictResponse, output string, rows int) (*Scores, e
 	for _, d := range t.GetTensorShape().GetDim() {
 		shape = append(shape, d.GetSize())
 	}
-	values, err := tensorFloats(t, output)
-	if err != nil {
-		return nil, err
-	}
 	if len(shape) != 2 || shape[0] < 0 || shape[1] < 0 {
-		return nil, newError(codes.Internal, "output %q has shape %v, expected [N, classes]", output, shape)
+		return nil, newError(codes.Internal, "output %q has shape %v, expected [%s, %s]", output, shape, dimName(rows, "N"), dimName(columns, "classes"))
 	}
-	if shape[0]*shape[1] != int64(len(values)) {
-		return nil, newError(codes.Internal, "output %q has %d values but shape %v needs %d", output, len(values), shape, shape[0]*shape[1])
+	if columns > 0 && shape[1] != int64(columns) {
+		return nil, newError(codes.Internal, "output %q has shape %v, expected [%s, %d]", output, shape, dimName(rows, "N"), columns)
 	}
 	if rows > 0 && shape[0] != int64(rows) {
 		return nil, newError(codes.Internal, "output %q has %d rows for %d images", output, shape[0], rows)
 	}
+	values, err := tensorFloats(t, output)
+	if err != nil {
+		return nil, err
+	}
+	// The values must fill the shape; compared by division, so a huge shape whose product
+	// overflows int64 cannot pass.
+	n := int64(len(values))
+	fits := n == 0 && (shape[0] == 0 || shape[1] == 0)
+	if shape[1] > 0 {
+		fits = n%shape[1] == 0 && n/shape[1] == shape[0]
+	}
+	if !fits {
+		return nil, newError(codes.Internal, "output %q has %d values but shape %v needs %s", output, len(values), shape, productString(shape))
+	}
 	return &Scores{Values: values, Shape: shape}, nil
 }
 
-// tensorFloats returns a float tensor's values from tensor_content or float_val.
+func dimName(n int, name string) string {
+	if n > 0 {
+		return strconv.Itoa(n)
+	}
+	return name
+}
+
+// productString is the number of values a shape needs, or "more than fit in an int64".
+func productString(shape []int64) string {
+	count := int64(1)
+	for _, d := range shape {
+		if d != 0 && count > math.MaxInt64/d {
+			return "more than fit in an int64"
+		}
+		count *= d
+	}
+	return strconv.FormatInt(count, 10)
+}
+
+// tensorFloats returns a float tensor's values from tensor_content or float_val;
+// tensor_content wins when a tensor has both (as in the Python client).
 func tensorFloats(t *pb.TensorProto, name string) ([]float32, error) {
 	content := t.GetTensorContent()
 	switch {
-	case len(content) > 0 && len(t.GetFloatVal()) > 0:
-		return nil, newError(codes.Internal, "output %q has both tensor_content and float_val", name)
 	case len(content) > 0:
 		if len(content)%4 != 0 {
 			return nil, newError(codes.Internal, "output %q tensor_content has %d bytes, not a multiple of 4", name, len(content))

@@ -23,10 +23,16 @@ const RootsEnvVar = "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"
 func rootPool(o *options) (*x509.CertPool, error) {
 	var pemData []byte
 	var source string
-	switch {
-	case o.rootPEM != nil:
+	switch o.rootSource {
+	case rootsPEM:
+		if len(o.rootPEM) == 0 {
+			return nil, newError(codes.InvalidArgument, "WithRootCAPEM got no PEM data (did loading the CA bundle fail?); refusing to fall back to other roots")
+		}
 		pemData, source = o.rootPEM, "WithRootCAPEM"
-	case o.rootFile != "":
+	case rootsFile:
+		if o.rootFile == "" {
+			return nil, newError(codes.InvalidArgument, "WithRootCAFile got an empty path; refusing to fall back to other roots")
+		}
 		data, err := os.ReadFile(o.rootFile)
 		if err != nil {
 			return nil, newError(codes.InvalidArgument, "cannot read root certificates file %q: %v", o.rootFile, unwrapPathError(err))

@@ -19,8 +19,8 @@ func TestLabels(t *testing.T) {
 	if n := len(Labels()); n != NumClasses {
 		t.Fatalf("%d labels", n)
 	}
-	if Label(0) != "tench" || Label(1) != "goldfish" || Label(-1) != "" || Label(1000) != "" {
-		t.Fatalf("labels: %q %q", Label(0), Label(1))
+	if Label(0) != "tench" || Label(1) != "goldfish" || Label(-1) != "class -1" || Label(1000) != "class 1000" {
+		t.Fatalf("labels: %q %q %q %q", Label(0), Label(1), Label(-1), Label(1000))
 	}
 	for i, l := range Labels() {
 		if l == "" || strings.TrimSpace(l) != l {
@@ -93,10 +93,10 @@ func second(_ []int64, err error) error { return err }
 
 func TestDecodeErrors(t *testing.T) {
 	good := scoresResponse(2, false)
-	if _, err := decodeScores(good, DefaultOutputName, 2); err != nil {
+	if _, err := decodeScores(good, DefaultOutputName, 2, NumClasses); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := decodeScores(scoresResponse(2, true), DefaultOutputName, 2); err != nil {
+	if _, err := decodeScores(scoresResponse(2, true), DefaultOutputName, 2, NumClasses); err != nil {
 		t.Fatal(err)
 	}
 	bad := map[string]*pb.PredictResponse{
@@ -110,15 +110,15 @@ func TestDecodeErrors(t *testing.T) {
 			Dtype: pb.DataType_DT_FLOAT, TensorShape: shapeProto([]int64{2, 1000})}}},
 	}
 	for name, resp := range bad {
-		_, err := decodeScores(resp, DefaultOutputName, 2)
+		_, err := decodeScores(resp, DefaultOutputName, 2, NumClasses)
 		if status.Code(err) != codes.Internal {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	if _, err := decodeScores(good, DefaultOutputName, 3); status.Code(err) != codes.Internal {
+	if _, err := decodeScores(good, DefaultOutputName, 3, NumClasses); status.Code(err) != codes.Internal {
 		t.Errorf("row count mismatch: %v", err)
 	}
-	_, err := decodeScores(bad["missing output"], DefaultOutputName, 2)
+	_, err := decodeScores(bad["missing output"], DefaultOutputName, 2, NumClasses)
 	if !strings.Contains(err.Error(), `"output_alias"`) {
 		t.Errorf("message does not name the output: %v", err)
 	}
@@ -247,6 +247,10 @@ func TestNewClientConfigErrors(t *testing.T) {
 		"empty target":           {"", nil, codes.InvalidArgument},
 		"missing roots file":     {"127.0.0.1:1", []Option{WithRootCAFile("/nonexistent/ca.pem")}, codes.InvalidArgument},
 		"roots without PEM":      {"127.0.0.1:1", []Option{WithRootCAPEM([]byte("not a certificate"))}, codes.InvalidArgument},
+		"nil roots PEM":          {"127.0.0.1:1", []Option{WithRootCAPEM(nil)}, codes.InvalidArgument},
+		"empty roots PEM":        {"127.0.0.1:1", []Option{WithRootCAPEM([]byte{})}, codes.InvalidArgument},
+		"empty roots file path":  {"127.0.0.1:1", []Option{WithRootCAFile("")}, codes.InvalidArgument},
+		"authorization metadata": {"127.0.0.1:1", []Option{WithTLS(), WithMetadata("Authorization", "k2")}, codes.InvalidArgument},
 		"allowed insecure key":   {"127.0.0.1:1", []Option{WithAccessToken("k"), WithAllowInsecureKey()}, codes.OK},
 		"key with TLS":           {"127.0.0.1:1", []Option{WithTLS(), WithAccessToken("k")}, codes.OK},
 		"roots imply TLS w/ key": {"127.0.0.1:1", []Option{WithRootCAPEM(testCerts.caPEM), WithAccessToken("k")}, codes.OK},
@@ -268,5 +272,60 @@ func TestNewClientConfigErrors(t *testing.T) {
 		if client != nil {
 			client.Close()
 		}
+	}
+}
+
+// Empty explicit roots never fall back to the environment variable's roots.
+func TestEmptyRootsDoNotFallBack(t *testing.T) {
+	t.Setenv(RootsEnvVar, testCerts.caFile)
+	for name, opt := range map[string]Option{"pem": WithRootCAPEM(nil), "file": WithRootCAFile("")} {
+		c, err := NewClient("127.0.0.1:1", opt)
+		if ErrorCode(err) != codes.InvalidArgument {
+			if c != nil {
+				c.Close()
+			}
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestRedactionMarker(t *testing.T) {
+	e := errorFromCall(status.Error(codes.Internal, "bad key "+testPrimaryKey), nil, nil, []string{testPrimaryKey})
+	if e.Message != "bad key <redacted>" {
+		t.Fatalf("%q", e.Message)
+	}
+	if s := fmt.Sprint(secret("k")); s != "<redacted>" {
+		t.Fatalf("%q", s)
+	}
+}
+
+func TestDecodeShapeChecks(t *testing.T) {
+	out := func(shape []int64, values []float32, content []byte) *pb.PredictResponse {
+		return &pb.PredictResponse{Outputs: map[string]*pb.TensorProto{DefaultOutputName: {
+			Dtype: pb.DataType_DT_FLOAT, TensorShape: shapeProto(shape), FloatVal: values, TensorContent: content}}}
+	}
+	bad := map[string]struct {
+		resp *pb.PredictResponse
+		want string
+	}{
+		// 999 columns, values matching: not [N, 1000].
+		"columns": {out([]int64{1, 999}, make([]float32, 999), nil), "[N, 1000]"},
+		// (2^61+1) × 1000 wraps to 1000 in int64: the product must not be trusted.
+		"overflow": {out([]int64{1<<61 + 1, 1000}, make([]float32, 1000), nil), "1000 values"},
+		"negative": {out([]int64{-1, 1000}, nil, nil), "shape"},
+		"rank 1":   {out([]int64{1000}, make([]float32, 1000), nil), "shape"},
+	}
+	for name, c := range bad {
+		_, err := decodeScores(c.resp, DefaultOutputName, 0, NumClasses)
+		if status.Code(err) != codes.Internal || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// Both encodings set: tensor_content wins, as in the Python client.
+	good := scoresResponse(1, false).Outputs[DefaultOutputName]
+	both := out([]int64{1, 1000}, make([]float32, 1000), good.TensorContent)
+	s, err := decodeScores(both, DefaultOutputName, 1, NumClasses)
+	if err != nil || s.TopK(1)[0].ClassID != 1 {
+		t.Fatalf("%v %v", s, err)
 	}
 }

@@ -116,7 +116,7 @@ func TestWireVectorResponses(t *testing.T) {
 			if err := proto.Unmarshal(readVector(t, dir, name), &resp); err != nil {
 				t.Fatal(err)
 			}
-			scores, err := decodeScores(&resp, v.OutputName, 2)
+			scores, err := decodeScores(&resp, v.OutputName, 2, 0) // the vectors hold a [2, 3] tensor
 			if err != nil {
 				t.Fatal(err)
 			}
