@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using FpgaScore.V1;
+using Google.Protobuf;
 using Grpc.Core;
 
 namespace FpgaScore.Conformance;
@@ -30,28 +31,46 @@ internal static class Work
             .Select(d => d.TryGetInt64(out var n) ? n : throw new BadRequestException("'tensor_shape' must be a list of integers")).ToArray();
         return (client, headers) =>
         {
-            var bytes = File.ReadAllBytes(file);
+            var bytes = ReadFile(file);
             var values = new float[bytes.Length / sizeof(float)];
             for (int i = 0; i < values.Length; i++) values[i] = BinaryPrimitives.ReadSingleLittleEndian(bytes.AsSpan(i * sizeof(float)));
             return client.ScoreWithDetailsAsync<float[,]>(new FloatRequest(values, shape), headers);
         };
     }
 
-    private static Call FromFile(string path) => (client, headers) =>
-        client.ScoreWithDetailsAsync<float[,]>(new StoredRequest(PredictRequest.Parser.ParseFrom(File.ReadAllBytes(path))), headers);
-
-    /// <summary>A stored request's inputs and output filter, sent with the client's own model spec.</summary>
-    private sealed class StoredRequest(PredictRequest stored) : IScoringRequest
+    /// <summary>
+    /// The stored request's inputs and output filter, sent with the low-level <see cref="ScoringClient.PredictAsync"/>
+    /// (which gives a request without model_spec the client's own), then decoded as <c>output_alias</c>.
+    /// </summary>
+    private static Call FromFile(string path) => async (client, headers) =>
     {
-        public PredictRequest BuildRequest(RequestSettings settings)
+        PredictRequest stored;
+        try
         {
-            var request = new PredictRequest
-            {
-                ModelSpec = new ModelSpec { Name = settings.ModelName, SignatureName = settings.SignatureName },
-            };
-            request.Inputs.Add(stored.Inputs);
-            request.OutputFilter.Add(stored.OutputFilter);
-            return request;
+            stored = PredictRequest.Parser.ParseFrom(ReadFile(path));
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw new ScoringException(StatusCode.InvalidArgument, $"'{path}' is not a PredictRequest: {e.Message}");
+        }
+        var request = new PredictRequest();
+        request.Inputs.Add(stored.Inputs);
+        request.OutputFilter.Add(stored.OutputFilter);
+        var response = await client.PredictAsync(request, headers);
+        var (values, shape) = Scores.Decode(response);
+        return new ScoringResult<float[,]>(Scores.Convert<float[,]>(values, shape), shape, "", 0);
+    };
+
+    /// <summary>A file's bytes; one that cannot be read is INVALID_ARGUMENT naming it (a bad input, like an empty image).</summary>
+    private static byte[] ReadFile(string path)
+    {
+        try
+        {
+            return File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new ScoringException(StatusCode.InvalidArgument, $"cannot read '{path}': {e.Message}");
         }
     }
 }

@@ -72,6 +72,67 @@ public class AuthTests
     }
 
     [Fact]
+    public async Task AnOlderCallOnThePrimaryDoesNotSwitchBackAfterAFailover()
+    {
+        var server = await Servers.GetAsync(ServerKind.Secure);
+        using var client = Clients.For(server, o =>
+        {
+            o.AccessToken = Servers.PrimaryKey;
+            o.SecondaryAccessToken = Servers.SecondaryKey;
+            o.RetryPolicy = RetryPolicy.Disabled;
+        });
+        // A starts on the primary and is slow; B fails over to the secondary while A is in flight.
+        var slow = client.ScoreWithDetailsAsync<float[]>(new ImageRequest(Clients.ImageBytes()),
+            Clients.Case(Clients.NewCase("race-slow"), ("x-conformance-delay-ms", "1500")));
+        var failover = await client.ScoreWithDetailsAsync<float[]>(new ImageRequest(Clients.ImageBytes()),
+            Clients.Case(Clients.NewCase("race-failover"), ("x-conformance-fail", "1:UNAUTHENTICATED")));
+        Assert.Equal(2, failover.Attempts);
+        Assert.False(slow.IsCompleted);
+        Assert.Equal(1, (await slow).Attempts);
+
+        // A's late success on the primary must not move the client back to it.
+        var caseId = Clients.NewCase("race-after");
+        await ScoreAsync(client, caseId);
+        var call = Assert.Single(await server.CallsAsync(caseId, 1));
+        Assert.Equal(Fingerprint(Servers.SecondaryKey), call.GetProperty("authorization_sha256").GetString());
+    }
+
+    [Fact]
+    public async Task PerCallAuthorizationIsRefusedBeforeSending()
+    {
+        // Without the check, this would send a key over plaintext past the refusal (and replace the client's key).
+        var server = await Servers.GetAsync(ServerKind.PlainAuth);
+        using var client = Clients.For(server);
+        foreach (var name in new[] { "authorization", "Authorization" })
+        {
+            var caseId = Clients.NewCase("percall-auth");
+            var error = await Assert.ThrowsAsync<ScoringException>(() => client.ScoreWithDetailsAsync<float[]>(
+                new ImageRequest(Clients.ImageBytes()), Clients.Case(caseId, (name, Servers.PrimaryKey))));
+            Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+            Assert.Contains("authorization", error.Message);
+            Assert.DoesNotContain(Servers.PrimaryKey, error.ToString());
+            Assert.Empty(await server.CallsAsync(caseId, 0));
+        }
+        var low = await Assert.ThrowsAsync<ScoringException>(() => client.PredictAsync(
+            new ImageRequest(Clients.ImageBytes()).BuildRequest(RequestSettings.Default), new Metadata { { "authorization", "x" } }));
+        Assert.Equal(StatusCode.InvalidArgument, low.StatusCode);
+    }
+
+    [Fact]
+    public void ClientMetadataWithAuthorizationIsRefusedAtConstruction()
+    {
+        var error = Assert.Throws<ScoringException>(() => new ScoringClient(new ScoringClientOptions
+        {
+            UseSsl = true,
+            AccessToken = "k1",
+            Metadata = new Metadata { { "Authorization", "other-key" } },
+        }));
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Contains("authorization", error.Message);
+        Assert.DoesNotContain("other-key", error.ToString());
+    }
+
+    [Fact]
     public async Task BothKeysWrongFailsAfterOneRepeat()
     {
         var server = await Servers.GetAsync(ServerKind.Secure);

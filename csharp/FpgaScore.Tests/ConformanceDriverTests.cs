@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using FpgaScore.Conformance;
 using FpgaScore.Tests.Infrastructure;
+using Google.Protobuf;
 
 namespace FpgaScore.Tests;
 
@@ -48,6 +49,51 @@ public class ConformanceDriverTests
         Assert.Equal("INVALID_ARGUMENT", (string?)bad[0]!["code"]);
         await Assert.ThrowsAsync<BadRequestException>(() => HandleAsync(driver, """{"id": "p", "host": "h", "port": "x"}"""));
         await Assert.ThrowsAsync<BadRequestException>(() => HandleAsync(driver, """{"id": "a", "host": "h", "port": 1, "action": "dance"}"""));
+    }
+
+    [Fact]
+    public async Task RequestFilesAreSentWithTheLowLevelCall()
+    {
+        var server = await Servers.GetAsync(ServerKind.Plain);
+        using var driver = new Driver();
+        var stored = new ImageRequest(Clients.ImageBytes()).BuildRequest(RequestSettings.Default);
+        stored.ModelSpec = null; // the low-level call fills in the client's own
+        var good = Path.Combine(RunDirectory.Path, $"good-{Guid.NewGuid():N}.bin");
+        await File.WriteAllBytesAsync(good, stored.ToByteArray());
+        var renamed = stored.Clone();
+        renamed.Inputs.Add("pixels", renamed.Inputs["images"]);
+        renamed.Inputs.Remove("images");
+        var unknownInput = Path.Combine(RunDirectory.Path, $"unknown-input-{Guid.NewGuid():N}.bin");
+        await File.WriteAllBytesAsync(unknownInput, renamed.ToByteArray());
+
+        string Line(string file) => $$"""{"id": "r", "host": "127.0.0.1", "port": {{server.Port}}, "action": "request", "request_file": "{{file}}", "top_k": 1}""";
+        var ok = (await HandleAsync(driver, Line(good)))[0]!;
+        Assert.Equal("OK", (string?)ok["code"]);
+        Assert.Equal("[1,1000]", ok["shape"]!.ToJsonString());
+        Assert.Equal(Golden.Top1("gradient.jpg"), (int)ok["top_k"]![0]![0]![0]!);
+
+        var refused = (await HandleAsync(driver, Line(unknownInput)))[0]!;
+        Assert.Equal("INVALID_ARGUMENT", (string?)refused["code"]);
+        Assert.Contains("pixels", (string?)refused["message"]);
+        Assert.Matches("^[0-9a-f]{32}$", (string?)refused["request_id"]);
+    }
+
+    [Fact]
+    public async Task MissingInputFilesAreInvalidArgumentNamingThem()
+    {
+        using var driver = new Driver();
+        var missing = Path.Combine(RunDirectory.Path, "missing-input-file");
+        foreach (var line in new[]
+        {
+            $$"""{"id": "i", "host": "127.0.0.1", "port": 1, "action": "images", "images": ["{{missing}}"]}""",
+            $$"""{"id": "t", "host": "127.0.0.1", "port": 1, "action": "tensor", "tensor_file": "{{missing}}", "tensor_shape": [224, 224, 3]}""",
+            $$"""{"id": "r", "host": "127.0.0.1", "port": 1, "action": "request", "request_file": "{{missing}}"}""",
+        })
+        {
+            var result = (await HandleAsync(driver, line))[0]!;
+            Assert.Equal("INVALID_ARGUMENT", (string?)result["code"]);
+            Assert.Contains(missing, (string?)result["message"]);
+        }
     }
 
     [Theory]

@@ -63,6 +63,61 @@ public class DecodeTests
         Assert.Equal(StatusCode.Internal, Assert.Throws<ScoringException>(() => Scores.Decode(Response(strings))).StatusCode);
     }
 
+    public static TheoryData<string, long[], string> BadShapes => new()
+    {
+        { "rank 1", [1000], "not [N,1000]" },
+        { "rank 3", [1, 1000, 1], "not [N,1000]" },
+        { "columns", [1, 999], "999 scores per image" },
+        { "empty rows", [0, 1000], "empty" },
+        { "empty columns", [1, 0], "empty" },
+        { "overflow", [long.MaxValue / 2, 1000], "overflows" },
+        { "huge", [int.MaxValue, 1000], "too large" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadShapes))]
+    public void AShapeThatIsNotRowsByThousandIsInternal(string what, long[] shape, string expected)
+    {
+        var tensor = new TensorProto { Dtype = DataType.DtFloat, TensorShape = Tensors.Shape(shape) };
+        tensor.FloatVal.Add(1f);
+        var error = Assert.Throws<ScoringException>(() => Scores.Decode(Response(tensor)));
+        Assert.True(error.StatusCode == StatusCode.Internal, what);
+        Assert.Contains(expected, error.Message);
+        Assert.Contains("[" + string.Join(",", shape) + "]", error.Message);
+    }
+
+    [Fact]
+    public void TheRowsMustMatchTheImagesSent()
+    {
+        var response = Response(Floats([2, 1000], new float[2000], false));
+        Assert.Equal([2L, 1000], Scores.Decode(response, expectedRows: 2).Shape);
+        var error = Assert.Throws<ScoringException>(() => Scores.Decode(response, expectedRows: 1));
+        Assert.Equal(StatusCode.Internal, error.StatusCode);
+        Assert.Contains("2 rows", error.Message);
+        Assert.Contains("1 image", error.Message);
+    }
+
+    [Fact]
+    public void FloatArrayFromSeveralRowsAfterACallIsInternal()
+    {
+        // The request's row count was unknown (a custom request), the server answered two rows: its fault, not the caller's.
+        var response = Response(Floats([2, 1000], new float[2000], true));
+        var error = Assert.Throws<ScoringException>(() => Scores.DecodeAs<float[]>(response, "output_alias", null));
+        Assert.Equal(StatusCode.Internal, error.StatusCode);
+        Assert.Equal(2, Scores.DecodeAs<float[,]>(response, "output_alias", 2).Scores.GetLength(0));
+    }
+
+    [Fact]
+    public void TensorContentIsPreferredWhenBothAreSet()
+    {
+        var content = Enumerable.Range(0, 1000).Select(i => i / 1000f).ToArray();
+        var tensor = Floats([1, 1000], content, false);
+        tensor.FloatVal.AddRange(new float[1000]);
+        Assert.Equal(content, Scores.Decode(Response(tensor)).Values);
+        tensor.FloatVal.Add(1f); // a float_val of the wrong size does not matter either
+        Assert.Equal(content, Scores.Decode(Response(tensor)).Values);
+    }
+
     [Fact]
     public void RankMatchesTheArrayType()
     {

@@ -39,6 +39,28 @@ public class RequestTests
         Assert.True(request.Inputs.ContainsKey("input_bytes"));
     }
 
+    [Fact]
+    public void ACustomOutputNameIsInTheOutputFilterAndTheDefaultIsNot()
+    {
+        var image = new ImageRequest([1, 2, 3]);
+        Assert.Empty(image.BuildRequest(RequestSettings.Default).OutputFilter);
+        Assert.Empty(image.BuildRequest(RequestSettings.Default with { OutputName = "output_alias" }).OutputFilter);
+        var custom = RequestSettings.Default with { OutputName = "scores" };
+        Assert.Equal(["scores"], image.BuildRequest(custom).OutputFilter);
+        Assert.Equal(["scores"], new FloatRequest(new float[224 * 224 * 3], 224, 224, 3).BuildRequest(custom).OutputFilter);
+    }
+
+    [Fact]
+    public void AFileThatCannotBeReadIsInvalidArgumentNamingIt()
+    {
+        var missing = Path.Combine(RunDirectory.Path, "no-such-image.jpg");
+        var error = Assert.Throws<ScoringException>(() => ImageRequest.FromFiles(RepoPaths.Image("gradient.jpg"), missing));
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Contains(missing, error.Message);
+        var directory = Assert.Throws<ScoringException>(() => ImageRequest.FromFiles(RunDirectory.Path));
+        Assert.Equal(StatusCode.InvalidArgument, directory.StatusCode);
+    }
+
     public static TheoryData<string, Func<object>> BadInputs => new()
     {
         { "empty batch", () => new ImageRequest(Array.Empty<byte[]>()) },

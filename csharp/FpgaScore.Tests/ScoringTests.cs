@@ -101,24 +101,57 @@ public class ScoringTests
     }
 
     [Fact]
-    public async Task FloatArrayForABatchIsRefusedAndUnsupportedTypesMakeNoCall()
+    public async Task FloatArrayForABatchAndUnsupportedTypesAreRefusedWithoutACall()
     {
         using var client = await Clients.PlainAsync();
+        var caseId = Clients.NewCase("float-array-batch");
         var error = await Assert.ThrowsAsync<ScoringException>(() =>
-            client.ScoreAsync<float[]>(new ImageRequest(Clients.ImageBytes(), Clients.ImageBytes("rings.jpg"))));
+            client.ScoreAsync<float[]>(new ImageRequest(Clients.ImageBytes(), Clients.ImageBytes("rings.jpg")), Clients.Case(caseId)));
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
-        Assert.Matches("^[0-9a-f]{32}$", error.RequestId);
+        Assert.Contains("float[,]", error.Message);
+        Assert.Equal("", error.RequestId);
+        Assert.Empty(await (await Servers.GetAsync(ServerKind.Plain)).CallsAsync(caseId, 0));
         var unsupported = await Assert.ThrowsAsync<ScoringException>(() => client.ScoreAsync<int[]>(new ImageRequest(Clients.ImageBytes())));
         Assert.Equal("", unsupported.RequestId);
     }
 
     [Fact]
-    public async Task AWrongOutputNameIsInternal()
+    public async Task AnUnknownOutputNameIsAskedForAndRefusedByTheServer()
     {
+        // A custom output name goes in output_filter; the server refuses a name it does not know.
         using var client = await Clients.PlainAsync(o => o.OutputName = "no_such_output");
         var error = await Assert.ThrowsAsync<ScoringException>(() => client.ScoreAsync<float[]>(new ImageRequest(Clients.ImageBytes())));
-        Assert.Equal(StatusCode.Internal, error.StatusCode);
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
         Assert.Contains("no_such_output", error.Message);
+        Assert.Matches("^[0-9a-f]{32}$", error.RequestId);
+    }
+
+    [Fact]
+    public async Task ACustomOutputNameIsRequestedInTheOutputFilter()
+    {
+        // "features" is only returned when asked for; it is [1,2048], so decoding it as scores is Internal,
+        // naming the width: proof that the server was asked for it (without the filter: "no output 'features'").
+        using var client = await Clients.PlainAsync(o => o.OutputName = "features");
+        var error = await Assert.ThrowsAsync<ScoringException>(() => client.ScoreAsync<float[]>(new ImageRequest(Clients.ImageBytes())));
+        Assert.Equal(StatusCode.Internal, error.StatusCode);
+        Assert.Contains("[1,2048]", error.Message);
+        Assert.Matches("^[0-9a-f]{32}$", error.RequestId);
+    }
+
+    [Fact]
+    public async Task PredictFillsAMissingModelSpecAndLeavesTheCallersRequestAlone()
+    {
+        using var client = await Clients.PlainAsync(o => o.ModelName = "resnet50-custom");
+        var request = new PredictRequest();
+        request.Inputs.Add("images", new ImageRequest(Clients.ImageBytes()).BuildRequest(RequestSettings.Default).Inputs["images"]);
+        var response = await client.PredictAsync(request);
+        Assert.Null(request.ModelSpec);
+        Assert.Equal("resnet50-custom", response.ModelSpec.Name);
+        Assert.Equal("serving_default", response.ModelSpec.SignatureName);
+        Assert.Equal([1L, 1000], Scores.Decode(response, expectedRows: 1).Shape);
+
+        request.ModelSpec = new ModelSpec { Name = "own-model" };
+        Assert.Equal("own-model", (await client.PredictAsync(request)).ModelSpec.Name);
     }
 
     [Fact]

@@ -92,7 +92,11 @@ public class TlsTests
     public async Task PlaintextToATlsServerIsUnavailableButNotACertificateError()
     {
         var server = await Servers.GetAsync(ServerKind.Secure);
-        using var client = Clients.For(server, o => o.UseSsl = false);
+        using var client = Clients.For(server, o =>
+        {
+            o.UseSsl = false;
+            o.RootCertificatesFile = null; // TLS-only settings are refused without TLS
+        });
         var error = await Assert.ThrowsAsync<ScoringException>(() => client.ScoreAsync<float[]>(
             new ImageRequest(Clients.ImageBytes()), deadline: DateTime.UtcNow.AddSeconds(3)));
         Assert.Contains(error.StatusCode, new[] { StatusCode.Unavailable, StatusCode.Internal, StatusCode.DeadlineExceeded });
@@ -129,5 +133,24 @@ public class TlsTests
             RootCertificatesPem = "hello",
         }));
         Assert.Equal(StatusCode.InvalidArgument, notPem.StatusCode);
+    }
+
+    public static TheoryData<string, Action<ScoringClientOptions>> TlsOnlySettings => new()
+    {
+        { "RootCertificatesPem", o => o.RootCertificatesPem = "-----BEGIN CERTIFICATE-----" },
+        { "RootCertificatesFile", o => o.RootCertificatesFile = "/tmp/ca.pem" },
+        { "ServerNameOverride", o => o.ServerNameOverride = "scoring.internal.test" },
+    };
+
+    [Theory]
+    [MemberData(nameof(TlsOnlySettings))]
+    public void TlsOnlySettingsWithoutTlsAreInvalidArgument(string name, Action<ScoringClientOptions> set)
+    {
+        var options = new ScoringClientOptions { Host = "127.0.0.1", UseSsl = false };
+        set(options);
+        var error = Assert.Throws<ScoringException>(() => new ScoringClient(options));
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Contains(name, error.Message);
+        Assert.Contains("UseSsl", error.Message);
     }
 }

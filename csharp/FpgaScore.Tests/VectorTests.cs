@@ -63,7 +63,7 @@ public class VectorTests
         var shape = expected.GetProperty("shape").EnumerateArray().Select(v => v.GetInt64()).ToArray();
 
         var response = PredictResponse.Parser.ParseFrom(File.ReadAllBytes(RepoPaths.Vectors(file)));
-        var (decoded, decodedShape) = Scores.Decode(response);
+        var (decoded, decodedShape) = Scores.Decode(response, expectedRows: 2, expectedColumns: 3); // the vectors hold [2,3]
         Assert.Equal(values, decoded);
         Assert.Equal(shape, decodedShape);
 

@@ -19,6 +19,15 @@ public interface IScoringRequest
 /// <param name="InputName">The key of the input tensor, e.g. <c>images</c>.</param>
 public sealed record RequestSettings(string ModelName, string SignatureName, string InputName)
 {
+    /// <summary>The service's output name, which the server returns when <c>output_filter</c> is empty.</summary>
+    public const string DefaultOutputName = "output_alias";
+
+    /// <summary>
+    /// The output the client reads. When it is not <see cref="DefaultOutputName"/>, requests name it in
+    /// <c>output_filter</c> (the server returns only <c>output_alias</c> otherwise).
+    /// </summary>
+    public string OutputName { get; init; } = DefaultOutputName;
+
     /// <summary>The service's defaults: <c>resnet50</c>, <c>serving_default</c>, <c>images</c>.</summary>
     public static RequestSettings Default { get; } = new("resnet50", "serving_default", "images");
 }

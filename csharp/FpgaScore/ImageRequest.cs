@@ -46,13 +46,34 @@ public sealed class ImageRequest : IScoringRequest
     }
 
     /// <summary>Reads the files at <paramref name="paths"/> (one image each).</summary>
+    /// <exception cref="ScoringException"><c>InvalidArgument</c> naming the file when one cannot be read (missing,
+    /// a directory, no permission), as for an empty one.</exception>
     public static ImageRequest FromFiles(params string[] paths)
     {
         ArgumentNullException.ThrowIfNull(paths);
         var images = new ByteString[paths.Length];
         for (int i = 0; i < paths.Length; i++)
-            images[i] = UnsafeByteOperations.UnsafeWrap(File.ReadAllBytes(paths[i]));
+            images[i] = UnsafeByteOperations.UnsafeWrap(ReadFile(paths[i] ?? throw new ArgumentNullException(nameof(paths), $"path {i} is null")));
         return new ImageRequest(images);
+    }
+
+    /// <summary>The bytes of the file at <paramref name="path"/>; a file that cannot be read is <c>InvalidArgument</c> naming it.</summary>
+    internal static byte[] ReadFile(string path)
+    {
+        try
+        {
+            return File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            var why = e switch
+            {
+                FileNotFoundException or DirectoryNotFoundException => "no such file",
+                UnauthorizedAccessException => "permission denied or a directory",
+                _ => e.Message,
+            };
+            throw new ScoringException(StatusCode.InvalidArgument, $"cannot read '{path}': {why}");
+        }
     }
 
     /// <summary>How many images the request holds (N).</summary>

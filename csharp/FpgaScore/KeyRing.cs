@@ -40,8 +40,17 @@ internal sealed class KeyRing
 
     public static int Other(int index) => 1 - index;
 
-    /// <summary>Makes later calls use key <paramref name="index"/> (after it worked where the other did not).</summary>
-    public void Prefer(int index) => Volatile.Write(ref _current, index);
+    /// <summary>
+    /// Makes later calls use key <paramref name="to"/> (after it worked where <paramref name="from"/> did not), unless
+    /// another call already changed the key in use since this one started with <paramref name="from"/>.
+    /// </summary>
+    public void Prefer(int from, int to)
+    {
+        if (_keys.Length == 2) Interlocked.CompareExchange(ref _current, to, from);
+    }
+
+    /// <summary>Whether a metadata key is <c>authorization</c> (any case), which only the client itself sets.</summary>
+    public static bool IsAuthorization(string key) => string.Equals(key, AuthorizationKey, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Adds the <c>authorization</c> entry for key <paramref name="index"/>.</summary>
     public void AddHeader(Metadata headers, int index)

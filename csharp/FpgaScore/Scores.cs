@@ -8,12 +8,22 @@ namespace FpgaScore;
 /// <summary>Decodes the output tensor of a response into floats, and converts them to the caller's array type.</summary>
 public static class Scores
 {
+    /// <summary>The number of scores per image: the ImageNet classes.</summary>
+    public const int Classes = 1000;
+
     /// <summary>
     /// The values and shape of output <paramref name="outputName"/>, from <c>tensor_content</c> (little-endian
-    /// float32) or <c>float_val</c>, whichever the server used.
+    /// float32, preferred when both are set) or <c>float_val</c>, whichever the server used.
     /// </summary>
-    /// <exception cref="ScoringException"><c>Internal</c>: the output is missing, not float, or of the wrong size.</exception>
-    public static (float[] Values, long[] Shape) Decode(PredictResponse response, string outputName = "output_alias")
+    /// <param name="response">The server's response.</param>
+    /// <param name="outputName">The output to read.</param>
+    /// <param name="expectedRows">The number of images sent, when known: the output must have as many rows.</param>
+    /// <param name="expectedColumns">The scores per image, <see cref="Classes"/> unless told; <c>null</c> leaves it unchecked.</param>
+    /// <exception cref="ScoringException"><c>Internal</c>: the output is missing, not float, not a non-empty
+    /// [rows,columns] (with <paramref name="expectedRows"/> and <paramref name="expectedColumns"/> when given),
+    /// a shape too large to hold, or values of the wrong size.</exception>
+    public static (float[] Values, long[] Shape) Decode(PredictResponse response, string outputName = "output_alias", int? expectedRows = null,
+        int? expectedColumns = Classes)
     {
         ArgumentNullException.ThrowIfNull(response);
         if (!response.Outputs.TryGetValue(outputName, out var tensor))
@@ -24,17 +34,35 @@ public static class Scores
         if (tensor.Dtype != DataType.DtFloat)
             throw Internal($"output '{outputName}' has dtype {tensor.Dtype}, not DT_FLOAT");
         var shape = tensor.TensorShape?.Dim.Select(d => d.Size).ToArray() ?? [];
+        var text = $"[{string.Join(",", shape)}]";
         if (shape.Any(d => d < 0))
-            throw Internal($"output '{outputName}' has an unknown dimension in shape [{string.Join(",", shape)}]");
-        long count = 1;
-        foreach (var d in shape) count = checked(count * d);
+            throw Internal($"output '{outputName}' has an unknown dimension in shape {text}");
+        if (shape.Length != 2)
+            throw Internal($"output '{outputName}' has shape {text}, not [N,{expectedColumns?.ToString() ?? "C"}]");
+        if (shape.Any(d => d == 0))
+            throw Internal($"output '{outputName}' is empty: shape {text}");
+        long count;
+        try
+        {
+            count = checked(shape[0] * shape[1]);
+        }
+        catch (OverflowException)
+        {
+            throw Internal($"output '{outputName}' has shape {text}, whose size overflows");
+        }
+        if (expectedColumns is { } columns && shape[1] != columns)
+            throw Internal($"output '{outputName}' has shape {text}, not [N,{columns}]: {shape[1]} scores per image");
+        if (count > Array.MaxLength)
+            throw Internal($"output '{outputName}' has shape {text}, too large to decode");
+        if (expectedRows is { } rows && shape[0] != rows)
+            throw Internal($"output '{outputName}' has {shape[0]} rows (shape {text}) for {rows} image(s) sent");
 
         float[] values;
         if (!tensor.TensorContent.IsEmpty)
         {
             var bytes = tensor.TensorContent.Span;
             if (bytes.Length != count * sizeof(float))
-                throw Internal($"output '{outputName}' has {bytes.Length} bytes of tensor_content; shape [{string.Join(",", shape)}] needs {count * sizeof(float)}");
+                throw Internal($"output '{outputName}' has {bytes.Length} bytes of tensor_content; shape {text} needs {count * sizeof(float)}");
             values = new float[count];
             if (BitConverter.IsLittleEndian)
                 MemoryMarshal.Cast<byte, float>(bytes).CopyTo(values);
@@ -42,10 +70,10 @@ public static class Scores
                 for (int i = 0; i < values.Length; i++)
                     values[i] = BinaryPrimitives.ReadSingleLittleEndian(bytes.Slice(i * sizeof(float)));
         }
-        else if (tensor.FloatVal.Count > 0 || count == 0)
+        else if (tensor.FloatVal.Count > 0)
         {
             if (tensor.FloatVal.Count != count)
-                throw Internal($"output '{outputName}' has {tensor.FloatVal.Count} float_val values; shape [{string.Join(",", shape)}] needs {count}");
+                throw Internal($"output '{outputName}' has {tensor.FloatVal.Count} float_val values; shape {text} needs {count}");
             values = tensor.FloatVal.ToArray();
         }
         else
@@ -53,6 +81,18 @@ public static class Scores
             throw Internal($"output '{outputName}' has neither tensor_content nor float_val");
         }
         return (values, shape);
+    }
+
+    /// <summary>
+    /// Decodes output <paramref name="outputName"/> of a successful call that sent <paramref name="sentRows"/> images
+    /// (when known) and converts it to <typeparamref name="T"/>; every mismatch is <c>Internal</c>, the server's fault.
+    /// </summary>
+    internal static (T Scores, long[] Shape) DecodeAs<T>(PredictResponse response, string outputName, int? sentRows)
+    {
+        var (values, shape) = Decode(response, outputName, sentRows);
+        if (typeof(T) == typeof(float[]) && shape[0] != 1)
+            throw Internal($"output '{outputName}' has {shape[0]} rows; float[] holds the scores of one image");
+        return (Convert<T>(values, shape), shape);
     }
 
     /// <summary>Whether <typeparamref name="T"/> is a result type the client can produce.</summary>

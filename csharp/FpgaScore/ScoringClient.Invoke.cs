@@ -10,11 +10,15 @@ public sealed partial class ScoringClient
         PredictRequest request, Metadata? headers, DateTime? deadline, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (headers is not null && headers.Any(e => KeyRing.IsAuthorization(e.Key)))
+            throw new ScoringException(StatusCode.InvalidArgument,
+                "per-call metadata must not hold 'authorization': the client sends the key itself (AccessToken, AuthScheme)");
         var deadlineUtc = deadline?.ToUniversalTime() ?? DateTime.UtcNow + _timeout;
         var retry = new RetryDecider(_retryPolicy, deadlineUtc);
         int attempts = 0, counted = 0;
         bool failedOver = false;
-        int key = _keys.Current;
+        int startKey = _keys.Current;
+        int key = startKey;
         while (true)
         {
             if (cancellationToken.IsCancellationRequested) throw ErrorMapper.Cancelled();
@@ -26,7 +30,9 @@ public sealed partial class ScoringClient
             {
                 var response = await call.ResponseAsync.ConfigureAwait(false);
                 var responseHeaders = await call.ResponseHeadersAsync.ConfigureAwait(false);
-                if (key != _keys.Current) _keys.Prefer(key);
+                // Only a call that failed over itself moves the client to the other key, and only from the key this
+                // call started with: an older call still in flight on a revoked key must not switch the client back.
+                if (failedOver) _keys.Prefer(startKey, key);
                 return (response, ErrorMapper.RequestId(responseHeaders, call.GetTrailers()), attempts);
             }
             catch (RpcException error)
@@ -56,18 +62,14 @@ public sealed partial class ScoringClient
         }
     }
 
+    /// <summary>The client's metadata, the call's (neither holds <c>authorization</c>: both are refused earlier), and the key.</summary>
     private Metadata Headers(Metadata? perCall, int key)
     {
         var headers = new Metadata();
         foreach (var entry in _metadata) headers.Add(entry);
-        bool callerAuthorizes = false;
         if (perCall is not null)
-            foreach (var entry in perCall)
-            {
-                headers.Add(entry);
-                callerAuthorizes |= entry.Key == KeyRing.AuthorizationKey;
-            }
-        if (!callerAuthorizes) _keys.AddHeader(headers, key);
+            foreach (var entry in perCall) headers.Add(entry);
+        _keys.AddHeader(headers, key);
         return headers;
     }
 

@@ -64,12 +64,13 @@ public sealed partial class ScoringClient : IDisposable
             var roots = TlsRoots.Resolve(options.RootCertificatesPem, options.RootCertificatesFile);
             _validator = new CertificateValidator(roots, string.IsNullOrEmpty(options.ServerNameOverride) ? options.Host : options.ServerNameOverride);
         }
-        _settings = new RequestSettings(options.ModelName, options.SignatureName, options.InputName);
+        _settings = new RequestSettings(options.ModelName, options.SignatureName, options.InputName) { OutputName = options.OutputName };
         _outputName = options.OutputName;
         _timeout = options.Timeout;
         _retryPolicy = options.RetryPolicy;
         _metadata = new Metadata();
-        foreach (var entry in options.Metadata) _metadata.Add(entry);
+        if (options.Metadata is not null)
+            foreach (var entry in options.Metadata) _metadata.Add(entry);
         Target = ChannelFactory.Address(options);
         _channel = ChannelFactory.Create(options, _validator);
         _stub = new PredictionService.PredictionServiceClient(_channel);
@@ -102,12 +103,17 @@ public sealed partial class ScoringClient : IDisposable
     {
         ArgumentNullException.ThrowIfNull(request);
         Scores.EnsureSupported<T>();
-        var message = request.BuildRequest(_settings);
+        var message = request.BuildRequest(_settings) ?? throw new ScoringException(StatusCode.InvalidArgument, "BuildRequest returned null");
+        Tensors.AddOutputFilter(message, _outputName);
+        var sent = SentRows(message);
+        if (typeof(T) == typeof(float[]) && sent is > 1)
+            throw new ScoringException(StatusCode.InvalidArgument,
+                $"the request holds {sent} images; float[] holds the scores of one: use float[,] or float[][] for a batch");
         var (response, requestId, attempts) = await InvokeAsync(message, headers, deadline, cancellationToken).ConfigureAwait(false);
         try
         {
-            var (values, shape) = Scores.Decode(response, _outputName);
-            return new ScoringResult<T>(Scores.Convert<T>(values, shape), shape, requestId, attempts);
+            var (scores, shape) = Scores.DecodeAs<T>(response, _outputName, sent);
+            return new ScoringResult<T>(scores, shape, requestId, attempts);
         }
         catch (ScoringException e)
         {
@@ -115,11 +121,21 @@ public sealed partial class ScoringClient : IDisposable
         }
     }
 
-    /// <summary>The low-level call: sends <paramref name="request"/> as is (with the key, retries and deadline) and returns the response.</summary>
+    /// <summary>
+    /// The low-level call: sends <paramref name="request"/> (with the key, metadata, retries and deadline) and returns the
+    /// response. The request is sent as it is, except that one without <c>model_spec</c> gets the client's
+    /// (<see cref="ScoringClientOptions.ModelName"/>, <see cref="ScoringClientOptions.SignatureName"/>); the
+    /// caller's message is never modified. <see cref="Scores.Decode"/> reads the scores of the response.
+    /// </summary>
     public async Task<PredictResponse> PredictAsync(PredictRequest request, Metadata? headers = null, DateTime? deadline = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
+        if (request.ModelSpec is null)
+        {
+            request = request.Clone();
+            request.ModelSpec = new ModelSpec { Name = _settings.ModelName, SignatureName = _settings.SignatureName };
+        }
         return (await InvokeAsync(request, headers, deadline, cancellationToken).ConfigureAwait(false)).Response;
     }
 
@@ -127,6 +143,15 @@ public sealed partial class ScoringClient : IDisposable
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0) _channel.Dispose();
+    }
+
+    /// <summary>The number of images <paramref name="message"/> sends (the first dimension of its input), when it says.</summary>
+    private int? SentRows(PredictRequest message)
+    {
+        if (!message.Inputs.TryGetValue(_settings.InputName, out var input)) return null;
+        var dims = input.TensorShape?.Dim;
+        if (dims is null || dims.Count == 0 || dims[0].Size is < 0 or > int.MaxValue) return null;
+        return (int)dims[0].Size;
     }
 
     /// <summary>The target and settings, never a key.</summary>
@@ -144,5 +169,21 @@ public sealed partial class ScoringClient : IDisposable
             throw new ScoringException(StatusCode.InvalidArgument, "RetryPolicy must not be null");
         if (string.IsNullOrEmpty(options.InputName) || string.IsNullOrEmpty(options.OutputName) || string.IsNullOrEmpty(options.ModelName))
             throw new ScoringException(StatusCode.InvalidArgument, "InputName, OutputName and ModelName must not be empty");
+        if (!options.UseSsl)
+        {
+            // As the Python client does: settings that only mean something with TLS are a mistake without it.
+            var tlsOnly = new[]
+            {
+                (Name: nameof(options.RootCertificatesPem), Set: options.RootCertificatesPem is not null),
+                (Name: nameof(options.RootCertificatesFile), Set: options.RootCertificatesFile is not null),
+                (Name: nameof(options.ServerNameOverride), Set: options.ServerNameOverride is not null),
+            }.Where(o => o.Set).Select(o => o.Name).ToArray();
+            if (tlsOnly.Length > 0)
+                throw new ScoringException(StatusCode.InvalidArgument,
+                    $"{string.Join(", ", tlsOnly)} only appl{(tlsOnly.Length == 1 ? "ies" : "y")} with TLS: set UseSsl, or leave {(tlsOnly.Length == 1 ? "it" : "them")} unset");
+        }
+        if (options.Metadata is not null && options.Metadata.Any(e => KeyRing.IsAuthorization(e.Key)))
+            throw new ScoringException(StatusCode.InvalidArgument,
+                "Metadata must not hold 'authorization': the client sends the key itself (AccessToken, AuthScheme)");
     }
 }

@@ -49,6 +49,17 @@ internal static class Tensors
             ModelSpec = new ModelSpec { Name = settings.ModelName, SignatureName = settings.SignatureName },
         };
         request.Inputs.Add(settings.InputName, input);
+        AddOutputFilter(request, settings.OutputName);
         return request;
+    }
+
+    /// <summary>
+    /// Names <paramref name="outputName"/> in <c>output_filter</c> unless it is the default output (which the
+    /// server returns for an empty filter; the default request carries no filter) or already named.
+    /// </summary>
+    public static void AddOutputFilter(PredictRequest request, string outputName)
+    {
+        if (outputName != RequestSettings.DefaultOutputName && !request.OutputFilter.Contains(outputName))
+            request.OutputFilter.Add(outputName);
     }
 }
