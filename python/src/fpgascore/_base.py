@@ -4,19 +4,20 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, List, Mapping, Optional, Sequence
+from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 import grpc
 import numpy as np
 
 from ._config import ClientConfig, check_timeout
-from ._errors import ScoringError, from_rpc_error, request_id_of
+from ._errors import (DeadlineExceededError, ScoringError, UntrustedCertificateError, from_rpc_error,
+                      request_id_of)
 from ._retry import RetryPlanner
 from ._tensors import (NUM_CLASSES, OUTPUT_NAME, ImageInput, decode_scores, image_array_tensor, image_tensor,
                        predict_request)
 from .v1 import predict_pb2, tensor_pb2
 
-__all__ = ["CallInfo", "ClientBase", "Prepared", "logger"]
+__all__ = ["CallAttempts", "CallInfo", "ClientBase", "Prepared", "logger"]
 
 logger = logging.getLogger("fpgascore")
 
@@ -101,6 +102,64 @@ class ClientBase:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._config.describe()})"
+
+
+class CallAttempts:
+    """The attempts of one logical call: its deadline, the key in use (with at most one
+    failover to the other key), the retry policy, and what CallInfo reports. The sync and
+    the asyncio client drive it the same way:
+
+        attempts = CallAttempts(client, timeout, metadata, info)
+        while True:
+            remaining, call_metadata = attempts.next()      # raises once the deadline passed
+            try: response = <call>(timeout=remaining, metadata=call_metadata)
+            except grpc.RpcError as exc: <sleep>(attempts.failed(exc)); continue   # or raises
+            attempts.succeeded(request_id); return response
+    """
+
+    def __init__(self, client: "ClientBase", timeout: Optional[float], metadata: Any,
+                 info: Optional[CallInfo]) -> None:
+        self._client = client
+        self._deadline = client._deadline(timeout)
+        self._planner = client._planner(self._deadline)
+        self._keys = client._config.keys
+        self._key = self._keys.current()
+        self._metadata = metadata
+        self._info = info
+        self._failed_over = False
+        self._attempts = 0
+        self._last: Optional[ScoringError] = None
+
+    def next(self) -> Tuple[float, Tuple[Tuple[str, str], ...]]:
+        """(seconds left, metadata) for the next attempt; raises when no time is left."""
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            error = self._last or DeadlineExceededError("deadline exceeded before the call was sent")
+            self._client._fill(self._info, self._attempts, error.code, error.request_id)
+            raise error
+        self._attempts += 1
+        return remaining, self._client._config.call_metadata(self._key, self._metadata)
+
+    def failed(self, exc: grpc.RpcError) -> float:
+        """Seconds to wait before the next attempt (0 for a key failover); raises the
+        client's error when the call must give up."""
+        last = self._last = self._client._error(exc)
+        if last.code == grpc.StatusCode.UNAUTHENTICATED and self._keys.has_secondary and not self._failed_over:
+            self._failed_over, self._key = True, self._keys.other(self._key)
+            return 0.0
+        trailing = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None  # type: ignore[attr-defined]
+        sleep = None if isinstance(last, UntrustedCertificateError) else self._planner.next_sleep(
+            last.code, trailing, self._attempts - int(self._failed_over))
+        if sleep is None:
+            self._client._fill(self._info, self._attempts, last.code, last.request_id)
+            raise last from None  # the grpcio error behind it adds nothing for the caller
+        self._client._log_retry(last, self._attempts, sleep)
+        return sleep
+
+    def succeeded(self, request_id: str) -> None:
+        if self._failed_over:
+            self._keys.prefer(self._key)
+        self._client._fill(self._info, self._attempts, grpc.StatusCode.OK, request_id)
 
 
 def request_id_from_call(call: Any) -> str:

@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any, Mapping, Optional, Sequence
 
 import grpc
 import grpc.aio
 import numpy as np
 
-from ._base import CallInfo, ClientBase, Prepared, output_filter_list
+from ._base import CallAttempts, CallInfo, ClientBase, Prepared, output_filter_list
 from ._channel import create_aio_channel
-from ._errors import DeadlineExceededError, ScoringError, UntrustedCertificateError, request_id_of
+from ._errors import ScoringError, request_id_of
 from ._tensors import ImageInput
 from .v1 import predict_pb2, prediction_service_pb2_grpc, tensor_pb2
 
@@ -66,41 +65,16 @@ class AsyncPredictionClient(ClientBase):
 
     async def _call(self, request: predict_pb2.PredictRequest, timeout: Optional[float], metadata: Any,
                     info: Optional[CallInfo]) -> predict_pb2.PredictResponse:
-        deadline = self._deadline(timeout)
-        planner = self._planner(deadline)
-        keys = self._config.keys
-        key = keys.current()
-        failed_over = False
-        attempts = 0
-        last: Optional[ScoringError] = None
+        attempts = CallAttempts(self, timeout, metadata, info)
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                error = last or DeadlineExceededError("deadline exceeded before the call was sent")
-                self._fill(info, attempts, error.code, error.request_id)
-                raise error
-            attempts += 1
-            call = self._predict(request, timeout=remaining, metadata=self._config.call_metadata(key, metadata))
+            remaining, call_metadata = attempts.next()
+            call = self._predict(request, timeout=remaining, metadata=call_metadata)
             try:
                 response = await call
             except grpc.RpcError as exc:
-                last = self._error(exc)
-                if last.code == grpc.StatusCode.UNAUTHENTICATED and keys.has_secondary and not failed_over:
-                    failed_over, key = True, keys.other(key)
-                    continue
-                trailing = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None
-                sleep = None if isinstance(last, UntrustedCertificateError) else planner.next_sleep(
-                    last.code, trailing, attempts - int(failed_over))
-                if sleep is None:
-                    self._fill(info, attempts, last.code, last.request_id)
-                    raise last from None
-                self._log_retry(last, attempts, sleep)
-                await asyncio.sleep(sleep)
+                await asyncio.sleep(attempts.failed(exc))
                 continue
-            if failed_over:
-                keys.prefer(key)
-            request_id = request_id_of(await call.trailing_metadata(), await call.initial_metadata())
-            self._fill(info, attempts, grpc.StatusCode.OK, request_id)
+            attempts.succeeded(request_id_of(await call.trailing_metadata(), await call.initial_metadata()))
             return response
 
     async def close(self) -> None:

@@ -7,9 +7,9 @@ from typing import Any, Mapping, Optional, Sequence
 import grpc
 import numpy as np
 
-from ._base import CallInfo, ClientBase, Prepared, output_filter_list, request_id_from_call
+from ._base import CallAttempts, CallInfo, ClientBase, Prepared, output_filter_list, request_id_from_call
 from ._channel import create_channel
-from ._errors import DeadlineExceededError, ScoringError, UntrustedCertificateError
+from ._errors import ScoringError
 from ._tensors import ImageInput
 from .v1 import predict_pb2, prediction_service_pb2_grpc, tensor_pb2
 
@@ -73,39 +73,15 @@ class PredictionClient(ClientBase):
     # -- the retry loop -------------------------------------------------------------------
     def _call(self, request: predict_pb2.PredictRequest, timeout: Optional[float], metadata: Any,
               info: Optional[CallInfo]) -> predict_pb2.PredictResponse:
-        deadline = self._deadline(timeout)
-        planner = self._planner(deadline)
-        keys = self._config.keys
-        key = keys.current()
-        failed_over = False
-        attempts = 0
-        last: Optional[ScoringError] = None
+        attempts = CallAttempts(self, timeout, metadata, info)
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                error = last or DeadlineExceededError("deadline exceeded before the call was sent")
-                self._fill(info, attempts, error.code, error.request_id)
-                raise error
-            attempts += 1
+            remaining, call_metadata = attempts.next()
             try:
-                response, call = self._predict.with_call(
-                    request, timeout=remaining, metadata=self._config.call_metadata(key, metadata))
+                response, call = self._predict.with_call(request, timeout=remaining, metadata=call_metadata)
             except grpc.RpcError as exc:
-                last = self._error(exc)
-                if last.code == grpc.StatusCode.UNAUTHENTICATED and keys.has_secondary and not failed_over:
-                    failed_over, key = True, keys.other(key)
-                    continue
-                sleep = None if isinstance(last, UntrustedCertificateError) else planner.next_sleep(
-                    exc.code(), exc.trailing_metadata(), attempts - int(failed_over))
-                if sleep is None:
-                    self._fill(info, attempts, last.code, last.request_id)
-                    raise last from None
-                self._log_retry(last, attempts, sleep)
-                time.sleep(sleep)
+                time.sleep(attempts.failed(exc))
                 continue
-            if failed_over:
-                keys.prefer(key)
-            self._fill(info, attempts, grpc.StatusCode.OK, request_id_from_call(call))
+            attempts.succeeded(request_id_from_call(call))
             return response
 
     # -- lifetime -------------------------------------------------------------------------
