@@ -155,18 +155,14 @@ class Run:
         return message
 
     def _calls_seen(self, server, prefix: str, wanted: Optional[int]) -> List[dict]:
-        deadline = time.monotonic() + LOG_WAIT_S
-        calls = evaluate.server_calls(server.logs(), prefix)
-        while time.monotonic() < deadline:
-            if wanted is not None and len(calls) >= wanted and wanted > 0:
-                break
+        """The server's log records of the case. Waits up to LOG_WAIT_S for ``wanted`` of
+        them; when none or an unknown number are expected, gives stray lines 0.3 s to appear."""
+        deadline = time.monotonic() + (LOG_WAIT_S if wanted else 0.3)
+        while True:
+            calls = evaluate.server_calls(server.logs(), prefix)
+            if (wanted and len(calls) >= wanted) or time.monotonic() >= deadline:
+                return calls
             time.sleep(0.1)
-            latest = evaluate.server_calls(server.logs(), prefix)
-            if wanted is None or wanted == 0:
-                if len(latest) == len(calls) and time.monotonic() > deadline - LOG_WAIT_S + 0.3:
-                    return latest
-            calls = latest
-        return calls
 
     def _run_case(self, case: Case, language: str, driver_for, inputs: RunInputs) -> report.CaseResult:
         base = f"{self.run_id}:{language}:{case.id}"
