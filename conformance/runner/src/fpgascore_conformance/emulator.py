@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[4]
 RUN_EMULATOR = REPO_ROOT / "scripts" / "run-emulator"

@@ -15,7 +15,7 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 from . import drivers, evaluate, report
-from .cases import CONFORMANCE_DIR, Case, ServerProfile, Step, load_cases, load_servers, select, substitute
+from .cases import CONFORMANCE_DIR, Case, ServerProfile, load_cases, load_servers, select, substitute
 from .certs import TlsMaterial, make_tls_material
 from .emulator import EmulatorContainer, EmulatorProcess, ServerConfig, build_image, docker_client
 from .inputs import RunInputs
@@ -94,7 +94,7 @@ class Run:
             for future in futures:
                 name, server = future.result()
                 self.servers[name] = server
-        self.log(f"servers up: " + ", ".join(f"{n}={s.target}" for n, s in sorted(self.servers.items())))
+        self.log("servers up: " + ", ".join(f"{n}={s.target}" for n, s in sorted(self.servers.items())))
 
     def _build_drivers(self) -> Dict[str, str]:
         """Builds each language's driver; returns the languages whose build failed, with why."""
@@ -123,7 +123,7 @@ class Run:
             return None
         return str(files[name])
 
-    def _request(self, case: Case, language: str, prefix: str, inputs: RunInputs, session: Optional[str]) -> dict:
+    def _request(self, case: Case, prefix: str, inputs: RunInputs, session: Optional[str]) -> dict:
         client = substitute(case.client, self.secrets)
         action = case.action
         server = self.servers[case.server]
@@ -177,7 +177,7 @@ class Run:
                 server.rotate_keys(rotated.get("primary"), rotated.get("secondary"))
                 continue
             prefix = f"{base}~{index}" if multi_step else base
-            message = self._request(case, language, prefix, inputs, session=base if multi_step else None)
+            message = self._request(case, prefix, inputs, session=base if multi_step else None)
             call_started = time.monotonic()
             try:
                 answer = driver.request(message, timeout=case.timeout_s)
