@@ -101,3 +101,40 @@ def test_oversized_metadata_is_refused_without_harm():
         # gRPC drops the connection that sent it; the server goes on serving new ones
         fresh = grpc.insecure_channel(server.target, options=[("grpc.use_local_subchannel_pool", 1)])
         rpc.Caller(fresh).predict(rpc.image_request([IMAGE]))
+
+
+def _frame(kind: int, payload: bytes = b"", flags: int = 0, stream: int = 0) -> bytes:
+    return len(payload).to_bytes(3, "big") + bytes([kind, flags]) + stream.to_bytes(4, "big") + payload
+
+
+def test_a_client_that_floods_pings_is_sent_away():
+    """Keepalive enforcement: pings without data more often than every 10 s earn strikes;
+    after a few the server ends the connection with GOAWAY ENHANCE_YOUR_CALM."""
+    settings_type, ping_type, goaway_type, enhance_your_calm = 4, 6, 7, 0xB
+    with EmulatorProcess(ServerConfig(conformance=False)) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
+            raw.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + _frame(settings_type))
+            received = b""
+            goaway = None
+            deadline = time.monotonic() + 10
+            while goaway is None and time.monotonic() < deadline:
+                raw.sendall(_frame(ping_type, b"fpgascor"))
+                time.sleep(0.05)
+                raw.settimeout(0.05)
+                try:
+                    chunk = raw.recv(65536)
+                except socket.timeout:
+                    continue
+                if not chunk:
+                    break
+                received += chunk
+                while len(received) >= 9:
+                    length = int.from_bytes(received[:3], "big")
+                    if len(received) < 9 + length:
+                        break
+                    kind, payload = received[3], received[9:9 + length]
+                    received = received[9 + length:]
+                    if kind == goaway_type:
+                        goaway = int.from_bytes(payload[4:8], "big")
+        assert goaway == enhance_your_calm
+        rpc.plaintext(server.target).predict(rpc.image_request([IMAGE]))
