@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import secrets
 import threading
 from typing import Mapping, Optional, Tuple
 
@@ -22,8 +23,6 @@ from .logs import log
 PRIMARY_ENV = "FPGASCORE_PRIMARY_KEY"
 SECONDARY_ENV = "FPGASCORE_SECONDARY_KEY"
 _BEARER = "bearer "
-# Both slots are compared even when empty, against a value no header can equal.
-_NO_KEY = b"\x00" * 32
 
 
 def _read_key(path: Optional[str], environ: Mapping[str, str], env_name: str) -> Optional[bytes]:
@@ -45,20 +44,20 @@ class KeyStore:
         self._settings = settings
         self._environ = environ
         self._lock = threading.Lock()
-        self._keys: Tuple[bytes, bytes] = (_NO_KEY, _NO_KEY)
+        self._keys: Tuple[Tuple[Optional[bytes], bool], ...] = ((None, False), (None, False))
         self.reload()
 
     def reload(self) -> None:
         primary = _read_key(self._settings.primary_key_file, self._environ, PRIMARY_ENV)
         secondary = _read_key(self._settings.secondary_key_file, self._environ, SECONDARY_ENV)
         with self._lock:
-            self._keys = (primary or _NO_KEY, secondary or _NO_KEY)
+            self._keys = ((primary, primary is not None), (secondary, secondary is not None))
         log("keys.loaded", primary=primary is not None, secondary=secondary is not None)
 
     @property
     def configured(self) -> bool:
         with self._lock:
-            return any(key != _NO_KEY for key in self._keys)
+            return any(is_set for _, is_set in self._keys)
 
     def accepts(self, authorization: Optional[str]) -> bool:
         """True when the header holds one of the keys. Constant time in the key contents."""
@@ -69,10 +68,12 @@ class KeyStore:
             candidate = candidate[len(_BEARER):].strip()
         presented = candidate.encode()
         with self._lock:
-            primary, secondary = self._keys
-        matches_primary = hmac.compare_digest(presented, primary)
-        matches_secondary = hmac.compare_digest(presented, secondary)
-        return matches_primary | matches_secondary
+            slots = self._keys
+        accepted = False
+        for key, is_set in slots:  # every slot, no early exit
+            matches = hmac.compare_digest(presented, key if is_set else secrets.token_bytes(32))
+            accepted |= matches and is_set
+        return accepted
 
 
 class TlsFiles:
