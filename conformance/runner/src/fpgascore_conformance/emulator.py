@@ -221,7 +221,11 @@ class EmulatorContainer(_Emulator):
         self._container = self._client.containers.run(
             self._image, detach=True, name=self.name, environment=env, volumes=volumes,
             ports={f"{CONTAINER_PORT}/tcp": ("127.0.0.1", self._host_port)})
-        self._wait_listening(self._timeout)
+        try:
+            self._wait_listening(self._timeout)
+        except RuntimeError:
+            self.stop()  # remove the container and the key files; the logs are in the error
+            raise
 
     def _wait_listening(self, timeout: float, after: int = 0) -> None:
         """Waits for the server's n-th "listening" log line (n = after + 1)."""
