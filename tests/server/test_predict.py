@@ -143,3 +143,15 @@ def test_an_oversized_message_is_resource_exhausted(caller):
 def test_the_server_survives_every_bad_input(caller):
     response, _ = caller.predict(rpc.image_request([rpc.image("gradient.jpg")]))
     assert digest(scores_of(response)[0]) == GOLDEN["gradient.jpg"]["sha256"]
+
+
+def test_the_null_model_answers_uniform_scores_without_decoding():
+    from fpgascore_conformance.emulator import EmulatorProcess, ServerConfig
+    config = ServerConfig(extra_env={"FPGASCORE_NULL_MODEL": "1"})
+    with EmulatorProcess(config) as server:
+        caller = rpc.plaintext(server.target)
+        response, _ = caller.predict(rpc.image_request([b"not decoded", rpc.image("gradient.jpg")]))
+        scores = scores_of(response)
+        assert scores.shape == (2, 1000) and np.all(scores == np.float32(0.001))
+        assert caller.error(rpc.image_request([b""])).code() == INVALID
+        assert '"null_model":true' in server.logs()

@@ -29,6 +29,8 @@ class Settings:
     fpgas: int = 1
     queue_depth: int = 32
     conformance: bool = False
+    # Benchmarks only: skip pre-processing and the network (uniform scores, no CPU work).
+    null_model: bool = False
     input_name: str = "images"
     output_name: str = "output_alias"
     features_name: str = "features"

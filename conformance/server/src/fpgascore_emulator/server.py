@@ -15,7 +15,7 @@ from .config import Settings
 from .fpga import FpgaPool
 from .health import HealthServicer
 from .logs import log
-from .network import Classifier, Featurizer
+from . import model as models
 from .security import KeyStore, TlsFiles
 from .service import PredictionServicer
 
@@ -38,7 +38,8 @@ class EmulatorServer:
         if self.keys.configured and not (settings.tls or settings.require_auth):
             log("warning", message="keys are configured but neither TLS nor --require-auth is on: "
                                    "calls are NOT authenticated")
-        self.pool = FpgaPool(Featurizer(), settings.fpgas, settings.queue_depth,
+        model = models.null() if settings.null_model else models.emulated()
+        self.pool = FpgaPool(model.featurize, settings.fpgas, settings.queue_depth,
                              settings.service_time_ms / 1000.0)
         self.health = HealthServicer()
         # Admitted calls hold a thread while their images wait; the rest answer at once.
@@ -56,7 +57,7 @@ class EmulatorServer:
                 ("grpc.so_reuseport", 0),
             ])
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-            PredictionServicer(settings, self.keys, self.pool, Classifier()), self._server)
+            PredictionServicer(settings, self.keys, self.pool, model), self._server)
         health_service_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
         address = f"{settings.host}:{settings.port}"
         if self.tls:
@@ -79,7 +80,7 @@ class EmulatorServer:
         log("listening", host=self.settings.host, port=self.port, tls=bool(self.tls),
             auth=bool(self.tls) or self.settings.require_auth, fpgas=self.settings.fpgas,
             queue_depth=self.settings.queue_depth, service_time_ms=self.settings.service_time_ms,
-            conformance=self.settings.conformance)
+            conformance=self.settings.conformance, null_model=self.settings.null_model)
         if self.settings.port_file:
             temporary = self.settings.port_file + ".tmp"
             with open(temporary, "w") as handle:

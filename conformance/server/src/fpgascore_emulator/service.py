@@ -20,8 +20,8 @@ from . import controls, tensors
 from .config import Settings
 from .fpga import FpgaPool, QueueFull
 from .logs import log
-from .network import Classifier
-from .preprocess import ImageError, image_to_input
+from .model import Model
+from .preprocess import ImageError
 from .security import KeyStore, fingerprint
 
 REQUEST_ID = "request-id"
@@ -38,11 +38,12 @@ class _Abort(Exception):
 
 
 class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
-    def __init__(self, settings: Settings, keys: KeyStore, pool: FpgaPool, classifier: Classifier) -> None:
+    def __init__(self, settings: Settings, keys: KeyStore, pool: FpgaPool, model: Model) -> None:
         self._settings = settings
         self._keys = keys
         self._pool = pool
-        self._classify = classifier
+        self._classify = model.classify
+        self._preprocess = model.preprocess
         self._auth_required = settings.tls or settings.require_auth
         self._attempts = controls.AttemptCounter()
 
@@ -167,10 +168,11 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         except tensors.InputError as error:
             raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from None
 
-    @staticmethod
-    def _decode(index: int, data: bytes) -> np.ndarray:
+    def _decode(self, index: int, data: bytes) -> np.ndarray:
+        if not data:
+            raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, f"image {index}: image is empty (0 bytes)")
         try:
-            return image_to_input(data)
+            return self._preprocess(data)
         except ImageError as error:
             raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, f"image {index}: {error}") from None
 

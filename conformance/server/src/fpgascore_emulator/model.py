@@ -1,0 +1,35 @@
+"""The model behind the service, stage by stage: pre-process (CPU), featurize (the emulated
+FPGA), classify (CPU). ``emulated()`` is the real emulation; ``null()`` does no work at all
+(every image scores a uniform 1/1000) so benchmarks can see transport and client costs
+without the model's CPU time (``--null-model``).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import numpy as np
+
+from .network import CLASSES, FEATURES, Classifier, Featurizer
+from .preprocess import image_to_input
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+    preprocess: Callable[[bytes], np.ndarray]        # JPEG/PNG bytes -> featurizer input
+    featurize: Callable[[np.ndarray], np.ndarray]    # [224, 224, 3] -> [2048]
+    classify: Callable[[np.ndarray], np.ndarray]     # [N, 2048] -> [N, 1000]
+
+
+def emulated() -> Model:
+    return Model(image_to_input, Featurizer(), Classifier())
+
+
+_NO_INPUT = np.zeros((0,), dtype=np.float32)
+
+
+def null() -> Model:
+    features = np.zeros(FEATURES, dtype=np.float32)
+    return Model(preprocess=lambda data: _NO_INPUT,
+                 featurize=lambda image: features,
+                 classify=lambda batch: np.full((len(batch), CLASSES), 1.0 / CLASSES, dtype=np.float32))
