@@ -55,16 +55,23 @@ def measure(size: int, rounds: int) -> np.ndarray:
     return np.array(timings[rounds // 10:]) * 1000
 
 
+def measure_all(rounds: int) -> dict:
+    """Percentiles of the exchange for every payload size, by payload name."""
+    report = {}
+    for name, size in PAYLOADS.items():
+        ms = measure(size, rounds)
+        report[name] = {"bytes": size, "p50_ms": float(np.percentile(ms, 50)), "p90_ms": float(np.percentile(ms, 90)),
+                        "p99_ms": float(np.percentile(ms, 99))}
+    return report
+
+
 def main() -> dict:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=2000)
     parser.add_argument("--json")
     args = parser.parse_args()
-    report = {}
+    report = measure_all(args.rounds)
     for name, size in PAYLOADS.items():
-        ms = measure(size, args.rounds)
-        report[name] = {"bytes": size, "p50_ms": float(np.percentile(ms, 50)), "p90_ms": float(np.percentile(ms, 90)),
-                        "p99_ms": float(np.percentile(ms, 99))}
         print(f"tcp floor {name:14} {size:9d} B  p50 {report[name]['p50_ms']:.3f} ms  "
               f"p90 {report[name]['p90_ms']:.3f} ms  p99 {report[name]['p99_ms']:.3f} ms")
     if args.json:

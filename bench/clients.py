@@ -1,0 +1,121 @@
+"""Every client against its raw generated stub, side by side in one run (part of make bench).
+
+For each language x payload (150 KB JPEG, batch of 8, [1,224,224,3] float tensor) x
+concurrency (1, 16) x transport (plaintext, TLS), the language's bench command runs once with
+the public client API and once with the raw stub against the same reference server, which
+runs with service time 0 and --null-model (no model work: what is left is transport, encoding
+and client cost). Runs alternate client/stub and repeat (--reps); the medians are reported.
+A TCP loopback exchange of the same sizes (bench/tcp_floor.py) is the floor.
+
+    /usr/bin/python3 bench/clients.py [--languages python,go,csharp] [--calls 300] [--reps 2] [--json F] [--markdown F]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import tempfile
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / p) for p in ("python/src", "conformance/server/src", "conformance/runner/src")]
+
+from fpgascore_conformance.certs import make_tls_material  # noqa: E402
+from fpgascore_conformance.emulator import EmulatorProcess, ServerConfig  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+import tcp_floor  # noqa: E402
+
+IMAGE = ROOT / "conformance" / "testdata" / "images" / "large-150k.jpg"
+TOOLS = ROOT / ".tools"
+KEY_ENV = "FPGASCORE_BENCH_KEY"
+BUILD = {
+    "go": ["bash", "-c", "source scripts/go-env.sh && cd go && go build -o ../.tools/bin/fpgascore-bench ./cmd/fpgascore-bench"],
+    "csharp": ["dotnet", "build", "csharp/FpgaScore.Bench/FpgaScore.Bench.csproj", "-c", "Release",
+               "-o", str(TOOLS / "csharp-bench"), "--nologo", "-v", "quiet"],
+}
+RUN = {
+    "python": [os.environ.get("FPGASCORE_PYTHON", "/usr/bin/python3"), str(ROOT / "python" / "benchmarks" / "fpgascore_bench.py")],
+    "go": [str(TOOLS / "bin" / "fpgascore-bench")],
+    "csharp": ["dotnet", str(TOOLS / "csharp-bench" / "FpgaScore.Bench.dll")],
+}
+PAYLOAD_FLOOR = {"jpeg": "jpeg-150k", "batch8": "batch-8", "tensor": "tensor-602112"}
+
+
+def run_once(language, mode, payload, concurrency, server, tls, ca, calls) -> dict:
+    command = RUN[language] + ["--host", "127.0.0.1", "--port", str(server.port), "--payload", payload,
+                               "--image", str(IMAGE), "--concurrency", str(concurrency), "--calls", str(calls),
+                               "--mode", mode]
+    if tls:
+        command += ["--tls", "--ca", str(ca), "--key-env", KEY_ENV]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed: {result.stderr[-800:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--languages", default="python,go,csharp")
+    parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--reps", type=int, default=2)
+    parser.add_argument("--json")
+    parser.add_argument("--markdown")
+    args = parser.parse_args()
+    languages = [lang for lang in args.languages.split(",") if lang]
+    for language in languages:
+        if language in BUILD:
+            subprocess.run(BUILD[language], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    floor = tcp_floor.measure_all(1000)
+    tls = make_tls_material(pathlib.Path(tempfile.mkdtemp(prefix="fpgascore-bench-")))
+    key = "bench-" + os.urandom(8).hex()
+    os.environ[KEY_ENV] = key
+    common = dict(conformance=False, fpgas=4, queue_depth=128,
+                  extra_env={"FPGASCORE_NULL_MODEL": "1", "FPGASCORE_MAX_CONCURRENT_RPCS": "256"})
+    rows = []
+    with EmulatorProcess(ServerConfig(**common)) as plain, \
+            EmulatorProcess(ServerConfig(tls_cert=tls.server.cert, tls_key=tls.server.key, primary_key=key,
+                                         **common)) as secure:
+        for language in languages:
+            for tls_on in (False, True):
+                for payload in ("jpeg", "batch8", "tensor"):
+                    for concurrency in (1, 16):
+                        runs = {"client": [], "stub": []}
+                        for _ in range(args.reps):
+                            for mode in ("stub", "client"):
+                                runs[mode].append(run_once(language, mode, payload, concurrency,
+                                                           secure if tls_on else plain, tls_on, tls.ca, args.calls))
+                        row = {"language": language, "tls": tls_on, "payload": payload, "concurrency": concurrency}
+                        for mode, results in runs.items():
+                            for field in ("p50_ms", "p90_ms", "p99_ms", "throughput_per_s", "cpu_ms_per_call"):
+                                row[f"{mode}_{field}"] = statistics.median(r[field] for r in results)
+                        row["ratio_p50"] = row["client_p50_ms"] / row["stub_p50_ms"]
+                        row["floor_p50_ms"] = floor[PAYLOAD_FLOOR[payload]]["p50_ms"]
+                        row["client_p50_over_floor"] = row["client_p50_ms"] / row["floor_p50_ms"]
+                        rows.append(row)
+                        print(f"{language:7} {'tls' if tls_on else 'plain':5} {payload:7} c={concurrency:<3} "
+                              f"client p50 {row['client_p50_ms']:7.3f} ms  stub p50 {row['stub_p50_ms']:7.3f} ms  "
+                              f"ratio {row['ratio_p50']:.3f}  {row['client_p50_over_floor']:6.1f}x floor  "
+                              f"cpu/call client {row['client_cpu_ms_per_call']:.3f} ms stub {row['stub_cpu_ms_per_call']:.3f} ms  "
+                              f"client {row['client_throughput_per_s']:.0f}/s", flush=True)
+    table = ["| language | transport | payload | conc. | client p50 ms | stub p50 ms | client/stub p50 | client p99 ms | "
+             "client ÷ TCP floor (p50) | CPU ms/call client / stub | client calls/s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        table.append(f"| {r['language']} | {'TLS' if r['tls'] else 'plaintext'} | {r['payload']} | {r['concurrency']} | "
+                     f"{r['client_p50_ms']:.3f} | {r['stub_p50_ms']:.3f} | {r['ratio_p50']:.3f} | {r['client_p99_ms']:.2f} | "
+                     f"{r['client_p50_over_floor']:.1f}× | {r['client_cpu_ms_per_call']:.3f} / {r['stub_cpu_ms_per_call']:.3f} | "
+                     f"{r['client_throughput_per_s']:.0f} |")
+    text = "\n".join(table)
+    print(text)
+    if args.markdown:
+        pathlib.Path(args.markdown).write_text(text + "\n")
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps({"floor": floor, "rows": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
