@@ -57,6 +57,7 @@ type config struct {
 	tls         bool
 	ca          string
 	serverName  string
+	key         string // from the variable --key-env names; never a flag value
 	payload     string // jpeg, batch8, tensor
 	image       string
 	concurrency int
@@ -116,6 +117,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&cfg.tls, "tls", false, "use TLS (system roots unless --ca)")
 	fs.StringVar(&cfg.ca, "ca", "", "PEM file of the roots to trust (needs --tls)")
 	fs.StringVar(&cfg.serverName, "server-name", "", "name checked in the server certificate (needs --tls)")
+	keyEnv := fs.String("key-env", "", "name of the environment variable holding the key (needs --tls)")
 	fs.StringVar(&cfg.payload, "payload", "", "jpeg (one image), batch8 (the image 8 times) or tensor ([1,224,224,3] float32, all 0.5)")
 	fs.StringVar(&cfg.image, "image", "", "image file sent by the jpeg and batch8 payloads")
 	fs.IntVar(&cfg.concurrency, "concurrency", 0, "number of concurrent workers (required, >= 1)")
@@ -148,8 +150,13 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, errors.New("--calls must be at least 1")
 	case cfg.warmup < 0:
 		return nil, errors.New("--warmup cannot be negative")
-	case !cfg.tls && (cfg.ca != "" || cfg.serverName != ""):
-		return nil, errors.New("--ca and --server-name need --tls")
+	case !cfg.tls && (cfg.ca != "" || cfg.serverName != "" || *keyEnv != ""):
+		return nil, errors.New("--ca, --server-name and --key-env need --tls")
+	}
+	if *keyEnv != "" {
+		if cfg.key = os.Getenv(*keyEnv); cfg.key == "" {
+			return nil, fmt.Errorf("the variable %s named by --key-env is empty", *keyEnv)
+		}
 	}
 	cfg.port = strconv.Itoa(*port)
 	return cfg, nil
@@ -219,6 +226,9 @@ func clientCallers(cfg *config, target string, p *payload) (func() caller, func(
 		if cfg.serverName != "" {
 			opts = append(opts, fpgascore.WithServerNameOverride(cfg.serverName))
 		}
+		if cfg.key != "" {
+			opts = append(opts, fpgascore.WithAccessToken(cfg.key))
+		}
 	}
 	client, err := fpgascore.NewClient(target, opts...)
 	if err != nil {
@@ -245,7 +255,10 @@ func clientCallers(cfg *config, target string, p *payload) (func() caller, func(
 // stubCallers: the raw generated stub on one grpc.ClientConn, with a hand-built
 // PredictRequest (one per worker, built before timing) and hand-decoded scores.
 func stubCallers(cfg *config, target string, p *payload) (func() caller, func(), error) {
-	var dial grpc.DialOption
+	var dial []grpc.DialOption
+	if cfg.key != "" {
+		dial = append(dial, grpc.WithPerRPCCredentials(&fpgascore.AccessTokenCredentials{Key: cfg.key}))
+	}
 	if cfg.tls {
 		tlsCfg := &tls.Config{ServerName: cfg.serverName, MinVersion: tls.VersionTLS12}
 		if cfg.ca != "" {
@@ -259,11 +272,11 @@ func stubCallers(cfg *config, target string, p *payload) (func() caller, func(),
 			}
 			tlsCfg.RootCAs = pool
 		}
-		dial = grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg))
+		dial = append(dial, grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)))
 	} else {
-		dial = grpc.WithInsecure()
+		dial = append(dial, grpc.WithInsecure())
 	}
-	conn, err := grpc.Dial(target, dial)
+	conn, err := grpc.Dial(target, dial...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cannot set up a connection to %s: %w", target, err)
 	}
