@@ -1,0 +1,69 @@
+using System.Globalization;
+
+namespace FpgaScore.Bench;
+
+/// <summary>The command line (the flags are shared with the Python and Go benchmark commands).</summary>
+internal sealed class BenchOptions
+{
+    public const string Usage =
+        "usage: FpgaScore.Bench --host H --port P [--tls --ca PEM_FILE [--server-name NAME]] " +
+        "--payload jpeg|batch8|tensor --image PATH --concurrency N --calls M [--warmup W] --mode client|stub";
+
+    public string Host { get; private set; } = "";
+    public int Port { get; private set; }
+    public bool Tls { get; private set; }
+    public string? Ca { get; private set; }
+    public string? ServerName { get; private set; }
+    public string Payload { get; private set; } = "";
+    public string Image { get; private set; } = "";
+    public int Concurrency { get; private set; }
+    public int Calls { get; private set; }
+    /// <summary>Warm-up calls per worker, not measured.</summary>
+    public int Warmup { get; private set; } = 20;
+    public string Mode { get; private set; } = "";
+
+    /// <exception cref="ArgumentException">A missing, unknown or invalid flag.</exception>
+    public static BenchOptions Parse(string[] args)
+    {
+        var o = new BenchOptions();
+        bool hasPort = false, hasConcurrency = false, hasCalls = false;
+        for (int i = 0; i < args.Length; i++)
+        {
+            string flag = args[i];
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{flag} needs a value");
+            int Int(int min)
+            {
+                var text = Value();
+                if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < min)
+                    throw new ArgumentException($"{flag} must be an integer >= {min}, got '{text}'");
+                return n;
+            }
+            switch (flag)
+            {
+                case "--host": o.Host = Value(); break;
+                case "--port": o.Port = Int(1); hasPort = true; break;
+                case "--tls": o.Tls = true; break;
+                case "--ca": o.Ca = Value(); break;
+                case "--server-name": o.ServerName = Value(); break;
+                case "--payload": o.Payload = Value(); break;
+                case "--image": o.Image = Value(); break;
+                case "--concurrency": o.Concurrency = Int(1); hasConcurrency = true; break;
+                case "--calls": o.Calls = Int(1); hasCalls = true; break;
+                case "--warmup": o.Warmup = Int(0); break;
+                case "--mode": o.Mode = Value(); break;
+                case "-h" or "--help": throw new ArgumentException("help");
+                default: throw new ArgumentException($"unknown argument '{flag}'");
+            }
+        }
+        if (o.Host.Length == 0) throw new ArgumentException("--host is required");
+        if (!hasPort || o.Port > 65535) throw new ArgumentException("--port is required (1..65535)");
+        if (o.Payload is not ("jpeg" or "batch8" or "tensor")) throw new ArgumentException("--payload must be jpeg, batch8 or tensor");
+        if (o.Image.Length == 0) throw new ArgumentException("--image is required");
+        if (!hasConcurrency) throw new ArgumentException("--concurrency is required");
+        if (!hasCalls) throw new ArgumentException("--calls is required");
+        if (o.Mode is not ("client" or "stub")) throw new ArgumentException("--mode must be client or stub");
+        if (!o.Tls && (o.Ca is not null || o.ServerName is not null))
+            throw new ArgumentException("--ca and --server-name need --tls");
+        return o;
+    }
+}

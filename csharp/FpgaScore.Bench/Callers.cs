@@ -1,0 +1,231 @@
+using System.Buffers.Binary;
+using System.Net.Security;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using FpgaScore.V1;
+using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Net.Client;
+
+namespace FpgaScore.Bench;
+
+/// <summary>One scoring call of the benchmark; shared by all workers, so thread-safe.</summary>
+internal interface ICaller : IDisposable
+{
+    /// <summary>Makes one call and decodes the scores; throws on any failure.</summary>
+    Task CallAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>The request contents, built once from the flags.</summary>
+internal sealed class Payload
+{
+    public const int Height = 224, Width = 224, Channels = 3;
+
+    private Payload(string kind, byte[] image)
+    {
+        Kind = kind;
+        Image = image;
+        Rows = kind == "batch8" ? 8 : 1;
+    }
+
+    public string Kind { get; }
+    public byte[] Image { get; }
+    /// <summary>Images in one request (rows of the scores).</summary>
+    public int Rows { get; }
+
+    public static Payload Load(string kind, string imagePath) =>
+        new(kind, kind == "tensor" ? [] : File.ReadAllBytes(imagePath));
+
+    /// <summary>The [1,224,224,3] tensor, all 0.5.</summary>
+    public static float[] Tensor()
+    {
+        var values = new float[Height * Width * Channels];
+        Array.Fill(values, 0.5f);
+        return values;
+    }
+}
+
+/// <summary>The public API: one <see cref="ScoringClient"/>, retries off, <c>ScoreAsync&lt;float[,]&gt;</c>.</summary>
+internal sealed class ClientCaller : ICaller
+{
+    private readonly ScoringClient _client;
+    private readonly IScoringRequest _request;
+    private readonly int _rows;
+
+    public ClientCaller(BenchOptions o, Payload payload)
+    {
+        _client = new ScoringClient(new ScoringClientOptions
+        {
+            Host = o.Host,
+            Port = o.Port,
+            UseSsl = o.Tls,
+            RootCertificatesFile = o.Ca,
+            ServerNameOverride = o.ServerName,
+            RetryPolicy = RetryPolicy.Disabled,
+        });
+        _rows = payload.Rows;
+        _request = payload.Kind switch
+        {
+            "jpeg" => new ImageRequest(payload.Image),
+            "batch8" => new ImageRequest(Enumerable.Repeat(payload.Image, 8)),
+            _ => new FloatRequest(Payload.Tensor(), 1, Payload.Height, Payload.Width, Payload.Channels),
+        };
+    }
+
+    public async Task CallAsync(CancellationToken cancellationToken)
+    {
+        var scores = await _client.ScoreAsync<float[,]>(_request, cancellationToken).ConfigureAwait(false);
+        if (scores.GetLength(0) != _rows || scores.GetLength(1) == 0)
+            throw new InvalidDataException($"scores of shape [{scores.GetLength(0)},{scores.GetLength(1)}], expected [{_rows},C]");
+    }
+
+    public void Dispose() => _client.Dispose();
+}
+
+/// <summary>The raw generated stub on one <see cref="GrpcChannel"/>, a hand-built request, hand decoding.</summary>
+internal sealed class StubCaller : ICaller
+{
+    private const string OutputName = "output_alias";
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+
+    private readonly GrpcChannel _channel;
+    private readonly PredictionService.PredictionServiceClient _stub;
+    private readonly PredictRequest _request;
+    private readonly int _rows;
+
+    public StubCaller(BenchOptions o, Payload payload)
+    {
+        _channel = Channel(o);
+        _stub = new PredictionService.PredictionServiceClient(_channel);
+        _rows = payload.Rows;
+        _request = Request(payload);
+    }
+
+    public async Task CallAsync(CancellationToken cancellationToken)
+    {
+        var response = await _stub.PredictAsync(_request, deadline: DateTime.UtcNow + Timeout, cancellationToken: cancellationToken)
+            .ConfigureAwait(false);
+        var scores = Decode(response);
+        if (scores.Length == 0 || scores.Length % _rows != 0)
+            throw new InvalidDataException($"{scores.Length} scores do not make {_rows} rows");
+    }
+
+    public void Dispose() => _channel.Dispose();
+
+    private static PredictRequest Request(Payload payload)
+    {
+        var input = new TensorProto { TensorShape = new TensorShapeProto() };
+        if (payload.Kind == "tensor")
+        {
+            input.Dtype = DataType.DtFloat;
+            foreach (var d in new long[] { 1, Payload.Height, Payload.Width, Payload.Channels })
+                input.TensorShape.Dim.Add(new TensorShapeProto.Types.Dim { Size = d });
+            var values = Payload.Tensor();
+            var bytes = new byte[values.Length * sizeof(float)];
+            for (int i = 0; i < values.Length; i++)
+                BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * sizeof(float)), values[i]);
+            input.TensorContent = UnsafeByteOperations.UnsafeWrap(bytes);
+        }
+        else
+        {
+            input.Dtype = DataType.DtString;
+            input.TensorShape.Dim.Add(new TensorShapeProto.Types.Dim { Size = payload.Rows });
+            var image = ByteString.CopyFrom(payload.Image);
+            for (int i = 0; i < payload.Rows; i++) input.StringVal.Add(image);
+        }
+        var request = new PredictRequest
+        {
+            ModelSpec = new ModelSpec { Name = "resnet50", SignatureName = "serving_default" },
+        };
+        request.Inputs.Add("images", input);
+        return request;
+    }
+
+    /// <summary>The output's floats: little-endian <c>tensor_content</c>, else <c>float_val</c>.</summary>
+    private static float[] Decode(PredictResponse response)
+    {
+        if (!response.Outputs.TryGetValue(OutputName, out var output))
+            throw new InvalidDataException($"the response has no output '{OutputName}'");
+        if (output.Dtype != DataType.DtFloat)
+            throw new InvalidDataException($"output '{OutputName}' is {output.Dtype}, expected DT_FLOAT");
+        var content = output.TensorContent.Span;
+        if (content.IsEmpty) return output.FloatVal.ToArray();
+        if (content.Length % sizeof(float) != 0)
+            throw new InvalidDataException($"tensor_content of {content.Length} bytes is not whole float32s");
+        if (BitConverter.IsLittleEndian) return MemoryMarshal.Cast<byte, float>(content).ToArray();
+        var values = new float[content.Length / sizeof(float)];
+        for (int i = 0; i < values.Length; i++)
+            values[i] = BinaryPrimitives.ReadSingleLittleEndian(content[(i * sizeof(float))..]);
+        return values;
+    }
+
+    /// <summary>Like the library's channel: TLS with custom roots (CustomRootTrust) and the server-name override as :authority/SNI.</summary>
+    private static GrpcChannel Channel(BenchOptions o)
+    {
+        var sockets = new SocketsHttpHandler
+        {
+            PooledConnectionIdleTimeout = System.Threading.Timeout.InfiniteTimeSpan,
+            EnableMultipleHttp2Connections = true,
+        };
+        HttpMessageHandler handler = sockets;
+        if (o.Tls)
+        {
+            var expectedName = o.ServerName ?? o.Host;
+            X509Certificate2Collection? roots = null;
+            if (o.Ca is not null)
+            {
+                roots = new X509Certificate2Collection();
+                roots.ImportFromPemFile(o.Ca);
+                if (roots.Count == 0) throw new ArgumentException($"--ca {o.Ca} holds no PEM certificate");
+            }
+            sockets.SslOptions = new SslClientAuthenticationOptions
+            {
+                RemoteCertificateValidationCallback = (_, certificate, presented, errors) =>
+                    roots is null
+                        ? errors == SslPolicyErrors.None || OnlyNameMismatch(errors, certificate, expectedName)
+                        : Trusted(certificate, presented, roots, expectedName),
+            };
+            if (o.ServerName is not null)
+                handler = new AuthorityHandler(o.ServerName) { InnerHandler = sockets };
+        }
+        var scheme = o.Tls ? "https" : "http";
+        return GrpcChannel.ForAddress(new UriBuilder(scheme, o.Host, o.Port).Uri, new GrpcChannelOptions
+        {
+            HttpHandler = handler,
+            DisposeHttpClient = true,
+            Credentials = o.Tls ? ChannelCredentials.SecureSsl : ChannelCredentials.Insecure,
+            MaxReceiveMessageSize = 64 * 1024 * 1024,
+            MaxSendMessageSize = 64 * 1024 * 1024,
+        });
+    }
+
+    private static bool OnlyNameMismatch(SslPolicyErrors errors, X509Certificate? certificate, string expectedName) =>
+        errors == SslPolicyErrors.RemoteCertificateNameMismatch && certificate is not null &&
+        new X509Certificate2(certificate).MatchesHostname(expectedName);
+
+    private static bool Trusted(X509Certificate? certificate, X509Chain? presented, X509Certificate2Collection roots, string expectedName)
+    {
+        if (certificate is null) return false;
+        using var leaf = new X509Certificate2(certificate);
+        using var chain = new X509Chain();
+        var policy = chain.ChainPolicy;
+        policy.RevocationMode = X509RevocationMode.NoCheck;
+        policy.ApplicationPolicy.Add(new Oid("1.3.6.1.5.5.7.3.1"));
+        policy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        policy.CustomTrustStore.AddRange(roots);
+        if (presented is not null)
+            foreach (var element in presented.ChainElements)
+                policy.ExtraStore.Add(element.Certificate);
+        return chain.Build(leaf) && leaf.MatchesHostname(expectedName);
+    }
+
+    private sealed class AuthorityHandler(string authority) : DelegatingHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            request.Headers.Host = authority;
+            return base.SendAsync(request, cancellationToken);
+        }
+    }
+}

@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using FpgaScore.Bench;
+
+// Cross-language benchmark command; prints exactly one JSON line on stdout:
+//   dotnet build csharp/FpgaScore.Bench -c Release -o .tools/csharp-bench
+//   dotnet .tools/csharp-bench/FpgaScore.Bench.dll --host H --port P [--tls --ca PEM [--server-name NAME]] \
+//     --payload jpeg|batch8|tensor --image PATH --concurrency N --calls M [--warmup W] --mode client|stub
+BenchOptions options;
+try
+{
+    options = BenchOptions.Parse(args);
+}
+catch (ArgumentException e)
+{
+    if (e.Message != "help") Console.Error.WriteLine($"error: {e.Message}");
+    Console.Error.WriteLine(BenchOptions.Usage);
+    return 2;
+}
+
+try
+{
+    var payload = Payload.Load(options.Payload, options.Image);
+    using ICaller caller = options.Mode == "client" ? new ClientCaller(options, payload) : new StubCaller(options, payload);
+    var result = await Runner.RunAsync(caller, options.Concurrency, options.Calls, options.Warmup);
+    var line = new Dictionary<string, object>
+    {
+        ["language"] = "csharp",
+        ["mode"] = options.Mode,
+        ["payload"] = options.Payload,
+        ["concurrency"] = options.Concurrency,
+        ["tls"] = options.Tls,
+        ["calls"] = options.Calls,
+        ["p50_ms"] = Math.Round(result.Percentile(50), 3),
+        ["p90_ms"] = Math.Round(result.Percentile(90), 3),
+        ["p99_ms"] = Math.Round(result.Percentile(99), 3),
+        ["throughput_per_s"] = Math.Round(options.Calls / result.WallSeconds, 1),
+        ["cpu_ms_per_call"] = Math.Round(result.CpuMilliseconds / options.Calls, 3),
+    };
+    Console.Out.WriteLine(JsonSerializer.Serialize(line));
+    return 0;
+}
+catch (Exception e)
+{
+    Console.Error.WriteLine($"error: benchmark aborted: {e.GetType().Name}: {e.Message}");
+    return 1;
+}
+
+namespace FpgaScore.Bench
+{
+    /// <summary>Latencies (ms) of the measured calls, wall time and process CPU time of the measured phase.</summary>
+    internal sealed record BenchResult(double[] LatenciesMs, double WallSeconds, double CpuMilliseconds)
+    {
+        /// <summary>Nearest-rank percentile.</summary>
+        public double Percentile(double p)
+        {
+            var sorted = LatenciesMs.Order().ToArray();
+            return sorted[Math.Clamp((int)Math.Ceiling(p / 100 * sorted.Length) - 1, 0, sorted.Length - 1)];
+        }
+    }
+
+    internal static class Runner
+    {
+        /// <summary>
+        /// N workers: each makes its warm-up calls, then all wait for the start of the measured phase, then make their
+        /// share of the measured calls (M split as evenly as possible), each timed with a Stopwatch. The first error
+        /// cancels the other workers and is rethrown.
+        /// </summary>
+        public static async Task<BenchResult> RunAsync(ICaller caller, int concurrency, int calls, int warmup)
+        {
+            using var abort = new CancellationTokenSource();
+            var latencies = new double[calls];
+            using var warmedUp = new CountdownEvent(concurrency);
+            var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Exception? firstError = null;
+
+            async Task Worker(int index)
+            {
+                try
+                {
+                    var token = abort.Token;
+                    for (int i = 0; i < warmup; i++) await caller.CallAsync(token).ConfigureAwait(false);
+                    warmedUp.Signal();
+                    await start.Task.WaitAsync(token).ConfigureAwait(false);
+                    // Worker k takes the measured calls k, k+N, k+2N, ...
+                    for (int call = index; call < calls; call += concurrency)
+                    {
+                        var watch = Stopwatch.StartNew();
+                        await caller.CallAsync(token).ConfigureAwait(false);
+                        latencies[call] = watch.Elapsed.TotalMilliseconds;
+                    }
+                }
+                catch (Exception e)
+                {
+                    if (Interlocked.CompareExchange(ref firstError, e, null) is null) abort.Cancel();
+                    throw;
+                }
+            }
+
+            var workers = Enumerable.Range(0, concurrency).Select(i => Task.Run(() => Worker(i))).ToArray();
+            // Wait for all warm-ups (or the first error) before starting the clocks.
+            var warm = Task.Run(() => WaitHandle.WaitAny([warmedUp.WaitHandle, abort.Token.WaitHandle]));
+            await warm.ConfigureAwait(false);
+            var process = Process.GetCurrentProcess();
+            process.Refresh();
+            var cpuBefore = process.TotalProcessorTime;
+            var wall = Stopwatch.StartNew();
+            start.TrySetResult();
+            try
+            {
+                await Task.WhenAll(workers).ConfigureAwait(false);
+            }
+            catch when (firstError is not null)
+            {
+                throw firstError;
+            }
+            var wallSeconds = wall.Elapsed.TotalSeconds;
+            process.Refresh();
+            var cpuMs = (process.TotalProcessorTime - cpuBefore).TotalMilliseconds;
+            return new BenchResult(latencies, wallSeconds, cpuMs);
+        }
+    }
+}
