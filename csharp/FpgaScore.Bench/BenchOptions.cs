@@ -6,7 +6,7 @@ namespace FpgaScore.Bench;
 internal sealed class BenchOptions
 {
     public const string Usage =
-        "usage: FpgaScore.Bench --host H --port P [--tls --ca PEM_FILE [--server-name NAME]] " +
+        "usage: FpgaScore.Bench --host H --port P [--tls --ca PEM_FILE [--server-name NAME] [--key-env VAR]] " +
         "--payload jpeg|batch8|tensor --image PATH --concurrency N --calls M [--warmup W] --mode client|stub";
 
     public string Host { get; private set; } = "";
@@ -14,6 +14,8 @@ internal sealed class BenchOptions
     public bool Tls { get; private set; }
     public string? Ca { get; private set; }
     public string? ServerName { get; private set; }
+    /// <summary>The key, read from the environment variable --key-env names (never a flag value).</summary>
+    public string? Key { get; private set; }
     public string Payload { get; private set; } = "";
     public string Image { get; private set; } = "";
     public int Concurrency { get; private set; }
@@ -45,6 +47,11 @@ internal sealed class BenchOptions
                 case "--tls": o.Tls = true; break;
                 case "--ca": o.Ca = Value(); break;
                 case "--server-name": o.ServerName = Value(); break;
+                case "--key-env":
+                    var name = Value();
+                    o.Key = Environment.GetEnvironmentVariable(name);
+                    if (string.IsNullOrEmpty(o.Key)) throw new ArgumentException($"the variable {name} named by --key-env is empty");
+                    break;
                 case "--payload": o.Payload = Value(); break;
                 case "--image": o.Image = Value(); break;
                 case "--concurrency": o.Concurrency = Int(1); hasConcurrency = true; break;
@@ -62,8 +69,8 @@ internal sealed class BenchOptions
         if (!hasConcurrency) throw new ArgumentException("--concurrency is required");
         if (!hasCalls) throw new ArgumentException("--calls is required");
         if (o.Mode is not ("client" or "stub")) throw new ArgumentException("--mode must be client or stub");
-        if (!o.Tls && (o.Ca is not null || o.ServerName is not null))
-            throw new ArgumentException("--ca and --server-name need --tls");
+        if (!o.Tls && (o.Ca is not null || o.ServerName is not null || o.Key is not null))
+            throw new ArgumentException("--ca, --server-name and --key-env need --tls");
         return o;
     }
 }

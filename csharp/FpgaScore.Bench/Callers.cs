@@ -62,6 +62,7 @@ internal sealed class ClientCaller : ICaller
             UseSsl = o.Tls,
             RootCertificatesFile = o.Ca,
             ServerNameOverride = o.ServerName,
+            AccessToken = o.Key,
             RetryPolicy = RetryPolicy.Disabled,
         });
         _rows = payload.Rows;
@@ -93,6 +94,7 @@ internal sealed class StubCaller : ICaller
     private readonly PredictionService.PredictionServiceClient _stub;
     private readonly PredictRequest _request;
     private readonly int _rows;
+    private readonly Metadata? _headers;
 
     public StubCaller(BenchOptions o, Payload payload)
     {
@@ -100,11 +102,13 @@ internal sealed class StubCaller : ICaller
         _stub = new PredictionService.PredictionServiceClient(_channel);
         _rows = payload.Rows;
         _request = Request(payload);
+        _headers = o.Key is null ? null : new Metadata { { "authorization", o.Key } };
     }
 
     public async Task CallAsync(CancellationToken cancellationToken)
     {
-        var response = await _stub.PredictAsync(_request, deadline: DateTime.UtcNow + Timeout, cancellationToken: cancellationToken)
+        var response = await _stub.PredictAsync(_request, headers: _headers, deadline: DateTime.UtcNow + Timeout,
+                cancellationToken: cancellationToken)
             .ConfigureAwait(false);
         var scores = Decode(response);
         if (scores.Length == 0 || scores.Length % _rows != 0)

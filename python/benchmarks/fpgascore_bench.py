@@ -94,6 +94,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--mode", choices=["client", "stub"], default="client")
     args = parser.parse_args()
+    if not args.tls and (args.ca or args.server_name or args.key_env):
+        parser.error("--ca, --server-name and --key-env need --tls")
     image = Path(args.image).read_bytes()
     call = (client_call if args.mode == "client" else stub_call)(args, image)
     shares = [args.calls // args.concurrency + (i < args.calls % args.concurrency) for i in range(args.concurrency)]
