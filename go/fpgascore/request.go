@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"strconv"
+	"unsafe"
 
 	"google.golang.org/grpc/codes"
 
@@ -101,14 +102,10 @@ func shapeCount(shape []int64) (int64, error) {
 // floatTensor is the DT_FLOAT input tensor with the values in tensor_content, little-endian
 // float32 (never float_val: bigger and slower to encode).
 func floatTensor(values []float32, shape []int64) *pb.TensorProto {
-	content := make([]byte, 4*len(values))
-	for i, v := range values {
-		binary.LittleEndian.PutUint32(content[4*i:], math.Float32bits(v))
-	}
 	return &pb.TensorProto{
 		Dtype:         pb.DataType_DT_FLOAT,
 		TensorShape:   shapeProto(shape),
-		TensorContent: content,
+		TensorContent: littleEndianBytes(values),
 	}
 }
 
@@ -195,4 +192,28 @@ func tensorFloats(t *pb.TensorProto, name string) ([]float32, error) {
 	default:
 		return append([]float32(nil), t.GetFloatVal()...), nil
 	}
+}
+
+// nativeLittleEndian reports whether this machine stores a float32 in little-endian order,
+// the order of tensor_content.
+var nativeLittleEndian = func() bool {
+	probe := uint16(1)
+	return *(*byte)(unsafe.Pointer(&probe)) == 1
+}()
+
+// littleEndianBytes is the tensor_content of values. On a little-endian machine it is the
+// values' own memory, not a copy (marshalling copies it onto the wire; the caller's slice is
+// only read, during the call); elsewhere a converted copy.
+func littleEndianBytes(values []float32) []byte {
+	if len(values) == 0 {
+		return nil
+	}
+	if nativeLittleEndian {
+		return unsafe.Slice((*byte)(unsafe.Pointer(&values[0])), 4*len(values))
+	}
+	content := make([]byte, 4*len(values))
+	for i, v := range values {
+		binary.LittleEndian.PutUint32(content[4*i:], math.Float32bits(v))
+	}
+	return content
 }
