@@ -12,7 +12,9 @@ source scripts/lib.sh
 export PYTHONPATH="$REPO_ROOT/python/src:$REPO_ROOT/conformance/server/src:$REPO_ROOT/conformance/runner/src"
 server=container
 for arg in "$@"; do [[ "$arg" == "--server=process" || "$arg" == "process" ]] && server=process; done
-if [[ "$server" == container ]]; then
+# A caller that already set up the engine (scripts/test-all.sh) passes DOCKER_HOST and keeps
+# ownership of it: only an engine this script set up is stopped when it ends.
+if [[ "$server" == container && -z "${DOCKER_HOST:-}" ]]; then
   DOCKER_HOST=$(scripts/containers-setup.sh | tail -n 1)
   export DOCKER_HOST
   trap 'scripts/containers-setup.sh --stop' EXIT
