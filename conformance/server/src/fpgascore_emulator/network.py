@@ -38,20 +38,22 @@ class Featurizer:
 
     def __init__(self, seed: int = SEED) -> None:
         bits = bfp.MANTISSA_BITS
-        self._w1, self._e1 = bfp.quantize_columns(integer_weights(seed + 1, (192, 128), bits))
-        self._w2, self._e2 = bfp.quantize_columns(integer_weights(seed + 2, (512, 256), bits))
-        self._w3, self._e3 = bfp.quantize_columns(integer_weights(seed + 3, (256, FEATURES), bits))
+        # Each layer's mantissas in the narrowest type whose products are still exact.
+        self._t1, self._t2, self._t3 = (bfp.product_dtype(k) for k in (192, 512, 256))
+        self._w1, self._e1 = bfp.quantize_columns(integer_weights(seed + 1, (192, 128), bits), dtype=self._t1)
+        self._w2, self._e2 = bfp.quantize_columns(integer_weights(seed + 2, (512, 256), bits), dtype=self._t2)
+        self._w3, self._e3 = bfp.quantize_columns(integer_weights(seed + 3, (256, FEATURES), bits), dtype=self._t3)
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         if image.shape != (IMAGE_SIZE, IMAGE_SIZE, 3):
             raise ValueError(f"featurizer input must be [224, 224, 3], got {list(image.shape)}")
         x = _patches(image.astype(np.float64), 8)                      # [784, 192]
-        x = np.maximum(bfp.matmul(*bfp.quantize_rows(x), self._w1, self._e1), 0.0)
+        x = np.maximum(bfp.matmul(*bfp.quantize_rows(x, dtype=self._t1), self._w1, self._e1), 0.0)
         x = _patches(x.reshape(28, 28, 128), 2)                         # [196, 512]
-        x = np.maximum(bfp.matmul(*bfp.quantize_rows(x), self._w2, self._e2), 0.0)
+        x = np.maximum(bfp.matmul(*bfp.quantize_rows(x, dtype=self._t2), self._w2, self._e2), 0.0)
         sums, exponent = bfp.sum_rows_exact(*bfp.quantize_rows(x))     # [256]
         pooled = np.ldexp(sums.astype(np.float64), exponent) / x.shape[0]
-        x = bfp.matmul(*bfp.quantize_rows(pooled[None, :]), self._w3, self._e3)
+        x = bfp.matmul(*bfp.quantize_rows(pooled[None, :], dtype=self._t3), self._w3, self._e3)
         return np.maximum(x[0], 0.0).astype(np.float32)
 
 
