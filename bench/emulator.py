@@ -4,18 +4,25 @@ For a service time and FPGA count it measures, against a fresh server process:
   * latency at low load (one call at a time) next to the configured service time;
   * saturation throughput with enough concurrent callers to keep every FPGA busy, next to
     the theory (FPGAs / service time);
-  * past the queue bound: the share of RESOURCE_EXHAUSTED answers and the p99 of admitted calls.
+  * past the queue bound: the share of RESOURCE_EXHAUSTED answers and the p99 of admitted calls,
+    next to the wait the bound allows ((queue + FPGAs) / FPGAs x service time). Refused callers
+    wait the server's grpc-retry-pushback-ms hint before calling again, as the clients do;
+  * the server's CPU time per image (from /proc), which sets a host ceiling on throughput of
+    cores / CPU per image: below it the FPGAs, not the host, are the limit.
 
     /usr/bin/python3 bench/emulator.py --service-time-ms 20 --fpgas 2 [--seconds 5] [--json out.json]
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import pathlib
 import sys
 import threading
 import time
+from typing import Dict
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / p) for p in ("python/src", "conformance/server/src", "conformance/runner/src")]
@@ -25,6 +32,8 @@ import numpy as np  # noqa: E402
 
 from fpgascore.v1 import predict_pb2, prediction_service_pb2_grpc, tensor_pb2  # noqa: E402
 from fpgascore_conformance.emulator import EmulatorProcess, ServerConfig  # noqa: E402
+
+PUSHBACK = "grpc-retry-pushback-ms"
 
 IMAGE = (ROOT / "conformance" / "testdata" / "images" / "tiny-noise.png").read_bytes()
 
@@ -38,10 +47,21 @@ def request() -> predict_pb2.PredictRequest:
     return req
 
 
-def load(stub, callers: int, seconds: float):
-    """`callers` threads calling back to back for `seconds`; returns (latencies of OK, codes)."""
-    latencies, codes, lock = [], {}, threading.Lock()
-    stop = time.monotonic() + seconds
+@dataclasses.dataclass
+class Load:
+    """What `callers` back-to-back callers saw in one window."""
+    latencies: np.ndarray   # seconds, OK calls only
+    codes: Dict[str, int]   # status name -> calls
+    images_per_s: float     # OK calls that ended inside the measuring window, per second
+
+
+def load(stub, callers: int, seconds: float, settle: float = 0.5) -> Load:
+    """`callers` threads calling back to back for `settle` + `seconds`. Throughput counts the OK
+    calls that end inside the measuring window (after `settle`, before the stop), so neither
+    the ramp-up nor the calls still in flight at the stop inflate it."""
+    latencies, ends, codes, lock = [], [], {}, threading.Lock()
+    begin = time.monotonic() + settle
+    stop = begin + seconds
     req = request()
 
     def caller():
@@ -50,21 +70,48 @@ def load(stub, callers: int, seconds: float):
             try:
                 stub.Predict(req, timeout=30)
                 code = "OK"
+                pause = 0.0
             except grpc.RpcError as error:
                 code = error.code().name
-            elapsed = time.perf_counter() - started
+                pause = pushback_s(error)
+            elapsed, ended = time.perf_counter() - started, time.monotonic()
             with lock:
-                codes[code] = codes.get(code, 0) + 1
+                if ended >= begin:
+                    codes[code] = codes.get(code, 0) + 1
                 if code == "OK":
-                    latencies.append(elapsed)
-            if code != "OK":
-                time.sleep(0.001)
+                    ends.append(ended)
+                    if ended >= begin:
+                        latencies.append(elapsed)
+            if pause:
+                time.sleep(pause)
     threads = [threading.Thread(target=caller) for _ in range(callers)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return np.array(latencies), codes
+    in_window = sum(1 for t in ends if begin <= t <= stop)
+    return Load(np.array(latencies), codes, in_window / seconds)
+
+
+def pushback_s(error: grpc.RpcError) -> float:
+    """The server's retry hint in seconds (1 ms when it gave none)."""
+    for key, value in error.trailing_metadata() or ():
+        if key == PUSHBACK:
+            return int(value) / 1000.0
+    return 0.001
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(pid: int, run):
+    """run() under a CPU meter: (its result, server CPU seconds spent)."""
+    before = cpu_seconds(pid)
+    result = run()
+    return result, cpu_seconds(pid) - before
 
 
 def pct(values, q):
@@ -84,34 +131,48 @@ def main() -> None:
     theory = args.fpgas / (args.service_time_ms / 1000.0)
     report = {"service_time_ms": args.service_time_ms, "fpgas": args.fpgas, "queue_depth": args.queue_depth,
               "theoretical_images_per_s": theory}
+    cores = os.cpu_count() or 1
+    wait_bound_ms = (args.queue_depth + args.fpgas) / args.fpgas * args.service_time_ms
+    capacity = args.fpgas + args.queue_depth  # calls the server holds at once
     with EmulatorProcess(config) as server:
         stub = prediction_service_pb2_grpc.PredictionServiceStub(grpc.insecure_channel(server.target))
         stub.Predict(request(), timeout=30)  # warm-up
-        low, _ = load(stub, 1, args.seconds / 2)
+        low, low_cpu = measured(server.pid, lambda: load(stub, 1, args.seconds / 2))
         # Saturation: FPGAs busy, queue never overflowing.
-        callers = args.fpgas + args.queue_depth
-        sat, sat_codes = load(stub, callers, args.seconds)
-        # Past the bound: far more callers than FPGAs + queue.
-        over_callers = (args.fpgas + args.queue_depth) * 3
-        over, over_codes = load(stub, over_callers, args.seconds)
-    refused = over_codes.get("RESOURCE_EXHAUSTED", 0)
+        sat, sat_cpu = measured(server.pid, lambda: load(stub, capacity, args.seconds))
+        # Past the bound: 3x and 6x more callers than FPGAs + queue hold.
+        overloads = [(factor * capacity, *measured(server.pid, lambda: load(stub, factor * capacity, args.seconds)))
+                     for factor in (3, 6)]
+    cpu_per_image_ms = 1000 * low_cpu / max(1, len(low.latencies))
     report.update({
-        "low_load": {"p50_ms": pct(low, 50), "p90_ms": pct(low, 90), "p99_ms": pct(low, 99), "calls": len(low)},
-        "saturation": {"callers": callers, "images_per_s": len(sat) / args.seconds,
-                       "ratio_to_theory": len(sat) / args.seconds / theory, "p99_ms": pct(sat, 99), "codes": sat_codes},
-        "overload": {"callers": over_callers, "images_per_s": len(over) / args.seconds,
-                     "resource_exhausted_share": refused / max(1, sum(over_codes.values())),
-                     "p99_admitted_ms": pct(over, 99), "codes": over_codes},
+        "low_load": {"p50_ms": pct(low.latencies, 50), "p90_ms": pct(low.latencies, 90),
+                     "p99_ms": pct(low.latencies, 99), "calls": len(low.latencies),
+                     "server_cpu_ms_per_image": cpu_per_image_ms,
+                     "host_ceiling_images_per_s": cores * 1000 / cpu_per_image_ms if cpu_per_image_ms else None},
+        "saturation": {"callers": capacity, "images_per_s": sat.images_per_s,
+                       "ratio_to_theory": sat.images_per_s / theory, "p99_ms": pct(sat.latencies, 99),
+                       "codes": sat.codes, "server_cpu_share_of_host": sat_cpu / (args.seconds + 0.5) / cores},
+        "overload": [{"callers": callers, "images_per_s": over.images_per_s,
+                      "ratio_to_theory": over.images_per_s / theory,
+                      "resource_exhausted_share": over.codes.get("RESOURCE_EXHAUSTED", 0) / max(1, sum(over.codes.values())),
+                      "p99_admitted_ms": pct(over.latencies, 99), "queue_wait_bound_ms": wait_bound_ms,
+                      "codes": over.codes, "server_cpu_share_of_host": cpu / (args.seconds + 0.5) / cores}
+                     for callers, over, cpu in overloads],
     })
     print(f"emulator: {args.fpgas} FPGA(s) x {args.service_time_ms:g} ms, queue {args.queue_depth}")
     print(f"  low load      p50 {report['low_load']['p50_ms']:.1f} ms  p90 {report['low_load']['p90_ms']:.1f} ms  "
           f"p99 {report['low_load']['p99_ms']:.1f} ms  (service time {args.service_time_ms:g} ms)")
+    print(f"  server CPU    {cpu_per_image_ms:.1f} ms per image -> host ceiling {cores} cores / CPU per image = "
+          f"{report['low_load']['host_ceiling_images_per_s'] or float('nan'):.0f} images/s")
     s = report["saturation"]
-    print(f"  saturation    {s['images_per_s']:.1f} images/s with {callers} callers; theory {theory:.1f}/s "
-          f"-> {s['ratio_to_theory']:.3f} of theory; p99 {s['p99_ms']:.1f} ms")
-    o = report["overload"]
-    print(f"  overload      {over_callers} callers: {o['resource_exhausted_share']:.1%} RESOURCE_EXHAUSTED, "
-          f"admitted p99 {o['p99_admitted_ms']:.1f} ms, {o['images_per_s']:.1f} images/s")
+    print(f"  saturation    {s['images_per_s']:.1f} images/s with {capacity} callers; theory {theory:.1f}/s "
+          f"-> {s['ratio_to_theory']:.3f} of theory; p99 {s['p99_ms']:.1f} ms; "
+          f"server used {s['server_cpu_share_of_host']:.0%} of the host's CPU")
+    for o in report["overload"]:
+        print(f"  overload      {o['callers']} callers: {o['resource_exhausted_share']:.1%} RESOURCE_EXHAUSTED, "
+              f"admitted p99 {o['p99_admitted_ms']:.1f} ms (queue wait bound {wait_bound_ms:.0f} ms + host overhead), "
+              f"{o['images_per_s']:.1f} images/s ({o['ratio_to_theory']:.3f} of theory); "
+              f"server used {o['server_cpu_share_of_host']:.0%} of the host's CPU")
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(report, indent=2))
 
