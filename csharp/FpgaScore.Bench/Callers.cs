@@ -84,7 +84,11 @@ internal sealed class ClientCaller : ICaller
     public void Dispose() => _client.Dispose();
 }
 
-/// <summary>The raw generated stub on one <see cref="GrpcChannel"/>, a hand-built request, hand decoding.</summary>
+/// <summary>
+/// The raw generated stub on one <see cref="GrpcChannel"/>, hand decoding, and a hand-built request
+/// for every call, as the client builds one per call from its <see cref="IScoringRequest"/>. The bytes
+/// are encoded once, up front, as the client's request objects do on construction.
+/// </summary>
 internal sealed class StubCaller : ICaller
 {
     private const string OutputName = "output_alias";
@@ -92,7 +96,8 @@ internal sealed class StubCaller : ICaller
 
     private readonly GrpcChannel _channel;
     private readonly PredictionService.PredictionServiceClient _stub;
-    private readonly PredictRequest _request;
+    private readonly Payload _payload;
+    private readonly ByteString _content;
     private readonly int _rows;
     private readonly Metadata? _headers;
 
@@ -101,13 +106,14 @@ internal sealed class StubCaller : ICaller
         _channel = Channel(o);
         _stub = new PredictionService.PredictionServiceClient(_channel);
         _rows = payload.Rows;
-        _request = Request(payload);
+        _payload = payload;
+        _content = payload.Kind == "tensor" ? TensorContent() : ByteString.CopyFrom(payload.Image);
         _headers = o.Key is null ? null : new Metadata { { "authorization", o.Key } };
     }
 
     public async Task CallAsync(CancellationToken cancellationToken)
     {
-        var response = await _stub.PredictAsync(_request, headers: _headers, deadline: DateTime.UtcNow + Timeout,
+        var response = await _stub.PredictAsync(Request(), headers: _headers, deadline: DateTime.UtcNow + Timeout,
                 cancellationToken: cancellationToken)
             .ConfigureAwait(false);
         var scores = Decode(response);
@@ -117,26 +123,31 @@ internal sealed class StubCaller : ICaller
 
     public void Dispose() => _channel.Dispose();
 
-    private static PredictRequest Request(Payload payload)
+    /// <summary>The [1,224,224,3] tensor as little-endian float32 bytes.</summary>
+    private static ByteString TensorContent()
+    {
+        var values = Payload.Tensor();
+        var bytes = new byte[values.Length * sizeof(float)];
+        for (int i = 0; i < values.Length; i++)
+            BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * sizeof(float)), values[i]);
+        return UnsafeByteOperations.UnsafeWrap(bytes);
+    }
+
+    private PredictRequest Request()
     {
         var input = new TensorProto { TensorShape = new TensorShapeProto() };
-        if (payload.Kind == "tensor")
+        if (_payload.Kind == "tensor")
         {
             input.Dtype = DataType.DtFloat;
             foreach (var d in new long[] { 1, Payload.Height, Payload.Width, Payload.Channels })
                 input.TensorShape.Dim.Add(new TensorShapeProto.Types.Dim { Size = d });
-            var values = Payload.Tensor();
-            var bytes = new byte[values.Length * sizeof(float)];
-            for (int i = 0; i < values.Length; i++)
-                BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * sizeof(float)), values[i]);
-            input.TensorContent = UnsafeByteOperations.UnsafeWrap(bytes);
+            input.TensorContent = _content;
         }
         else
         {
             input.Dtype = DataType.DtString;
-            input.TensorShape.Dim.Add(new TensorShapeProto.Types.Dim { Size = payload.Rows });
-            var image = ByteString.CopyFrom(payload.Image);
-            for (int i = 0; i < payload.Rows; i++) input.StringVal.Add(image);
+            input.TensorShape.Dim.Add(new TensorShapeProto.Types.Dim { Size = _rows });
+            for (int i = 0; i < _rows; i++) input.StringVal.Add(_content);
         }
         var request = new PredictRequest
         {

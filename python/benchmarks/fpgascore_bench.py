@@ -55,25 +55,29 @@ def stub_call(args, image: bytes) -> Callable[[], object]:
     else:
         channel = grpc.insecure_channel(target)
     stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
-    request = predict_pb2.PredictRequest()
-    request.model_spec.name = "resnet50"
-    request.model_spec.signature_name = "serving_default"
-    tensor = request.inputs["images"]
-    if args.payload == "tensor":
-        tensor.dtype = tensor_pb2.DT_FLOAT
-        for size in TENSOR.shape:
-            tensor.tensor_shape.dim.add(size=size)
-        tensor.tensor_content = TENSOR.tobytes()
-    else:
-        count = 8 if args.payload == "batch8" else 1
-        tensor.dtype = tensor_pb2.DT_STRING
-        tensor.tensor_shape.dim.add(size=count)
-        tensor.string_val.extend([image] * count)
+    images = [image] * (8 if args.payload == "batch8" else 1)
+
+    def build_request() -> predict_pb2.PredictRequest:
+        """The request a user of the raw stub builds for each call, as the client does."""
+        request = predict_pb2.PredictRequest()
+        request.model_spec.name = "resnet50"
+        request.model_spec.signature_name = "serving_default"
+        tensor = request.inputs["images"]
+        if args.payload == "tensor":
+            tensor.dtype = tensor_pb2.DT_FLOAT
+            for size in TENSOR.shape:
+                tensor.tensor_shape.dim.add(size=size)
+            tensor.tensor_content = TENSOR.astype("<f4", copy=False).tobytes()
+        else:
+            tensor.dtype = tensor_pb2.DT_STRING
+            tensor.tensor_shape.dim.add(size=len(images))
+            tensor.string_val.extend(images)
+        return request
 
     metadata = [("authorization", key_of(args))] if args.key_env else None
 
     def call():
-        output = stub.Predict(request, timeout=30, metadata=metadata).outputs["output_alias"]
+        output = stub.Predict(build_request(), timeout=30, metadata=metadata).outputs["output_alias"]
         return np.frombuffer(output.tensor_content, dtype="<f4") if output.tensor_content else \
             np.asarray(output.float_val, dtype=np.float32)
     return call
