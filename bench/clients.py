@@ -2,16 +2,22 @@
 
 For each language x payload (150 KB JPEG, batch of 8, [1,224,224,3] float tensor) x
 concurrency (1, 16) x transport (plaintext, TLS), the language's bench command runs once with
-the public client API and once with the raw stub against the same reference server, which
-runs with service time 0 and --null-model (no model work: what is left is transport, encoding
-and client cost). Runs alternate client/stub and repeat (--reps); the medians are reported.
-A TCP loopback exchange of the same sizes (bench/tcp_floor.py) is the floor.
+the public client API and once with the raw stub (which builds its request on every call, as
+the client does) against the same server. Two servers (--servers):
+  * reference: the Python reference server with service time 0 and --null-model (no model
+    work: what is left is transport, encoding, the grpcio server's own cost and client cost);
+  * native: `fpgascore-bench serve` (bench/native_server.py), a Go server doing no work, so
+    the latency is mostly the client's and the transport's.
+Runs alternate client/stub and repeat (--reps); the medians are reported. A TCP loopback
+exchange of the same sizes (bench/tcp_floor.py) is the floor.
 
-    /usr/bin/python3 bench/clients.py [--languages python,go,csharp] [--calls 300] [--reps 2] [--json F] [--markdown F]
+    /usr/bin/python3 bench/clients.py [--languages python,go,csharp] [--servers reference,native]
+        [--calls 300] [--reps 2] [--json F] [--markdown F]
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import pathlib
@@ -28,11 +34,14 @@ from fpgascore_conformance.emulator import EmulatorProcess, ServerConfig  # noqa
 
 sys.path.insert(0, str(ROOT / "bench"))
 import tcp_floor  # noqa: E402
+from native_server import NativeServer  # noqa: E402
 
 IMAGE = ROOT / "conformance" / "testdata" / "images" / "large-150k.jpg"
 TOOLS = ROOT / ".tools"
 KEY_ENV = "FPGASCORE_BENCH_KEY"
+NATIVE_SERVER = TOOLS / "bin" / "fpgascore-bench"
 BUILD = {
+    "native": ["bash", "-c", "source scripts/go-env.sh && cd go && go build -o ../.tools/bin/fpgascore-bench ./cmd/fpgascore-bench"],
     "go": ["bash", "-c", "source scripts/go-env.sh && cd go && go build -o ../.tools/bin/fpgascore-bench ./cmd/fpgascore-bench"],
     "csharp": ["dotnet", "build", "csharp/FpgaScore.Bench/FpgaScore.Bench.csproj", "-c", "Release",
                "-o", str(TOOLS / "csharp-bench"), "--nologo", "-v", "quiet"],
@@ -57,55 +66,77 @@ def run_once(language, mode, payload, concurrency, server, tls, ca, calls) -> di
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+@contextlib.contextmanager
+def server_pair(name: str, tls, key: str):
+    """(plaintext server, TLS server with the key) of one kind; both have .port."""
+    if name == "native":
+        with NativeServer(NATIVE_SERVER) as plain, \
+                NativeServer(NATIVE_SERVER, tls=(tls.server.cert, tls.server.key), key_env=KEY_ENV) as secure:
+            yield plain, secure
+        return
+    common = dict(conformance=False, fpgas=4, queue_depth=128,
+                  extra_env={"FPGASCORE_NULL_MODEL": "1", "FPGASCORE_MAX_CONCURRENT_RPCS": "256"})
+    with EmulatorProcess(ServerConfig(**common)) as plain, \
+            EmulatorProcess(ServerConfig(tls_cert=tls.server.cert, tls_key=tls.server.key, primary_key=key,
+                                         **common)) as secure:
+        yield plain, secure
+
+
+def measure_row(args, server_name, language, tls_on, payload, concurrency, server, ca, floor) -> dict:
+    """Client and stub runs of one configuration, alternating; medians of --reps runs each."""
+    runs = {"client": [], "stub": []}
+    for _ in range(args.reps):
+        for mode in ("stub", "client"):
+            runs[mode].append(run_once(language, mode, payload, concurrency, server, tls_on, ca, args.calls))
+    row = {"server": server_name, "language": language, "tls": tls_on, "payload": payload, "concurrency": concurrency}
+    for mode, results in runs.items():
+        for field in ("p50_ms", "p90_ms", "p99_ms", "throughput_per_s", "cpu_ms_per_call"):
+            row[f"{mode}_{field}"] = statistics.median(r[field] for r in results)
+    row["ratio_p50"] = row["client_p50_ms"] / row["stub_p50_ms"]
+    row["floor_p50_ms"] = floor[PAYLOAD_FLOOR[payload]]["p50_ms"]
+    row["client_p50_over_floor"] = row["client_p50_ms"] / row["floor_p50_ms"]
+    print(f"{server_name:9} {language:7} {'tls' if tls_on else 'plain':5} {payload:7} c={concurrency:<3} "
+          f"client p50 {row['client_p50_ms']:7.3f} ms  stub p50 {row['stub_p50_ms']:7.3f} ms  "
+          f"ratio {row['ratio_p50']:.3f}  {row['client_p50_over_floor']:6.1f}x floor  "
+          f"cpu/call client {row['client_cpu_ms_per_call']:.3f} ms stub {row['stub_cpu_ms_per_call']:.3f} ms  "
+          f"client {row['client_throughput_per_s']:.0f}/s", flush=True)
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--languages", default="python,go,csharp")
+    parser.add_argument("--servers", default="reference,native")
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--reps", type=int, default=2)
     parser.add_argument("--json")
     parser.add_argument("--markdown")
     args = parser.parse_args()
     languages = [lang for lang in args.languages.split(",") if lang]
-    for language in languages:
-        if language in BUILD:
-            subprocess.run(BUILD[language], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    servers = [name for name in args.servers.split(",") if name]
+    if set(servers) - {"reference", "native"}:
+        parser.error("--servers takes reference and/or native")
+    builds = {tuple(BUILD[name]) for name in set(languages + servers) & set(BUILD)}
+    for command in sorted(builds):
+        subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     floor = tcp_floor.measure_all(1000)
     tls = make_tls_material(pathlib.Path(tempfile.mkdtemp(prefix="fpgascore-bench-")))
     key = "bench-" + os.urandom(8).hex()
     os.environ[KEY_ENV] = key
-    common = dict(conformance=False, fpgas=4, queue_depth=128,
-                  extra_env={"FPGASCORE_NULL_MODEL": "1", "FPGASCORE_MAX_CONCURRENT_RPCS": "256"})
     rows = []
-    with EmulatorProcess(ServerConfig(**common)) as plain, \
-            EmulatorProcess(ServerConfig(tls_cert=tls.server.cert, tls_key=tls.server.key, primary_key=key,
-                                         **common)) as secure:
-        for language in languages:
-            for tls_on in (False, True):
-                for payload in ("jpeg", "batch8", "tensor"):
-                    for concurrency in (1, 16):
-                        runs = {"client": [], "stub": []}
-                        for _ in range(args.reps):
-                            for mode in ("stub", "client"):
-                                runs[mode].append(run_once(language, mode, payload, concurrency,
-                                                           secure if tls_on else plain, tls_on, tls.ca, args.calls))
-                        row = {"language": language, "tls": tls_on, "payload": payload, "concurrency": concurrency}
-                        for mode, results in runs.items():
-                            for field in ("p50_ms", "p90_ms", "p99_ms", "throughput_per_s", "cpu_ms_per_call"):
-                                row[f"{mode}_{field}"] = statistics.median(r[field] for r in results)
-                        row["ratio_p50"] = row["client_p50_ms"] / row["stub_p50_ms"]
-                        row["floor_p50_ms"] = floor[PAYLOAD_FLOOR[payload]]["p50_ms"]
-                        row["client_p50_over_floor"] = row["client_p50_ms"] / row["floor_p50_ms"]
-                        rows.append(row)
-                        print(f"{language:7} {'tls' if tls_on else 'plain':5} {payload:7} c={concurrency:<3} "
-                              f"client p50 {row['client_p50_ms']:7.3f} ms  stub p50 {row['stub_p50_ms']:7.3f} ms  "
-                              f"ratio {row['ratio_p50']:.3f}  {row['client_p50_over_floor']:6.1f}x floor  "
-                              f"cpu/call client {row['client_cpu_ms_per_call']:.3f} ms stub {row['stub_cpu_ms_per_call']:.3f} ms  "
-                              f"client {row['client_throughput_per_s']:.0f}/s", flush=True)
-    table = ["| language | transport | payload | conc. | client p50 ms | stub p50 ms | client/stub p50 | client p99 ms | "
-             "client ÷ TCP floor (p50) | CPU ms/call client / stub | client calls/s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for server_name in servers:
+        with server_pair(server_name, tls, key) as (plain, secure):
+            for language in languages:
+                for tls_on in (False, True):
+                    for payload in ("jpeg", "batch8", "tensor"):
+                        for concurrency in (1, 16):
+                            rows.append(measure_row(args, server_name, language, tls_on, payload, concurrency,
+                                                    secure if tls_on else plain, tls.ca, floor))
+    table = ["| server | language | transport | payload | conc. | client p50 ms | stub p50 ms | client/stub p50 | "
+             "client p99 ms | client ÷ TCP floor (p50) | CPU ms/call client / stub | client calls/s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        table.append(f"| {r['language']} | {'TLS' if r['tls'] else 'plaintext'} | {r['payload']} | {r['concurrency']} | "
+        table.append(f"| {r['server']} | {r['language']} | {'TLS' if r['tls'] else 'plaintext'} | {r['payload']} | {r['concurrency']} | "
                      f"{r['client_p50_ms']:.3f} | {r['stub_p50_ms']:.3f} | {r['ratio_p50']:.3f} | {r['client_p99_ms']:.2f} | "
                      f"{r['client_p50_over_floor']:.1f}× | {r['client_cpu_ms_per_call']:.3f} / {r['stub_cpu_ms_per_call']:.3f} | "
                      f"{r['client_throughput_per_s']:.0f} |")

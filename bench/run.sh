@@ -22,7 +22,7 @@ run() { local title=$1; shift; log "$title"; section "$title"; "$@" 2>&1 | tee -
   echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(. /etc/os-release; echo "$PRETTY_NAME"), $(uname -m)."
 } > "$report"
 
-run "TCP floor (loopback, request bytes out, 4,000 bytes back)" "$PYTHON" bench/tcp_floor.py --json "$out/tcp_floor.json"
+run "TCP floor (loopback: echo of the payload, and payload out with 4,000 bytes back)" "$PYTHON" bench/tcp_floor.py --json "$out/tcp_floor.json"
 run "Every client vs its raw stub (null model, service time 0; 150 KB JPEG, batch of 8, float tensor; concurrency 1 and 16; plaintext and TLS)" \
   "$PYTHON" bench/clients.py --json "$out/clients.json" --markdown "$out/clients.md"
 run "Emulator, 2 FPGAs x 20 ms" "$PYTHON" bench/emulator.py --service-time-ms 20 --fpgas 2 --seconds 5 --json "$out/emulator-20ms.json"

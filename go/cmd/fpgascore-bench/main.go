@@ -16,6 +16,16 @@
 //
 // Percentiles interpolate linearly between the closest ranks (numpy's default). A failed
 // call stops the run: exit 1, the error on stderr, nothing on stdout. Bad flags: exit 2.
+//
+// In mode client every call builds its request through the fpgascore package; in mode stub
+// every call builds a fresh PredictRequest by hand (the images' bytes as they are, the
+// tensor's float32 values encoded to little-endian bytes), calls the generated stub and
+// decodes the scores by hand: both modes do the work of a user scoring new images each call.
+//
+// The same binary is also a native null server, the benchmark partner that does no model
+// work (see serve.go):
+//
+//	fpgascore-bench serve --port P [--host 127.0.0.1] [--tls --cert PEM --key PEM] [--key-env VAR]
 package main
 
 import (
@@ -31,6 +41,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"os/signal"
 	"sort"
 	"strconv"
 	"sync"
@@ -48,6 +59,12 @@ import (
 const callTimeout = fpgascore.DefaultTimeout
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "serve" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := serveCommand(ctx, os.Args[2:], os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -165,7 +182,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 // parseError is an error the flag package has already reported.
 type parseError struct{ error }
 
-// payload is what every call sends, built once before the run.
+// payload is the data every call sends (the image bytes, the float32 values), read or made
+// once before the run; each call builds its request from it.
 type payload struct {
 	images [][]byte  // jpeg, batch8
 	tensor []float32 // tensor: 1*224*224*3 values
@@ -202,7 +220,8 @@ func buildPayload(cfg *config) (*payload, error) {
 	}
 }
 
-// caller makes one call; newCaller gives each worker its own (built before timing).
+// caller makes one call, request building included; the factory newCallers returns gives
+// each worker its own caller (set up before timing).
 type caller func(ctx context.Context) error
 
 // newCallers sets up the mode's connection and returns a caller factory and a closer.
@@ -252,8 +271,9 @@ func clientCallers(cfg *config, target string, p *payload) (func() caller, func(
 	return factory, func() { client.Close() }, nil
 }
 
-// stubCallers: the raw generated stub on one grpc.ClientConn, with a hand-built
-// PredictRequest (one per worker, built before timing) and hand-decoded scores.
+// stubCallers: the raw generated stub on one grpc.ClientConn shared by all workers. Every
+// call builds a fresh PredictRequest by hand (part of what is measured, as in mode client)
+// and decodes the scores by hand.
 func stubCallers(cfg *config, target string, p *payload) (func() caller, func(), error) {
 	var dial []grpc.DialOption
 	if cfg.key != "" {
@@ -282,35 +302,12 @@ func stubCallers(cfg *config, target string, p *payload) (func() caller, func(),
 	}
 	stub := pb.NewPredictionServiceClient(conn)
 
-	var content []byte
-	if p.tensor != nil {
-		content = make([]byte, 4*len(p.tensor))
-		for i, v := range p.tensor {
-			binary.LittleEndian.PutUint32(content[4*i:], math.Float32bits(v))
-		}
-	}
 	factory := func() caller {
-		input := &pb.TensorProto{
-			Dtype:       pb.DataType_DT_STRING,
-			TensorShape: &pb.TensorShapeProto{Dim: []*pb.TensorShapeProto_Dim{{Size: int64(len(p.images))}}},
-			StringVal:   p.images,
-		}
-		if p.tensor != nil {
-			dims := make([]*pb.TensorShapeProto_Dim, len(tensorShape))
-			for i, d := range tensorShape {
-				dims[i] = &pb.TensorShapeProto_Dim{Size: d}
-			}
-			input = &pb.TensorProto{
-				Dtype:         pb.DataType_DT_FLOAT,
-				TensorShape:   &pb.TensorShapeProto{Dim: dims},
-				TensorContent: content,
-			}
-		}
-		req := &pb.PredictRequest{
-			ModelSpec: &pb.ModelSpec{Name: "resnet50", SignatureName: "serving_default"},
-			Inputs:    map[string]*pb.TensorProto{"images": input},
-		}
 		return func(ctx context.Context) error {
+			req := &pb.PredictRequest{
+				ModelSpec: &pb.ModelSpec{Name: "resnet50", SignatureName: "serving_default"},
+				Inputs:    map[string]*pb.TensorProto{"images": stubInput(p)},
+			}
 			resp, err := stub.Predict(ctx, req)
 			if err != nil {
 				return err
@@ -326,6 +323,32 @@ func stubCallers(cfg *config, target string, p *payload) (func() caller, func(),
 		}
 	}
 	return factory, func() { conn.Close() }, nil
+}
+
+// stubInput is the "images" tensor of one stub-mode call, built as a user of the raw stub
+// builds it: the images as DT_STRING [N] (the same byte slices, not copies), or the float32
+// values as DT_FLOAT [1, 224, 224, 3] encoded into a new little-endian tensor_content.
+func stubInput(p *payload) *pb.TensorProto {
+	if p.tensor == nil {
+		return &pb.TensorProto{
+			Dtype:       pb.DataType_DT_STRING,
+			TensorShape: &pb.TensorShapeProto{Dim: []*pb.TensorShapeProto_Dim{{Size: int64(len(p.images))}}},
+			StringVal:   p.images,
+		}
+	}
+	dims := make([]*pb.TensorShapeProto_Dim, len(tensorShape))
+	for i, d := range tensorShape {
+		dims[i] = &pb.TensorShapeProto_Dim{Size: d}
+	}
+	content := make([]byte, 4*len(p.tensor))
+	for i, v := range p.tensor {
+		binary.LittleEndian.PutUint32(content[4*i:4*i+4], math.Float32bits(v))
+	}
+	return &pb.TensorProto{
+		Dtype:         pb.DataType_DT_FLOAT,
+		TensorShape:   &pb.TensorShapeProto{Dim: dims},
+		TensorContent: content,
+	}
 }
 
 // decodeOutput reads the "output_alias" float tensor: tensor_content (little-endian

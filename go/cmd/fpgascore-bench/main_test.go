@@ -18,7 +18,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 
 	pb "github.com/fpgascore/fpgascore/go/fpgascorepb"
 )
@@ -79,7 +78,7 @@ func serve(t *testing.T, f *fake) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := grpc.NewServer(grpc.CustomCodec(codec{}))
+	s := grpc.NewServer(grpc.CustomCodec(protoCodec{})) // serve.go's codec: no github.com/golang/protobuf dependency
 	pb.RegisterPredictionServiceServer(s, f)
 	go s.Serve(lis)
 	t.Cleanup(s.Stop)
@@ -168,13 +167,3 @@ func TestPercentile(t *testing.T) {
 		}
 	}
 }
-
-// codec marshals with google.golang.org/protobuf, so the fake does not depend on the
-// github.com/golang/protobuf version.
-type codec struct{}
-
-func (codec) Marshal(v interface{}) ([]byte, error) { return proto.Marshal(v.(proto.Message)) }
-func (codec) Unmarshal(data []byte, v interface{}) error {
-	return proto.Unmarshal(data, v.(proto.Message))
-}
-func (codec) String() string { return "proto" }
