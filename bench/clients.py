@@ -8,11 +8,13 @@ the client does) against the same server. Two servers (--servers):
     work: what is left is transport, encoding, the grpcio server's own cost and client cost);
   * native: `fpgascore-bench serve` (bench/native_server.py), a Go server doing no work, so
     the latency is mostly the client's and the transport's.
-Runs alternate client/stub and repeat (--reps); the medians are reported. A TCP loopback
+Each configuration runs --reps pairs of one client run and one stub run, back to back in
+alternating order; latencies are the medians over the runs, the client/stub ratio is the
+median of the pairs' ratios. A TCP loopback
 exchange of the same sizes (bench/tcp_floor.py) is the floor.
 
     /usr/bin/python3 bench/clients.py [--languages python,go,csharp] [--servers reference,native]
-        [--calls 300] [--reps 2] [--json F] [--markdown F]
+        [--calls 200] [--reps 4] [--json F] [--markdown F]
 """
 from __future__ import annotations
 
@@ -85,14 +87,17 @@ def server_pair(name: str, tls, key: str):
 def measure_row(args, server_name, language, tls_on, payload, concurrency, server, ca, floor) -> dict:
     """Client and stub runs of one configuration, alternating; medians of --reps runs each."""
     runs = {"client": [], "stub": []}
-    for _ in range(args.reps):
-        for mode in ("stub", "client"):
+    for rep in range(args.reps):
+        # Each rep is a client run and a stub run back to back, the order alternating between
+        # reps so that drift on the machine does not favour either.
+        for mode in (("stub", "client") if rep % 2 == 0 else ("client", "stub")):
             runs[mode].append(run_once(language, mode, payload, concurrency, server, tls_on, ca, args.calls))
     row = {"server": server_name, "language": language, "tls": tls_on, "payload": payload, "concurrency": concurrency}
     for mode, results in runs.items():
         for field in ("p50_ms", "p90_ms", "p99_ms", "throughput_per_s", "cpu_ms_per_call"):
             row[f"{mode}_{field}"] = statistics.median(r[field] for r in results)
-    row["ratio_p50"] = row["client_p50_ms"] / row["stub_p50_ms"]
+    # The ratio of each rep's pair, then their median: pairs share the machine's state.
+    row["ratio_p50"] = statistics.median(c["p50_ms"] / s["p50_ms"] for c, s in zip(runs["client"], runs["stub"]))
     row["floor_p50_ms"] = floor[PAYLOAD_FLOOR[payload]]["p50_ms"]
     row["client_p50_over_floor"] = row["client_p50_ms"] / row["floor_p50_ms"]
     print(f"{server_name:9} {language:7} {'tls' if tls_on else 'plain':5} {payload:7} c={concurrency:<3} "
@@ -107,8 +112,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--languages", default="python,go,csharp")
     parser.add_argument("--servers", default="reference,native")
-    parser.add_argument("--calls", type=int, default=300)
-    parser.add_argument("--reps", type=int, default=2)
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--reps", type=int, default=4)
     parser.add_argument("--json")
     parser.add_argument("--markdown")
     args = parser.parse_args()
