@@ -129,3 +129,26 @@ def _watchers_are_bounded(server, max_watchers: int) -> None:
     for stream in streams:
         stream.cancel()
     rpc.plaintext(server.target).predict(REQUEST)
+
+
+def test_the_pushback_hint_is_the_time_to_drain_the_whole_queue():
+    # 1 FPGA x 1.5 s, 2 queue places: once both are held, the images queued need 2 x 1.5 s.
+    config = ServerConfig(service_time_ms=1500, fpgas=1, queue_depth=2)
+    with EmulatorProcess(config) as server:
+        caller = rpc.plaintext(server.target)
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            outcomes = list(pool.map(lambda _: _outcome(caller), range(8)))
+    hints = [int(trailing["grpc-retry-pushback-ms"]) for code, _, trailing, _ in outcomes
+             if code == grpc.StatusCode.RESOURCE_EXHAUSTED]
+    assert hints and set(hints) == {3000}, hints  # refused only while both places are held
+
+
+def test_a_batch_larger_than_the_queue_is_refused_without_pushback():
+    config = ServerConfig(fpgas=1, queue_depth=2)
+    with EmulatorProcess(config) as server:
+        caller = rpc.plaintext(server.target)
+        error = caller.error(rpc.image_request([rpc.image("tiny-noise.png")] * 3))
+        assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "batch of 3 images is larger than the FPGA queue (2 places)" in error.details()
+        assert "grpc-retry-pushback-ms" not in rpc.trailing(error)
+        caller.predict(rpc.image_request([rpc.image("tiny-noise.png")] * 2))  # a batch that fits is scored

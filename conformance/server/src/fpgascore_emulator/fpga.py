@@ -22,6 +22,14 @@ class QueueFull(Exception):
         self.retry_after_ms = retry_after_ms
 
 
+class BatchTooLarge(Exception):
+    """The request has more images than the whole queue holds: it can never be admitted."""
+
+    def __init__(self, count: int, capacity: int) -> None:
+        super().__init__(f"a batch of {count} images is larger than the FPGA queue ({capacity} places); "
+                         f"send at most {capacity} images per request")
+
+
 class _Job:
     __slots__ = ("image", "future")
 
@@ -66,9 +74,12 @@ class FpgaPool:
             worker.start()
 
     def reserve(self, count: int) -> "Reservation":
-        """Holds ``count`` queue places for one request, or raises QueueFull at once.
+        """Holds ``count`` queue places for one request, or raises QueueFull at once
+        (BatchTooLarge when ``count`` exceeds the whole queue: waiting would never help).
 
         Reserving before the CPU pre-processing keeps refusals cheap under overload."""
+        if count > self._capacity:
+            raise BatchTooLarge(count, self._capacity)
         with self._ready:
             if self._closed:
                 raise RuntimeError("FPGA pool is shut down")
@@ -91,8 +102,12 @@ class FpgaPool:
             self._held -= count
 
     def _drain_estimate_ms(self, wanted: int) -> int:
+        """The retry hint for a refused request: the time the FPGAs need to take every image
+        queued now (at least the time to free ``wanted`` places). Hinting only the first free
+        place sent every refused caller back at once, to be refused again; measured with 60
+        callers on 2 FPGAs x 20 ms, the refusals' own cost then cut throughput to 0.63 of theory."""
         per_image = max(self._service_time_s, 0.001)
-        return int(1000 * per_image * max(1, wanted) / self._fpgas)
+        return int(1000 * per_image * max(1, wanted, self._held) / self._fpgas)
 
     def _next(self) -> Optional[_Job]:
         with self._ready:

@@ -18,7 +18,7 @@ from fpgascore.v1 import predict_pb2, prediction_service_pb2_grpc, tensor_pb2
 
 from . import controls, tensors
 from .config import Settings
-from .fpga import FpgaPool, QueueFull
+from .fpga import BatchTooLarge, FpgaPool, QueueFull
 from .logs import log
 from .model import Model
 from .preprocess import ImageError
@@ -156,6 +156,8 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         except QueueFull as full:
             raise _Abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(full),
                          ((PUSHBACK, str(full.retry_after_ms)),)) from None
+        except BatchTooLarge as too_large:  # no pushback: retrying cannot help
+            raise _Abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(too_large)) from None
 
     def _images(self, tensor) -> List[np.ndarray]:
         """The pre-processed images of the request: CPU stage."""
