@@ -15,6 +15,7 @@ exchange of the same sizes (bench/tcp_floor.py) is the floor.
 
     /usr/bin/python3 bench/clients.py [--languages python,go,csharp] [--servers reference,native]
         [--calls 200] [--reps 4] [--json F] [--markdown F]
+    /usr/bin/python3 bench/clients.py --from-json F      # the tables again, from a run's JSON
 """
 from __future__ import annotations
 
@@ -108,6 +109,45 @@ def measure_row(args, server_name, language, tls_on, payload, concurrency, serve
     return row
 
 
+def full_table(rows) -> str:
+    table = ["| server | language | transport | payload | conc. | client p50 ms | stub p50 ms | client/stub p50 | "
+             "client p99 ms | client ÷ TCP floor (p50) | CPU ms/call client / stub | client calls/s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        table.append(f"| {r['server']} | {r['language']} | {'TLS' if r['tls'] else 'plaintext'} | {r['payload']} | "
+                     f"{r['concurrency']} | {r['client_p50_ms']:.3f} | {r['stub_p50_ms']:.3f} | {r['ratio_p50']:.3f} | "
+                     f"{r['client_p99_ms']:.2f} | {r['client_p50_over_floor']:.1f}× | "
+                     f"{r['client_cpu_ms_per_call']:.3f} / {r['stub_cpu_ms_per_call']:.3f} | "
+                     f"{r['client_throughput_per_s']:.0f} |")
+    return "\n".join(table)
+
+
+def summary_table(rows) -> str:
+    """Per server and language: the client/stub p50 ratios of its 12 rows, and the plaintext
+    150 KB call at concurrency 1 as a multiple of the TCP floor."""
+    table = ["| server | language | client/stub p50: median (min–max) over its rows | rows ≤ 1.05 | "
+             "150 KB plaintext c=1: client p50 ms | ÷ TCP echo floor |",
+             "|---|---|---|---|---|---|"]
+    for server in dict.fromkeys(r["server"] for r in rows):
+        for language in dict.fromkeys(r["language"] for r in rows if r["server"] == server):
+            mine = [r for r in rows if r["server"] == server and r["language"] == language]
+            ratios = [r["ratio_p50"] for r in mine]
+            single = next((r for r in mine if r["payload"] == "jpeg" and not r["tls"] and r["concurrency"] == 1), None)
+            latency = f"{single['client_p50_ms']:.3f} | {single['client_p50_over_floor']:.1f}×" if single else "– | –"
+            table.append(f"| {server} | {language} | {statistics.median(ratios):.3f} ({min(ratios):.3f}–{max(ratios):.3f}) | "
+                         f"{sum(r <= 1.05 for r in ratios)} of {len(ratios)} | {latency} |")
+    return "\n".join(table)
+
+
+def floor_line(floor) -> str:
+    return "TCP floor p50 (echo / exchange): " + ", ".join(
+        f"{name} {f['p50_ms']:.3f} / {f['exchange_p50_ms']:.3f} ms" for name, f in floor.items())
+
+
+def markdown(rows, floor) -> str:
+    return "\n\n".join([summary_table(rows), floor_line(floor), full_table(rows)])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--languages", default="python,go,csharp")
@@ -116,7 +156,12 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=4)
     parser.add_argument("--json")
     parser.add_argument("--markdown")
+    parser.add_argument("--from-json", metavar="FILE", help="only print the tables of an earlier run's --json")
     args = parser.parse_args()
+    if args.from_json:
+        earlier = json.loads(pathlib.Path(args.from_json).read_text())
+        print(markdown(earlier["rows"], earlier["floor"]))
+        return
     languages = [lang for lang in args.languages.split(",") if lang]
     servers = [name for name in args.servers.split(",") if name]
     if set(servers) - {"reference", "native"}:
@@ -137,15 +182,7 @@ def main() -> None:
                         for concurrency in (1, 16):
                             rows.append(measure_row(args, server_name, language, tls_on, payload, concurrency,
                                                     secure if tls_on else plain, tls.ca, floor))
-    table = ["| server | language | transport | payload | conc. | client p50 ms | stub p50 ms | client/stub p50 | "
-             "client p99 ms | client ÷ TCP floor (p50) | CPU ms/call client / stub | client calls/s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        table.append(f"| {r['server']} | {r['language']} | {'TLS' if r['tls'] else 'plaintext'} | {r['payload']} | {r['concurrency']} | "
-                     f"{r['client_p50_ms']:.3f} | {r['stub_p50_ms']:.3f} | {r['ratio_p50']:.3f} | {r['client_p99_ms']:.2f} | "
-                     f"{r['client_p50_over_floor']:.1f}× | {r['client_cpu_ms_per_call']:.3f} / {r['stub_cpu_ms_per_call']:.3f} | "
-                     f"{r['client_throughput_per_s']:.0f} |")
-    text = "\n".join(table)
+    text = markdown(rows, floor)
     print(text)
     if args.markdown:
         pathlib.Path(args.markdown).write_text(text + "\n")
