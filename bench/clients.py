@@ -10,7 +10,8 @@ the client does) against the same server. Two servers (--servers):
     the latency is mostly the client's and the transport's.
 Each configuration runs --reps pairs of one client run and one stub run, back to back in
 alternating order; latencies are the medians over the runs, the client/stub ratio is the
-median of the pairs' ratios. A TCP loopback
+median of the pairs' ratios. First (--no-noise skips it), the same procedure with the stub on
+both sides (an A/A test) shows how far from 1.000 the ratio strays by noise alone. A TCP loopback
 exchange of the same sizes (bench/tcp_floor.py) is the floor.
 
     /usr/bin/python3 bench/clients.py [--languages python,go,csharp] [--servers reference,native]
@@ -109,6 +110,29 @@ def measure_row(args, server_name, language, tls_on, payload, concurrency, serve
     return row
 
 
+def noise_row(args, language, payload, concurrency, server, floor) -> dict:
+    """The ratio measurement's own noise: the same procedure as measure_row with the stub on
+    both sides of every pair (an A/A test); its ratio would be 1.000 on a quiet machine."""
+    ratios = []
+    for _ in range(args.reps):
+        first, second = (run_once(language, "stub", payload, concurrency, server, False, None, args.calls)
+                         for _ in range(2))
+        ratios.append(second["p50_ms"] / first["p50_ms"])
+    row = {"language": language, "payload": payload, "concurrency": concurrency,
+           "aa_ratio_p50": statistics.median(ratios), "aa_ratios": ratios}
+    print(f"A/A       {language:7} plain {payload:7} c={concurrency:<3} stub/stub p50 ratio "
+          f"{row['aa_ratio_p50']:.3f} (pairs {', '.join(f'{r:.3f}' for r in ratios)})", flush=True)
+    return row
+
+
+def noise_table(noise) -> str:
+    table = ["| language | payload | conc. | stub/stub p50 (median of pairs) | the pairs |", "|---|---|---|---|---|"]
+    for n in noise:
+        table.append(f"| {n['language']} | {n['payload']} | {n['concurrency']} | {n['aa_ratio_p50']:.3f} | "
+                     f"{', '.join(f'{r:.3f}' for r in n['aa_ratios'])} |")
+    return "\n".join(table)
+
+
 def full_table(rows) -> str:
     table = ["| server | language | transport | payload | conc. | client p50 ms | stub p50 ms | client/stub p50 | "
              "client p99 ms | client ÷ TCP floor (p50) | CPU ms/call client / stub | client calls/s |",
@@ -144,8 +168,12 @@ def floor_line(floor) -> str:
         f"{name} {f['p50_ms']:.3f} / {f['exchange_p50_ms']:.3f} ms" for name, f in floor.items())
 
 
-def markdown(rows, floor) -> str:
-    return "\n\n".join([summary_table(rows), floor_line(floor), full_table(rows)])
+def markdown(rows, floor, noise=()) -> str:
+    parts = [summary_table(rows), floor_line(floor)]
+    if noise:
+        parts.append("The ratio's own noise (A/A: the stub against itself, same procedure, reference server):\n\n"
+                     + noise_table(noise))
+    return "\n\n".join(parts + [full_table(rows)])
 
 
 def main() -> None:
@@ -156,11 +184,13 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=4)
     parser.add_argument("--json")
     parser.add_argument("--markdown")
+    parser.add_argument("--noise", action=argparse.BooleanOptionalAction, default=True,
+                        help="first measure the ratio's own noise: stub vs stub, same procedure (default on)")
     parser.add_argument("--from-json", metavar="FILE", help="only print the tables of an earlier run's --json")
     args = parser.parse_args()
     if args.from_json:
         earlier = json.loads(pathlib.Path(args.from_json).read_text())
-        print(markdown(earlier["rows"], earlier["floor"]))
+        print(markdown(earlier["rows"], earlier["floor"], earlier.get("noise", ())))
         return
     languages = [lang for lang in args.languages.split(",") if lang]
     servers = [name for name in args.servers.split(",") if name]
@@ -173,7 +203,11 @@ def main() -> None:
     tls = make_tls_material(pathlib.Path(tempfile.mkdtemp(prefix="fpgascore-bench-")))
     key = "bench-" + os.urandom(8).hex()
     os.environ[KEY_ENV] = key
-    rows = []
+    rows, noise = [], []
+    if args.noise:
+        with server_pair("reference", tls, key) as (plain, _):
+            noise = [noise_row(args, language, payload, concurrency, plain, floor)
+                     for language in languages for payload, concurrency in (("jpeg", 1), ("jpeg", 16), ("batch8", 1))]
     for server_name in servers:
         with server_pair(server_name, tls, key) as (plain, secure):
             for language in languages:
@@ -182,12 +216,12 @@ def main() -> None:
                         for concurrency in (1, 16):
                             rows.append(measure_row(args, server_name, language, tls_on, payload, concurrency,
                                                     secure if tls_on else plain, tls.ca, floor))
-    text = markdown(rows, floor)
+    text = markdown(rows, floor, noise)
     print(text)
     if args.markdown:
         pathlib.Path(args.markdown).write_text(text + "\n")
     if args.json:
-        pathlib.Path(args.json).write_text(json.dumps({"floor": floor, "rows": rows}, indent=1))
+        pathlib.Path(args.json).write_text(json.dumps({"floor": floor, "rows": rows, "noise": noise}, indent=1))
 
 
 if __name__ == "__main__":

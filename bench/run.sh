@@ -2,9 +2,11 @@
 # All benchmarks in one run, side by side (make bench). Prints numbers and writes
 # out/bench/<date>/report.md; nothing is asserted on time.
 #   - the TCP loopback floor for each payload size
-#   - the emulator: latency vs service time, saturation vs theory, past the queue bound
-#   - every client against its raw generated stub, same payload, same server (bench/clients.py),
-#     and each language's own micro-benchmark
+#   - every client against its raw generated stub, same payload, same server (bench/clients.py:
+#     the reference server and a native null server; the ratio's own noise, stub vs stub)
+#   - the emulator: latency vs service time, server CPU per image, saturation vs theory, past
+#     the queue bound
+#   - each language's own micro-benchmark
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -23,7 +25,7 @@ run() { local title=$1; shift; log "$title"; section "$title"; "$@" 2>&1 | tee -
 } > "$report"
 
 run "TCP floor (loopback: echo of the payload, and payload out with 4,000 bytes back)" "$PYTHON" bench/tcp_floor.py --json "$out/tcp_floor.json"
-run "Every client vs its raw stub (null model, service time 0; 150 KB JPEG, batch of 8, float tensor; concurrency 1 and 16; plaintext and TLS)" \
+run "Every client vs its raw stub (reference server: null model, service time 0; native null server; 150 KB JPEG, batch of 8, float tensor; concurrency 1 and 16; plaintext and TLS)" \
   "$PYTHON" bench/clients.py --json "$out/clients.json" --markdown "$out/clients.md"
 run "Emulator, 2 FPGAs x 20 ms" "$PYTHON" bench/emulator.py --service-time-ms 20 --fpgas 2 --seconds 5 --json "$out/emulator-20ms.json"
 run "Emulator, 2 FPGAs x 50 ms" "$PYTHON" bench/emulator.py --service-time-ms 50 --fpgas 2 --seconds 5 --json "$out/emulator-50ms.json"
