@@ -114,10 +114,12 @@ def noise_row(args, language, payload, concurrency, server, floor) -> dict:
     """The ratio measurement's own noise: the same procedure as measure_row with the stub on
     both sides of every pair (an A/A test); its ratio would be 1.000 on a quiet machine."""
     ratios = []
-    for _ in range(args.reps):
+    for rep in range(args.reps):
         first, second = (run_once(language, "stub", payload, concurrency, server, False, None, args.calls)
                          for _ in range(2))
-        ratios.append(second["p50_ms"] / first["p50_ms"])
+        # Side A takes the client's place in measure_row's pairs: second in even reps, first in odd.
+        a, b = (second, first) if rep % 2 == 0 else (first, second)
+        ratios.append(a["p50_ms"] / b["p50_ms"])
     row = {"language": language, "payload": payload, "concurrency": concurrency,
            "aa_ratio_p50": statistics.median(ratios), "aa_ratios": ratios}
     print(f"A/A       {language:7} plain {payload:7} c={concurrency:<3} stub/stub p50 ratio "
