@@ -44,9 +44,10 @@ IMAGE = ROOT / "conformance" / "testdata" / "images" / "large-150k.jpg"
 TOOLS = ROOT / ".tools"
 KEY_ENV = "FPGASCORE_BENCH_KEY"
 NATIVE_SERVER = TOOLS / "bin" / "fpgascore-bench"
+GO_BUILD = ["bash", "-c", "source scripts/go-env.sh && cd go && go build -o ../.tools/bin/fpgascore-bench ./cmd/fpgascore-bench"]
 BUILD = {
-    "native": ["bash", "-c", "source scripts/go-env.sh && cd go && go build -o ../.tools/bin/fpgascore-bench ./cmd/fpgascore-bench"],
-    "go": ["bash", "-c", "source scripts/go-env.sh && cd go && go build -o ../.tools/bin/fpgascore-bench ./cmd/fpgascore-bench"],
+    "native": GO_BUILD,  # the native server is the Go bench binary's serve mode
+    "go": GO_BUILD,
     "csharp": ["dotnet", "build", "csharp/FpgaScore.Bench/FpgaScore.Bench.csproj", "-c", "Release",
                "-o", str(TOOLS / "csharp-bench"), "--nologo", "-v", "quiet"],
 }
@@ -110,7 +111,7 @@ def measure_row(args, server_name, language, tls_on, payload, concurrency, serve
     return row
 
 
-def noise_row(args, language, payload, concurrency, server, floor) -> dict:
+def noise_row(args, language, payload, concurrency, server) -> dict:
     """The ratio measurement's own noise: the same procedure as measure_row with the stub on
     both sides of every pair (an A/A test); its ratio would be 1.000 on a quiet machine."""
     ratios = []
@@ -208,7 +209,7 @@ def main() -> None:
     rows, noise = [], []
     if args.noise:
         with server_pair("reference", tls, key) as (plain, _):
-            noise = [noise_row(args, language, payload, concurrency, plain, floor)
+            noise = [noise_row(args, language, payload, concurrency, plain)
                      for language in languages for payload, concurrency in (("jpeg", 1), ("jpeg", 16), ("batch8", 1))]
     for server_name in servers:
         with server_pair(server_name, tls, key) as (plain, secure):
