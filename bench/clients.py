@@ -10,7 +10,7 @@ the client does) against the same server. Two servers (--servers):
     the latency is mostly the client's and the transport's.
 Each configuration runs --reps pairs of one client run and one stub run, back to back in
 alternating order; latencies are the medians over the runs, the client/stub ratio is the
-median of the pairs' ratios. First (--no-noise skips it), the same procedure with the stub on
+median of the pairs' ratios. First, on the first server (--no-noise skips it), the same procedure with the stub on
 both sides (an A/A test) shows how far from 1.000 the ratio strays by noise alone. A TCP loopback
 exchange of the same sizes (bench/tcp_floor.py) is the floor.
 
@@ -111,7 +111,7 @@ def measure_row(args, server_name, language, tls_on, payload, concurrency, serve
     return row
 
 
-def noise_row(args, language, payload, concurrency, server) -> dict:
+def noise_row(args, server_name, language, payload, concurrency, server) -> dict:
     """The ratio measurement's own noise: the same procedure as measure_row with the stub on
     both sides of every pair (an A/A test); its ratio would be 1.000 on a quiet machine."""
     ratios = []
@@ -121,17 +121,18 @@ def noise_row(args, language, payload, concurrency, server) -> dict:
         # Side A takes the client's place in measure_row's pairs: second in even reps, first in odd.
         a, b = (second, first) if rep % 2 == 0 else (first, second)
         ratios.append(a["p50_ms"] / b["p50_ms"])
-    row = {"language": language, "payload": payload, "concurrency": concurrency,
+    row = {"server": server_name, "language": language, "payload": payload, "concurrency": concurrency,
            "aa_ratio_p50": statistics.median(ratios), "aa_ratios": ratios}
-    print(f"A/A       {language:7} plain {payload:7} c={concurrency:<3} stub/stub p50 ratio "
+    print(f"A/A {server_name:9} {language:7} plain {payload:7} c={concurrency:<3} stub/stub p50 ratio "
           f"{row['aa_ratio_p50']:.3f} (pairs {', '.join(f'{r:.3f}' for r in ratios)})", flush=True)
     return row
 
 
 def noise_table(noise) -> str:
-    table = ["| language | payload | conc. | stub/stub p50 (median of pairs) | the pairs |", "|---|---|---|---|---|"]
+    table = ["| server | language | payload | conc. | stub/stub p50 (median of pairs) | the pairs |",
+             "|---|---|---|---|---|---|"]
     for n in noise:
-        table.append(f"| {n['language']} | {n['payload']} | {n['concurrency']} | {n['aa_ratio_p50']:.3f} | "
+        table.append(f"| {n.get('server', 'reference')} | {n['language']} | {n['payload']} | {n['concurrency']} | {n['aa_ratio_p50']:.3f} | "
                      f"{', '.join(f'{r:.3f}' for r in n['aa_ratios'])} |")
     return "\n".join(table)
 
@@ -150,7 +151,7 @@ def full_table(rows) -> str:
 
 
 def summary_table(rows) -> str:
-    """Per server and language: the client/stub p50 ratios of its 12 rows, and the plaintext
+    """Per server and language: the client/stub p50 ratios of its rows, and the plaintext
     150 KB call at concurrency 1 as a multiple of the TCP floor."""
     table = ["| server | language | client/stub p50: median (min–max) over its rows | rows ≤ 1.05 | "
              "150 KB plaintext c=1: client p50 ms | ÷ TCP echo floor |",
@@ -174,7 +175,7 @@ def floor_line(floor) -> str:
 def markdown(rows, floor, noise=()) -> str:
     parts = [summary_table(rows), floor_line(floor)]
     if noise:
-        parts.append("The ratio's own noise (A/A: the stub against itself, same procedure, reference server):\n\n"
+        parts.append("The ratio's own noise (A/A: the stub against itself, same procedure, plaintext):\n\n"
                      + noise_table(noise))
     return "\n\n".join(parts + [full_table(rows)])
 
@@ -207,12 +208,11 @@ def main() -> None:
     key = "bench-" + os.urandom(8).hex()
     os.environ[KEY_ENV] = key
     rows, noise = [], []
-    if args.noise:
-        with server_pair("reference", tls, key) as (plain, _):
-            noise = [noise_row(args, language, payload, concurrency, plain)
-                     for language in languages for payload, concurrency in (("jpeg", 1), ("jpeg", 16), ("batch8", 1))]
     for server_name in servers:
         with server_pair(server_name, tls, key) as (plain, secure):
+            if args.noise and not noise:  # on the first server, before its rows
+                noise = [noise_row(args, server_name, language, payload, concurrency, plain) for language in languages
+                         for payload, concurrency in (("jpeg", 1), ("jpeg", 16), ("batch8", 1))]
             for language in languages:
                 for tls_on in (False, True):
                     for payload in ("jpeg", "batch8", "tensor"):

@@ -34,6 +34,7 @@ from fpgascore.v1 import predict_pb2, prediction_service_pb2_grpc, tensor_pb2  #
 from fpgascore_conformance.emulator import EmulatorProcess, ServerConfig  # noqa: E402
 
 PUSHBACK = "grpc-retry-pushback-ms"
+SETTLE_S = 0.5  # load's ramp-up before its measuring window
 
 IMAGE = (ROOT / "conformance" / "testdata" / "images" / "tiny-noise.png").read_bytes()
 
@@ -55,7 +56,7 @@ class Load:
     images_per_s: float     # OK calls that ended inside the measuring window, per second
 
 
-def load(stub, callers: int, seconds: float, settle: float = 0.5) -> Load:
+def load(stub, callers: int, seconds: float, settle: float = SETTLE_S) -> Load:
     """`callers` threads calling back to back for `settle` + `seconds`. Throughput counts the OK
     calls that end inside the measuring window (after `settle`, before the stop), so neither
     the ramp-up nor the calls still in flight at the stop inflate it."""
@@ -151,12 +152,12 @@ def main() -> None:
                      "host_ceiling_images_per_s": cores * 1000 / cpu_per_image_ms if cpu_per_image_ms else None},
         "saturation": {"callers": capacity, "images_per_s": sat.images_per_s,
                        "ratio_to_theory": sat.images_per_s / theory, "p99_ms": pct(sat.latencies, 99),
-                       "codes": sat.codes, "server_cpu_share_of_host": sat_cpu / (args.seconds + 0.5) / cores},
+                       "codes": sat.codes, "server_cpu_share_of_host": sat_cpu / (args.seconds + SETTLE_S) / cores},
         "overload": [{"callers": callers, "images_per_s": over.images_per_s,
                       "ratio_to_theory": over.images_per_s / theory,
                       "resource_exhausted_share": over.codes.get("RESOURCE_EXHAUSTED", 0) / max(1, sum(over.codes.values())),
                       "p99_admitted_ms": pct(over.latencies, 99), "queue_wait_bound_ms": wait_bound_ms,
-                      "codes": over.codes, "server_cpu_share_of_host": cpu / (args.seconds + 0.5) / cores}
+                      "codes": over.codes, "server_cpu_share_of_host": cpu / (args.seconds + SETTLE_S) / cores}
                      for callers, over, cpu in overloads],
     })
     print(f"emulator: {args.fpgas} FPGA(s) x {args.service_time_ms:g} ms, queue {args.queue_depth}")

@@ -37,12 +37,9 @@ class Featurizer:
     """The network that runs on the emulated FPGA: [224, 224, 3] float32 -> [2048] float32."""
 
     def __init__(self, seed: int = SEED) -> None:
-        bits = bfp.MANTISSA_BITS
-        # Each layer's mantissas in the narrowest type whose products are still exact.
-        self._t1, self._t2, self._t3 = (bfp.product_dtype(k) for k in (192, 512, 256))
-        self._w1, self._e1 = bfp.quantize_columns(integer_weights(seed + 1, (192, 128), bits), dtype=self._t1)
-        self._w2, self._e2 = bfp.quantize_columns(integer_weights(seed + 2, (512, 256), bits), dtype=self._t2)
-        self._w3, self._e3 = bfp.quantize_columns(integer_weights(seed + 3, (256, FEATURES), bits), dtype=self._t3)
+        self._w1, self._e1, self._t1 = _bfp_layer(seed + 1, (192, 128))
+        self._w2, self._e2, self._t2 = _bfp_layer(seed + 2, (512, 256))
+        self._w3, self._e3, self._t3 = _bfp_layer(seed + 3, (256, FEATURES))
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         if image.shape != (IMAGE_SIZE, IMAGE_SIZE, 3):
@@ -70,6 +67,14 @@ class Classifier:
         mantissas, _ = bfp.quantize_rows(features, _CLASSIFIER_BITS)  # scale-free logits
         logits = np.ldexp(mantissas @ self._weights, _LOGIT_EXPONENT)
         return np.stack([_softmax(row) for row in logits]).astype(np.float32)
+
+
+def _bfp_layer(seed: int, shape: tuple):
+    """A [k, n] weight matrix in BFP: (mantissas, column exponents, dtype), the mantissas in the
+    narrowest type whose k-term products are still exact (the layer's inputs use it too)."""
+    dtype = bfp.product_dtype(shape[0])
+    mantissas, exponents = bfp.quantize_columns(integer_weights(seed, shape, bfp.MANTISSA_BITS), dtype=dtype)
+    return mantissas, exponents, dtype
 
 
 def _patches(x: np.ndarray, size: int) -> np.ndarray:
