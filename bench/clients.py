@@ -1,18 +1,21 @@
 """Every client against its raw generated stub, side by side in one run (part of make bench).
 
 For each language x payload (150 KB JPEG, batch of 8, [1,224,224,3] float tensor) x
-concurrency (1, 16) x transport (plaintext, TLS), the language's bench command runs once with
-the public client API and once with the raw stub (which builds its request on every call, as
-the client does) against the same server. Two servers (--servers):
+concurrency (1, 16) x transport (plaintext, TLS), the language's bench command compares the
+public client API with the raw stub (which builds its request on every call, as the client
+does) against the same server. Two servers (--servers):
   * reference: the Python reference server with service time 0 and --null-model (no model
     work: what is left is transport, encoding, the grpcio server's own cost and client cost);
   * native: `fpgascore-bench serve` (bench/native_server.py), a Go server doing no work, so
     the latency is mostly the client's and the transport's.
-Each configuration runs --reps pairs of one client run and one stub run, back to back in
-alternating order; latencies are the medians over the runs, the client/stub ratio is the
-median of the pairs' ratios. First, on the first server (--no-noise skips it), the same procedure with the stub on
-both sides (an A/A test) shows how far from 1.000 the ratio strays by noise alone. A TCP loopback
-exchange of the same sizes (bench/tcp_floor.py) is the floor.
+Each configuration runs --reps paired processes (`--mode client/stub`, then `stub/client`,
+...): one process holds both sides and alternates short phases of each (A B B A ...), so the
+two sides share the process's thread placement and the machine's drift. A rep's ratio is its
+client p50 over its stub p50; the row's ratio is the median of the reps' ratios, its
+latencies the medians over the reps. First, on the first server (--no-noise skips it), the same
+procedure with the stub on both sides (`stub/stub`, an A/A test) shows how far from 1.000 the
+ratio strays by noise alone. A TCP loopback echo of the same sizes (bench/tcp_floor.py) is the
+floor.
 
     /usr/bin/python3 bench/clients.py [--languages python,go,csharp] [--servers reference,native]
         [--calls 200] [--reps 4] [--json F] [--markdown F]
@@ -59,16 +62,20 @@ RUN = {
 PAYLOAD_FLOOR = {"jpeg": "jpeg-150k", "batch8": "batch-8", "tensor": "tensor-602112"}
 
 
-def run_once(language, mode, payload, concurrency, server, tls, ca, calls) -> dict:
+def run_paired(language, modes, payload, concurrency, server, tls, ca, calls) -> tuple:
+    """One paired process of the language's bench command (--mode A/B): A's and B's results."""
     command = RUN[language] + ["--host", "127.0.0.1", "--port", str(server.port), "--payload", payload,
                                "--image", str(IMAGE), "--concurrency", str(concurrency), "--calls", str(calls),
-                               "--mode", mode]
+                               "--mode", "/".join(modes)]
     if tls:
         command += ["--tls", "--ca", str(ca), "--key-env", KEY_ENV]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed: {result.stderr[-800:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    lines = [json.loads(line) for line in result.stdout.strip().splitlines()[-2:]]
+    if [line.get("side") for line in lines] != ["a", "b"] or [line["mode"] for line in lines] != list(modes):
+        raise RuntimeError(f"{' '.join(command)} printed {result.stdout[-800:]!r}, not sides a and b")
+    return lines[0], lines[1]
 
 
 @contextlib.contextmanager
@@ -88,24 +95,26 @@ def server_pair(name: str, tls, key: str):
 
 
 def measure_row(args, server_name, language, tls_on, payload, concurrency, server, ca, floor) -> dict:
-    """Client and stub runs of one configuration, alternating; medians of --reps runs each."""
+    """--reps paired client/stub processes of one configuration; the side the client takes alternates."""
     runs = {"client": [], "stub": []}
     for rep in range(args.reps):
-        # Each rep is a client run and a stub run back to back, the order alternating between
-        # reps so that drift on the machine does not favour either.
-        for mode in (("stub", "client") if rep % 2 == 0 else ("client", "stub")):
-            runs[mode].append(run_once(language, mode, payload, concurrency, server, tls_on, ca, args.calls))
+        modes = ("client", "stub") if rep % 2 == 0 else ("stub", "client")
+        for mode, result in zip(modes, run_paired(language, modes, payload, concurrency, server, tls_on, ca,
+                                                  args.calls)):
+            runs[mode].append(result)
     row = {"server": server_name, "language": language, "tls": tls_on, "payload": payload, "concurrency": concurrency}
     for mode, results in runs.items():
         for field in ("p50_ms", "p90_ms", "p99_ms", "throughput_per_s", "cpu_ms_per_call"):
             row[f"{mode}_{field}"] = statistics.median(r[field] for r in results)
-    # The ratio of each rep's pair, then their median: pairs share the machine's state.
-    row["ratio_p50"] = statistics.median(c["p50_ms"] / s["p50_ms"] for c, s in zip(runs["client"], runs["stub"]))
+    # The ratio within each paired process, then their median.
+    row["ratios_p50"] = [c["p50_ms"] / s["p50_ms"] for c, s in zip(runs["client"], runs["stub"])]
+    row["ratio_p50"] = statistics.median(row["ratios_p50"])
     row["floor_p50_ms"] = floor[PAYLOAD_FLOOR[payload]]["p50_ms"]
     row["client_p50_over_floor"] = row["client_p50_ms"] / row["floor_p50_ms"]
     print(f"{server_name:9} {language:7} {'tls' if tls_on else 'plain':5} {payload:7} c={concurrency:<3} "
           f"client p50 {row['client_p50_ms']:7.3f} ms  stub p50 {row['stub_p50_ms']:7.3f} ms  "
-          f"ratio {row['ratio_p50']:.3f}  {row['client_p50_over_floor']:6.1f}x floor  "
+          f"ratio {row['ratio_p50']:.3f} ({', '.join(f'{r:.2f}' for r in row['ratios_p50'])})  "
+          f"{row['client_p50_over_floor']:6.1f}x floor  "
           f"cpu/call client {row['client_cpu_ms_per_call']:.3f} ms stub {row['stub_cpu_ms_per_call']:.3f} ms  "
           f"client {row['client_throughput_per_s']:.0f}/s", flush=True)
     return row
@@ -113,23 +122,20 @@ def measure_row(args, server_name, language, tls_on, payload, concurrency, serve
 
 def noise_row(args, server_name, language, payload, concurrency, server) -> dict:
     """The ratio measurement's own noise: the same procedure as measure_row with the stub on
-    both sides of every pair (an A/A test); its ratio would be 1.000 on a quiet machine."""
+    both sides (`--mode stub/stub`, an A/A test); its ratio would be 1.000 on a quiet machine."""
     ratios = []
-    for rep in range(args.reps):
-        first, second = (run_once(language, "stub", payload, concurrency, server, False, None, args.calls)
-                         for _ in range(2))
-        # Side A takes the client's place in measure_row's pairs: second in even reps, first in odd.
-        a, b = (second, first) if rep % 2 == 0 else (first, second)
+    for _ in range(args.reps):
+        a, b = run_paired(language, ("stub", "stub"), payload, concurrency, server, False, None, args.calls)
         ratios.append(a["p50_ms"] / b["p50_ms"])
     row = {"server": server_name, "language": language, "payload": payload, "concurrency": concurrency,
            "aa_ratio_p50": statistics.median(ratios), "aa_ratios": ratios}
     print(f"A/A {server_name:9} {language:7} plain {payload:7} c={concurrency:<3} stub/stub p50 ratio "
-          f"{row['aa_ratio_p50']:.3f} (pairs {', '.join(f'{r:.3f}' for r in ratios)})", flush=True)
+          f"{row['aa_ratio_p50']:.3f} (reps {', '.join(f'{r:.3f}' for r in ratios)})", flush=True)
     return row
 
 
 def noise_table(noise) -> str:
-    table = ["| server | language | payload | conc. | stub/stub p50 (median of pairs) | the pairs |",
+    table = ["| server | language | payload | conc. | stub/stub p50 (median of reps) | each rep (one process) |",
              "|---|---|---|---|---|---|"]
     for n in noise:
         table.append(f"| {n.get('server', 'reference')} | {n['language']} | {n['payload']} | {n['concurrency']} | {n['aa_ratio_p50']:.3f} | "

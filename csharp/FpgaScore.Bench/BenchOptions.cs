@@ -7,7 +7,10 @@ internal sealed class BenchOptions
 {
     public const string Usage =
         "usage: FpgaScore.Bench --host H --port P [--tls --ca PEM_FILE [--server-name NAME] [--key-env VAR]] " +
-        "--payload jpeg|batch8|tensor --image PATH --concurrency N --calls M [--warmup W] --mode client|stub";
+        "--payload jpeg|batch8|tensor --image PATH --concurrency N --calls M [--warmup W] --mode client|stub|A/B [--phase-calls K]\n" +
+        "  --mode A/B (A and B each client or stub, e.g. client/stub or the A/A test stub/stub) measures both sides in one\n" +
+        "  process: alternating phases A B B A A B ..., each of K calls (default 40) split over the N workers, with all\n" +
+        "  workers waiting for each other between phases, until each side made at least M calls; one JSON line per side.";
 
     public string Host { get; private set; } = "";
     public int Port { get; private set; }
@@ -22,7 +25,14 @@ internal sealed class BenchOptions
     public int Calls { get; private set; }
     /// <summary>Warm-up calls per worker, not measured.</summary>
     public int Warmup { get; private set; } = 20;
+    /// <summary>The --mode value as given: one mode, or two joined by '/' (paired mode).</summary>
     public string Mode { get; private set; } = "";
+    /// <summary>The modes of <see cref="Mode"/>: one, or side A and side B of a paired run.</summary>
+    public IReadOnlyList<string> Sides { get; private set; } = [];
+    /// <summary>True when <see cref="Mode"/> names two sides to measure in alternating phases.</summary>
+    public bool IsPaired => Sides.Count == 2;
+    /// <summary>Calls per phase of a paired run, split over the workers.</summary>
+    public int PhaseCalls { get; private set; } = 40;
 
     /// <exception cref="ArgumentException">A missing, unknown or invalid flag.</exception>
     public static BenchOptions Parse(string[] args)
@@ -58,6 +68,7 @@ internal sealed class BenchOptions
                 case "--calls": o.Calls = Int(1); hasCalls = true; break;
                 case "--warmup": o.Warmup = Int(0); break;
                 case "--mode": o.Mode = Value(); break;
+                case "--phase-calls": o.PhaseCalls = Int(1); break;
                 case "-h" or "--help": throw new ArgumentException("help");
                 default: throw new ArgumentException($"unknown argument '{flag}'");
             }
@@ -68,9 +79,20 @@ internal sealed class BenchOptions
         if (o.Image.Length == 0) throw new ArgumentException("--image is required");
         if (!hasConcurrency) throw new ArgumentException("--concurrency is required");
         if (!hasCalls) throw new ArgumentException("--calls is required");
-        if (o.Mode is not ("client" or "stub")) throw new ArgumentException("--mode must be client or stub");
+        o.Sides = ParseSides(o.Mode);
         if (!o.Tls && (o.Ca is not null || o.ServerName is not null || o.Key is not null))
             throw new ArgumentException("--ca, --server-name and --key-env need --tls");
         return o;
+    }
+
+    /// <summary>Splits --mode into its one or two sides, each a mode <see cref="Callers.Create"/> knows.</summary>
+    private static string[] ParseSides(string mode)
+    {
+        var sides = mode.Split('/');
+        if (sides.Length is not (1 or 2) || !sides.All(Callers.Modes.Contains))
+            throw new ArgumentException(
+                "--mode must be client, stub, or two of them joined by '/' (client/stub, stub/client, stub/stub, " +
+                $"client/client), got '{mode}'");
+        return sides;
     }
 }

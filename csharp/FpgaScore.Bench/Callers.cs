@@ -17,6 +17,22 @@ internal interface ICaller : IDisposable
     Task CallAsync(CancellationToken cancellationToken);
 }
 
+/// <summary>Makes the caller of one mode.</summary>
+internal static class Callers
+{
+    /// <summary>The modes <see cref="Create"/> knows.</summary>
+    public static readonly IReadOnlyList<string> Modes = ["client", "stub"];
+
+    /// <summary>A new caller with its own client or channel: "client" (the public API) or "stub" (the generated stub).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Not one of <see cref="Modes"/>.</exception>
+    public static ICaller Create(string mode, BenchOptions o, Payload payload) => mode switch
+    {
+        "client" => new ClientCaller(o, payload),
+        "stub" => new StubCaller(o, payload),
+        _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, "expected client or stub"),
+    };
+}
+
 /// <summary>The request contents, built once from the flags.</summary>
 internal sealed class Payload
 {
@@ -25,12 +41,14 @@ internal sealed class Payload
     private Payload(string kind, byte[] image)
     {
         Kind = kind;
-        Image = image;
         Rows = kind == "batch8" ? 8 : 1;
+        // Distinct copies: a batch is that many images in memory (the same array eight times would stay in the CPU cache).
+        Images = kind == "tensor" ? [] : Enumerable.Range(0, Rows).Select(_ => (byte[])image.Clone()).ToArray();
     }
 
     public string Kind { get; }
-    public byte[] Image { get; }
+    /// <summary>The images one request sends (jpeg, batch8): <see cref="Rows"/> distinct arrays.</summary>
+    public byte[][] Images { get; }
     /// <summary>Images in one request (rows of the scores).</summary>
     public int Rows { get; }
 
@@ -68,8 +86,7 @@ internal sealed class ClientCaller : ICaller
         _rows = payload.Rows;
         _request = payload.Kind switch
         {
-            "jpeg" => new ImageRequest(payload.Image),
-            "batch8" => new ImageRequest(Enumerable.Repeat(payload.Image, 8)),
+            "jpeg" or "batch8" => new ImageRequest(payload.Images),
             _ => new FloatRequest(Payload.Tensor(), 1, Payload.Height, Payload.Width, Payload.Channels),
         };
     }
@@ -87,7 +104,7 @@ internal sealed class ClientCaller : ICaller
 /// <summary>
 /// The raw generated stub on one <see cref="GrpcChannel"/>, hand decoding, and a hand-built request
 /// for every call, as the client builds one per call from its <see cref="IScoringRequest"/>. The bytes
-/// are encoded once, up front, as the client's request objects do on construction.
+/// are copied into ByteStrings once, up front, as the client's request objects do on construction.
 /// </summary>
 internal sealed class StubCaller : ICaller
 {
@@ -98,6 +115,7 @@ internal sealed class StubCaller : ICaller
     private readonly PredictionService.PredictionServiceClient _stub;
     private readonly Payload _payload;
     private readonly ByteString _content;
+    private readonly ByteString[] _images;
     private readonly int _rows;
     private readonly Metadata? _headers;
 
@@ -107,7 +125,8 @@ internal sealed class StubCaller : ICaller
         _stub = new PredictionService.PredictionServiceClient(_channel);
         _rows = payload.Rows;
         _payload = payload;
-        _content = payload.Kind == "tensor" ? TensorContent() : ByteString.CopyFrom(payload.Image);
+        _content = payload.Kind == "tensor" ? TensorContent() : ByteString.Empty;
+        _images = payload.Images.Select(image => ByteString.CopyFrom(image)).ToArray();
         _headers = o.Key is null ? null : new Metadata { { "authorization", o.Key } };
     }
 
@@ -147,7 +166,7 @@ internal sealed class StubCaller : ICaller
         {
             input.Dtype = DataType.DtString;
             input.TensorShape.Dim.Add(new TensorShapeProto.Types.Dim { Size = _rows });
-            for (int i = 0; i < _rows; i++) input.StringVal.Add(_content);
+            input.StringVal.Add(_images);
         }
         var request = new PredictRequest
         {

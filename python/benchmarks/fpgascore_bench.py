@@ -3,9 +3,18 @@
 language's bench command shares (bench/clients.py runs them side by side):
 
     fpgascore_bench.py --host H --port P [--tls --ca PEM [--server-name NAME] [--key-env VAR]]
-        --payload jpeg|batch8|tensor --image PATH --concurrency N --calls M [--warmup W] --mode client|stub
+        --payload jpeg|batch8|tensor --image PATH --concurrency N --calls M [--warmup W]
+        --mode client|stub|A/B [--phase-calls K]
 
 Prints one JSON line: latency percentiles, throughput and process CPU per call.
+
+A paired mode A/B (client/stub, stub/stub for an A/A test, ...) runs both sides in this one
+process: each side set up as its single mode, W warm-up calls per worker on A then on B, then
+short phases of one side each (K calls split across the workers, a barrier between phases) in
+the order A B B A A B B A ..., until each side made at least M calls. CPU and wall time are
+read at every phase boundary and count toward the phase's side. It prints one line per side
+(A first) with an extra field "side": "a" or "b". Process-to-process scatter (thread placement,
+drift) then cancels out of the ratio of the two sides.
 """
 from __future__ import annotations
 
@@ -17,7 +26,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable, List
+from typing import Callable, Dict, List, Sequence, Tuple
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "python" / "src"))
@@ -35,6 +44,12 @@ def key_of(args):
     return os.environ[args.key_env] if args.key_env else None
 
 
+def batch_of(args, image: bytes) -> List[bytes]:
+    """The images one call sends: batch8 is eight distinct copies (eight images in memory, as
+    a real batch is; the same object eight times would stay in the CPU cache), built once."""
+    return [bytes(bytearray(image)) for _ in range(8 if args.payload == "batch8" else 1)]
+
+
 def client_call(args, image: bytes) -> Callable[[], object]:
     client = fpgascore.PredictionClient(
         args.host, args.port, use_ssl=args.tls, root_certificates=args.ca,
@@ -42,7 +57,7 @@ def client_call(args, image: bytes) -> Callable[[], object]:
         retry_policy=fpgascore.RetryPolicy.disabled())
     if args.payload == "tensor":
         return lambda: client.score_numpy_array(TENSOR)
-    images = [image] * (8 if args.payload == "batch8" else 1)
+    images = batch_of(args, image)
     return lambda: client.score_images(images)
 
 
@@ -55,7 +70,7 @@ def stub_call(args, image: bytes) -> Callable[[], object]:
     else:
         channel = grpc.insecure_channel(target)
     stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
-    images = [image] * (8 if args.payload == "batch8" else 1)
+    images = batch_of(args, image)
 
     def build_request() -> predict_pb2.PredictRequest:
         """The request a user of the raw stub builds for each call, as the client does."""
@@ -83,6 +98,116 @@ def stub_call(args, image: bytes) -> Callable[[], object]:
     return call
 
 
+MODES = ("client", "stub")
+MODE_FACTORIES = {"client": client_call, "stub": stub_call}
+
+
+def parse_modes(value: str) -> Tuple[str, ...]:
+    """``client``, ``stub``, or a pair ``A/B`` of them."""
+    modes = tuple(value.split("/"))
+    if len(modes) > 2 or any(mode not in MODES for mode in modes):
+        raise argparse.ArgumentTypeError(f"--mode is client, stub or a pair of them like client/stub, not {value!r}")
+    return modes
+
+
+def positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, not {value}")
+    return number
+
+
+def schedule(args, sides: int) -> List[Tuple[int, List[int]]]:
+    """The phases: (side, calls of each worker). One side: one phase, --calls split across the
+    workers. Two: ABBA-ordered phases of max(1, K // N) calls per worker until each side made
+    at least --calls."""
+    n = args.concurrency
+    if sides == 1:
+        return [(0, [args.calls // n + (i < args.calls % n) for i in range(n)])]
+    per = max(1, args.phase_calls // n)
+    phases_per_side = -(-args.calls // (per * n))
+    return [((0, 1, 1, 0)[i % 4], [per] * n) for i in range(2 * phases_per_side)]
+
+
+class BenchFailed(Exception):
+    """A call failed: the run stops."""
+
+
+class Side:
+    """What one side measured: latencies, and the CPU and wall time of its phases."""
+
+    def __init__(self) -> None:
+        self.latencies: List[float] = []
+        self.cpu = 0.0
+        self.wall = 0.0
+
+
+def process_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure(args, calls: Sequence[Callable[[], object]], phases: List[Tuple[int, List[int]]]) -> List[Side]:
+    """Warms every side up, then runs the phases with a barrier between them."""
+    sides = [Side() for _ in calls]
+    lock = threading.Lock()
+    barrier = threading.Barrier(args.concurrency + 1)
+
+    errors: List[BaseException] = []
+
+    def worker(index: int) -> None:
+        try:
+            run_worker(index)
+        except threading.BrokenBarrierError:
+            pass
+        except BaseException as exc:  # noqa: B902 - any failed call ends the run
+            errors.append(exc)
+            barrier.abort()
+
+    def run_worker(index: int) -> None:
+        for call in calls:
+            for _ in range(args.warmup):
+                call()
+        for side, shares in phases:
+            barrier.wait()
+            call, mine = calls[side], []
+            for _ in range(shares[index]):
+                started = time.perf_counter()
+                call()
+                mine.append(time.perf_counter() - started)
+            with lock:
+                sides[side].latencies.extend(mine)
+            barrier.wait()
+
+    threads = [threading.Thread(target=worker, args=(index,), daemon=True) for index in range(args.concurrency)]
+    for thread in threads:
+        thread.start()
+    try:
+        for side, _ in phases:
+            barrier.wait()  # every worker is ready: warmed up, or done with the phase before
+            cpu, started = process_cpu(), time.perf_counter()
+            barrier.wait()  # every call of the phase ended
+            sides[side].wall += time.perf_counter() - started
+            sides[side].cpu += process_cpu() - cpu
+    except threading.BrokenBarrierError:
+        pass
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise BenchFailed(errors[0])
+    return sides
+
+
+def report(args, mode: str, side: Side) -> Dict[str, object]:
+    ms = np.array(side.latencies) * 1000
+    calls = len(side.latencies)
+    return {
+        "language": "python", "mode": mode, "payload": args.payload, "concurrency": args.concurrency,
+        "tls": args.tls, "calls": calls, "p50_ms": float(np.percentile(ms, 50)),
+        "p90_ms": float(np.percentile(ms, 90)), "p99_ms": float(np.percentile(ms, 99)),
+        "throughput_per_s": calls / side.wall, "cpu_ms_per_call": side.cpu * 1000 / calls}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
@@ -93,50 +218,26 @@ def main() -> None:
     parser.add_argument("--key-env", help="name of the environment variable holding the key")
     parser.add_argument("--payload", choices=["jpeg", "batch8", "tensor"], default="jpeg")
     parser.add_argument("--image", default=str(REPO / "conformance" / "testdata" / "images" / "large-150k.jpg"))
-    parser.add_argument("--concurrency", type=int, default=1)
-    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--concurrency", type=positive, default=1)
+    parser.add_argument("--calls", type=positive, default=200)
     parser.add_argument("--warmup", type=int, default=20)
-    parser.add_argument("--mode", choices=["client", "stub"], default="client")
+    parser.add_argument("--mode", type=parse_modes, default=("client",),
+                        help="client, stub, or a pair A/B run in this one process (client/stub, stub/stub)")
+    parser.add_argument("--phase-calls", type=positive, default=40, help="calls per phase of a paired mode")
     args = parser.parse_args()
     if not args.tls and (args.ca or args.server_name or args.key_env):
         parser.error("--ca, --server-name and --key-env need --tls")
     image = Path(args.image).read_bytes()
-    call = (client_call if args.mode == "client" else stub_call)(args, image)
-    shares = [args.calls // args.concurrency + (i < args.calls % args.concurrency) for i in range(args.concurrency)]
-    latencies: List[float] = []
-    lock = threading.Lock()
-    warm = threading.Barrier(args.concurrency + 1)
-    go = threading.Event()
-
-    def worker(share: int) -> None:
-        for _ in range(args.warmup):
-            call()
-        warm.wait()
-        go.wait()
-        mine = []
-        for _ in range(share):
-            started = time.perf_counter()
-            call()
-            mine.append(time.perf_counter() - started)
-        with lock:
-            latencies.extend(mine)
-
-    threads = [threading.Thread(target=worker, args=(share,)) for share in shares]
-    for thread in threads:
-        thread.start()
-    warm.wait()
-    before, started = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-    go.set()
-    for thread in threads:
-        thread.join()
-    wall, after = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    ms = np.array(latencies) * 1000
-    print(json.dumps({
-        "language": "python", "mode": args.mode, "payload": args.payload, "concurrency": args.concurrency,
-        "tls": args.tls, "calls": len(latencies), "p50_ms": float(np.percentile(ms, 50)),
-        "p90_ms": float(np.percentile(ms, 90)), "p99_ms": float(np.percentile(ms, 99)),
-        "throughput_per_s": len(latencies) / wall, "cpu_ms_per_call": cpu * 1000 / len(latencies)}))
+    calls = [MODE_FACTORIES[mode](args, image) for mode in args.mode]
+    try:
+        sides = measure(args, calls, schedule(args, len(calls)))
+    except BenchFailed as exc:
+        sys.exit(f"fpgascore_bench: a call failed: {exc.args[0]!r}")
+    for index, (mode, side) in enumerate(zip(args.mode, sides)):
+        line = report(args, mode, side)
+        if len(sides) == 2:
+            line["side"] = "ab"[index]
+        print(json.dumps(line))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
 //
 //	fpgascore-bench --host H --port P [--tls --ca PEM_FILE [--server-name NAME]]
 //	    --payload jpeg|batch8|tensor --image PATH --concurrency N --calls M
-//	    [--warmup W] --mode client|stub
+//	    [--warmup W] --mode client|stub|A/B [--phase-calls K]
 //
 // N goroutines first make W warm-up calls each (not measured); then the M measured calls,
 // split across the goroutines, are timed one by one. Process CPU (user+system, getrusage)
@@ -21,6 +21,17 @@
 // every call builds a fresh PredictRequest by hand (the images' bytes as they are, the
 // tensor's float32 values encoded to little-endian bytes), calls the generated stub and
 // decodes the scores by hand: both modes do the work of a user scoring new images each call.
+//
+// Paired mode, --mode A/B (A and B each client or stub: client/stub, stub/client, the A/A
+// test stub/stub, client/client), measures both sides in this one process, so that drift
+// between processes does not hide a small difference. Each side is set up as its single
+// mode sets itself up (its own connection). Each goroutine makes W warm-up calls on A, then
+// W on B. The measured calls run in phases of one side each, in the order A B B A A B B A
+// ..., with a barrier between phases; in a phase each goroutine makes max(1, K/N) calls
+// (K = --phase-calls, default 40), and both sides get the same number of phases, enough for
+// at least M calls each. Process CPU and the clock are read at every phase boundary and
+// count toward the phase's side. The output is two JSON lines, side A then side B, each the
+// single-mode line of that side (its "mode", its calls) plus a last field "side": "a" or "b".
 //
 // The same binary is also a native null server, the benchmark partner that does no model
 // work (see serve.go):
@@ -44,6 +55,7 @@ import (
 	"os/signal"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -80,7 +92,9 @@ type config struct {
 	concurrency int
 	calls       int
 	warmup      int
-	mode        string // client, stub
+	mode        string   // client, stub, or two of them joined by "/" (paired mode)
+	sides       []string // the mode of each side: one (single mode), or two (paired: A, B)
+	phaseCalls  int      // paired mode: calls per phase, split across the workers
 }
 
 // result is the JSON line printed; the field order is the one the three languages share.
@@ -96,6 +110,7 @@ type result struct {
 	P99Ms          float64 `json:"p99_ms"`
 	ThroughputPerS float64 `json:"throughput_per_s"`
 	CPUMsPerCall   float64 `json:"cpu_ms_per_call"`
+	Side           string  `json:"side,omitempty"` // paired mode only: "a" or "b"
 }
 
 // run is the command: it returns the exit code (0, 1 for a failed run, 2 for bad flags).
@@ -111,18 +126,45 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	res, err := benchmark(context.Background(), cfg)
+	results, err := measure(context.Background(), cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "fpgascore-bench:", err)
 		return 1
 	}
-	line, err := json.Marshal(res)
+	lines, err := jsonLines(results)
 	if err != nil {
 		fmt.Fprintln(stderr, "fpgascore-bench:", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s\n", line)
+	fmt.Fprint(stdout, lines)
 	return 0
+}
+
+// measure runs the benchmark --mode asks for: one result in single mode, two (side A,
+// then side B) in paired mode.
+func measure(ctx context.Context, cfg *config) ([]*result, error) {
+	if len(cfg.sides) == 2 {
+		return benchmarkPaired(ctx, cfg)
+	}
+	res, err := benchmark(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return []*result{res}, nil
+}
+
+// jsonLines is the results as JSON, one line each, all encoded before any is printed.
+func jsonLines(results []*result) (string, error) {
+	var b strings.Builder
+	for _, res := range results {
+		line, err := json.Marshal(res)
+		if err != nil {
+			return "", fmt.Errorf("encoding the result: %w", err)
+		}
+		b.Write(line)
+		b.WriteByte('\n')
+	}
+	return b.String(), nil
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -135,12 +177,14 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&cfg.ca, "ca", "", "PEM file of the roots to trust (needs --tls)")
 	fs.StringVar(&cfg.serverName, "server-name", "", "name checked in the server certificate (needs --tls)")
 	keyEnv := fs.String("key-env", "", "name of the environment variable holding the key (needs --tls)")
-	fs.StringVar(&cfg.payload, "payload", "", "jpeg (one image), batch8 (the image 8 times) or tensor ([1,224,224,3] float32, all 0.5)")
+	fs.StringVar(&cfg.payload, "payload", "", "jpeg (one image), batch8 (8 copies of the image) or tensor ([1,224,224,3] float32, all 0.5)")
 	fs.StringVar(&cfg.image, "image", "", "image file sent by the jpeg and batch8 payloads")
 	fs.IntVar(&cfg.concurrency, "concurrency", 0, "number of concurrent workers (required, >= 1)")
 	fs.IntVar(&cfg.calls, "calls", 0, "measured calls in total, split across the workers (required, >= 1)")
 	fs.IntVar(&cfg.warmup, "warmup", 20, "warm-up calls per worker, not measured")
-	fs.StringVar(&cfg.mode, "mode", "", "client (the fpgascore package) or stub (the raw generated stub)")
+	fs.StringVar(&cfg.mode, "mode", "", "client (the fpgascore package), stub (the raw generated stub), "+
+		"or both in one process, paired A/B: client/stub, stub/client, stub/stub or client/client")
+	fs.IntVar(&cfg.phaseCalls, "phase-calls", 40, "paired mode: calls per phase, split across the workers (>= 1)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -150,6 +194,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	sides, modeErr := parseMode(cfg.mode)
 	switch {
 	case cfg.host == "":
 		return nil, errors.New("--host is required")
@@ -157,8 +202,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, errors.New("--port is required (1-65535)")
 	case cfg.payload != "jpeg" && cfg.payload != "batch8" && cfg.payload != "tensor":
 		return nil, fmt.Errorf("--payload must be jpeg, batch8 or tensor, not %q", cfg.payload)
-	case cfg.mode != "client" && cfg.mode != "stub":
-		return nil, fmt.Errorf("--mode must be client or stub, not %q", cfg.mode)
+	case modeErr != nil:
+		return nil, modeErr
 	case cfg.payload != "tensor" && cfg.image == "":
 		return nil, fmt.Errorf("--image is required for --payload %s", cfg.payload)
 	case cfg.concurrency < 1:
@@ -167,6 +212,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, errors.New("--calls must be at least 1")
 	case cfg.warmup < 0:
 		return nil, errors.New("--warmup cannot be negative")
+	case cfg.phaseCalls < 1:
+		return nil, errors.New("--phase-calls must be at least 1")
 	case !cfg.tls && (cfg.ca != "" || cfg.serverName != "" || *keyEnv != ""):
 		return nil, errors.New("--ca, --server-name and --key-env need --tls")
 	}
@@ -176,7 +223,22 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		}
 	}
 	cfg.port = strconv.Itoa(*port)
+	cfg.sides = sides
 	return cfg, nil
+}
+
+// modes are the values --mode accepts: a single mode, or a paired mode "A/B".
+var modes = []string{"client", "stub", "client/stub", "stub/client", "stub/stub", "client/client"}
+
+// parseMode splits --mode into the modes of its sides: one for client or stub, two (A, B)
+// for a paired mode.
+func parseMode(mode string) ([]string, error) {
+	for _, m := range modes {
+		if mode == m {
+			return strings.Split(mode, "/"), nil
+		}
+	}
+	return nil, fmt.Errorf("--mode must be one of %s, not %q", strings.Join(modes, ", "), mode)
 }
 
 // parseError is an error the flag package has already reported.
@@ -212,9 +274,11 @@ func buildPayload(cfg *config) (*payload, error) {
 		if cfg.payload == "batch8" {
 			n = 8
 		}
+		// n distinct copies: n images in memory, as a real batch is (the same slice n times
+		// would stay in the CPU cache).
 		images := make([][]byte, n)
 		for i := range images {
-			images[i] = data // the same bytes, n times
+			images[i] = append([]byte(nil), data...)
 		}
 		return &payload{images: images, rows: n}, nil
 	}
@@ -224,10 +288,11 @@ func buildPayload(cfg *config) (*payload, error) {
 // each worker its own caller (set up before timing).
 type caller func(ctx context.Context) error
 
-// newCallers sets up the mode's connection and returns a caller factory and a closer.
-func newCallers(cfg *config, p *payload) (func() caller, func(), error) {
+// newCallers sets up the connection of mode (client or stub) and returns a caller factory
+// and a closer.
+func newCallers(cfg *config, mode string, p *payload) (func() caller, func(), error) {
 	target := net.JoinHostPort(cfg.host, cfg.port)
-	if cfg.mode == "client" {
+	if mode == "client" {
 		return clientCallers(cfg, target, p)
 	}
 	return stubCallers(cfg, target, p)
@@ -371,32 +436,20 @@ func decodeOutput(resp *pb.PredictResponse) ([]float32, error) {
 	return t.GetFloatVal(), nil
 }
 
-// benchmark runs the warm-up and measured phases and computes the result.
+// benchmark runs the warm-up and measured phases of single mode and computes the result.
 func benchmark(ctx context.Context, cfg *config) (*result, error) {
 	p, err := buildPayload(cfg)
 	if err != nil {
 		return nil, err
 	}
-	factory, closeConn, err := newCallers(cfg, p)
+	factory, closeConn, err := newCallers(cfg, cfg.mode, p)
 	if err != nil {
 		return nil, err
 	}
 	defer closeConn()
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		errOnce  sync.Once
-		firstErr error
-	)
-	fail := func(err error) {
-		errOnce.Do(func() { firstErr = err; cancel() })
-	}
-	call := func(c caller) error {
-		cctx, ccancel := context.WithTimeout(ctx, callTimeout)
-		defer ccancel()
-		return c(cctx)
-	}
+	g := newRunGuard(ctx)
+	defer g.cancel()
 
 	latencies := make([][]time.Duration, cfg.concurrency)
 	callers := make([]caller, cfg.concurrency)
@@ -416,24 +469,13 @@ func benchmark(ctx context.Context, cfg *config) (*result, error) {
 	for w := 0; w < cfg.concurrency; w++ {
 		go func(w int) {
 			defer done.Done()
-			c := callers[w]
-			for i := 0; i < cfg.warmup; i++ {
-				if err := call(c); err != nil {
-					fail(fmt.Errorf("warm-up call failed: %w", err))
-					break
-				}
+			if err := warmUp(g, callers[w], cfg.warmup); err != nil {
+				g.fail(err)
 			}
 			warm.Done()
 			<-start
-			for i := 0; i < cap(latencies[w]) && ctx.Err() == nil; i++ {
-				t0 := time.Now()
-				err := call(c)
-				elapsed := time.Since(t0)
-				if err != nil {
-					fail(fmt.Errorf("call failed: %w", err))
-					return
-				}
-				latencies[w] = append(latencies[w], elapsed)
+			if err := timeCalls(g, callers[w], cap(latencies[w]), &latencies[w]); err != nil {
+				g.fail(err)
 			}
 		}(w)
 	}
@@ -449,34 +491,337 @@ func benchmark(ctx context.Context, cfg *config) (*result, error) {
 	done.Wait()
 	wall := time.Since(t0)
 	cpu1, err := processCPU()
-	if firstErr != nil {
-		return nil, firstErr
+	if g.stopped() {
+		return nil, g.failure()
 	}
 	if err != nil {
 		return nil, err
 	}
 
-	all := make([]time.Duration, 0, cfg.calls)
-	for _, l := range latencies {
-		all = append(all, l...)
-	}
+	all := mergeLatencies(latencies)
 	if len(all) != cfg.calls {
 		return nil, fmt.Errorf("made %d measured calls, expected %d", len(all), cfg.calls)
 	}
-	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	return summarize(cfg, cfg.mode, all, wall, cpu1-cpu0), nil
+}
+
+// runGuard stops a run at its first failure: it cancels the calls under way and keeps the
+// failure.
+type runGuard struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	once   sync.Once
+	err    error
+}
+
+func newRunGuard(ctx context.Context) *runGuard {
+	ctx, cancel := context.WithCancel(ctx)
+	return &runGuard{ctx: ctx, cancel: cancel}
+}
+
+// fail keeps err if it is the run's first failure and cancels the run.
+func (g *runGuard) fail(err error) {
+	g.once.Do(func() { g.err = err; g.cancel() })
+}
+
+// stopped tells whether the run has failed (or its context has ended).
+func (g *runGuard) stopped() bool { return g.ctx.Err() != nil }
+
+// failure is why the run stopped. Read it only after the workers that may fail have
+// signalled (a WaitGroup) that they are done.
+func (g *runGuard) failure() error {
+	if g.err != nil {
+		return g.err
+	}
+	return g.ctx.Err()
+}
+
+// call makes one call under the per-call deadline.
+func (g *runGuard) call(c caller) error {
+	ctx, cancel := context.WithTimeout(g.ctx, callTimeout)
+	defer cancel()
+	return c(ctx)
+}
+
+// warmUp makes n calls that are not measured; it stops at the first failure, its own (which
+// it returns) or the run's.
+func warmUp(g *runGuard, c caller, n int) error {
+	for i := 0; i < n && !g.stopped(); i++ {
+		if err := g.call(c); err != nil {
+			return fmt.Errorf("warm-up call failed: %w", err)
+		}
+	}
+	return nil
+}
+
+// timeCalls makes n calls, timed one by one, and appends their latencies to latencies; it
+// stops at the first failure, its own (which it returns) or the run's.
+func timeCalls(g *runGuard, c caller, n int, latencies *[]time.Duration) error {
+	for i := 0; i < n && !g.stopped(); i++ {
+		t0 := time.Now()
+		err := g.call(c)
+		elapsed := time.Since(t0)
+		if err != nil {
+			return fmt.Errorf("call failed: %w", err)
+		}
+		*latencies = append(*latencies, elapsed)
+	}
+	return nil
+}
+
+// mergeLatencies is the workers' latencies in one slice.
+func mergeLatencies(perWorker [][]time.Duration) []time.Duration {
+	var all []time.Duration
+	for _, l := range perWorker {
+		all = append(all, l...)
+	}
+	return all
+}
+
+// summarize is the result line of one mode's measured calls: the percentiles of their
+// latencies (which it sorts), their throughput over the wall time they took, and the process
+// CPU time they used per call.
+func summarize(cfg *config, mode string, latencies []time.Duration, wall, cpu time.Duration) *result {
+	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
+	calls := len(latencies)
 	return &result{
 		Language:       "go",
-		Mode:           cfg.mode,
+		Mode:           mode,
 		Payload:        cfg.payload,
 		Concurrency:    cfg.concurrency,
 		TLS:            cfg.tls,
-		Calls:          cfg.calls,
-		P50Ms:          round3(percentileMs(all, 50)),
-		P90Ms:          round3(percentileMs(all, 90)),
-		P99Ms:          round3(percentileMs(all, 99)),
-		ThroughputPerS: round3(float64(cfg.calls) / wall.Seconds()),
-		CPUMsPerCall:   round3(float64(cpu1-cpu0) / float64(time.Millisecond) / float64(cfg.calls)),
-	}, nil
+		Calls:          calls,
+		P50Ms:          round3(percentileMs(latencies, 50)),
+		P90Ms:          round3(percentileMs(latencies, 90)),
+		P99Ms:          round3(percentileMs(latencies, 99)),
+		ThroughputPerS: round3(float64(calls) / wall.Seconds()),
+		CPUMsPerCall:   round3(float64(cpu) / float64(time.Millisecond) / float64(calls)),
+	}
+}
+
+// benchmarkPaired runs a paired mode: it sets up both sides, then the paired run (see
+// pairedRun), and returns side A's result, then side B's.
+func benchmarkPaired(ctx context.Context, cfg *config) ([]*result, error) {
+	p, err := buildPayload(cfg)
+	if err != nil {
+		return nil, err
+	}
+	plan := planPhases(cfg.calls, cfg.phaseCalls, cfg.concurrency)
+	var sides []*side
+	defer func() {
+		for _, s := range sides {
+			s.closeConn()
+		}
+	}()
+	for i, mode := range cfg.sides {
+		s, err := setUpSide(cfg, sideNames[i], mode, p, plan.callsPerWorker())
+		if err != nil {
+			return nil, err
+		}
+		sides = append(sides, s)
+	}
+
+	g := newRunGuard(ctx)
+	defer g.cancel()
+	run := newPairedRun(g, sides, plan, cfg.warmup)
+	if err := run.measurePhases(); err != nil {
+		return nil, err
+	}
+
+	results := make([]*result, len(sides))
+	for i, s := range sides {
+		res, err := s.result(cfg, plan.callsPerWorker()*cfg.concurrency)
+		if err != nil {
+			return nil, err
+		}
+		results[i] = res
+	}
+	return results, nil
+}
+
+// sideNames are the "side" fields of a paired run's two lines, A's then B's.
+var sideNames = []string{"a", "b"}
+
+// side is one side of a paired run: its mode, its own connection, a caller per worker, and
+// what its phases measured.
+type side struct {
+	name      string // "a" or "b"
+	mode      string // client or stub
+	callers   []caller
+	closeConn func()
+	latencies [][]time.Duration // per worker, over all the side's phases
+	wall, cpu time.Duration     // sums over the side's phases
+}
+
+// setUpSide sets up one side of a paired run as its single mode sets itself up: its own
+// connection (newCallers) and a caller per worker, with room for each worker's calls.
+func setUpSide(cfg *config, name, mode string, p *payload, callsPerWorker int) (*side, error) {
+	factory, closeConn, err := newCallers(cfg, mode, p)
+	if err != nil {
+		return nil, fmt.Errorf("setting up side %s (%s): %w", name, mode, err)
+	}
+	s := &side{
+		name:      name,
+		mode:      mode,
+		callers:   make([]caller, cfg.concurrency),
+		closeConn: closeConn,
+		latencies: make([][]time.Duration, cfg.concurrency),
+	}
+	for w := range s.callers {
+		s.callers[w] = factory()
+		s.latencies[w] = make([]time.Duration, 0, callsPerWorker)
+	}
+	return s, nil
+}
+
+// String names the side in errors: "side a (client)".
+func (s *side) String() string { return fmt.Sprintf("side %s (%s)", s.name, s.mode) }
+
+// result is the side's line: the single-mode fields over the side's calls, wall time and
+// CPU time, and the side's name.
+func (s *side) result(cfg *config, wantCalls int) (*result, error) {
+	all := mergeLatencies(s.latencies)
+	if len(all) != wantCalls {
+		return nil, fmt.Errorf("%s made %d measured calls, expected %d", s, len(all), wantCalls)
+	}
+	res := summarize(cfg, s.mode, all, s.wall, s.cpu)
+	res.Side = s.name
+	return res, nil
+}
+
+// phasePlan is the measured part of a paired run: how many phases each side gets, how many
+// calls each worker makes in a phase, and the order of the sides.
+type phasePlan struct {
+	perWorker     int   // calls of each worker in one phase
+	phasesPerSide int   // phases of each side, the same for both
+	order         []int // the side of each phase: 0 (A) or 1 (B)
+}
+
+// abba is the order of the sides in each block of four phases; it cancels order effects.
+var abba = [4]int{0, 1, 1, 0}
+
+// planPhases plans the phases of a paired run: each of the workers makes max(1, phaseCalls /
+// workers) calls per phase, and each side gets the fewest phases that make at least calls
+// calls, in the order A B B A A B B A ...
+func planPhases(calls, phaseCalls, workers int) phasePlan {
+	perWorker := phaseCalls / workers
+	if perWorker < 1 {
+		perWorker = 1
+	}
+	perPhase := perWorker * workers
+	phasesPerSide := (calls + perPhase - 1) / perPhase
+	order := make([]int, 2*phasesPerSide)
+	for i := range order {
+		order[i] = abba[i%len(abba)]
+	}
+	return phasePlan{perWorker: perWorker, phasesPerSide: phasesPerSide, order: order}
+}
+
+// callsPerWorker is how many measured calls each worker makes on each side.
+func (p phasePlan) callsPerWorker() int { return p.perWorker * p.phasesPerSide }
+
+// pairedRun is the timed part of a paired run: one goroutine per worker, and the
+// coordinator (measurePhases) that starts each phase, waits for all its calls, and reads the
+// process CPU and the clock at every phase boundary.
+type pairedRun struct {
+	guard   *runGuard
+	sides   []*side
+	plan    phasePlan
+	warmup  int
+	phases  []chan *side   // per worker: the side of each phase to run; closed at the end
+	warm    sync.WaitGroup // the workers' warm-ups
+	inPhase sync.WaitGroup // the calls of the current phase
+}
+
+func newPairedRun(g *runGuard, sides []*side, plan phasePlan, warmup int) *pairedRun {
+	r := &pairedRun{guard: g, sides: sides, plan: plan, warmup: warmup,
+		phases: make([]chan *side, len(sides[0].callers))}
+	for w := range r.phases {
+		r.phases[w] = make(chan *side, 1)
+	}
+	return r
+}
+
+// measurePhases starts the workers, waits for their warm-ups, then runs the planned phases one
+// after the other: a phase starts when all calls of the one before have ended, and its wall
+// and CPU time (boundary to boundary) count toward its side.
+func (r *pairedRun) measurePhases() error {
+	r.warm.Add(len(r.phases))
+	for w := range r.phases {
+		go r.worker(w)
+	}
+	defer func() {
+		for _, ch := range r.phases {
+			close(ch)
+		}
+	}()
+	r.warm.Wait()
+	if r.guard.stopped() {
+		return r.guard.failure()
+	}
+
+	prev, err := readBoundary()
+	if err != nil {
+		return err
+	}
+	for _, i := range r.plan.order {
+		s := r.sides[i]
+		r.runPhase(s)
+		next, err := readBoundary()
+		if err != nil {
+			return err
+		}
+		if r.guard.stopped() {
+			return r.guard.failure()
+		}
+		s.wall += next.at.Sub(prev.at)
+		s.cpu += next.cpu - prev.cpu
+		prev = next
+	}
+	return nil
+}
+
+// runPhase starts one phase of side s on every worker and waits until all its calls ended
+// (the barrier between phases).
+func (r *pairedRun) runPhase(s *side) {
+	r.inPhase.Add(len(r.phases))
+	for _, ch := range r.phases {
+		ch <- s
+	}
+	r.inPhase.Wait()
+}
+
+// worker is worker w: its warm-up calls on side A, then on side B, then its calls of each
+// phase the coordinator starts, on that phase's side, until the coordinator ends the run.
+func (r *pairedRun) worker(w int) {
+	for _, s := range r.sides {
+		if err := warmUp(r.guard, s.callers[w], r.warmup); err != nil {
+			r.guard.fail(fmt.Errorf("%s: %w", s, err))
+			break
+		}
+	}
+	r.warm.Done()
+	for s := range r.phases[w] {
+		if err := timeCalls(r.guard, s.callers[w], r.plan.perWorker, &s.latencies[w]); err != nil {
+			r.guard.fail(fmt.Errorf("%s: %w", s, err))
+		}
+		r.inPhase.Done()
+	}
+}
+
+// boundary is what is read at a phase boundary: the process CPU time and the monotonic
+// clock.
+type boundary struct {
+	cpu time.Duration
+	at  time.Time
+}
+
+func readBoundary() (boundary, error) {
+	cpu, err := processCPU()
+	if err != nil {
+		return boundary{}, err
+	}
+	return boundary{cpu: cpu, at: time.Now()}, nil
 }
 
 // processCPU is the user+system CPU time of the process so far.
