@@ -18,7 +18,7 @@ ratio strays by noise alone. A TCP loopback echo of the same sizes (bench/tcp_fl
 floor.
 
     /usr/bin/python3 bench/clients.py [--languages python,go,csharp] [--servers reference,native]
-        [--calls 200] [--reps 4] [--json F] [--markdown F]
+        [--calls 800] [--reps 4] [--json F] [--markdown F]
     /usr/bin/python3 bench/clients.py --from-json F      # the tables again, from a run's JSON
 """
 from __future__ import annotations
@@ -59,6 +59,10 @@ RUN = {
     "go": [str(TOOLS / "bin" / "fpgascore-bench")],
     "csharp": ["dotnet", str(TOOLS / "csharp-bench" / "FpgaScore.Bench.dll")],
 }
+# A paired process: phases of 20 calls (at least 4 per worker, so that a phase at concurrency
+# 16 is not only ramp-up and drain), after 300 warm-up calls per side.
+PHASE_CALLS = 20
+WARMUP_CALLS = 300
 PAYLOAD_FLOOR = {"jpeg": "jpeg-150k", "batch8": "batch-8", "tensor": "tensor-602112"}
 
 
@@ -66,7 +70,9 @@ def run_paired(language, modes, payload, concurrency, server, tls, ca, calls) ->
     """One paired process of the language's bench command (--mode A/B): A's and B's results."""
     command = RUN[language] + ["--host", "127.0.0.1", "--port", str(server.port), "--payload", payload,
                                "--image", str(IMAGE), "--concurrency", str(concurrency), "--calls", str(calls),
-                               "--mode", "/".join(modes)]
+                               "--mode", "/".join(modes), "--phase-calls", str(max(PHASE_CALLS, 4 * concurrency)),
+                               # per worker: WARMUP_CALLS in all, so that JITs (.NET's tiers) reach steady state
+                               "--warmup", str(-(-WARMUP_CALLS // concurrency))]
     if tls:
         command += ["--tls", "--ca", str(ca), "--key-env", KEY_ENV]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
@@ -190,7 +196,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--languages", default="python,go,csharp")
     parser.add_argument("--servers", default="reference,native")
-    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--calls", type=int, default=800, help="measured calls per side of each paired process")
     parser.add_argument("--reps", type=int, default=4)
     parser.add_argument("--json")
     parser.add_argument("--markdown")

@@ -3,11 +3,18 @@ work at all (uniform scores, the reference server's answer shape). Against the P
 reference server a call's latency is mostly that server's own per-call cost; against this
 one it is mostly the client's and the transport's, which is what the TCP floor measures.
 
+It runs with GOMAXPROCS=1 (unless the environment sets GOMAXPROCS): between calls, Go's idle
+threads spin looking for work, and on a 2-core machine a server spinning on both cores takes
+CPU from the client under test. Measured here (2026-11-29, 150 KB JPEG, concurrency 1): the Go
+client's p50 0.65-0.75 ms against a default server, 0.43-0.53 ms against a GOMAXPROCS=1 one;
+the C# client's about the same either way.
+
     with NativeServer(binary, tls=(cert, key), key_env="VAR") as server:
         server.port
 """
 from __future__ import annotations
 
+import os
 import pathlib
 import subprocess
 from typing import Optional, Tuple
@@ -25,7 +32,9 @@ class NativeServer:
         self.port = 0
 
     def __enter__(self) -> "NativeServer":
-        self._process = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        env = {**os.environ, "GOMAXPROCS": os.environ.get("GOMAXPROCS", "1")}
+        self._process = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                         env=env)
         line = self._process.stdout.readline().strip()
         if not line.startswith("listening on "):
             self._process.kill()

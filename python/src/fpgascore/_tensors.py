@@ -54,8 +54,12 @@ def read_image(image: ImageInput) -> bytes:
     return data
 
 
-def _shape(dims: Iterable[int]) -> tensor_pb2.TensorShapeProto:
-    return tensor_pb2.TensorShapeProto(dim=[tensor_pb2.TensorShapeProto.Dim(size=int(d)) for d in dims])
+def _set_shape(tensor: tensor_pb2.TensorProto, dims: Iterable[int]) -> None:
+    """Replaces the tensor's shape with ``dims``, in place (no message built and copied)."""
+    shape = tensor.tensor_shape.dim
+    del shape[:]
+    for d in dims:
+        shape.add(size=int(d))
 
 
 def image_tensor(images: Sequence[ImageInput],
@@ -71,7 +75,7 @@ def image_tensor(images: Sequence[ImageInput],
         raise InvalidInputError("empty batch: at least one image is needed")
     tensor = out if out is not None else tensor_pb2.TensorProto()
     tensor.dtype = tensor_pb2.DT_STRING
-    tensor.tensor_shape.CopyFrom(_shape([len(items)]))
+    _set_shape(tensor, (len(items),))
     tensor.string_val.extend(items)
     return tensor
 
@@ -99,7 +103,7 @@ def float_tensor(values: object, shape: Optional[Sequence[int]] = None,
         raise InvalidInputError(f"{array.size} values do not fill a tensor of shape {dims}")
     tensor = out if out is not None else tensor_pb2.TensorProto()
     tensor.dtype = tensor_pb2.DT_FLOAT
-    tensor.tensor_shape.CopyFrom(_shape(dims))
+    _set_shape(tensor, dims)
     tensor.tensor_content = array.tobytes()
     return tensor
 
@@ -143,11 +147,12 @@ def decode_scores(response: predict_pb2.PredictResponse, output_name: str = OUTP
     if tensor.dtype not in (tensor_pb2.DT_FLOAT, tensor_pb2.DT_INVALID):
         raise InternalError(f"output {output_name!r} has dtype "
                             f"{tensor_pb2.DataType.Name(tensor.dtype)}, expected DT_FLOAT")
-    if tensor.tensor_content:
-        if len(tensor.tensor_content) % 4:
-            raise InternalError(f"output {output_name!r} tensor_content is {len(tensor.tensor_content)} bytes, "
+    content = tensor.tensor_content  # each read of a bytes field makes a new copy: read it once
+    if content:
+        if len(content) % 4:
+            raise InternalError(f"output {output_name!r} tensor_content is {len(content)} bytes, "
                                 "not a whole number of float32")
-        values = np.frombuffer(tensor.tensor_content, dtype=_LE_FLOAT32).astype(np.float32, copy=False)
+        values = np.frombuffer(content, dtype=_LE_FLOAT32).astype(np.float32, copy=False)
     else:
         values = np.array(tensor.float_val, dtype=np.float32)
     dims = [d.size for d in tensor.tensor_shape.dim]
