@@ -151,11 +151,13 @@ def noise_table(noise) -> str:
 
 def full_table(rows) -> str:
     table = ["| server | language | transport | payload | conc. | client p50 ms | stub p50 ms | client/stub p50 | "
-             "client p99 ms | client ÷ TCP floor (p50) | CPU ms/call client / stub | client calls/s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "each rep | client p99 ms | client ÷ TCP floor (p50) | CPU ms/call client / stub | client calls/s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
+        reps = ", ".join(f"{x:.2f}" for x in r.get("ratios_p50", ()))
         table.append(f"| {r['server']} | {r['language']} | {'TLS' if r['tls'] else 'plaintext'} | {r['payload']} | "
                      f"{r['concurrency']} | {r['client_p50_ms']:.3f} | {r['stub_p50_ms']:.3f} | {r['ratio_p50']:.3f} | "
+                     f"{reps} | "
                      f"{r['client_p99_ms']:.2f} | {r['client_p50_over_floor']:.1f}× | "
                      f"{r['client_cpu_ms_per_call']:.3f} / {r['stub_cpu_ms_per_call']:.3f} | "
                      f"{r['client_throughput_per_s']:.0f} |")
