@@ -189,6 +189,21 @@ def test_malformed_responses_are_internal_errors():
     assert fpgascore.InternalError("x").code == C.INTERNAL
 
 
+def test_decoding_checks_the_shape_not_only_the_size():
+    content = np.arange(6, dtype="<f4").tobytes()
+    with pytest.raises(fpgascore.InternalError, match=r"of shape \[3, 2\], expected shape \[2, 3\]"):
+        fpgascore.decode_scores(_response(dtype=1, tensor_shape=_shape(3, 2), tensor_content=content), rows=2, columns=3)
+    # The same dimensions in another encoding (named) are still [2, 3].
+    named = tensor_pb2.TensorShapeProto(dim=[tensor_pb2.TensorShapeProto.Dim(size=2, name="batch"),
+                                             tensor_pb2.TensorShapeProto.Dim(size=3, name="classes")])
+    scores = fpgascore.decode_scores(_response(dtype=1, tensor_shape=named, tensor_content=content), rows=2, columns=3)
+    np.testing.assert_array_equal(scores, np.arange(6, dtype=np.float32).reshape(2, 3))
+    # A shape without dimensions (unknown rank) takes rows and columns.
+    unknown = tensor_pb2.TensorShapeProto(unknown_rank=True)
+    scores = fpgascore.decode_scores(_response(dtype=1, tensor_shape=unknown, tensor_content=content), rows=2, columns=3)
+    assert scores.shape == (2, 3)
+
+
 def test_decoding_without_shape_uses_rows_and_columns():
     scores = fpgascore.decode_scores(_response(dtype=1, float_val=[0.5] * 2000), rows=2, columns=1000)
     assert scores.shape == (2, 1000)

@@ -1,11 +1,13 @@
 """Building request tensors and decoding response tensors (no per-float Python loops)."""
 from __future__ import annotations
 
+import functools
 import io
 import math
 import os
+import sys
 from pathlib import Path
-from typing import BinaryIO, Iterable, Mapping, Optional, Sequence, Union
+from typing import BinaryIO, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -28,6 +30,7 @@ IMAGE_SHAPE = (224, 224, 3)
 ImageInput = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", BinaryIO, io.IOBase]
 
 _LE_FLOAT32 = np.dtype("<f4")
+_LITTLE_ENDIAN = sys.byteorder == "little"
 
 
 def read_image(image: ImageInput) -> bytes:
@@ -56,8 +59,9 @@ def read_image(image: ImageInput) -> bytes:
 
 def _set_shape(tensor: tensor_pb2.TensorProto, dims: Iterable[int]) -> None:
     """Replaces the tensor's shape with ``dims``, in place (no message built and copied)."""
+    if tensor.HasField("tensor_shape"):
+        tensor.ClearField("tensor_shape")
     shape = tensor.tensor_shape.dim
-    del shape[:]
     for d in dims:
         shape.add(size=int(d))
 
@@ -128,7 +132,8 @@ def predict_request(inputs: Mapping[str, tensor_pb2.TensorProto], model_name: st
     request.model_spec.signature_name = SIGNATURE_NAME
     for name, tensor in inputs.items():
         request.inputs[name].CopyFrom(tensor)
-    request.output_filter.extend(output_filter)
+    if output_filter:
+        request.output_filter.extend(output_filter)
     return request
 
 
@@ -140,10 +145,10 @@ def decode_scores(response: predict_pb2.PredictResponse, output_name: str = OUTP
     used. With ``rows``/``columns`` the result must be ``[rows, columns]``. Anything else
     raises an INTERNAL-coded :class:`InternalError` naming what was wrong.
     """
-    if output_name not in response.outputs:
+    tensor = response.outputs.get(output_name)
+    if tensor is None:
         present = ", ".join(sorted(response.outputs)) or "none"
         raise InternalError(f"response has no output {output_name!r} (outputs: {present})")
-    tensor = response.outputs[output_name]
     if tensor.dtype not in (tensor_pb2.DT_FLOAT, tensor_pb2.DT_INVALID):
         raise InternalError(f"output {output_name!r} has dtype "
                             f"{tensor_pb2.DataType.Name(tensor.dtype)}, expected DT_FLOAT")
@@ -152,16 +157,18 @@ def decode_scores(response: predict_pb2.PredictResponse, output_name: str = OUTP
         if len(content) % 4:
             raise InternalError(f"output {output_name!r} tensor_content is {len(content)} bytes, "
                                 "not a whole number of float32")
-        values = np.frombuffer(content, dtype=_LE_FLOAT32).astype(np.float32, copy=False)
+        values = np.frombuffer(content, dtype=_LE_FLOAT32)
+        if not _LITTLE_ENDIAN:
+            values = values.astype(np.float32)
     else:
         values = np.array(tensor.float_val, dtype=np.float32)
-    dims = [d.size for d in tensor.tensor_shape.dim]
     if rows is not None and columns is not None:
         expected = [rows, columns]
-        if values.size != rows * columns or (dims and dims != expected):
-            raise InternalError(f"output {output_name!r} has {values.size} values of shape {dims}, "
+        if values.size != rows * columns or not _shape_is_or_unset(tensor, rows, columns):
+            raise InternalError(f"output {output_name!r} has {values.size} values of shape {_dims(tensor)}, "
                                 f"expected shape {expected}")
-        dims = expected
+        return values.reshape(expected)
+    dims = _dims(tensor)
     if not dims:
         if values.size == 0:
             raise InternalError(f"output {output_name!r} has no values")
@@ -169,3 +176,24 @@ def decode_scores(response: predict_pb2.PredictResponse, output_name: str = OUTP
     if any(d < 0 for d in dims) or math.prod(dims) != values.size:
         raise InternalError(f"output {output_name!r} has {values.size} values, which do not fit its shape {dims}")
     return values.reshape(dims)
+
+
+def _dims(tensor: tensor_pb2.TensorProto) -> List[int]:
+    return [d.size for d in tensor.tensor_shape.dim]
+
+
+@functools.lru_cache(maxsize=64)
+def _encoded_shape(rows: int, columns: int) -> bytes:
+    dims = [tensor_pb2.TensorShapeProto.Dim(size=rows), tensor_pb2.TensorShapeProto.Dim(size=columns)]
+    return tensor_pb2.TensorShapeProto(dim=dims).SerializeToString()
+
+
+def _shape_is_or_unset(tensor: tensor_pb2.TensorProto, rows: int, columns: int) -> bool:
+    """Whether the tensor's shape is ``[rows, columns]`` or has no dimensions. The encoded
+    shape is compared first: this runs on every call, and reading a fresh response's
+    dimensions makes a Python object for each."""
+    encoded = tensor.tensor_shape.SerializeToString()
+    if not encoded or encoded == _encoded_shape(rows, columns):
+        return True
+    dims = _dims(tensor)
+    return not dims or dims == [rows, columns]
