@@ -59,8 +59,10 @@ class KeyRing:
 
     def current(self) -> int:
         """Index of the key later calls use (0 primary, 1 secondary); -1 when no key."""
+        if len(self._keys) < 2:  # nothing to switch to: no lock on every call
+            return 0 if self._keys else -1
         with self._lock:
-            return self._current if self._keys else -1
+            return self._current
 
     def other(self, index: int) -> int:
         """The index of the other key."""

@@ -121,7 +121,7 @@ class CallAttempts:
                  info: Optional[CallInfo]) -> None:
         self._client = client
         self._deadline = client._deadline(timeout)
-        self._planner = client._planner(self._deadline)
+        self._planner: Optional[RetryPlanner] = None  # made at the first failure: most calls never need it
         self._keys = client._config.keys
         self._key = self._keys.current()
         self._metadata = metadata
@@ -148,6 +148,8 @@ class CallAttempts:
             self._failed_over, self._key = True, self._keys.other(self._key)
             return 0.0
         trailing = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None  # type: ignore[attr-defined]
+        if self._planner is None:
+            self._planner = self._client._planner(self._deadline)
         sleep = None if isinstance(last, UntrustedCertificateError) else self._planner.next_sleep(
             last.code, trailing, self._attempts - int(self._failed_over))
         if sleep is None:
