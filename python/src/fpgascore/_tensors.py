@@ -7,7 +7,7 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import BinaryIO, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import BinaryIO, Iterable, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
