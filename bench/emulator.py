@@ -60,12 +60,14 @@ def load(stub, callers: int, seconds: float, settle: float = SETTLE_S) -> Load:
     """`callers` threads calling back to back for `settle` + `seconds`. Throughput counts the OK
     calls that end inside the measuring window (after `settle`, before the stop), so neither
     the ramp-up nor the calls still in flight at the stop inflate it."""
-    latencies, ends, codes, lock = [], [], {}, threading.Lock()
+    latencies, codes, lock = [], {}, threading.Lock()
+    in_window = 0  # OK calls that ended inside [begin, stop]
     begin = time.monotonic() + settle
     stop = begin + seconds
     req = request()
 
     def caller():
+        nonlocal in_window
         while time.monotonic() < stop:
             started = time.perf_counter()
             try:
@@ -79,10 +81,9 @@ def load(stub, callers: int, seconds: float, settle: float = SETTLE_S) -> Load:
             with lock:
                 if ended >= begin:
                     codes[code] = codes.get(code, 0) + 1
-                if code == "OK":
-                    ends.append(ended)
-                    if ended >= begin:
-                        latencies.append(elapsed)
+                if code == "OK" and ended >= begin:
+                    latencies.append(elapsed)
+                    in_window += ended <= stop
             if pause:
                 time.sleep(pause)
     threads = [threading.Thread(target=caller) for _ in range(callers)]
@@ -90,7 +91,6 @@ def load(stub, callers: int, seconds: float, settle: float = SETTLE_S) -> Load:
         t.start()
     for t in threads:
         t.join()
-    in_window = sum(1 for t in ends if begin <= t <= stop)
     return Load(np.array(latencies), codes, in_window / seconds)
 
 

@@ -21,10 +21,10 @@ internal static class PairedRunner
     public static async Task<PairedResult> RunAsync(ICaller a, ICaller b, PhasePlan plan, int warmup,
         CancellationToken cancellationToken = default)
     {
-        await FanOutAsync(plan.Concurrency, async (_, token) =>
+        await Workers.FanOutAsync(plan.Concurrency, async (_, token) =>
         {
-            for (int i = 0; i < warmup; i++) await a.CallAsync(token).ConfigureAwait(false);
-            for (int i = 0; i < warmup; i++) await b.CallAsync(token).ConfigureAwait(false);
+            await Workers.WarmUpAsync(a, warmup, token).ConfigureAwait(false);
+            await Workers.WarmUpAsync(b, warmup, token).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
 
         SideTotals[] sides = [new(a, plan.CallsPerSide), new(b, plan.CallsPerSide)];
@@ -35,7 +35,7 @@ internal static class PairedRunner
         {
             var side = sides[PhasePlan.SideOf(phase)];
             int first = side.Calls;
-            await FanOutAsync(plan.Concurrency,
+            await Workers.FanOutAsync(plan.Concurrency,
                 (worker, token) => MeasureAsync(side.Caller, plan.CallsPerWorker, side.Latencies, first + worker * plan.CallsPerWorker, token),
                 cancellationToken).ConfigureAwait(false);
             var next = Checkpoint.Read(process, clock);
@@ -49,56 +49,7 @@ internal static class PairedRunner
     private static async Task MeasureAsync(ICaller caller, int count, double[] latencies, int first, CancellationToken cancellationToken)
     {
         for (int i = 0; i < count; i++)
-        {
-            var watch = Stopwatch.StartNew();
-            await caller.CallAsync(cancellationToken).ConfigureAwait(false);
-            latencies[first + i] = watch.Elapsed.TotalMilliseconds;
-        }
-    }
-
-    /// <summary>
-    /// Runs <paramref name="work"/> for workers 0..N-1 at once and waits for all of them (the barrier between phases).
-    /// The first error cancels the others and is rethrown.
-    /// </summary>
-    private static async Task FanOutAsync(int workers, Func<int, CancellationToken, Task> work, CancellationToken cancellationToken)
-    {
-        using var abort = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        Exception? firstError = null;
-
-        async Task Worker(int index)
-        {
-            try
-            {
-                await work(index, abort.Token).ConfigureAwait(false);
-            }
-            catch (Exception e)
-            {
-                if (Interlocked.CompareExchange(ref firstError, e, null) is null) abort.Cancel();
-                throw;
-            }
-        }
-
-        var tasks = Enumerable.Range(0, workers).Select(i => Task.Run(() => Worker(i))).ToArray();
-        try
-        {
-            await Task.WhenAll(tasks).ConfigureAwait(false);
-        }
-        catch when (firstError is not null)
-        {
-            throw firstError;
-        }
-    }
-
-    /// <summary>Wall clock and process CPU (user+sys) at one phase boundary, or elapsed between two.</summary>
-    private readonly record struct Checkpoint(TimeSpan Wall, TimeSpan Cpu)
-    {
-        public static Checkpoint Read(Process process, Stopwatch clock)
-        {
-            process.Refresh();
-            return new Checkpoint(clock.Elapsed, process.TotalProcessorTime);
-        }
-
-        public static Checkpoint operator -(Checkpoint end, Checkpoint start) => new(end.Wall - start.Wall, end.Cpu - start.Cpu);
+            latencies[first + i] = await Workers.TimedCallAsync(caller, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>One side's caller and what its phases measured so far.</summary>

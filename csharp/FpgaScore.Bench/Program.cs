@@ -95,62 +95,26 @@ namespace FpgaScore.Bench
     internal static class Runner
     {
         /// <summary>
-        /// N workers: each makes its warm-up calls, then all wait for the start of the measured phase, then make their
-        /// share of the measured calls (M split as evenly as possible), each timed with a Stopwatch. The first error
-        /// cancels the other workers and is rethrown.
+        /// N workers: each makes its warm-up calls, then, once all are warm, its share of the measured calls (M split
+        /// as evenly as possible), each timed. Wall clock and process CPU are read around the measured calls. The first
+        /// error cancels the other workers and is rethrown.
         /// </summary>
         public static async Task<BenchResult> RunAsync(ICaller caller, int concurrency, int calls, int warmup)
         {
-            using var abort = new CancellationTokenSource();
+            await Workers.FanOutAsync(concurrency, (_, token) => Workers.WarmUpAsync(caller, warmup, token), default)
+                .ConfigureAwait(false);
             var latencies = new double[calls];
-            using var warmedUp = new CountdownEvent(concurrency);
-            var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            Exception? firstError = null;
-
-            async Task Worker(int index)
-            {
-                try
-                {
-                    var token = abort.Token;
-                    for (int i = 0; i < warmup; i++) await caller.CallAsync(token).ConfigureAwait(false);
-                    warmedUp.Signal();
-                    await start.Task.WaitAsync(token).ConfigureAwait(false);
-                    // Worker k takes the measured calls k, k+N, k+2N, ...
-                    for (int call = index; call < calls; call += concurrency)
-                    {
-                        var watch = Stopwatch.StartNew();
-                        await caller.CallAsync(token).ConfigureAwait(false);
-                        latencies[call] = watch.Elapsed.TotalMilliseconds;
-                    }
-                }
-                catch (Exception e)
-                {
-                    if (Interlocked.CompareExchange(ref firstError, e, null) is null) abort.Cancel();
-                    throw;
-                }
-            }
-
-            var workers = Enumerable.Range(0, concurrency).Select(i => Task.Run(() => Worker(i))).ToArray();
-            // Wait for all warm-ups (or the first error) before starting the clocks.
-            var warm = Task.Run(() => WaitHandle.WaitAny([warmedUp.WaitHandle, abort.Token.WaitHandle]));
-            await warm.ConfigureAwait(false);
             var process = Process.GetCurrentProcess();
-            process.Refresh();
-            var cpuBefore = process.TotalProcessorTime;
-            var wall = Stopwatch.StartNew();
-            start.TrySetResult();
-            try
+            var clock = Stopwatch.StartNew();
+            var before = Checkpoint.Read(process, clock);
+            await Workers.FanOutAsync(concurrency, async (index, token) =>
             {
-                await Task.WhenAll(workers).ConfigureAwait(false);
-            }
-            catch when (firstError is not null)
-            {
-                throw firstError;
-            }
-            var wallSeconds = wall.Elapsed.TotalSeconds;
-            process.Refresh();
-            var cpuMs = (process.TotalProcessorTime - cpuBefore).TotalMilliseconds;
-            return new BenchResult(latencies, wallSeconds, cpuMs);
+                // Worker k takes the measured calls k, k+N, k+2N, ...
+                for (int call = index; call < calls; call += concurrency)
+                    latencies[call] = await Workers.TimedCallAsync(caller, token).ConfigureAwait(false);
+            }, default).ConfigureAwait(false);
+            var elapsed = Checkpoint.Read(process, clock) - before;
+            return new BenchResult(latencies, elapsed.Wall.TotalSeconds, elapsed.Cpu.TotalMilliseconds);
         }
     }
 }

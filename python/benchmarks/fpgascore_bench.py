@@ -117,7 +117,7 @@ def positive(value: str) -> int:
     return number
 
 
-def schedule(args, sides: int) -> List[Tuple[int, List[int]]]:
+def plan_phases(args, sides: int) -> List[Tuple[int, List[int]]]:
     """The phases: (side, calls of each worker). One side: one phase, --calls split across the
     workers. Two: ABBA-ordered phases of max(1, K // N) calls per worker until each side made
     at least --calls."""
@@ -152,7 +152,6 @@ def measure(args, calls: Sequence[Callable[[], object]], phases: List[Tuple[int,
     sides = [Side() for _ in calls]
     lock = threading.Lock()
     barrier = threading.Barrier(args.concurrency + 1)
-
     errors: List[BaseException] = []
 
     def worker(index: int) -> None:
@@ -230,7 +229,7 @@ def main() -> None:
     image = Path(args.image).read_bytes()
     calls = [MODE_FACTORIES[mode](args, image) for mode in args.mode]
     try:
-        sides = measure(args, calls, schedule(args, len(calls)))
+        sides = measure(args, calls, plan_phases(args, len(calls)))
     except BenchFailed as exc:
         sys.exit(f"fpgascore_bench: a call failed: {exc.args[0]!r}")
     for index, (mode, side) in enumerate(zip(args.mode, sides)):
