@@ -19,6 +19,8 @@ const _ = grpc.SupportPackageIsVersion7
 type PredictionServiceClient interface {
 	// Scores the inputs of one request (one or more images, or a float tensor).
 	Predict(ctx context.Context, in *PredictRequest, opts ...grpc.CallOption) (*PredictResponse, error)
+	// The model's signature: its input and output names, dtypes and shapes, and its version.
+	GetModelMetadata(ctx context.Context, in *GetModelMetadataRequest, opts ...grpc.CallOption) (*GetModelMetadataResponse, error)
 }
 
 type predictionServiceClient struct {
@@ -38,12 +40,23 @@ func (c *predictionServiceClient) Predict(ctx context.Context, in *PredictReques
 	return out, nil
 }
 
+func (c *predictionServiceClient) GetModelMetadata(ctx context.Context, in *GetModelMetadataRequest, opts ...grpc.CallOption) (*GetModelMetadataResponse, error) {
+	out := new(GetModelMetadataResponse)
+	err := c.cc.Invoke(ctx, "/tensorflow.serving.PredictionService/GetModelMetadata", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PredictionServiceServer is the server API for PredictionService service.
 // All implementations must embed UnimplementedPredictionServiceServer
 // for forward compatibility
 type PredictionServiceServer interface {
 	// Scores the inputs of one request (one or more images, or a float tensor).
 	Predict(context.Context, *PredictRequest) (*PredictResponse, error)
+	// The model's signature: its input and output names, dtypes and shapes, and its version.
+	GetModelMetadata(context.Context, *GetModelMetadataRequest) (*GetModelMetadataResponse, error)
 	mustEmbedUnimplementedPredictionServiceServer()
 }
 
@@ -53,6 +66,9 @@ type UnimplementedPredictionServiceServer struct {
 
 func (UnimplementedPredictionServiceServer) Predict(context.Context, *PredictRequest) (*PredictResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Predict not implemented")
+}
+func (UnimplementedPredictionServiceServer) GetModelMetadata(context.Context, *GetModelMetadataRequest) (*GetModelMetadataResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetModelMetadata not implemented")
 }
 func (UnimplementedPredictionServiceServer) mustEmbedUnimplementedPredictionServiceServer() {}
 
@@ -85,6 +101,24 @@ func _PredictionService_Predict_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PredictionService_GetModelMetadata_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetModelMetadataRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PredictionServiceServer).GetModelMetadata(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/tensorflow.serving.PredictionService/GetModelMetadata",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PredictionServiceServer).GetModelMetadata(ctx, req.(*GetModelMetadataRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var _PredictionService_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "tensorflow.serving.PredictionService",
 	HandlerType: (*PredictionServiceServer)(nil),
@@ -92,6 +126,10 @@ var _PredictionService_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Predict",
 			Handler:    _PredictionService_Predict_Handler,
+		},
+		{
+			MethodName: "GetModelMetadata",
+			Handler:    _PredictionService_GetModelMetadata_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

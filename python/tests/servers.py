@@ -131,8 +131,15 @@ class FakeService(prediction_service_pb2_grpc.PredictionServiceServicer):
 
     def __init__(self) -> None:
         self.handler: Optional[Handler] = None
+        self.metadata_handler: Optional[Callable[[Any, grpc.ServicerContext], Any]] = None
         self.calls: List[Received] = []
         self._lock = threading.Lock()
+
+    def GetModelMetadata(self, request, context):  # noqa: N802 (generated name)
+        context.set_trailing_metadata([("request-id", "fake-metadata")])
+        if self.metadata_handler is None:
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, "no metadata handler")
+        return self.metadata_handler(request, context)
 
     def Predict(self, request, context):  # noqa: N802 (generated name)
         with self._lock:

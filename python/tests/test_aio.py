@@ -111,3 +111,14 @@ def test_async_plaintext_key_refused():
 
     with pytest.raises(fpgascore.InsecureKeyError):
         run(main())
+
+
+@pytest.mark.emulator
+def test_async_model_metadata(plain_server):
+    async def main():
+        async with fpgascore.AsyncPredictionClient(plain_server.host, plain_server.port) as client:
+            return await client.model_metadata()
+
+    metadata = run(main())
+    assert (metadata.model_name, metadata.version) == ("resnet50", 1)
+    assert metadata.input("images") == fpgascore.TensorSpec("images", "DT_STRING", (-1,))

@@ -256,6 +256,55 @@ def test_both_output_encodings_give_the_same_scores(plain_server, case_id):
     assert a.dtype == np.float32 and abs(float(a.sum()) - 1.0) < 1e-3
 
 
+def test_the_default_answer_is_float_val_and_scores_as_golden(plain_server):
+    """The server's default encoding (TF Serving's) decodes to the golden scores."""
+    golden = json.loads((IMAGES.parent / "golden.json").read_text())
+    with fpgascore.PredictionClient(plain_server.host, plain_server.port) as client:
+        response = client.predict({"images": fpgascore.image_tensor([IMAGES / "gradient.jpg"])})
+        scores = client.score_image(IMAGES / "gradient.jpg")
+    output = response.outputs["output_alias"]
+    assert len(output.float_val) == 1000 and not output.tensor_content
+    assert (response.model_spec.name, response.model_spec.version.value) == ("resnet50", 1)
+    assert hashlib.sha256(scores.astype("<f4").tobytes()).hexdigest() == golden["gradient.jpg"]["sha256"]
+
+
+# -- model metadata and model spec --------------------------------------------------------
+
+def test_model_metadata_describes_the_served_signature(tls_server, pki, keys):
+    info = fpgascore.CallInfo()
+    with tls_client(tls_server, pki, keys) as client:
+        metadata = client.model_metadata(call_info=info)
+    assert metadata == fpgascore.ModelMetadata(
+        model_name="resnet50", version=1, signature_name="serving_default",
+        inputs=(fpgascore.TensorSpec("images", "DT_STRING", (-1,)),),
+        outputs=(fpgascore.TensorSpec("features", "DT_FLOAT", (-1, 2048)),
+                 fpgascore.TensorSpec("output_alias", "DT_FLOAT", (-1, 1000))))
+    assert metadata.output("output_alias").shape == (-1, 1000)
+    assert info.code == C.OK and info.attempts == 1 and len(info.request_id) == 32
+
+
+def test_model_metadata_needs_the_key_and_retries_like_a_call(tls_server, plain_server, pki, keys, case_id):
+    with tls_client(tls_server, pki, keys, access_token="wrong") as client:
+        with pytest.raises(fpgascore.AuthenticationError):
+            client.model_metadata()
+    info = fpgascore.CallInfo()
+    with fpgascore.PredictionClient(plain_server.host, plain_server.port, retry_policy=FAST) as client:
+        assert client.model_metadata(metadata=case(case_id, fail="2:UNAVAILABLE"), call_info=info).version == 1
+    assert info.attempts == 3
+
+
+def test_unknown_model_and_signature_are_typed_errors(plain_server):
+    with fpgascore.PredictionClient(plain_server.host, plain_server.port, model_name="inception") as client:
+        with pytest.raises(fpgascore.ModelNotFoundError, match=r"Servable not found for request: Latest\(inception\)"):
+            client.score_image(IMAGES / "gradient.jpg")
+        with pytest.raises(fpgascore.ModelNotFoundError) as raised:
+            client.model_metadata()
+    assert raised.value.code == C.NOT_FOUND and raised.value.request_id
+    with fpgascore.PredictionClient(plain_server.host, plain_server.port, signature_name="classify") as client:
+        with pytest.raises(fpgascore.InvalidInputError, match='signature name: "classify" not found'):
+            client.score_image(IMAGES / "gradient.jpg")
+
+
 def test_batch_matches_single_images(plain_server):
     paths = [IMAGES / name for name in ALL_IMAGES]
     with fpgascore.PredictionClient(plain_server.host, plain_server.port) as client:

@@ -315,3 +315,49 @@ def test_the_client_sends_exactly_the_vector_bytes(fake):
         (VECTORS / "predict_request_images.bin").read_bytes()
     assert fake.calls[1].request.SerializeToString(deterministic=True) == \
         (VECTORS / "predict_request_float_tensor.bin").read_bytes()
+
+
+# -- model metadata from a server that is not the reference server ------------------------
+
+def _metadata_response(type_url="type.googleapis.com/tensorflow.serving.SignatureDefMap", signature="serving_default",
+                       value=None):
+    from fpgascore.v1 import model_metadata_pb2, tensor_pb2
+    response = model_metadata_pb2.GetModelMetadataResponse()
+    response.model_spec.name = "resnet50"
+    signatures = model_metadata_pb2.SignatureDefMap()
+    image = signatures.signature_def[signature].inputs["images"]
+    image.dtype = tensor_pb2.DT_STRING
+    image.tensor_shape.dim.add(size=-1)
+    response.metadata["signature_def"].type_url = type_url
+    response.metadata["signature_def"].value = signatures.SerializeToString() if value is None else value
+    return response
+
+
+def test_model_metadata_request_and_answer_without_a_version(fake):
+    seen = []
+
+    def handle(request, context):
+        seen.append(request)
+        return _metadata_response()
+
+    fake.service.metadata_handler = handle
+    with client_for(fake, model_name="resnet50-x") as client:
+        metadata = client.model_metadata()
+    assert list(seen[0].metadata_field) == ["signature_def"] and seen[0].model_spec.name == "resnet50-x"
+    assert metadata.version is None and metadata.outputs == ()
+    assert metadata.inputs == (fpgascore.TensorSpec("images", "DT_STRING", (-1,)),)
+
+
+@pytest.mark.parametrize("response, message", [
+    (lambda: _metadata_response(signature="other"), "no signature 'serving_default' (signatures: other)"),
+    (lambda: _metadata_response(type_url="type.googleapis.com/foo.Bar"), "expected tensorflow.serving.SignatureDefMap"),
+    (lambda: _metadata_response(value=b"\xff\xff\xff"), "does not parse"),
+    (lambda: __import__("fpgascore.v1.model_metadata_pb2").v1.model_metadata_pb2.GetModelMetadataResponse(),
+     "has no 'signature_def'"),
+])
+def test_malformed_model_metadata_is_internal_with_request_id(fake, response, message):
+    fake.service.metadata_handler = lambda request, context: response()
+    with client_for(fake) as client:
+        with pytest.raises(fpgascore.InternalError, match=message.replace("(", r"\(").replace(")", r"\)")) as raised:
+            client.model_metadata()
+    assert raised.value.request_id == "fake-metadata"

@@ -76,11 +76,11 @@ def test_conformance_controls_are_ignored_unless_conformance_mode_is_on():
     with EmulatorProcess(ServerConfig(conformance=False)) as server:
         caller = rpc.plaintext(server.target)
         metadata = [("x-conformance-case", "c"), ("x-conformance-fail", "5:UNAVAILABLE"),
-                    ("x-conformance-encoding", "float_val"), ("x-conformance-delay-ms", "5000")]
+                    ("x-conformance-encoding", "tensor_content"), ("x-conformance-delay-ms", "5000")]
         started = time.monotonic()
         response, _ = caller.predict(REQUEST, metadata)
         assert time.monotonic() - started < 4
-        assert response.outputs["output_alias"].tensor_content
+        assert response.outputs["output_alias"].float_val and not response.outputs["output_alias"].tensor_content
         assert "authorization_sha256" not in server.logs()
 
 

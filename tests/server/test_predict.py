@@ -58,10 +58,13 @@ def test_float_tensor_in_tensor_content_and_float_val_give_the_same_scores(calle
 
 def test_output_encoding_follows_the_conformance_control(caller):
     request = rpc.image_request([rpc.image("gradient.jpg")])
-    as_content, _ = caller.predict(request)
+    by_default, _ = caller.predict(request)
+    as_content, _ = caller.predict(request, [("x-conformance-encoding", "tensor_content")])
     as_float_val, _ = caller.predict(request, [("x-conformance-encoding", "float_val")])
     assert as_content.outputs["output_alias"].tensor_content and not as_content.outputs["output_alias"].float_val
     assert len(as_float_val.outputs["output_alias"].float_val) == 1000
+    assert not as_float_val.outputs["output_alias"].tensor_content
+    assert by_default == as_float_val  # TF Serving's default encoding
     assert np.array_equal(scores_of(as_content), scores_of(as_float_val))
 
 
@@ -155,3 +158,14 @@ def test_the_null_model_answers_uniform_scores_without_decoding():
         assert scores.shape == (2, 1000) and np.all(scores == np.float32(0.001))
         assert caller.error(rpc.image_request([b""])).code() == INVALID
         assert '"null_model":true' in server.logs()
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--response-encoding", "json"], "--response-encoding must be one of float_val, tensor_content"),
+    (["--model-version", "-1"], "--model-version must not be negative"),
+    (["--signature-name", ""], "must not be empty"),
+])
+def test_bad_model_settings_are_refused_at_start(flags, message):
+    from fpgascore_emulator import config
+    with pytest.raises(SystemExit, match=message):
+        config.parse(flags, environ={})

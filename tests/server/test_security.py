@@ -133,3 +133,19 @@ def test_tls_1_2_is_the_floor(tls_server, tls, version, accepted):
                 context.wrap_socket(raw, server_hostname="localhost")
             # the client did offer the old version: the server ended the handshake
             assert "NO_PROTOCOLS_AVAILABLE" not in str(refused.value)
+
+
+@pytest.mark.parametrize("method", ["metadata", "status"])
+def test_model_metadata_and_status_need_a_key_too(tls_caller, method):
+    from fpgascore.v1 import (model_metadata_pb2, model_service_pb2_grpc, model_status_pb2)
+    if method == "metadata":
+        call = tls_caller.stub.GetModelMetadata
+        request = model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
+    else:
+        call = model_service_pb2_grpc.ModelServiceStub(tls_caller.channel).GetModelStatus
+        request = model_status_pb2.GetModelStatusRequest()
+    with pytest.raises(grpc.RpcError) as refused:
+        call(request, metadata=[("authorization", "wrong-key-123")], timeout=30)
+    assert refused.value.code() == UNAUTHENTICATED and rpc.trailing(refused.value)["request-id"]
+    response = call(request, metadata=[("authorization", PRIMARY)], timeout=30)
+    assert response.ByteSize() > 0

@@ -13,6 +13,7 @@ Choices the spec leaves open, which the Go and C# drivers mirror:
 - ``shape`` is always 2-D (``[N, 1000]``), also for a single ``[224,224,3]`` tensor;
 - a construction error (e.g. InsecureKeyError) gives one result with its code and no call;
   ``action: none`` gives one result with code OK when construction succeeded;
+- ``action: metadata`` calls ``client.model_metadata()`` and reports it as ``metadata``;
 - ``action: request`` sends the file's inputs and output_filter with ``client.predict`` (the
   client's own model spec) and reports the decoded output;
 - a ``session`` client keeps the connection settings of its first line; each line's
@@ -39,7 +40,7 @@ import numpy as np  # noqa: E402
 import fpgascore  # noqa: E402
 
 CASE = "x-conformance-case"
-ACTIONS = ("images", "tensor", "request", "none")
+ACTIONS = ("images", "tensor", "request", "metadata", "none")
 
 
 class BadRequest(Exception):
@@ -89,13 +90,25 @@ def _client(request: Dict[str, Any], without_metadata: bool) -> fpgascore.Predic
         server_name_override=_get(request, "server_name_override", str),
         timeout=timeout_ms / 1000.0,
         retry_policy=_policy(request.get("retry")),
-        metadata=[] if without_metadata else [(str(k), str(v)) for k, v in metadata.items()])
+        metadata=[] if without_metadata else [(str(k), str(v)) for k, v in metadata.items()],
+        **{name: value for name in ("model_name", "signature_name")
+           if (value := _get(request, name, str)) is not None})
 
 
 def _ok(scores: np.ndarray, k: int, info: fpgascore.CallInfo) -> Dict[str, Any]:
     rows = scores.reshape(1, -1) if scores.ndim == 1 else scores
     return {"code": "OK", "message": "", "request_id": info.request_id, "shape": list(rows.shape),
             "top_k": [[[p.class_id, p.score] for p in fpgascore.top_k(row, k)] for row in rows]}
+
+
+def _metadata_ok(metadata: fpgascore.ModelMetadata, info: fpgascore.CallInfo) -> Dict[str, Any]:
+    def specs(items):
+        return [[spec.name, spec.dtype, list(spec.shape)] for spec in items]
+
+    return {"code": "OK", "message": "", "request_id": info.request_id, "shape": None, "top_k": None,
+            "metadata": {"model_name": metadata.model_name, "version": metadata.version,
+                         "signature_name": metadata.signature_name, "inputs": specs(metadata.inputs),
+                         "outputs": specs(metadata.outputs)}}
 
 
 def _failed(error: BaseException) -> Dict[str, Any]:
@@ -113,6 +126,8 @@ def _work(request: Dict[str, Any], action: str):
         if not all(isinstance(image, str) for image in images):
             raise BadRequest("'images' must be a list of file paths")
         return lambda client, metadata, info: client.score_images(images, metadata=metadata, call_info=info)
+    if action == "metadata":
+        return lambda client, metadata, info: client.model_metadata(metadata=metadata, call_info=info)
     if action == "request":
         request_file = _get(request, "request_file", str)
         if not request_file:
@@ -180,7 +195,10 @@ def handle(request: Dict[str, Any]) -> Dict[str, Any]:
                 metadata = list(pairs.items())
             info = fpgascore.CallInfo()
             try:
-                return _ok(work(client, metadata, info), k, info)
+                value = work(client, metadata, info)
+                if isinstance(value, fpgascore.ModelMetadata):
+                    return _metadata_ok(value, info)
+                return _ok(value, k, info)
             except Exception as error:  # noqa: BLE001 - every failure becomes a result
                 return _failed(error)
 

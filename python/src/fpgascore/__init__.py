@@ -10,9 +10,10 @@ The behaviour (retries, TLS, keys, errors) follows conformance/CLIENT_SPEC.md.
 """
 from ._base import CallInfo
 from ._errors import (AuthenticationError, CancelledError, DeadlineExceededError, FailedPreconditionError,
-                      InsecureKeyError, InternalError, InvalidInputError, PermissionDeniedError,
+                      InsecureKeyError, InternalError, InvalidInputError, ModelNotFoundError, PermissionDeniedError,
                       ResourceExhaustedError, ScoringError, UnavailableError, UntrustedCertificateError)
 from ._labels import Prediction, label, labels, top_k
+from ._metadata import ModelMetadata, TensorSpec
 from ._retry import RetryPolicy
 from ._tensors import (IMAGE_SHAPE, INPUT_NAME, MODEL_NAME, NUM_CLASSES, OUTPUT_NAME, SIGNATURE_NAME,
                        decode_scores, float_tensor, image_tensor, predict_request)
@@ -24,13 +25,13 @@ from .v1.tensor_pb2 import DataType, TensorProto, TensorShapeProto
 __version__ = "0.1.0"
 
 __all__ = [
-    "PredictionClient", "AsyncPredictionClient", "RetryPolicy", "CallInfo",
+    "PredictionClient", "AsyncPredictionClient", "RetryPolicy", "CallInfo", "ModelMetadata", "TensorSpec",
     "Prediction", "top_k", "labels", "label",
     "image_tensor", "float_tensor", "predict_request", "decode_scores",
     "PredictRequest", "PredictResponse", "ModelSpec", "TensorProto", "TensorShapeProto", "DataType",
     "MODEL_NAME", "SIGNATURE_NAME", "INPUT_NAME", "OUTPUT_NAME", "NUM_CLASSES", "IMAGE_SHAPE",
     "ScoringError", "InvalidInputError", "AuthenticationError", "PermissionDeniedError",
     "UnavailableError", "UntrustedCertificateError", "DeadlineExceededError", "ResourceExhaustedError",
-    "FailedPreconditionError", "InsecureKeyError", "InternalError", "CancelledError",
+    "FailedPreconditionError", "InsecureKeyError", "InternalError", "CancelledError", "ModelNotFoundError",
     "__version__",
 ]

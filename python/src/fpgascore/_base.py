@@ -12,10 +12,11 @@ import numpy as np
 from ._config import ClientConfig, check_timeout
 from ._errors import (DeadlineExceededError, ScoringError, UntrustedCertificateError, from_rpc_error,
                       request_id_of)
+from ._metadata import ModelMetadata, decode_metadata, metadata_request
 from ._retry import RetryPlanner
 from ._tensors import (NUM_CLASSES, OUTPUT_NAME, ImageInput, decode_scores, image_array_tensor, image_tensor,
                        predict_request)
-from .v1 import predict_pb2, tensor_pb2
+from .v1 import model_metadata_pb2, predict_pb2, tensor_pb2
 
 __all__ = ["CallAttempts", "CallInfo", "ClientBase", "Prepared", "logger"]
 
@@ -75,7 +76,18 @@ class ClientBase:
 
     def _request(self, inputs: Mapping[str, tensor_pb2.TensorProto],
                  output_filter: Sequence[str] = ()) -> predict_pb2.PredictRequest:
-        return predict_request(inputs, self._config.model_name, output_filter)
+        return predict_request(inputs, self._config.model_name, output_filter, self._config.signature_name)
+
+    def _metadata_request(self) -> model_metadata_pb2.GetModelMetadataRequest:
+        return metadata_request(self._config.model_name)
+
+    def _decode_metadata(self, response: model_metadata_pb2.GetModelMetadataResponse,
+                         info: CallInfo) -> ModelMetadata:
+        try:
+            return decode_metadata(response, self._config.signature_name)
+        except ScoringError as exc:
+            exc.request_id = info.request_id
+            raise
 
     def _scores(self, prepared: Prepared, response: predict_pb2.PredictResponse) -> np.ndarray:
         scores = decode_scores(response, self._config.output_name, prepared.rows, NUM_CLASSES)

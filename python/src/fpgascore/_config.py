@@ -8,7 +8,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 from ._auth import KeyRing, check_transport
 from ._channel import ChannelOption, target_of
 from ._retry import RetryPolicy
-from ._tensors import INPUT_NAME, MODEL_NAME, OUTPUT_NAME
+from ._tensors import INPUT_NAME, MODEL_NAME, OUTPUT_NAME, SIGNATURE_NAME
 from ._tls import RootCertificates
 
 __all__ = ["ClientConfig", "MetadataPairs", "DEFAULT_TIMEOUT"]
@@ -59,6 +59,7 @@ class ClientConfig:
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
     metadata: Any = ()
     model_name: str = MODEL_NAME
+    signature_name: str = SIGNATURE_NAME
     input_name: str = INPUT_NAME
     output_name: str = OUTPUT_NAME
     channel_options: List[ChannelOption] = field(default_factory=list)
@@ -66,6 +67,9 @@ class ClientConfig:
     def __post_init__(self) -> None:
         self.target = target_of(self.host, self.port)
         self.timeout = check_timeout(self.timeout) or DEFAULT_TIMEOUT
+        for name in ("model_name", "signature_name", "input_name", "output_name"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise ValueError(f"{name} must be a non-empty string")
         if not isinstance(self.retry_policy, RetryPolicy):
             raise TypeError("retry_policy must be a fpgascore.RetryPolicy")
         if not self.use_ssl and (self.root_certificates is not None or self.server_name_override):

@@ -24,6 +24,7 @@ __all__ = [
     "InsecureKeyError",
     "InternalError",
     "CancelledError",
+    "ModelNotFoundError",
 ]
 
 REQUEST_ID_KEY = "request-id"
@@ -136,6 +137,12 @@ class InternalError(ScoringError):
     default_code = grpc.StatusCode.INTERNAL
 
 
+class ModelNotFoundError(ScoringError):
+    """The server does not serve the model (or version) asked for (NOT_FOUND)."""
+
+    default_code = grpc.StatusCode.NOT_FOUND
+
+
 class CancelledError(ScoringError):
     """The call was cancelled (CANCELLED)."""
 
@@ -152,6 +159,7 @@ _BY_CODE = {
     grpc.StatusCode.FAILED_PRECONDITION: FailedPreconditionError,
     grpc.StatusCode.INTERNAL: InternalError,
     grpc.StatusCode.CANCELLED: CancelledError,
+    grpc.StatusCode.NOT_FOUND: ModelNotFoundError,
 }
 
 Metadata = Optional[Sequence[Tuple[str, Any]]]

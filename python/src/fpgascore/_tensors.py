@@ -125,11 +125,12 @@ def image_array_tensor(array: object, out: Optional[tensor_pb2.TensorProto] = No
 
 
 def predict_request(inputs: Mapping[str, tensor_pb2.TensorProto], model_name: str = MODEL_NAME,
-                    output_filter: Sequence[str] = ()) -> predict_pb2.PredictRequest:
-    """A PredictRequest for the ``serving_default`` signature of ``model_name``."""
+                    output_filter: Sequence[str] = (),
+                    signature_name: str = SIGNATURE_NAME) -> predict_pb2.PredictRequest:
+    """A PredictRequest for the signature ``signature_name`` (``serving_default``) of ``model_name``."""
     request = predict_pb2.PredictRequest()
     request.model_spec.name = model_name
-    request.model_spec.signature_name = SIGNATURE_NAME
+    request.model_spec.signature_name = signature_name
     for name, tensor in inputs.items():
         request.inputs[name].CopyFrom(tensor)
     if output_filter:

@@ -11,6 +11,7 @@ import numpy as np
 from ._base import CallAttempts, CallInfo, ClientBase, Prepared, output_filter_list
 from ._channel import create_aio_channel
 from ._errors import ScoringError, request_id_of
+from ._metadata import ModelMetadata
 from ._tensors import ImageInput
 from .v1 import predict_pb2, prediction_service_pb2_grpc, tensor_pb2
 
@@ -29,7 +30,9 @@ class AsyncPredictionClient(ClientBase):
         config = self._config
         self._channel = create_aio_channel(config.target, bool(config.use_ssl), config.root_certificates,
                                            config.server_name_override, config.channel_options)
-        self._predict = prediction_service_pb2_grpc.PredictionServiceStub(self._channel).Predict
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
+        self._predict = stub.Predict
+        self._get_model_metadata = stub.GetModelMetadata
 
     async def score_image(self, image: ImageInput, *, timeout: Optional[float] = None, metadata: Any = None,
                           call_info: Optional[CallInfo] = None) -> np.ndarray:
@@ -51,24 +54,32 @@ class AsyncPredictionClient(ClientBase):
                       call_info: Optional[CallInfo] = None) -> predict_pb2.PredictResponse:
         """The low-level call: any input tensors, the raw ``PredictResponse``."""
         request = self._request(inputs, output_filter_list(output_filter))
-        return await self._call(request, timeout, metadata, call_info)
+        return await self._call(self._predict, request, timeout, metadata, call_info)
+
+    async def model_metadata(self, *, timeout: Optional[float] = None, metadata: Any = None,
+                             call_info: Optional[CallInfo] = None) -> ModelMetadata:
+        """The served model's name, version and signature (input and output names, dtypes,
+        shapes), from TF Serving's ``GetModelMetadata``."""
+        info = call_info if call_info is not None else CallInfo()
+        response = await self._call(self._get_model_metadata, self._metadata_request(), timeout, metadata, info)
+        return self._decode_metadata(response, info)
 
     async def _score(self, prepared: Prepared, timeout: Optional[float], metadata: Any,
                      call_info: Optional[CallInfo]) -> np.ndarray:
         info = call_info if call_info is not None else CallInfo()
-        response = await self._call(prepared.request, timeout, metadata, info)
+        response = await self._call(self._predict, prepared.request, timeout, metadata, info)
         try:
             return self._scores(prepared, response)
         except ScoringError as exc:
             exc.request_id = info.request_id
             raise
 
-    async def _call(self, request: predict_pb2.PredictRequest, timeout: Optional[float], metadata: Any,
-                    info: Optional[CallInfo]) -> predict_pb2.PredictResponse:
+    async def _call(self, method: Any, request: Any, timeout: Optional[float], metadata: Any,
+                    info: Optional[CallInfo]) -> Any:
         attempts = CallAttempts(self, timeout, metadata, info)
         while True:
             remaining, call_metadata = attempts.next()
-            call = self._predict(request, timeout=remaining, metadata=call_metadata)
+            call = method(request, timeout=remaining, metadata=call_metadata)
             try:
                 response = await call
             except grpc.RpcError as exc:

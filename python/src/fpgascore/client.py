@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import grpc
 import numpy as np
@@ -10,10 +10,13 @@ import numpy as np
 from ._base import CallAttempts, CallInfo, ClientBase, Prepared, output_filter_list, request_id_from_call
 from ._channel import create_channel
 from ._errors import ScoringError
+from ._metadata import ModelMetadata
 from ._tensors import ImageInput
-from .v1 import predict_pb2, prediction_service_pb2_grpc, tensor_pb2
+from .v1 import model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc, tensor_pb2
 
 __all__ = ["PredictionClient"]
+
+Request = Union[predict_pb2.PredictRequest, model_metadata_pb2.GetModelMetadataRequest]
 
 
 class PredictionClient(ClientBase):
@@ -25,7 +28,7 @@ class PredictionClient(ClientBase):
     Options (keywords): ``secondary_access_token``, ``auth_scheme`` ("raw" | "bearer"),
     ``allow_insecure_key``, ``root_certificates`` (PEM bytes/text or a path),
     ``server_name_override``, ``timeout`` (s, default 10), ``retry_policy``, ``metadata``,
-    ``model_name``, ``input_name``, ``output_name``, ``channel_options``.
+    ``model_name``, ``signature_name``, ``input_name``, ``output_name``, ``channel_options``.
     Thread-safe; use it as a context manager or call :meth:`close`.
     """
 
@@ -35,7 +38,9 @@ class PredictionClient(ClientBase):
         config = self._config
         self._channel = create_channel(config.target, bool(config.use_ssl), config.root_certificates,
                                        config.server_name_override, config.channel_options)
-        self._predict = prediction_service_pb2_grpc.PredictionServiceStub(self._channel).Predict
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
+        self._predict = stub.Predict
+        self._get_model_metadata = stub.GetModelMetadata
 
     # -- scoring --------------------------------------------------------------------------
     def score_image(self, image: ImageInput, *, timeout: Optional[float] = None, metadata: Any = None,
@@ -58,12 +63,21 @@ class PredictionClient(ClientBase):
                 call_info: Optional[CallInfo] = None) -> predict_pb2.PredictResponse:
         """The low-level call: any input tensors, the raw ``PredictResponse``."""
         request = self._request(inputs, output_filter_list(output_filter))
-        return self._call(request, timeout, metadata, call_info)
+        return self._call(self._predict, request, timeout, metadata, call_info)
+
+    def model_metadata(self, *, timeout: Optional[float] = None, metadata: Any = None,
+                       call_info: Optional[CallInfo] = None) -> ModelMetadata:
+        """The served model's name, version and signature (input and output names, dtypes,
+        shapes), from TF Serving's ``GetModelMetadata``; with the same deadline, retries and
+        keys as a scoring call."""
+        info = call_info if call_info is not None else CallInfo()
+        response = self._call(self._get_model_metadata, self._metadata_request(), timeout, metadata, info)
+        return self._decode_metadata(response, info)
 
     def _score(self, prepared: Prepared, timeout: Optional[float], metadata: Any,
                call_info: Optional[CallInfo]) -> np.ndarray:
         info = call_info if call_info is not None else CallInfo()
-        response = self._call(prepared.request, timeout, metadata, info)
+        response = self._call(self._predict, prepared.request, timeout, metadata, info)
         try:
             return self._scores(prepared, response)
         except ScoringError as exc:
@@ -71,13 +85,13 @@ class PredictionClient(ClientBase):
             raise
 
     # -- the retry loop -------------------------------------------------------------------
-    def _call(self, request: predict_pb2.PredictRequest, timeout: Optional[float], metadata: Any,
-              info: Optional[CallInfo]) -> predict_pb2.PredictResponse:
+    def _call(self, method: Any, request: Request, timeout: Optional[float], metadata: Any,
+              info: Optional[CallInfo]) -> Any:
         attempts = CallAttempts(self, timeout, metadata, info)
         while True:
             remaining, call_metadata = attempts.next()
             try:
-                response, call = self._predict.with_call(request, timeout=remaining, metadata=call_metadata)
+                response, call = method.with_call(request, timeout=remaining, metadata=call_metadata)
             except grpc.RpcError as exc:
                 time.sleep(attempts.failed(exc))
                 continue

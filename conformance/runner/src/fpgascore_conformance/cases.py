@@ -7,7 +7,7 @@ A case template (TOML table in [[case]]):
                                   ("plaintext" -> server "plain"; "tls" -> server "tls" with the
                                   run's CA and the primary key)
     client = {...}                driver request fields (CLIENT_SPEC.md), plus roots / env_roots
-    action = {...}                kind = images | tensor | request | none, and its inputs
+    action = {...}                kind = images | tensor | request | metadata | none, and its inputs
     expect = {...}                the outcome (see Expectation)
     steps = [...]                 optional: calls on one client, with `rotate` steps between
 """
@@ -50,6 +50,9 @@ class Expectation:
     received_authorization: Optional[Sequence[str]] = None
     request_id_matches_log: bool = False
     max_elapsed_ms: Optional[float] = None
+    # action "metadata": what model_metadata() returns (model_name, version, signature_name,
+    # inputs and outputs as [name, dtype, shape] in name order).
+    metadata: Optional[Dict[str, Any]] = None
 
 
 @dataclasses.dataclass(frozen=True)

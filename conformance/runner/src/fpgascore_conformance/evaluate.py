@@ -17,18 +17,21 @@ def fingerprint(value: str) -> Optional[str]:
     return hashlib.sha256(value.encode()).hexdigest()[:16] if value else None
 
 
+CALL_EVENTS = ("predict", "get_model_metadata")
+
+
 def server_calls(log_text: str, case_prefix: str) -> List[dict]:
-    """The server's log records of the case's attempts, in order."""
+    """The server's log records of the case's attempts (of any call), in order."""
     calls = []
     for line in log_text.splitlines():
-        if '"predict"' not in line or case_prefix not in line:
+        if case_prefix not in line or not any(f'"{event}"' in line for event in CALL_EVENTS):
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
             continue
         case = record.get("case") or ""
-        if record.get("event") == "predict" and (case == case_prefix or case.startswith(case_prefix + "#")):
+        if record.get("event") in CALL_EVENTS and (case == case_prefix or case.startswith(case_prefix + "#")):
             calls.append(record)
     return calls
 
@@ -69,6 +72,10 @@ def judge(expect: Expectation, answer: dict, calls: Sequence[dict], elapsed_ms: 
                 problems.append("a secret appears in the client's error or result")
     if expect.golden:
         problems += _golden(expect.golden, results)
+    if expect.metadata is not None:
+        for index, result in enumerate(results):
+            if result.get("code") == "OK" and result.get("metadata") != expect.metadata:
+                problems.append(f"result {index}: metadata {result.get('metadata')}, expected {expect.metadata}")
     problems += _attempts(expect, calls)
     if expect.received_authorization is not None:
         wanted = [fingerprint(v) for v in expect.received_authorization]

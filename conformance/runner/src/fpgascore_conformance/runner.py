@@ -145,6 +145,7 @@ class Run:
             "tensor_file": None, "tensor_shape": None, "request_file": None,
             "calls": action.get("calls", 1), "concurrency": action.get("concurrency", 1),
             "top_k": 5, "session": session,
+            "model_name": client.get("model_name"), "signature_name": client.get("signature_name"),
         }
         if "from_images" in action:
             message["tensor_file"], message["tensor_shape"] = inputs.tensor_from_images(action["from_images"])

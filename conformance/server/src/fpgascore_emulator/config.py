@@ -11,6 +11,7 @@ import os
 from typing import Mapping, Optional, Sequence
 
 ENV_PREFIX = "FPGASCORE_"
+RESPONSE_ENCODINGS = ("float_val", "tensor_content")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +36,11 @@ class Settings:
     output_name: str = "output_alias"
     features_name: str = "features"
     model_name: str = "resnet50"
+    # model_spec.version answered, and the only version served (TF Serving's servable version).
+    model_version: int = 1
+    signature_name: str = "serving_default"
+    # How outputs are encoded: float_val (TF Serving's default, kAsProtoField) or tensor_content.
+    response_encoding: str = "float_val"
     max_message_bytes: int = 16 * 1024 * 1024
     max_batch: int = 64
     max_concurrent_rpcs: int = 64  # x max_message_bytes bounds what unauthenticated calls can make the server buffer
@@ -88,6 +94,12 @@ def validate(settings: Settings) -> None:
         raise SystemExit("--fpgas must be at least 1")
     if settings.queue_depth < 1:
         raise SystemExit("--queue-depth must be at least 1")
+    if settings.response_encoding not in RESPONSE_ENCODINGS:
+        raise SystemExit(f"--response-encoding must be one of {', '.join(RESPONSE_ENCODINGS)}")
+    if settings.model_version < 0:
+        raise SystemExit("--model-version must not be negative")
+    if not settings.model_name or not settings.signature_name:
+        raise SystemExit("--model-name and --signature-name must not be empty")
     if settings.service_time_ms < 0:
         raise SystemExit("--service-time-ms must not be negative")
 

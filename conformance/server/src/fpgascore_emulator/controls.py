@@ -5,7 +5,7 @@ server runs with --conformance; otherwise the headers are ignored.
     x-conformance-case: <id>            names the logical call; attempts are counted per id
     x-conformance-delay-ms: <n>         sleep n ms before answering
     x-conformance-fail: <n>:<CODE>      fail the first n attempts of the id with CODE
-    x-conformance-encoding: float_val | tensor_content
+    x-conformance-encoding: float_val | tensor_content   (default: the server's --response-encoding)
 """
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ class Controls:
     attempt: int = 0
     delay_s: float = 0.0
     fail_code: Optional[grpc.StatusCode] = None
-    float_val: bool = False
+    # None: the server's --response-encoding.
+    float_val: Optional[bool] = None
 
 
 class AttemptCounter:
@@ -77,8 +78,8 @@ def read(metadata: Mapping[str, str], counter: AttemptCounter) -> Controls:
             raise ControlError(f"{FAIL} needs {CASE} to count attempts")
         if attempt <= fail_count:
             fail_code = code
-    encoding = metadata.get(ENCODING, "tensor_content")
-    if encoding not in ("float_val", "tensor_content"):
+    encoding = metadata.get(ENCODING)
+    if encoding not in (None, "float_val", "tensor_content"):
         raise ControlError(f"{ENCODING} must be float_val or tensor_content")
     return Controls(case=case, attempt=attempt, delay_s=delay_s, fail_code=fail_code,
-                    float_val=encoding == "float_val")
+                    float_val=None if encoding is None else encoding == "float_val")

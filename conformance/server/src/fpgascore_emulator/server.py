@@ -9,7 +9,7 @@ from typing import Mapping, Optional
 
 import grpc
 
-from fpgascore.v1 import health_service_pb2_grpc, prediction_service_pb2_grpc
+from fpgascore.v1 import health_service_pb2_grpc, model_service_pb2_grpc, prediction_service_pb2_grpc
 
 from .config import Settings
 from .fpga import FpgaPool
@@ -17,7 +17,7 @@ from .health import HealthServicer
 from .logs import log
 from . import model as models
 from .security import KeyStore, TlsFiles
-from .service import PredictionServicer
+from .service import ModelServicer, PredictionServicer
 
 KEEPALIVE_MIN_PING_INTERVAL_MS = 10_000
 
@@ -56,8 +56,9 @@ class EmulatorServer:
                 ("grpc.http2.max_ping_strikes", 3),
                 ("grpc.so_reuseport", 0),
             ])
-        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-            PredictionServicer(settings, self.keys, self.pool, model), self._server)
+        predictions = PredictionServicer(settings, self.keys, self.pool, model)
+        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(predictions, self._server)
+        model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(predictions), self._server)
         health_service_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
         address = f"{settings.host}:{settings.port}"
         if self.tls:
@@ -80,7 +81,9 @@ class EmulatorServer:
         log("listening", host=self.settings.host, port=self.port, tls=bool(self.tls),
             auth=bool(self.tls) or self.settings.require_auth, fpgas=self.settings.fpgas,
             queue_depth=self.settings.queue_depth, service_time_ms=self.settings.service_time_ms,
-            conformance=self.settings.conformance, null_model=self.settings.null_model)
+            conformance=self.settings.conformance, null_model=self.settings.null_model,
+            model=self.settings.model_name, model_version=self.settings.model_version,
+            response_encoding=self.settings.response_encoding)
         if self.settings.port_file:
             temporary = self.settings.port_file + ".tmp"
             with open(temporary, "w") as handle:

@@ -9,24 +9,28 @@ from __future__ import annotations
 import concurrent.futures
 import time
 import uuid
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple, TypeVar
 
 import grpc
 import numpy as np
 
-from fpgascore.v1 import predict_pb2, prediction_service_pb2_grpc, tensor_pb2
+from fpgascore.v1 import (model_metadata_pb2, model_service_pb2_grpc, model_status_pb2, predict_pb2,
+                          prediction_service_pb2_grpc, tensor_pb2)
 
 from . import controls, tensors
 from .config import Settings
 from .fpga import BatchTooLarge, FpgaPool, QueueFull
+from .limits import bounded_list
 from .logs import log
 from .model import Model
 from .preprocess import ImageError
 from .security import KeyStore, fingerprint
+from .servable import BadSpec, NotFound, Servable
 
 REQUEST_ID = "request-id"
 PUSHBACK = "grpc-retry-pushback-ms"
 _NO_DEADLINE_S = 10**7
+Message = TypeVar("Message")
 
 
 class _Abort(Exception):
@@ -46,8 +50,29 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         self._preprocess = model.preprocess
         self._auth_required = settings.tls or settings.require_auth
         self._attempts = controls.AttemptCounter()
+        self._float_val_default = settings.response_encoding == "float_val"
+        self.servable = Servable(name=settings.model_name, version=settings.model_version,
+                                 signature_name=settings.signature_name, input_name=settings.input_name,
+                                 output_name=settings.output_name, features_name=settings.features_name)
 
-    def Predict(self, request: predict_pb2.PredictRequest, context: grpc.ServicerContext):
+    def Predict(self, request: predict_pb2.PredictRequest,
+                context: grpc.ServicerContext) -> predict_pb2.PredictResponse:
+        return self.serve("predict", context, lambda control, fields: self._predict(request, context, control, fields))
+
+    def GetModelMetadata(self, request: model_metadata_pb2.GetModelMetadataRequest,
+                         context: grpc.ServicerContext) -> model_metadata_pb2.GetModelMetadataResponse:
+        def answer(control: controls.Controls, fields: Dict[str, object]) -> model_metadata_pb2.GetModelMetadataResponse:
+            self._check_spec(request.model_spec, signature=False)
+            try:
+                return self.servable.metadata(list(request.metadata_field))
+            except BadSpec as error:
+                raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from None
+
+        return self.serve("get_model_metadata", context, answer)
+
+    def serve(self, event: str, context: grpc.ServicerContext,
+               work: Callable[[controls.Controls, Dict[str, object]], Message]) -> Message:
+        """What every call gets: a request id, auth, the conformance controls, one log line."""
         request_id = uuid.uuid4().hex
         started = time.perf_counter()
         metadata: Dict[str, str] = {}
@@ -55,24 +80,27 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             metadata.setdefault(key, value if isinstance(value, str) else "<binary>")
         fields: Dict[str, object] = {"request_id": request_id, "peer": context.peer()}
         try:
-            response = self._predict(request, context, metadata, fields)
+            control = self._admit(metadata, fields)
+            response = work(control, fields)
         except _Abort as abort:
-            self._log(fields, abort.code, started, abort.message)
+            self._log(event, fields, abort.code, started, abort.message)
             context.set_trailing_metadata(((REQUEST_ID, request_id),) + tuple(abort.metadata))
             context.abort(abort.code, abort.message)
         except Exception as error:  # a bug: report it without killing the server
-            self._log(fields, grpc.StatusCode.INTERNAL, started, repr(error))
+            self._log(event, fields, grpc.StatusCode.INTERNAL, started, repr(error))
             context.set_trailing_metadata(((REQUEST_ID, request_id),))
             context.abort(grpc.StatusCode.INTERNAL, f"internal error (request {request_id})")
         context.set_trailing_metadata(((REQUEST_ID, request_id),))
-        self._log(fields, grpc.StatusCode.OK, started, "")
+        self._log(event, fields, grpc.StatusCode.OK, started, "")
         return response
 
-    def _log(self, fields: Dict[str, object], code: grpc.StatusCode, started: float, message: str) -> None:
-        log("predict", code=code.name, latency_ms=round((time.perf_counter() - started) * 1000, 3),
+    def _log(self, event: str, fields: Dict[str, object], code: grpc.StatusCode, started: float,
+             message: str) -> None:
+        log(event, code=code.name, latency_ms=round((time.perf_counter() - started) * 1000, 3),
             message=message, **fields)
 
-    def _predict(self, request, context, metadata, fields) -> predict_pb2.PredictResponse:
+    def _admit(self, metadata: Dict[str, str], fields: Dict[str, object]) -> controls.Controls:
+        """Authenticates the call, then obeys the conformance controls' delay and failure."""
         authorization = metadata.get("authorization")
         if self._settings.conformance:
             fields["authorization_sha256"] = fingerprint(authorization)
@@ -86,6 +114,21 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         if control.fail_code is not None:
             raise _Abort(control.fail_code, f"injected failure (attempt {control.attempt} of case '{control.case}')",
                          ((PUSHBACK, "0"),) if control.fail_code is grpc.StatusCode.RESOURCE_EXHAUSTED else ())
+        return control
+
+    def _check_spec(self, spec: predict_pb2.ModelSpec, signature: bool) -> None:
+        try:
+            self.servable.check(spec)
+            if signature:
+                self.servable.check_signature(spec)
+        except NotFound as error:
+            raise _Abort(grpc.StatusCode.NOT_FOUND, str(error)) from None
+        except BadSpec as error:
+            raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from None
+
+    def _predict(self, request: predict_pb2.PredictRequest, context: grpc.ServicerContext,
+                 control: controls.Controls, fields: Dict[str, object]) -> predict_pb2.PredictResponse:
+        self._check_spec(request.model_spec, signature=True)
         outputs = self._output_names(request)
         tensor = self._input_tensor(request)
         reservation = self._reserve(tensor, fields)
@@ -96,14 +139,14 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             reservation.release()
         features = self._wait(futures, context)
         response = predict_pb2.PredictResponse()
-        response.model_spec.name = request.model_spec.name or self._settings.model_name
-        response.model_spec.signature_name = request.model_spec.signature_name or "serving_default"
+        self.servable.answer_spec(response.model_spec)
+        as_float_val = self._float_val_default if control.float_val is None else control.float_val
         if self._settings.output_name in outputs:
             response.outputs[self._settings.output_name].CopyFrom(
-                tensors.float_tensor(self._classify(features), control.float_val))
+                tensors.float_tensor(self._classify(features), as_float_val))
         if self._settings.features_name in outputs:
             response.outputs[self._settings.features_name].CopyFrom(
-                tensors.float_tensor(features, control.float_val))
+                tensors.float_tensor(features, as_float_val))
         return response
 
     def _controls(self, metadata, fields) -> controls.Controls:
@@ -123,7 +166,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         unknown = tensors.unknown_names(request.output_filter, known)
         if unknown:
             raise _Abort(grpc.StatusCode.INVALID_ARGUMENT,
-                         f"unknown output {', '.join(repr(n) for n in unknown)}; outputs are {list(known)}")
+                         f"unknown output {bounded_list(unknown)}; outputs are {list(known)}")
         return list(request.output_filter)
 
     def _input_tensor(self, request) -> tensor_pb2.TensorProto:
@@ -131,7 +174,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         unknown = tensors.unknown_names(request.inputs.keys(), [name])
         if unknown or name not in request.inputs:
             raise _Abort(grpc.StatusCode.INVALID_ARGUMENT,
-                         f"unknown input {', '.join(repr(n) for n in unknown) or 'missing'}; "
+                         f"unknown input {bounded_list(unknown) or 'missing'}; "
                          f"expected exactly one input '{name}'")
         tensor = request.inputs[name]
         if tensor.dtype not in (tensor_pb2.DT_STRING, tensor_pb2.DT_FLOAT):
@@ -189,3 +232,21 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
                 future.cancel()
             raise _Abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline passed while the images waited for an FPGA")
         return np.stack([future.result() for future in futures])
+
+
+class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
+    """tensorflow.serving.ModelService/GetModelStatus: the served version, AVAILABLE. Served
+    as every PredictionService call is (request id, auth, log line)."""
+
+    def __init__(self, predictions: PredictionServicer) -> None:
+        self._predictions = predictions
+
+    def GetModelStatus(self, request: model_status_pb2.GetModelStatusRequest,
+                       context: grpc.ServicerContext) -> model_status_pb2.GetModelStatusResponse:
+        def answer(control: controls.Controls, fields: Dict[str, object]) -> model_status_pb2.GetModelStatusResponse:
+            try:
+                return self._predictions.servable.status(request.model_spec)
+            except NotFound as error:
+                raise _Abort(grpc.StatusCode.NOT_FOUND, str(error)) from None
+
+        return self._predictions.serve("get_model_status", context, answer)

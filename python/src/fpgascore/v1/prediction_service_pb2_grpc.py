@@ -2,6 +2,7 @@
 """Client and server classes corresponding to protobuf-defined services."""
 import grpc
 
+from fpgascore.v1 import model_metadata_pb2 as fpgascore_dot_v1_dot_model__metadata__pb2
 from fpgascore.v1 import predict_pb2 as fpgascore_dot_v1_dot_predict__pb2
 
 
@@ -20,6 +21,11 @@ class PredictionServiceStub(object):
                 request_serializer=fpgascore_dot_v1_dot_predict__pb2.PredictRequest.SerializeToString,
                 response_deserializer=fpgascore_dot_v1_dot_predict__pb2.PredictResponse.FromString,
                 )
+        self.GetModelMetadata = channel.unary_unary(
+                '/tensorflow.serving.PredictionService/GetModelMetadata',
+                request_serializer=fpgascore_dot_v1_dot_model__metadata__pb2.GetModelMetadataRequest.SerializeToString,
+                response_deserializer=fpgascore_dot_v1_dot_model__metadata__pb2.GetModelMetadataResponse.FromString,
+                )
 
 
 class PredictionServiceServicer(object):
@@ -33,6 +39,13 @@ class PredictionServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetModelMetadata(self, request, context):
+        """The model's signature: its input and output names, dtypes and shapes, and its version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PredictionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -40,6 +53,11 @@ def add_PredictionServiceServicer_to_server(servicer, server):
                     servicer.Predict,
                     request_deserializer=fpgascore_dot_v1_dot_predict__pb2.PredictRequest.FromString,
                     response_serializer=fpgascore_dot_v1_dot_predict__pb2.PredictResponse.SerializeToString,
+            ),
+            'GetModelMetadata': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetModelMetadata,
+                    request_deserializer=fpgascore_dot_v1_dot_model__metadata__pb2.GetModelMetadataRequest.FromString,
+                    response_serializer=fpgascore_dot_v1_dot_model__metadata__pb2.GetModelMetadataResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -66,5 +84,22 @@ class PredictionService(object):
         return grpc.experimental.unary_unary(request, target, '/tensorflow.serving.PredictionService/Predict',
             fpgascore_dot_v1_dot_predict__pb2.PredictRequest.SerializeToString,
             fpgascore_dot_v1_dot_predict__pb2.PredictResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetModelMetadata(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/tensorflow.serving.PredictionService/GetModelMetadata',
+            fpgascore_dot_v1_dot_model__metadata__pb2.GetModelMetadataRequest.SerializeToString,
+            fpgascore_dot_v1_dot_model__metadata__pb2.GetModelMetadataResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
