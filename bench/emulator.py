@@ -8,7 +8,10 @@ For a service time and FPGA count it measures, against a fresh server process:
     next to the wait the bound allows ((queue + FPGAs) / FPGAs x service time). Refused callers
     wait the server's grpc-retry-pushback-ms hint before calling again, as the clients do;
   * the server's CPU time per image (from /proc), which sets a host ceiling on throughput of
-    cores / CPU per image: below it the FPGAs, not the host, are the limit.
+    cores / CPU per image: below it the FPGAs, not the host, are the limit;
+  * what the answer's encoding costs: float_val (the default, TF Serving's) against
+    tensor_content, on two null-model servers (no model work to hide it) called in
+    alternating phases, as server CPU and p50 per call.
 
     /usr/bin/python3 bench/emulator.py --service-time-ms 20 --fpgas 2 [--seconds 5] [--json out.json]
 """
@@ -119,6 +122,37 @@ def pct(values, q):
     return float(np.percentile(values, q) * 1000) if len(values) else float("nan")
 
 
+ENCODINGS = ("float_val", "tensor_content")
+
+
+def encoding_cost(seconds: float, phases: int = 6) -> Dict[str, dict]:
+    """Server CPU and p50 per call for each response encoding, null model, one caller:
+    phases alternate between the two servers (A B B A ...) so drift hits both alike."""
+    servers = {name: EmulatorProcess(ServerConfig(conformance=False, extra_env={
+        "FPGASCORE_NULL_MODEL": "1", "FPGASCORE_RESPONSE_ENCODING": name})) for name in ENCODINGS}
+    try:
+        for server in servers.values():
+            server.start()
+        stubs = {name: prediction_service_pb2_grpc.PredictionServiceStub(grpc.insecure_channel(server.target))
+                 for name, server in servers.items()}
+        for stub in stubs.values():
+            for _ in range(50):
+                stub.Predict(request(), timeout=30)
+        latencies: Dict[str, list] = {name: [] for name in ENCODINGS}
+        cpu = {name: 0.0 for name in ENCODINGS}
+        order = [ENCODINGS[(i // 2 + i) % 2] for i in range(2 * phases)]  # A B B A A B B A ...
+        for name in order:
+            result, spent = measured(servers[name].pid, lambda: load(stubs[name], 1, seconds / (2 * phases), 0.0))
+            latencies[name].extend(result.latencies)
+            cpu[name] += spent
+        return {name: {"calls": len(latencies[name]), "p50_ms": pct(latencies[name], 50),
+                       "server_cpu_ms_per_call": 1000 * cpu[name] / max(1, len(latencies[name]))}
+                for name in ENCODINGS}
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--service-time-ms", type=float, default=20.0)
@@ -160,6 +194,7 @@ def main() -> None:
                       "codes": over.codes, "server_cpu_share_of_host": cpu / (args.seconds + SETTLE_S) / cores}
                      for callers, over, cpu in overloads],
     })
+    report["encoding"] = encoding_cost(args.seconds)
     print(f"emulator: {args.fpgas} FPGA(s) x {args.service_time_ms:g} ms, queue {args.queue_depth}")
     print(f"  low load      p50 {report['low_load']['p50_ms']:.1f} ms  p90 {report['low_load']['p90_ms']:.1f} ms  "
           f"p99 {report['low_load']['p99_ms']:.1f} ms  (service time {args.service_time_ms:g} ms)")
@@ -174,6 +209,12 @@ def main() -> None:
               f"admitted p99 {o['p99_admitted_ms']:.1f} ms (queue wait bound {wait_bound_ms:.0f} ms + host overhead), "
               f"{o['images_per_s']:.1f} images/s ({o['ratio_to_theory']:.3f} of theory); "
               f"server used {o['server_cpu_share_of_host']:.0%} of the host's CPU")
+    e = report["encoding"]
+    f, t = e["float_val"], e["tensor_content"]
+    print(f"  encoding      null model, 1 caller: float_val (default) {f['server_cpu_ms_per_call']:.3f} ms CPU, "
+          f"p50 {f['p50_ms']:.3f} ms; tensor_content {t['server_cpu_ms_per_call']:.3f} ms CPU, p50 {t['p50_ms']:.3f} ms "
+          f"-> float_val costs {f['server_cpu_ms_per_call'] - t['server_cpu_ms_per_call']:+.3f} ms CPU, "
+          f"{f['p50_ms'] / t['p50_ms']:.3f}x the p50")
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(report, indent=2))
 

@@ -169,3 +169,15 @@ def test_bad_model_settings_are_refused_at_start(flags, message):
     from fpgascore_emulator import config
     with pytest.raises(SystemExit, match=message):
         config.parse(flags, environ={})
+
+
+@pytest.mark.parametrize("shape", [(1, 1000), (3, 1000), (2, 2048), (1, 1), (1, 40)])
+def test_float_val_answer_is_the_message_float_val_extend_makes(shape):
+    from fpgascore.v1 import tensor_pb2
+    from fpgascore_emulator import tensors
+    values = np.random.default_rng(7).standard_normal(shape).astype(np.float32)
+    expected = tensor_pb2.TensorProto(dtype=tensor_pb2.DT_FLOAT)
+    expected.tensor_shape.dim.extend(tensor_pb2.TensorShapeProto.Dim(size=size) for size in shape)
+    expected.float_val.extend(values.ravel().tolist())
+    made = tensors.float_tensor(values, as_float_val=True)
+    assert made == expected and made.SerializeToString() == expected.SerializeToString()

@@ -17,7 +17,7 @@ def fingerprint(value: str) -> Optional[str]:
     return hashlib.sha256(value.encode()).hexdigest()[:16] if value else None
 
 
-CALL_EVENTS = ("predict", "get_model_metadata")
+CALL_EVENTS = ("predict", "get_model_metadata", "get_model_status")
 
 
 def server_calls(log_text: str, case_prefix: str) -> List[dict]:

@@ -85,15 +85,31 @@ def _check_batch(name: str, count: int, max_batch: int) -> None:
         raise InputError(f"input '{name}' has {count} images; at most {max_batch} per request")
 
 
+_FLOAT_VAL_TAG = bytes([5 << 3 | 2])  # TensorProto.float_val = 5, packed: length-delimited
+
+
 def float_tensor(values: np.ndarray, as_float_val: bool) -> tensor_pb2.TensorProto:
+    """A DT_FLOAT tensor of ``values``: in packed ``float_val`` (TF Serving's default) or in
+    ``tensor_content``. Packed float_val on the wire is the same little-endian bytes as
+    tensor_content behind another field tag, so it is merged in from those bytes: the same
+    message as ``float_val.extend(...)``, a tenth of the CPU (no Python float per value)."""
     tensor = tensor_pb2.TensorProto(dtype=tensor_pb2.DT_FLOAT)
     tensor.tensor_shape.dim.extend(tensor_pb2.TensorShapeProto.Dim(size=size) for size in values.shape)
-    flat = np.ascontiguousarray(values, dtype="<f4")
+    raw = np.ascontiguousarray(values, dtype="<f4").tobytes()
     if as_float_val:
-        tensor.float_val.extend(flat.ravel().tolist())
+        tensor.MergeFromString(_FLOAT_VAL_TAG + _varint(len(raw)) + raw)
     else:
-        tensor.tensor_content = flat.tobytes()
+        tensor.tensor_content = raw
     return tensor
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
 
 
 def unknown_names(names: Iterable[str], allowed: Iterable[str]) -> List[str]:
