@@ -152,3 +152,26 @@ def test_a_batch_larger_than_the_queue_is_refused_without_pushback():
         assert "batch of 3 images is larger than the FPGA queue (2 places)" in error.details()
         assert "grpc-retry-pushback-ms" not in rpc.trailing(error)
         caller.predict(rpc.image_request([rpc.image("tiny-noise.png")] * 2))  # a batch that fits is scored
+
+
+def test_the_health_check_answers_while_every_watcher_is_held_on_the_health_port():
+    import socket
+    import subprocess
+    import sys
+    from fpgascore_emulator.health import MAX_WATCHERS
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        health_port = probe.getsockname()[1]
+    config = ServerConfig(conformance=False, extra_env={"FPGASCORE_HEALTH_PORT": str(health_port)})
+    with EmulatorProcess(config) as server:
+        stub = health_service_pb2_grpc.HealthStub(grpc.insecure_channel(f"127.0.0.1:{health_port}"))
+        streams = [stub.Watch(health_pb2.HealthCheckRequest(), timeout=30) for _ in range(MAX_WATCHERS)]
+        try:
+            for stream in streams:
+                assert next(stream).status == health_pb2.HealthCheckResponse.SERVING
+            check = subprocess.run([sys.executable, "-m", "fpgascore_emulator.healthcheck", str(health_port)],
+                                   capture_output=True, text=True, timeout=30)
+        finally:
+            for stream in streams:
+                stream.cancel()
+    assert check.returncode == 0 and check.stdout.strip() == "SERVING", check.stderr

@@ -149,3 +149,30 @@ def test_model_metadata_and_status_need_a_key_too(tls_caller, method):
     assert refused.value.code() == UNAUTHENTICATED and rpc.trailing(refused.value)["request-id"]
     response = call(request, metadata=[("authorization", PRIMARY)], timeout=30)
     assert response.ByteSize() > 0
+
+
+@pytest.mark.parametrize("garbage", ["certificate", "key", "mismatch"])
+def test_a_reload_of_bad_tls_files_keeps_the_old_ones_and_says_why(tls, tmp_path, garbage):
+    import json
+    import shutil
+    cert, key = tmp_path / "live.pem", tmp_path / "live-key.pem"
+    shutil.copy(tls.server.cert, cert)
+    shutil.copy(tls.server.key, key)
+    config = ServerConfig(tls_cert=cert, tls_key=key, primary_key=PRIMARY)
+    with EmulatorProcess(config) as server:
+        if garbage == "certificate":
+            cert.write_text("-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n")
+        elif garbage == "key":
+            key.write_bytes(b"\x00garbage")
+        else:
+            shutil.copy(tls.self_signed.key, key)  # a real key, not the certificate's
+        server.reload()
+        deadline = __import__("time").monotonic() + 10
+        while '"tls.reload_failed"' not in server.logs() and __import__("time").monotonic() < deadline:
+            __import__("time").sleep(0.05)
+        rpc.secure(server.target, tls.ca).predict(REQUEST, [("authorization", PRIMARY)])  # still the old material
+        events = [json.loads(line) for line in server.logs().splitlines() if line.startswith("{")]
+    failed = [e for e in events if e["event"] == "tls.reload_failed"]
+    assert len(failed) == 1 and "do not load together" in failed[0]["error"]
+    assert not [e for e in events if e["event"] == "tls.loaded"]
+    assert "BEGIN" not in json.dumps(failed)

@@ -45,6 +45,8 @@ class Settings:
     max_batch: int = 64
     max_concurrent_rpcs: int = 64  # x max_message_bytes bounds what unauthenticated calls can make the server buffer
     grace_seconds: float = 10.0
+    # How long a call may take to send its request message once its headers are in.
+    request_wait_seconds: float = 10.0
 
     @property
     def tls(self) -> bool:
@@ -100,6 +102,8 @@ def validate(settings: Settings) -> None:
         raise SystemExit("--model-version must not be negative")
     if not settings.model_name or not settings.signature_name:
         raise SystemExit("--model-name and --signature-name must not be empty")
+    if not settings.request_wait_seconds > 0:
+        raise SystemExit("--request-wait-seconds must be positive")
     if settings.service_time_ms < 0:
         raise SystemExit("--service-time-ms must not be negative")
 

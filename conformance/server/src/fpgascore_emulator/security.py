@@ -12,8 +12,10 @@ import hashlib
 import hmac
 import os
 import secrets
+import ssl
+import tempfile
 import threading
-from typing import Mapping, Optional, Tuple
+from typing import Iterable, Mapping, Optional, Tuple, Union
 
 import grpc
 
@@ -32,6 +34,14 @@ def _read_key(path: Optional[str], environ: Mapping[str, str], env_name: str) ->
     else:
         value = environ.get(env_name, "").strip().encode()
     return value or None
+
+
+def authorization_of(metadata: Optional[Iterable[Tuple[str, Union[str, bytes]]]]) -> Optional[str]:
+    """The call's ``authorization`` header (its first value), None when absent or binary."""
+    for key, value in metadata or ():
+        if key == "authorization":
+            return value if isinstance(value, str) else None
+    return None
 
 
 def fingerprint(value: Optional[str]) -> Optional[str]:
@@ -76,8 +86,27 @@ class KeyStore:
         return accepted
 
 
+class TlsError(ValueError):
+    """The certificate chain or key does not load (not PEM, or the key does not match)."""
+
+
+def check_tls_pair(chain: bytes, key: bytes) -> None:
+    """Raises TlsError unless ``chain`` is a PEM certificate chain and ``key`` its private key
+    (OpenSSL's own check, through the standard library). The reason never holds key material."""
+    with tempfile.TemporaryDirectory(prefix="fpgascore-tls-check-") as directory:
+        chain_path, key_path = os.path.join(directory, "chain.pem"), os.path.join(directory, "key.pem")
+        for path, data in ((chain_path, chain), (key_path, key)):
+            with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
+                handle.write(data)
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(chain_path, key_path)
+        except ssl.SSLError as error:
+            raise TlsError(f"certificate and key do not load together: {error.reason or error.strerror}") from None
+
+
 class TlsFiles:
-    """Server TLS credentials whose certificate chain and key are re-read on reload."""
+    """Server TLS credentials whose certificate chain and key are re-read on reload; a reload
+    whose files do not load together keeps the material in use."""
 
     def __init__(self, cert_path: str, key_path: str) -> None:
         self._cert_path = cert_path
@@ -87,10 +116,14 @@ class TlsFiles:
         self._initial = self._load()
 
     def _load(self) -> grpc.ServerCertificateConfiguration:
-        with open(self._key_path, "rb") as key, open(self._cert_path, "rb") as chain:
-            return grpc.ssl_server_certificate_configuration([(key.read(), chain.read())])
+        with open(self._key_path, "rb") as key_file, open(self._cert_path, "rb") as chain_file:
+            key, chain = key_file.read(), chain_file.read()
+        check_tls_pair(chain, key)
+        return grpc.ssl_server_certificate_configuration([(key, chain)])
 
     def reload(self) -> None:
+        """Swaps in the files' certificate and key for new handshakes; raises TlsError or
+        OSError (and keeps the material in use) when they do not load."""
         configuration = self._load()
         with self._lock:
             self._pending = configuration

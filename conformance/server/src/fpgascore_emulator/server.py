@@ -11,12 +11,13 @@ import grpc
 
 from fpgascore.v1 import health_service_pb2_grpc, model_service_pb2_grpc, prediction_service_pb2_grpc
 
+from .admission import AdmissionInterceptor
 from .config import Settings
 from .fpga import FpgaPool
-from .health import HealthServicer
+from .health import MAX_WATCHERS, HealthServicer
 from .logs import log
 from . import model as models
-from .security import KeyStore, TlsFiles
+from .security import KeyStore, TlsError, TlsFiles
 from .service import ModelServicer, PredictionServicer
 
 KEEPALIVE_MIN_PING_INTERVAL_MS = 10_000
@@ -32,6 +33,8 @@ class EmulatorServer:
             self.tls: Optional[TlsFiles] = TlsFiles(settings.tls_cert, settings.tls_key) if settings.tls else None
         except OSError as error:
             raise SystemExit(f"cannot read a key or TLS file: {error.strerror}: {error.filename}") from None
+        except TlsError as error:
+            raise SystemExit(f"--tls-cert / --tls-key: {error}") from None
         if (settings.tls or settings.require_auth) and not self.keys.configured:
             raise SystemExit("authentication is on (TLS or --require-auth) but no key is configured: "
                              "give --primary-key-file or FPGASCORE_PRIMARY_KEY")
@@ -44,8 +47,12 @@ class EmulatorServer:
         self.health = HealthServicer()
         # Admitted calls hold a thread while their images wait; the rest answer at once.
         workers = settings.queue_depth + settings.fpgas + 16
+        predictions = PredictionServicer(settings, self.keys, self.pool, model)
+        self._admission = AdmissionInterceptor(predictions.refuse, self.keys.accepts,
+                                               settings.tls or settings.require_auth, settings.request_wait_seconds)
         self._server = grpc.server(
             ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc"),
+            interceptors=[self._admission],
             maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
             options=[
                 ("grpc.max_receive_message_length", settings.max_message_bytes),
@@ -56,7 +63,6 @@ class EmulatorServer:
                 ("grpc.http2.max_ping_strikes", 3),
                 ("grpc.so_reuseport", 0),
             ])
-        predictions = PredictionServicer(settings, self.keys, self.pool, model)
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(predictions, self._server)
         model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(predictions), self._server)
         health_service_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
@@ -69,7 +75,11 @@ class EmulatorServer:
             raise SystemExit(f"cannot listen on {address}")
         self._health_server = None
         if settings.health_port:
-            self._health_server = grpc.server(ThreadPoolExecutor(max_workers=2, thread_name_prefix="health"))
+            # Every watcher holds a thread: keep two beyond the most watchers there can be, so
+            # that Check (the container's health check) is answered whatever watchers do.
+            self._health_server = grpc.server(
+                ThreadPoolExecutor(max_workers=MAX_WATCHERS + 2, thread_name_prefix="health"),
+                interceptors=[self._admission], maximum_concurrent_rpcs=MAX_WATCHERS + 8)
             health_service_pb2_grpc.add_HealthServicer_to_server(self.health, self._health_server)
             if not self._health_server.add_insecure_port(f"127.0.0.1:{settings.health_port}"):
                 raise SystemExit(f"cannot listen on 127.0.0.1:{settings.health_port}")
@@ -94,10 +104,15 @@ class EmulatorServer:
         """Re-reads the keys and the TLS certificate and key."""
         try:
             self.keys.reload()
-            if self.tls:
-                self.tls.reload()
         except OSError as error:
-            log("reload.failed", error=str(error))
+            log("keys.reload_failed", error=f"{error.strerror}: {error.filename}", kept="the keys in use")
+        if self.tls:
+            try:
+                self.tls.reload()
+            except (OSError, TlsError) as error:
+                reason = f"{error.strerror}: {error.filename}" if isinstance(error, OSError) else str(error)
+                log("tls.reload_failed", cert=self.settings.tls_cert, error=reason,
+                    kept="the certificate and key in use")
 
     def stop(self, grace: Optional[float] = None) -> None:
         """Refuses new calls, lets in-flight calls finish (up to the grace period), stops."""
@@ -108,6 +123,7 @@ class EmulatorServer:
         if self._health_server:
             self._health_server.stop(0).wait()
         self.pool.close()
+        self._admission.close()
         log("stopped")
 
 

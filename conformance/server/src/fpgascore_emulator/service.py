@@ -30,6 +30,8 @@ from .servable import BadSpec, NotFound, Servable
 REQUEST_ID = "request-id"
 PUSHBACK = "grpc-retry-pushback-ms"
 _NO_DEADLINE_S = 10**7
+AUTH_MISSING = "authorization missing: send the primary or secondary key in 'authorization' metadata"
+AUTH_NOT_ACCEPTED = "authorization not accepted: send the primary or secondary key in 'authorization' metadata"
 Message = TypeVar("Message")
 
 
@@ -70,6 +72,13 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
 
         return self.serve("get_model_metadata", context, answer)
 
+    def refuse(self, event: str, context: grpc.ServicerContext) -> None:
+        """Answers a call the admission interceptor found without a key (its message unread)."""
+        def unauthenticated(control: controls.Controls, fields: Dict[str, object]) -> None:
+            raise _Abort(grpc.StatusCode.UNAUTHENTICATED, AUTH_NOT_ACCEPTED)
+
+        self.serve(event, context, unauthenticated)
+
     def serve(self, event: str, context: grpc.ServicerContext,
                work: Callable[[controls.Controls, Dict[str, object]], Message]) -> Message:
         """What every call gets: a request id, auth, the conformance controls, one log line."""
@@ -106,9 +115,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             fields["authorization_sha256"] = fingerprint(authorization)
         control = self._controls(metadata, fields)  # read (and logged) now, obeyed only after auth
         if self._auth_required and not self._keys.accepts(authorization):
-            reason = "missing" if authorization is None else "not accepted"
-            raise _Abort(grpc.StatusCode.UNAUTHENTICATED,
-                         f"authorization {reason}: send the primary or secondary key in 'authorization' metadata")
+            raise _Abort(grpc.StatusCode.UNAUTHENTICATED, AUTH_MISSING if authorization is None else AUTH_NOT_ACCEPTED)
         if control.delay_s:
             time.sleep(control.delay_s)
         if control.fail_code is not None:

@@ -1,0 +1,127 @@
+"""Admission: what happens to a call before it may hold one of the server's worker threads.
+
+grpcio runs server interceptors on its polling thread, before the call is handed to the
+thread pool, and hands a unary handler to a worker that then blocks until the request
+message arrives. So a peer that sends headers and never its message would hold a worker for
+as long as it likes, and enough of them starve every other caller. Here:
+
+- a call whose ``authorization`` is not a key (when auth is on) gets a handler that refuses
+  it without reading its message: its worker is back in the pool at once;
+- every other unary call reads its message through a request iterator, under a watchdog that
+  cancels the call when the message has not arrived within ``--request-wait-seconds``.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from typing import Callable, Dict, List, Optional, Tuple
+
+import grpc
+
+from .logs import log
+from .security import authorization_of
+
+# Method path -> the event name its log lines carry; these need the key when auth is on.
+KEYED_METHODS: Dict[str, str] = {
+    "/tensorflow.serving.PredictionService/Predict": "predict",
+    "/tensorflow.serving.PredictionService/GetModelMetadata": "get_model_metadata",
+    "/tensorflow.serving.ModelService/GetModelStatus": "get_model_status",
+}
+
+
+class Watchdog:
+    """One thread running callbacks at their deadlines; arming and disarming are O(log n)."""
+
+    def __init__(self) -> None:
+        self._heap: List[Tuple[float, int, Callable[[], None]]] = []
+        self._live: Dict[int, bool] = {}
+        self._ids = itertools.count()
+        self._changed = threading.Condition()
+        self._closed = False
+        threading.Thread(target=self._run, name="request-watchdog", daemon=True).start()
+
+    def arm(self, seconds: float, callback: Callable[[], None]) -> int:
+        token = next(self._ids)
+        with self._changed:
+            self._live[token] = True
+            heapq.heappush(self._heap, (time.monotonic() + seconds, token, callback))
+            self._changed.notify()
+        return token
+
+    def disarm(self, token: int) -> None:
+        with self._changed:
+            self._live.pop(token, None)
+
+    def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            self._changed.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                while not self._closed and (not self._heap or self._heap[0][0] > time.monotonic()):
+                    timeout = self._heap[0][0] - time.monotonic() if self._heap else None
+                    self._changed.wait(timeout)
+                if self._closed:
+                    return
+                _, token, callback = heapq.heappop(self._heap)
+                due = self._live.pop(token, False)
+            if due:
+                callback()
+
+
+class AdmissionInterceptor(grpc.ServerInterceptor):
+    def __init__(self, refuse: Callable[[str, grpc.ServicerContext], None],
+                 accepts: Callable[[Optional[str]], bool], auth_required: bool, request_wait_s: float) -> None:
+        """``refuse(event, context)`` answers a call without a valid key (and logs it);
+        ``accepts(authorization)`` says whether a header holds a key."""
+        self._refuse = refuse
+        self._accepts = accepts
+        self._auth_required = auth_required
+        self._request_wait_s = request_wait_s
+        self._watchdog = Watchdog()
+
+    def close(self) -> None:
+        self._watchdog.close()
+
+    def intercept_service(self, continuation, details: grpc.HandlerCallDetails):
+        handler = continuation(details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        event = KEYED_METHODS.get(details.method)
+        if event and self._auth_required and not self._accepts(authorization_of(details.invocation_metadata)):
+            return grpc.stream_unary_rpc_method_handler(
+                lambda requests, context: self._refuse(event, context),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer)
+        return grpc.stream_unary_rpc_method_handler(
+            self._within_request_wait(handler.unary_unary, details.method),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer)
+
+    def _within_request_wait(self, behaviour, method: str):
+        def read_then_serve(requests, context: grpc.ServicerContext):
+            peer = context.peer()
+            expired = []
+
+            def expire() -> None:
+                expired.append(True)
+                context.cancel()
+
+            token = self._watchdog.arm(self._request_wait_s, expire)
+            try:
+                request = next(requests)
+            except (StopIteration, grpc.RpcError):
+                if not expired and context.is_active():  # the caller half-closed without a message
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the call ended without its request message")
+                # Cancelled: the caller left, or its message did not come within the wait.
+                log("request.abandoned", method=method, peer=peer, request_wait_s=self._request_wait_s)
+                return None
+            finally:
+                self._watchdog.disarm(token)
+            return behaviour(request, context)
+
+        return read_then_serve

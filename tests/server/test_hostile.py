@@ -1,0 +1,103 @@
+"""What a peer without a key, or one that never sends its message, can do to the server."""
+import json
+import statistics
+import threading
+import time
+
+import grpc
+import pytest
+
+from fpgascore_conformance.emulator import EmulatorProcess, ServerConfig
+
+from . import rpc
+
+PRIMARY = "primary-key-hostile-51"
+PREDICT = "/tensorflow.serving.PredictionService/Predict"
+REQUEST = rpc.image_request([rpc.image("tiny-noise.png")])
+
+
+class HalfOpenStreams:
+    """``count`` calls to Predict that send their headers and then never a message, spread
+    over a few connections; ``close()`` lets them end."""
+
+    def __init__(self, target: str, count: int, credentials=None, metadata=(), connections: int = 4) -> None:
+        self._release = threading.Event()
+        self.channels = []
+        self.calls = []
+        for index in range(connections):
+            options = [("fpgascore.test.connection", index)]  # distinct options: a connection each
+            channel = (grpc.secure_channel(target, credentials, options=options) if credentials
+                       else grpc.insecure_channel(target, options=options))
+            self.channels.append(channel)
+        for index in range(count):
+            method = self.channels[index % connections].stream_unary(
+                PREDICT, request_serializer=lambda m: m.SerializeToString(), response_deserializer=lambda b: b)
+            self.calls.append(method.future(self._never(), timeout=60, metadata=list(metadata)))
+
+    def _never(self):
+        self._release.wait()
+        return
+        yield  # a generator that sends nothing
+
+    def codes(self):
+        return [call.code() if call.done() else None for call in self.calls]
+
+    def close(self) -> None:
+        self._release.set()
+        for call in self.calls:
+            call.cancel()
+        for channel in self.channels:
+            channel.close()
+
+
+def keyed_latencies(caller, calls: int = 15):
+    latencies = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        caller.predict(REQUEST, [("authorization", PRIMARY)], timeout=5)
+        latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+@pytest.fixture(scope="module")
+def tls_server(tls):
+    config = ServerConfig(tls_cert=tls.server.cert, tls_key=tls.server.key, primary_key=PRIMARY, conformance=False)
+    with EmulatorProcess(config) as server:
+        yield server
+
+
+def test_keyless_half_open_streams_do_not_starve_keyed_calls(tls_server, tls):
+    caller = rpc.secure(tls_server.target, tls.ca)
+    keyed_latencies(caller, 5)  # warm-up
+    idle = statistics.median(keyed_latencies(caller))
+    credentials = grpc.ssl_channel_credentials(root_certificates=tls.ca.read_bytes())
+    attack = HalfOpenStreams(tls_server.target, 200, credentials)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and None in attack.codes():
+            time.sleep(0.05)
+        # Refused at their headers, before their message (which never comes) is read.
+        assert attack.codes() == [grpc.StatusCode.UNAUTHENTICATED] * 200
+        attacked = statistics.median(keyed_latencies(caller))
+    finally:
+        attack.close()
+    print(f"keyed p50 idle {idle * 1000:.2f} ms, with 200 keyless half-open streams {attacked * 1000:.2f} ms")
+    assert attacked <= 2 * idle + 0.025
+
+
+def test_a_call_whose_message_never_comes_is_cancelled_after_the_request_wait():
+    config = ServerConfig(conformance=False, extra_env={"FPGASCORE_REQUEST_WAIT_SECONDS": "0.5"})
+    with EmulatorProcess(config) as server:
+        held = HalfOpenStreams(server.target, 60, connections=2)  # more than the server's workers
+        try:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and None in held.codes():
+                time.sleep(0.05)
+            assert set(held.codes()) == {grpc.StatusCode.CANCELLED}
+            # The workers are free again: a normal call is served.
+            response, _ = rpc.plaintext(server.target).predict(REQUEST, timeout=5)
+            assert "output_alias" in response.outputs
+        finally:
+            held.close()
+        abandoned = [json.loads(line) for line in server.logs().splitlines() if '"request.abandoned"' in line]
+    assert len(abandoned) == 60 and abandoned[0]["method"] == PREDICT
