@@ -101,3 +101,32 @@ def test_a_call_whose_message_never_comes_is_cancelled_after_the_request_wait():
             held.close()
         abandoned = [json.loads(line) for line in server.logs().splitlines() if '"request.abandoned"' in line]
     assert len(abandoned) == 60 and abandoned[0]["method"] == PREDICT
+
+
+@pytest.fixture(scope="module")
+def plain(tls):
+    with EmulatorProcess(ServerConfig(conformance=False)) as server:
+        yield server
+
+
+def _longest_log_line(server) -> int:
+    return max(len(line) for line in server.logs().splitlines())
+
+
+@pytest.mark.parametrize("attack", ["output_filter", "dims", "model_name", "input_names"])
+def test_what_a_request_makes_the_server_echo_is_bounded(plain, attack):
+    request = rpc.image_request([rpc.image("tiny-noise.png")])
+    if attack == "output_filter":
+        request.output_filter.extend(f"no-such-output-{i}" for i in range(10_000))
+    elif attack == "dims":
+        request = rpc.image_request([rpc.image("tiny-noise.png")], dims=[1] * 1_000_000)
+    elif attack == "model_name":
+        request.model_spec.name = "m" * 5_000_000
+    else:
+        for i in range(10_000):
+            request.inputs[f"extra-{i}"].dtype = 1
+    error = rpc.plaintext(plain.target).error(request)
+    expected = grpc.StatusCode.NOT_FOUND if attack == "model_name" else grpc.StatusCode.INVALID_ARGUMENT
+    assert error.code() == expected, error.details()
+    assert len(error.details()) < 1000 and "more" in error.details(), error.details()[:300]
+    assert _longest_log_line(plain) < 2000

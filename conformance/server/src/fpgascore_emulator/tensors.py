@@ -21,9 +21,16 @@ def dims(tensor: tensor_pb2.TensorProto) -> List[int]:
     return [dim.size for dim in tensor.tensor_shape.dim]
 
 
+def shape_text(shape: Sequence[int], limit: int = 8) -> str:
+    """A shape for a message: ``[1, 224, 224, 3]``, or its first dimensions and how many more."""
+    if len(shape) <= limit:
+        return "[" + ", ".join(str(size) for size in shape) + "]"
+    return "[" + ", ".join(str(size) for size in shape[:limit]) + f", … ({len(shape) - limit} more dimensions)]"
+
+
 def _check_dims(name: str, shape: List[int]) -> None:
     if any(size < 0 for size in shape):
-        raise InputError(f"input '{name}' has a negative dimension in shape {shape}")
+        raise InputError(f"input '{name}' has a negative dimension in shape {shape_text(shape)}")
 
 
 def dtype_name(value: int) -> str:
@@ -38,7 +45,7 @@ def image_bytes(tensor: tensor_pb2.TensorProto, name: str, max_batch: int) -> Se
     shape = dims(tensor)
     _check_dims(name, shape)
     if tensor.tensor_shape.unknown_rank or len(shape) != 1:
-        raise InputError(f"input '{name}' (DT_STRING) must have shape [N], got {shape}")
+        raise InputError(f"input '{name}' (DT_STRING) must have shape [N], got {shape_text(shape)}")
     count = len(tensor.string_val)
     if shape[0] != count:
         raise InputError(f"input '{name}' declares shape [{shape[0]}] but holds {count} images")
@@ -51,7 +58,7 @@ def float_batch_size(tensor: tensor_pb2.TensorProto, name: str, max_batch: int) 
     shape = dims(tensor)
     _check_dims(name, shape)
     if tensor.tensor_shape.unknown_rank or len(shape) != 4 or tuple(shape[1:]) != FLOAT_IMAGE_SHAPE:
-        raise InputError(f"input '{name}' (DT_FLOAT) must have shape [N, 224, 224, 3], got {shape}")
+        raise InputError(f"input '{name}' (DT_FLOAT) must have shape [N, 224, 224, 3], got {shape_text(shape)}")
     _check_batch(name, shape[0], max_batch)
     return shape[0]
 
@@ -66,12 +73,12 @@ def float_images(tensor: tensor_pb2.TensorProto, name: str, max_batch: int) -> n
     if tensor.tensor_content:
         if len(tensor.tensor_content) != expected * 4:
             raise InputError(f"input '{name}' tensor_content has {len(tensor.tensor_content)} bytes; "
-                             f"shape {shape} needs {expected * 4}")
+                             f"shape {shape_text(shape)} needs {expected * 4}")
         values = np.frombuffer(tensor.tensor_content, dtype="<f4")
     else:
         if len(tensor.float_val) != expected:
             raise InputError(f"input '{name}' float_val has {len(tensor.float_val)} values; "
-                             f"shape {shape} needs {expected}")
+                             f"shape {shape_text(shape)} needs {expected}")
         values = np.asarray(tensor.float_val, dtype=np.float32)
     if not np.all(np.isfinite(values)):
         raise InputError(f"input '{name}' holds NaN or infinite values")
