@@ -118,6 +118,32 @@ public class AuthTests
         Assert.Equal(StatusCode.InvalidArgument, low.StatusCode);
     }
 
+    [Theory]
+    [InlineData("\n")]
+    [InlineData("\r\n")]
+    [InlineData("\r")]
+    public async Task AKeyReadFromAFileIsSentWithoutItsLineEnd(string lineEnd)
+    {
+        var server = await Servers.GetAsync(ServerKind.Secure);
+        using var client = Clients.For(server, o => o.AccessToken = Servers.PrimaryKey + lineEnd);
+        var caseId = Clients.NewCase("auth-trimmed");
+        Assert.Equal(1000, (await ScoreAsync(client, caseId)).Scores.Length);
+        var call = Assert.Single(await server.CallsAsync(caseId, 1));
+        Assert.Equal(Fingerprint(Servers.PrimaryKey), call.GetProperty("authorization_sha256").GetString());
+    }
+
+    [Theory]
+    [InlineData("first-half\nsecond-half", "U+000A at position 11")]
+    [InlineData("first-half\u00e9", "U+00E9")]
+    [InlineData("   ", "is empty")]
+    public void AKeyAHeaderCannotCarryIsRefusedWithoutShowingIt(string key, string problem)
+    {
+        var error = Assert.Throws<ScoringException>(() => new ScoringClient("localhost", 1, true, key));
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Contains(problem, error.Message);
+        Assert.DoesNotContain("first-half", error.ToString());
+    }
+
     [Fact]
     public void ClientMetadataWithAuthorizationIsRefusedAtConstruction()
     {

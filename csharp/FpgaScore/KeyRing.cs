@@ -13,19 +13,31 @@ internal sealed class KeyRing
 
     public KeyRing(string? primary, string? secondary, AuthScheme scheme)
     {
-        if (primary is not null && string.IsNullOrWhiteSpace(primary))
-            throw Invalid("AccessToken must not be empty");
-        if (secondary is not null && string.IsNullOrWhiteSpace(secondary))
-            throw Invalid("SecondaryAccessToken must not be empty");
+        // Surrounding whitespace is trimmed (a key read from a file keeps its newline); a key that is then empty or
+        // holds a character a header cannot carry is refused, naming the problem and never the key (CLIENT_SPEC.md).
+        primary = Checked("AccessToken", primary);
+        secondary = Checked("SecondaryAccessToken", secondary);
         if (secondary is not null && primary is null)
             throw Invalid("SecondaryAccessToken needs AccessToken");
         if (scheme is not (AuthScheme.Raw or AuthScheme.Bearer))
             throw Invalid($"unknown AuthScheme {(int)scheme}");
-        foreach (var key in new[] { primary, secondary })
-            if (key is not null && key.Any(c => c < 0x20 || c > 0x7e))
-                throw Invalid("an access key must be printable ASCII");
         _keys = new[] { primary, secondary }.Where(k => k is not null).Select(k => k!).ToArray();
         _scheme = scheme;
+    }
+
+    private static string? Checked(string name, string? key)
+    {
+        if (key is null) return null;
+        var trimmed = key.Trim();
+        if (trimmed.Length == 0) throw Invalid($"{name} is empty");
+        for (var i = 0; i < trimmed.Length; i++)
+        {
+            var c = trimmed[i];
+            if (c < 0x20 || c > 0x7e)
+                throw Invalid($"{name} holds a character that is not printable ASCII (U+{(int)c:X4} at position {i + 1} " +
+                              $"of {trimmed.Length}); a key is sent as a header value");
+        }
+        return trimmed;
     }
 
     public bool HasKey => _keys.Length > 0;

@@ -319,3 +319,24 @@ def test_another_output_name_is_asked_for_in_the_output_filter():
     finally:
         client.close()
         default.close()
+
+
+# -- keys: surrounding whitespace trimmed, anything else a header cannot carry refused --------
+
+@pytest.mark.parametrize("raw", ["key-from-a-file\n", "key-from-a-file\r\n", "  key-from-a-file\t", "key-from-a-file\r"])
+def test_surrounding_whitespace_of_a_key_is_trimmed(raw):
+    from fpgascore._auth import KeyRing
+    ring = KeyRing(raw, raw.replace("file", "other"), "bearer")
+    assert ring.header(0) == ("authorization", "Bearer key-from-a-file")
+    assert ring.header(1) == ("authorization", "Bearer key-from-a-other")
+
+
+@pytest.mark.parametrize("raw, problem", [("first-half\nsecond-half", "U+000A at position 11"),
+                                          ("first-half\x00", "U+0000"), ("first-halfé", "U+00E9"),
+                                          ("   ", "is empty"), ("", "is empty")])
+def test_a_key_a_header_cannot_carry_is_refused_without_showing_it(raw, problem):
+    with pytest.raises(fpgascore.InvalidKeyError) as refused:
+        fpgascore.PredictionClient("localhost", 1, use_ssl=True, access_token=raw)
+    assert refused.value.code == grpc.StatusCode.INVALID_ARGUMENT and problem in str(refused.value)
+    assert "first-half" not in str(refused.value) and "first-half" not in repr(refused.value)
+    assert isinstance(refused.value, ValueError)

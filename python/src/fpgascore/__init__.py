@@ -10,7 +10,7 @@ The behaviour (retries, TLS, keys, errors) follows conformance/CLIENT_SPEC.md.
 """
 from ._base import CallInfo
 from ._errors import (AuthenticationError, CancelledError, DeadlineExceededError, FailedPreconditionError,
-                      InsecureKeyError, InternalError, InvalidInputError, ModelNotFoundError, PermissionDeniedError,
+                      InsecureKeyError, InternalError, InvalidInputError, InvalidKeyError, ModelNotFoundError, PermissionDeniedError,
                       ResourceExhaustedError, ScoringError, UnavailableError, UntrustedCertificateError)
 from ._labels import Prediction, label, labels, top_k
 from ._metadata import ModelMetadata, TensorSpec
@@ -32,6 +32,6 @@ __all__ = [
     "MODEL_NAME", "SIGNATURE_NAME", "INPUT_NAME", "OUTPUT_NAME", "NUM_CLASSES", "IMAGE_SHAPE",
     "ScoringError", "InvalidInputError", "AuthenticationError", "PermissionDeniedError",
     "UnavailableError", "UntrustedCertificateError", "DeadlineExceededError", "ResourceExhaustedError",
-    "FailedPreconditionError", "InsecureKeyError", "InternalError", "CancelledError", "ModelNotFoundError",
+    "FailedPreconditionError", "InsecureKeyError", "InternalError", "CancelledError", "ModelNotFoundError", "InvalidKeyError",
     "__version__",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 from typing import Optional, Tuple
 
-from ._errors import InsecureKeyError
+from ._errors import InsecureKeyError, InvalidKeyError
 
 __all__ = ["KeyRing", "AUTH_SCHEMES", "check_transport"]
 
@@ -20,6 +20,24 @@ def check_transport(has_key: bool, use_ssl: bool, allow_insecure_key: bool) -> N
             "or allow_insecure_key=True for a trusted network or a local test server")
 
 
+def _checked_key(name: str, key: Optional[str]) -> Optional[str]:
+    """The key without surrounding whitespace (a key read from a file keeps its newline);
+    an empty key or one with a character a header cannot carry is refused, naming the
+    problem and never the key (conformance/CLIENT_SPEC.md, "Keys")."""
+    if key is None:
+        return None
+    if not isinstance(key, str):
+        raise InvalidKeyError(f"{name} must be a string, not {type(key).__name__}")
+    trimmed = key.strip()
+    if not trimmed:
+        raise InvalidKeyError(f"{name} is empty")
+    for position, char in enumerate(trimmed):
+        if not " " <= char <= "~":
+            raise InvalidKeyError(f"{name} holds a character that is not printable ASCII (U+{ord(char):04X} at "
+                                  f"position {position + 1} of {len(trimmed)}); a key is sent as a header value")
+    return trimmed
+
+
 class KeyRing:
     """The primary and optional secondary key, and which one later calls use.
 
@@ -30,9 +48,7 @@ class KeyRing:
         scheme = (scheme or "raw").lower()
         if scheme not in AUTH_SCHEMES:
             raise ValueError(f"auth_scheme must be one of {AUTH_SCHEMES}, not {scheme!r}")
-        for name, key in (("access_token", primary), ("secondary_access_token", secondary)):
-            if key is not None and (not isinstance(key, str) or not key.strip()):
-                raise ValueError(f"{name} must be a non-empty string")
+        primary, secondary = _checked_key("access_token", primary), _checked_key("secondary_access_token", secondary)
         if secondary is not None and primary is None:
             raise ValueError("secondary_access_token needs access_token")
         self._keys: Tuple[str, ...] = tuple(k for k in (primary, secondary) if k is not None)

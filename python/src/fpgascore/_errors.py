@@ -25,6 +25,7 @@ __all__ = [
     "InternalError",
     "CancelledError",
     "ModelNotFoundError",
+    "InvalidKeyError",
 ]
 
 REQUEST_ID_KEY = "request-id"
@@ -85,6 +86,11 @@ class InvalidInputError(ScoringError, ValueError):
     """The request was rejected as invalid, locally before sending or by the server."""
 
     default_code = grpc.StatusCode.INVALID_ARGUMENT
+
+
+class InvalidKeyError(InvalidInputError):
+    """A configured key is empty or holds a character a header cannot carry (INVALID_ARGUMENT,
+    at construction; the message names the problem, never the key)."""
 
 
 class AuthenticationError(ScoringError):
