@@ -175,3 +175,15 @@ def test_the_health_check_answers_while_every_watcher_is_held_on_the_health_port
             for stream in streams:
                 stream.cancel()
     assert check.returncode == 0 and check.stdout.strip() == "SERVING", check.stderr
+
+
+def test_the_default_batch_limit_fits_the_default_queue():
+    from fpgascore_emulator.config import Settings
+    defaults = Settings()
+    assert defaults.max_batch <= defaults.queue_depth
+    with EmulatorProcess(ServerConfig(conformance=False)) as server:
+        caller = rpc.plaintext(server.target)
+        response, _ = caller.predict(rpc.image_request([rpc.image("tiny-noise.png")] * defaults.max_batch), timeout=60)
+        assert [d.size for d in response.outputs["output_alias"].tensor_shape.dim] == [defaults.max_batch, 1000]
+        error = caller.error(rpc.image_request([rpc.image("tiny-noise.png")] * (defaults.max_batch + 1)))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and f"at most {defaults.max_batch}" in error.details()

@@ -42,7 +42,7 @@ class Settings:
     # How outputs are encoded: float_val (TF Serving's default, kAsProtoField) or tensor_content.
     response_encoding: str = "float_val"
     max_message_bytes: int = 16 * 1024 * 1024
-    max_batch: int = 64
+    max_batch: int = 32  # = the default queue depth: every batch the server accepts fits its queue
     max_concurrent_rpcs: int = 64  # x max_message_bytes bounds what unauthenticated calls can make the server buffer
     grace_seconds: float = 10.0
     # How long a call may take to send its request message once its headers are in.
