@@ -33,7 +33,7 @@ _fpgascore_go_env() {
   export FPGASCORE_GO_DIR="$repo/go"
   export GOROOT="$goroot"
   case ":$PATH:" in
-    "$goroot/bin:$tools/bin:"*) ;;
+    ":$goroot/bin:$tools/bin:"*) ;;
     *) export PATH="$goroot/bin:$tools/bin:$PATH" ;;
   esac
   export GOWORK="$work/go.work"
