@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Fresh-machine setup for fpgascore on Debian 12: installs every tool the build, the tests
-# and the conformance run need, from the registries reachable here (Debian packages, NuGet).
+# and the conformance run need, from the registries reachable here (Debian packages, NuGet),
+# and unpacks the Go stack (Debian 13 packages: Go 1.24, grpc-go 1.64, protobuf-go 1.36, the
+# protoc plugins, staticcheck's sources) into .tools/go-stack without installing it.
 # Idempotent and quick when everything is already there.
 #
 #   scripts/setup.sh            # everything
@@ -22,16 +24,35 @@ DEBIAN_PACKAGES=(
   python3 python3-venv python3-pip python3-build python3-wheel python3-setuptools
   python3-grpcio python3-protobuf python3-numpy python3-pil python3-cryptography libopenblas0-pthread
   python3-docker python3-pytest python3-pytest-timeout python3-hypothesis tox
-  # code generation
-  protobuf-compiler protobuf-compiler-grpc protoc-gen-go-grpc
-  # Go: toolchain and the module sources CI builds against offline
-  golang-go golang-google-grpc-dev golang-google-protobuf-dev
-  # grpc-go's default codec needs golang/protobuf 1.4+ (APIv2-backed) to marshal protoc-gen-go 1.28 messages
-  golang-github-golang-protobuf-1-5-dev
+  # code generation (protoc-gen-go and protoc-gen-go-grpc come with the Go stack below)
+  protobuf-compiler protobuf-compiler-grpc
   # misc
   git make ca-certificates openssl
 )
 CONTAINER_PACKAGES=(podman runc debootstrap)
+
+# The Go stack: Debian 13 ("trixie") packages from the same Debian archive, fetched with a
+# private apt configuration (its own sources list, lists and cache under .tools/go-stack/apt)
+# and unpacked with dpkg -x into .tools/go-stack/root. They are never installed: trixie's
+# packages would pull its libc into this Debian 12 system. Go's and the plugins' binaries are
+# static and run here. scripts/go-env.sh builds against these sources.
+# Each entry: PACKAGE=the start of the upstream version it must have.
+GO_STACK_SUITE=trixie
+GO_STACK_PACKAGES=(
+  # toolchain (go, gofmt) and its standard library
+  golang-1.24-go=1.24. golang-1.24-src=1.24.
+  # code generation: protoc-gen-go v1.36.5; protoc-gen-go-grpc 1.3.0 (built from grpc-go 1.64's tree)
+  protoc-gen-go=1.36.5 protoc-gen-go-grpc=1.64.0
+  # what a build of the module compiles: grpc-go, protobuf-go and their imports
+  golang-google-grpc-dev=1.64.0 golang-google-protobuf-dev=1.36.5
+  golang-github-golang-protobuf-1-5-dev=1.5.4   # Debian's grpc binarylog.pb.go imports its ptypes
+  golang-golang-x-net-dev= golang-golang-x-sys-dev= golang-golang-x-text-dev=
+  golang-google-genproto-dev=                  # holds genproto/googleapis/rpc (status)
+  # staticcheck (built into .tools/bin) and what it imports
+  golang-honnef-go-tools-dev=2024.1 golang-golang-x-tools-dev= golang-golang-x-mod-dev=
+  golang-golang-x-sync-dev= golang-golang-x-exp-dev= golang-github-burntsushi-toml-dev=
+)
+GO_STACK_DIR="$TOOLS_DIR/go-stack"
 
 missing_packages() {
   local pkg
@@ -55,6 +76,74 @@ install_debian_packages() {
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -q --no-install-recommends $missing
 }
 
+# The Debian mirror this machine already uses (deb822 or one-line sources).
+debian_mirror() {
+  local uri
+  uri=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+  [[ -n "$uri" ]] || uri=$(awk '$1 == "deb" && $0 ~ / bookworm / {print ($2 ~ /^\[/ ? $3 : $2); exit}' \
+                          /etc/apt/sources.list 2>/dev/null || true)
+  echo "${uri:-http://deb.debian.org/debian}"
+}
+
+fetch_go_stack() {
+  local dir="$GO_STACK_DIR" want
+  want=$(printf '%s\n' "$GO_STACK_SUITE" "${GO_STACK_PACKAGES[@]}")
+  if [[ -f "$dir/.complete" && -f "$dir/.wanted" && "$(cat "$dir/.wanted")" == "$want" ]] \
+      && compgen -G "$dir/root/usr/lib/go-1.*/bin/go" >/dev/null; then
+    log "Go stack ($GO_STACK_SUITE): present in $dir"
+    return
+  fi
+  log "Go stack: fetching ${#GO_STACK_PACKAGES[@]} $GO_STACK_SUITE packages into $dir"
+  local apt_dir="$dir/apt"
+  rm -rf "$dir/debs" "$dir/root.new" "$dir/.complete"
+  mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$dir/debs"
+  echo "deb $(debian_mirror) $GO_STACK_SUITE main" >"$apt_dir/sources.list"
+  local apt_opts=(-o "Dir::Etc::sourcelist=$apt_dir/sources.list" -o Dir::Etc::sourceparts=/nonexistent
+                  -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache"
+                  -o APT::Sandbox::User=root -q)
+  apt-get "${apt_opts[@]}" update >/dev/null || die "apt-get update of the $GO_STACK_SUITE lists failed"
+  local entry names=()
+  for entry in "${GO_STACK_PACKAGES[@]}"; do names+=("${entry%%=*}/$GO_STACK_SUITE"); done
+  (cd "$dir/debs" && apt-get "${apt_opts[@]}" download "${names[@]}" >/dev/null) \
+    || die "apt-get download of the Go stack failed"
+  local deb pkg version manifest=""
+  mkdir -p "$dir/root.new"
+  for entry in "${GO_STACK_PACKAGES[@]}"; do
+    pkg=${entry%%=*}
+    deb=$(ls "$dir/debs/${pkg}_"*.deb 2>/dev/null | head -n 1)
+    [[ -n "$deb" ]] || die "Go stack: $pkg was not downloaded"
+    version=$(dpkg-deb -f "$deb" Version)
+    [[ "${version#*:}" == "${entry#*=}"* ]] \
+      || die "Go stack: $GO_STACK_SUITE has $pkg $version, not ${entry#*=}* (update GO_STACK_PACKAGES)"
+    dpkg-deb -x "$deb" "$dir/root.new"
+    manifest+="$pkg $version"$'\n'
+  done
+  rm -rf "$dir/root" "$dir/debs"
+  mv "$dir/root.new" "$dir/root"
+  printf '%s\n' "$want" >"$dir/.wanted"
+  printf '%s' "$manifest" >"$dir/.complete"
+  log "Go stack: $("$dir"/root/usr/lib/go-1.*/bin/go version), $("$dir/root/usr/bin/protoc-gen-go" --version)," \
+      "$("$dir/root/usr/bin/protoc-gen-go-grpc" --version)"
+}
+
+# staticcheck, built from the stack's honnef.co/go/tools sources (and their dependencies',
+# all from the same packages) through a workspace of its own.
+build_staticcheck() {
+  local bin="$TOOLS_DIR/bin/staticcheck"
+  if [[ -x "$bin" && "$bin" -nt "$GO_STACK_DIR/.complete" ]]; then return; fi
+  log "building staticcheck from the Go stack's sources"
+  (
+    # shellcheck source=go-env.sh
+    source scripts/go-env.sh
+    src="$FPGASCORE_GO_STACK/usr/share/gocode/src"
+    "$PYTHON" scripts/go_workspace.py --gocode "$src" --work "$TOOLS_DIR/gowork-staticcheck" \
+      "$src/honnef.co/go/tools"
+    cd "$TOOLS_DIR" && GOWORK="$TOOLS_DIR/gowork-staticcheck/go.work" \
+      go build -trimpath -o "$bin" honnef.co/go/tools/cmd/staticcheck
+  ) || die "building staticcheck failed"
+  log "$("$bin" -version)"
+}
+
 check_dotnet() {
   if ! command -v dotnet >/dev/null; then
     die "the .NET SDK (dotnet) is not on PATH; install the .NET 8+ SDK (Microsoft's packages) first"
@@ -69,7 +158,8 @@ restore_nuget() {
 
 main() {
   install_debian_packages
-  build_protoc_gen_go
+  fetch_go_stack
+  build_staticcheck
   check_dotnet
   restore_nuget
   if (( want_containers )); then

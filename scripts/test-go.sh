@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Builds, vets and tests the Go module (go/) offline against Debian's Go packages
-# (scripts/go-env.sh), including the tests against the reference server, which the tests
-# start themselves from scripts/run-emulator.
+# Builds, lints and tests the Go module (go/) offline with the Go stack that scripts/setup.sh
+# unpacks into .tools/go-stack (scripts/go-env.sh), including the tests against the reference
+# server, which the tests start themselves from scripts/run-emulator.
 #
-#   scripts/test-go.sh                 # gofmt check, go vet, go test -race
+#   scripts/test-go.sh                 # go.mod minimums, gofmt, go vet, staticcheck, go test -race
 #   scripts/test-go.sh -run TestFake   # extra arguments go to `go test`
 #   FPGASCORE_GO_BENCH=1 scripts/test-go.sh   # also run the client-vs-raw-stub benchmark
 #
@@ -17,6 +17,23 @@ cd "$FPGASCORE_GO_DIR"
 say() { printf '[test-go] %s\n' "$*" >&2; }
 
 say "go $(go env GOVERSION), GOWORK=$GOWORK"
+
+# go.mod must require at least the stack this repository builds and tests with: an older
+# requirement would let users resolve versions nothing here was tested against.
+declare -A minimum=([google.golang.org/grpc]=v1.64.0 [google.golang.org/protobuf]=v1.36.5)
+requires=$(go mod edit -json go.mod | "${FPGASCORE_PYTHON:-/usr/bin/python3}" -c '
+import json, sys
+for r in json.load(sys.stdin).get("Require") or []:
+    print(r["Path"], r["Version"])')
+for mod in "${!minimum[@]}"; do
+  have=$(awk -v m="$mod" '$1 == m {print $2}' <<<"$requires")
+  lowest=$(printf '%s\n%s\n' "${minimum[$mod]#v}" "${have#v}" | sort -V | head -n 1)
+  if [[ -z "$have" || "$lowest" != "${minimum[$mod]#v}" ]]; then
+    say "go.mod requires $mod ${have:-not at all}; it must be ${minimum[$mod]} or later"
+    exit 1
+  fi
+  say "go.mod requires $mod $have (>= ${minimum[$mod]})"
+done
 unformatted=$(gofmt -l $(find . -name '*.go' -not -path './fpgascorepb/*'))
 if [[ -n "$unformatted" ]]; then
   say "gofmt: these files need formatting:"; printf '  %s\n' $unformatted >&2
@@ -26,6 +43,9 @@ say "go build ./..."
 go build ./...
 say "go vet ./..."
 go vet ./...
+command -v staticcheck >/dev/null || { say "staticcheck not found in .tools/bin: run scripts/setup.sh"; exit 1; }
+say "$(staticcheck -version) ./..."
+staticcheck ./...
 
 # The reference-server tests must run, not be skipped, here.
 export FPGASCORE_REQUIRE_EMULATOR=1

@@ -33,7 +33,7 @@ func redactedIf(set bool) string {
 // require a secure transport (TLS) unless AllowInsecure is set, so grpc-go refuses to send
 // the key over plaintext. Use them with a raw grpc.ClientConn:
 //
-//	conn, err := grpc.Dial(addr,
+//	conn, err := grpc.NewClient(addr,
 //		grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(nil, "")),
 //		grpc.WithPerRPCCredentials(&fpgascore.AccessTokenCredentials{Key: key}))
 //

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	pb "github.com/fpgascore/fpgascore/go/fpgascorepb"
 )
@@ -77,7 +78,7 @@ func BenchmarkClientVsRawStub(b *testing.B) {
 	for _, p := range payloads {
 		p := p
 		b.Run(p.name+"/raw-stub", func(b *testing.B) {
-			conn, err := grpc.Dial(srv.addr, grpc.WithInsecure())
+			conn, err := grpc.NewClient(srv.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -84,7 +85,11 @@ func NewClient(target string, opts ...Option) (*Client, error) {
 	dialOpts := []grpc.DialOption{
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: keepaliveTime, Timeout: keepaliveTimeout}),
 		grpc.WithUserAgent("fpgascore-go"),
-		grpc.WithDefaultCallOptions(grpc.ForceCodec(protoCodec{})),
+		// The client's own retry policy is the only one: no gRPC retries (transparent
+		// retries of calls that never reached the server stay), no service config from
+		// the resolver that could turn them on.
+		grpc.WithDisableRetry(),
+		grpc.WithDisableServiceConfig(),
 	}
 	if o.tls {
 		creds, err := transportCredentials(&o)
@@ -93,10 +98,10 @@ func NewClient(target string, opts ...Option) (*Client, error) {
 		}
 		dialOpts = append(dialOpts, grpc.WithTransportCredentials(creds))
 	} else {
-		dialOpts = append(dialOpts, grpc.WithInsecure())
+		dialOpts = append(dialOpts, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	}
 	dialOpts = append(dialOpts, o.dialOptions...)
-	conn, err := grpc.Dial(target, dialOpts...)
+	conn, err := newConn(target, dialOpts...)
 	if err != nil {
 		return nil, &Error{Code: codes.Unavailable, Message: fmt.Sprintf("cannot set up a connection to %q: %v", target, err), cause: err}
 	}
@@ -108,6 +113,23 @@ func NewClient(target string, opts ...Option) (*Client, error) {
 		keys:   newKeyRing(&o),
 		jitter: newJitter(),
 	}, nil
+}
+
+// newConn is grpc.NewClient reading a target without a scheme as grpc.Dial did: NewClient
+// resolves "host:port" with the dns resolver, Dial handed it to the dialer as it is
+// (passthrough), and so does this client. A target naming a resolver (dns:///, unix:,
+// passthrough:///, or a scheme of a resolver given with grpc.WithResolvers) is used as it is.
+func newConn(target string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
+	conn, err := grpc.NewClient(target, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if strings.HasPrefix(conn.CanonicalTarget(), "dns:///") && !strings.HasPrefix(strings.ToLower(target), "dns:") {
+		// No resolver named: NewClient fell back to its default scheme, dns.
+		conn.Close()
+		return grpc.NewClient("passthrough:///"+target, opts...)
+	}
+	return conn, nil
 }
 
 // Close closes the connection. Calls in progress fail; the client cannot be used after.
@@ -285,22 +307,14 @@ func (c *Client) callWithRetries(ctx context.Context, req *pb.PredictRequest) (*
 	}
 }
 
-// checkCallMetadata refuses per-call outgoing metadata carrying "authorization".
+// checkCallMetadata refuses per-call outgoing metadata carrying "authorization", whether it
+// came from metadata.NewOutgoingContext (with a key in any case) or AppendToOutgoingContext.
 func checkCallMetadata(ctx context.Context) error {
-	md, added, ok := metadata.FromOutgoingContextRaw(ctx)
+	md, ok := metadata.FromOutgoingContext(ctx) // a merged copy, keys in lower case
 	if !ok {
 		return nil
 	}
-	bad := false
-	for k := range md {
-		bad = bad || strings.EqualFold(k, AuthorizationKey)
-	}
-	for _, kv := range added {
-		for i := 0; i < len(kv); i += 2 {
-			bad = bad || strings.EqualFold(kv[i], AuthorizationKey)
-		}
-	}
-	if bad {
+	if _, bad := md[AuthorizationKey]; bad {
 		return newError(codes.InvalidArgument, "%q metadata comes from the client's access token (WithAccessToken); it cannot be set on the call's context", AuthorizationKey)
 	}
 	return nil

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -481,18 +482,13 @@ func TestEmulatorInsecureKey(t *testing.T) {
 	}
 }
 
-// The documented raw pattern: grpc.Dial with TLS transport credentials and the module's
-// per-RPC credentials, then the generated stub.
+// The documented raw pattern: grpc.NewClient with TLS transport credentials and the
+// module's per-RPC credentials, then the generated stub.
 func TestEmulatorDocumentedDialPattern(t *testing.T) {
-	if problem := defaultCodecProblem(); problem != "" {
-		t.Fatalf("grpc-go's default codec cannot handle the generated messages (%s): "+
-			"github.com/golang/protobuf must be v1.4 or later; on Debian: "+
-			"apt-get install golang-github-golang-protobuf-1-5-dev", problem)
-	}
 	e := emulatorFor(t, "tls")
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(testCerts.caPEM)
-	conn, err := grpc.Dial(e.addr,
+	conn, err := grpc.NewClient(e.addr,
 		grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(pool, "")),
 		grpc.WithPerRPCCredentials(&AccessTokenCredentials{Key: testPrimaryKey}))
 	if err != nil {
@@ -513,7 +509,7 @@ func TestEmulatorDocumentedDialPattern(t *testing.T) {
 	}
 	checkRows(t, s, 1)
 	// Bearer form too.
-	conn2, err := grpc.Dial(e.addr,
+	conn2, err := grpc.NewClient(e.addr,
 		grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(pool, "")),
 		grpc.WithPerRPCCredentials(&AccessTokenCredentials{Key: testSecondaryKey, Bearer: true}))
 	if err != nil {
@@ -524,7 +520,8 @@ func TestEmulatorDocumentedDialPattern(t *testing.T) {
 		t.Fatal(err)
 	}
 	// grpc-go itself refuses the credentials on a plaintext connection.
-	if _, err := grpc.Dial(e.addr, grpc.WithInsecure(), grpc.WithPerRPCCredentials(&AccessTokenCredentials{Key: "k"})); err == nil {
+	if _, err := grpc.NewClient(e.addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithPerRPCCredentials(&AccessTokenCredentials{Key: "k"})); err == nil {
 		t.Fatal("plaintext dial with key credentials accepted")
 	}
 }

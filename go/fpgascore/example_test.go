@@ -151,7 +151,7 @@ func ExampleLabel() {
 // The documented raw pattern: a grpc.ClientConn with TLS and the module's per-call
 // credentials, and the generated stub.
 func ExampleAccessTokenCredentials() {
-	conn, err := grpc.Dial("scoring.example.com:443",
+	conn, err := grpc.NewClient("scoring.example.com:443",
 		grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(nil, "")),
 		grpc.WithPerRPCCredentials(&fpgascore.AccessTokenCredentials{Key: os.Getenv("FPGASCORE_KEY")}))
 	if err != nil {

@@ -30,7 +30,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/encoding"
 
 	pb "github.com/fpgascore/fpgascore/go/fpgascorepb"
 )
@@ -448,8 +447,7 @@ func startFake(t testing.TB, creds credentials.TransportCredentials, handle func
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The fpgascore codec, so these servers do not depend on github.com/golang/protobuf.
-	opts := []grpc.ServerOption{grpc.CustomCodec(serverCodec{})}
+	var opts []grpc.ServerOption
 	if creds != nil {
 		opts = append(opts, grpc.Creds(creds))
 	}
@@ -494,32 +492,4 @@ func scoresResponse(n int, floatVal bool) *pb.PredictResponse {
 		t.FloatVal = values
 	}
 	return &pb.PredictResponse{Outputs: map[string]*pb.TensorProto{DefaultOutputName: t}}
-}
-
-// serverCodec is the client's APIv2 codec in the shape grpc.CustomCodec wants.
-type serverCodec struct{ protoCodec }
-
-func (serverCodec) String() string { return "proto" }
-
-// defaultCodecProblem says why grpc-go's default codec cannot marshal the generated
-// messages (github.com/golang/protobuf older than v1.4), or "" when it can.
-func defaultCodecProblem() (problem string) {
-	defer func() {
-		if r := recover(); r != nil {
-			problem = fmt.Sprint(r)
-		}
-	}()
-	codec := encoding.GetCodec("proto")
-	data, err := codec.Marshal(&pb.PredictRequest{ModelSpec: &pb.ModelSpec{Name: "m"}})
-	if err != nil {
-		return err.Error()
-	}
-	var back pb.PredictRequest
-	if err := codec.Unmarshal(data, &back); err != nil {
-		return err.Error()
-	}
-	if back.GetModelSpec().GetName() != "m" {
-		return "round trip lost the model name"
-	}
-	return ""
 }

@@ -62,6 +62,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/fpgascore/fpgascore/go/fpgascore"
 	pb "github.com/fpgascore/fpgascore/go/fpgascorepb"
@@ -359,9 +360,10 @@ func stubCallers(cfg *config, target string, p *payload) (func() caller, func(),
 		}
 		dial = append(dial, grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)))
 	} else {
-		dial = append(dial, grpc.WithInsecure())
+		dial = append(dial, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	}
-	conn, err := grpc.Dial(target, dial...)
+	// passthrough, as the client does with a host:port target (NewClient's default is dns).
+	conn, err := grpc.NewClient("passthrough:///"+target, dial...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cannot set up a connection to %s: %w", target, err)
 	}

@@ -114,7 +114,7 @@ func serve(t *testing.T, f *fake) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := grpc.NewServer(grpc.CustomCodec(protoCodec{})) // serve.go's codec: no github.com/golang/protobuf dependency
+	s := grpc.NewServer()
 	pb.RegisterPredictionServiceServer(s, f)
 	go s.Serve(lis)
 	t.Cleanup(s.Stop)

@@ -49,7 +49,6 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 
 	pb "github.com/fpgascore/fpgascore/go/fpgascorepb"
 )
@@ -161,7 +160,6 @@ func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 // (srv.Serve(lis) serves), with the null PredictionService registered.
 func newNullServer(cfg *serveConfig) (*grpc.Server, net.Listener, error) {
 	opts := []grpc.ServerOption{
-		grpc.CustomCodec(protoCodec{}),
 		grpc.MaxRecvMsgSize(maxRecvMsgBytes),
 		// The reference server's keepalive policy: pings every 10 s or more, calls or not.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
@@ -399,26 +397,3 @@ func newRequestID() string {
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
-
-// protoCodec marshals with google.golang.org/protobuf directly, so the server does not depend
-// on the github.com/golang/protobuf version behind grpc-go's default codec (the wire is the
-// same).
-type protoCodec struct{}
-
-func (protoCodec) Marshal(v interface{}) ([]byte, error) {
-	m, ok := v.(proto.Message)
-	if !ok {
-		return nil, fmt.Errorf("codec: cannot marshal %T", v)
-	}
-	return proto.Marshal(m)
-}
-
-func (protoCodec) Unmarshal(data []byte, v interface{}) error {
-	m, ok := v.(proto.Message)
-	if !ok {
-		return fmt.Errorf("codec: cannot unmarshal into %T", v)
-	}
-	return proto.Unmarshal(data, m)
-}
-
-func (protoCodec) String() string { return "proto" }

@@ -27,6 +27,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -50,7 +51,7 @@ func startNull(t *testing.T, cfg serveConfig) string {
 // rawStub is the generated stub on a connection to addr: plaintext, or TLS trusting caFile.
 func rawStub(t *testing.T, addr, caFile string) pb.PredictionServiceClient {
 	t.Helper()
-	opt := grpc.WithInsecure()
+	opt := grpc.WithTransportCredentials(insecure.NewCredentials())
 	if caFile != "" {
 		pemData, err := os.ReadFile(caFile)
 		if err != nil {
@@ -62,7 +63,7 @@ func rawStub(t *testing.T, addr, caFile string) pb.PredictionServiceClient {
 		}
 		opt = grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool}))
 	}
-	conn, err := grpc.Dial(addr, opt)
+	conn, err := grpc.NewClient(addr, opt)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,7 +80,7 @@ func startFake(t *testing.T) (*fake, int) {
 		t.Fatal(err)
 	}
 	f := &fake{attempts: map[string]int{}}
-	s := grpc.NewServer(grpc.CustomCodec(codec{}))
+	s := grpc.NewServer()
 	pb.RegisterPredictionServiceServer(s, f)
 	go s.Serve(lis)
 	t.Cleanup(s.Stop)
@@ -236,13 +236,3 @@ func TestDriverSession(t *testing.T) {
 		t.Fatalf("cases %v", f.cases)
 	}
 }
-
-// codec marshals with google.golang.org/protobuf, so the test server does not depend on
-// the github.com/golang/protobuf version.
-type codec struct{}
-
-func (codec) Marshal(v interface{}) ([]byte, error) { return proto.Marshal(v.(proto.Message)) }
-func (codec) Unmarshal(data []byte, v interface{}) error {
-	return proto.Unmarshal(data, v.(proto.Message))
-}
-func (codec) String() string { return "proto" }

@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"google.golang.org/grpc"
-	"google.golang.org/protobuf/proto"
 
 	pb "github.com/fpgascore/fpgascore/go/fpgascorepb"
 )
@@ -40,7 +39,7 @@ func serve(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := grpc.NewServer(grpc.CustomCodec(codec{}))
+	s := grpc.NewServer()
 	pb.RegisterPredictionServiceServer(s, fake{})
 	go s.Serve(lis)
 	t.Cleanup(s.Stop)
@@ -93,13 +92,3 @@ func TestScore(t *testing.T) {
 		t.Fatalf("no server: exit %d", code)
 	}
 }
-
-// codec marshals with google.golang.org/protobuf, so the test server does not depend on
-// the github.com/golang/protobuf version.
-type codec struct{}
-
-func (codec) Marshal(v interface{}) ([]byte, error) { return proto.Marshal(v.(proto.Message)) }
-func (codec) Unmarshal(data []byte, v interface{}) error {
-	return proto.Unmarshal(data, v.(proto.Message))
-}
-func (codec) String() string { return "proto" }
