@@ -86,7 +86,7 @@ if (( check )); then
   mkdir -p "$tmp/py/fpgascore/v1" "$tmp/go/fpgascorepb"
   generate_into "$tmp/py/fpgascore/v1" "$tmp/go/fpgascorepb"
   check_headers "$GO_OUT"
-  if ! diff -r "$tmp/py/fpgascore/v1" "$PY_OUT" || ! diff -r "$tmp/go/fpgascorepb" "$GO_OUT" -x '*_test.go' -x '*.md'; then
+  if ! diff -r -x __pycache__ "$tmp/py/fpgascore/v1" "$PY_OUT" || ! diff -r "$tmp/go/fpgascorepb" "$GO_OUT" -x '*_test.go' -x '*.md'; then
     die "generated code is stale: run scripts/generate.sh and commit the result"
   fi
   log "generated code is up to date"

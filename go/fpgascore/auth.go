@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 )
 
@@ -144,3 +145,24 @@ func (r keyRing) String() string { return "keyRing{" + r.describe() + "}" }
 
 // Format prints String for every verb, so no fmt verb shows a key.
 func (r keyRing) Format(f fmt.State, _ rune) { fmt.Fprint(f, r.String()) }
+
+// checkKey trims a key's surrounding whitespace (a key read from a file keeps its newline)
+// and refuses, with an INVALID_ARGUMENT *Error naming the problem and never the key, one
+// that is then empty or holds a character a header value cannot carry. An unset key ("")
+// stays unset.
+func checkKey(key secret, name string) (secret, error) {
+	if key == "" {
+		return "", nil
+	}
+	trimmed := strings.TrimSpace(string(key))
+	if trimmed == "" {
+		return "", newError(codes.InvalidArgument, "%s is empty", name)
+	}
+	for i, r := range []rune(trimmed) {
+		if r < 0x20 || r > 0x7e {
+			return "", newError(codes.InvalidArgument, "%s holds a character that is not printable ASCII (U+%04X at position %d of %d); a key is sent as a header value",
+				name, r, i+1, len([]rune(trimmed)))
+		}
+	}
+	return secret(trimmed), nil
+}

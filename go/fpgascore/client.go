@@ -64,6 +64,16 @@ func NewClient(target string, opts ...Option) (*Client, error) {
 	if o.secondaryKey != "" && o.primaryKey == "" {
 		return nil, newError(codes.InvalidArgument, "a secondary access token needs a primary one (WithAccessToken)")
 	}
+	for _, k := range []struct {
+		key  *secret
+		name string
+	}{{&o.primaryKey, "the access token (WithAccessToken)"}, {&o.secondaryKey, "the secondary access token (WithSecondaryAccessToken)"}} {
+		checked, err := checkKey(*k.key, k.name)
+		if err != nil {
+			return nil, err
+		}
+		*k.key = checked
+	}
 	if o.primaryKey != "" && !o.tls && !o.allowInsecureKey {
 		return nil, newError(codes.FailedPrecondition,
 			"refusing to send an access token over plaintext: use WithTLS(), or WithAllowInsecureKey() for a trusted network or a local test server")
@@ -73,6 +83,9 @@ func NewClient(target string, opts ...Option) (*Client, error) {
 	}
 	if o.modelName == "" {
 		o.modelName = DefaultModelName
+	}
+	if o.signatureName == "" {
+		o.signatureName = DefaultSignatureName
 	}
 	if o.inputName == "" {
 		o.inputName = DefaultInputName
@@ -233,33 +246,46 @@ func (c *Client) Predict(ctx context.Context, req *pb.PredictRequest) (*pb.Predi
 	}
 	if req.ModelSpec == nil {
 		req = &pb.PredictRequest{
-			ModelSpec:    &pb.ModelSpec{Name: c.opts.modelName, SignatureName: DefaultSignatureName},
+			ModelSpec:    &pb.ModelSpec{Name: c.opts.modelName, SignatureName: c.opts.signatureName},
 			Inputs:       req.Inputs,
 			OutputFilter: req.OutputFilter,
 		}
 	}
+	ctx, cancel, err := c.callContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	return callWithRetries(c, ctx, func(ctx context.Context, opts ...grpc.CallOption) (*pb.PredictResponse, error) {
+		return c.stub.Predict(ctx, req, opts...)
+	})
+}
+
+// callContext is ctx with the client's default deadline (unless ctx has one) and the
+// client's metadata; a ctx carrying "authorization" is refused.
+func (c *Client) callContext(ctx context.Context) (context.Context, context.CancelFunc, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	if err := checkCallMetadata(ctx); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	cancel := context.CancelFunc(func() {})
 	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.opts.timeout)
-		defer cancel()
 	}
 	if len(c.opts.metadata) > 0 {
 		ctx = metadata.AppendToOutgoingContext(ctx, c.opts.metadata...)
 	}
-	return c.callWithRetries(ctx, req)
+	return ctx, cancel, nil
 }
 
 // callWithRetries runs the attempts of one logical call under the retry policy. When an
 // attempt fails UNAUTHENTICATED and a second key is configured, the call switches to the
 // other key once (an attempt that is not a retry) and keeps that key for its later retries;
 // when the call then succeeds, later calls use that key too.
-func (c *Client) callWithRetries(ctx context.Context, req *pb.PredictRequest) (*pb.PredictResponse, error) {
+func callWithRetries[T any](c *Client, ctx context.Context, call func(context.Context, ...grpc.CallOption) (T, error)) (T, error) {
+	var none T
 	policy := c.opts.retry
 	deadline, _ := ctx.Deadline()
 	info := callInfoFrom(ctx)
@@ -270,7 +296,7 @@ func (c *Client) callWithRetries(ctx context.Context, req *pb.PredictRequest) (*
 	first := idx
 	failedOver := false
 	for retry := 0; ; {
-		resp, header, trailer, err := c.attempt(ctx, req, creds)
+		resp, header, trailer, err := attempt(ctx, call, creds)
 		if info != nil {
 			info.Attempts++
 			info.RequestID = requestID(header, trailer)
@@ -291,18 +317,18 @@ func (c *Client) callWithRetries(ctx context.Context, req *pb.PredictRequest) (*
 		e := errorFromCall(err, header, trailer, c.keys.secrets())
 		retry++
 		if retry >= policy.MaxAttempts || !retryable(e.Code, header, trailer) || e.untrustedCertificate() || ctx.Err() != nil {
-			return nil, e
+			return none, e
 		}
 		sleep := policy.retryDelay(retry, c.jitter, header, trailer)
 		if !time.Now().Add(sleep).Before(deadline) {
-			return nil, e
+			return none, e
 		}
 		timer := time.NewTimer(sleep)
 		select {
 		case <-timer.C:
 		case <-ctx.Done():
 			timer.Stop()
-			return nil, e
+			return none, e
 		}
 	}
 }
@@ -320,14 +346,14 @@ func checkCallMetadata(ctx context.Context) error {
 	return nil
 }
 
-// attempt is one gRPC call.
-func (c *Client) attempt(ctx context.Context, req *pb.PredictRequest, creds *AccessTokenCredentials) (*pb.PredictResponse, metadata.MD, metadata.MD, error) {
+// attempt is one gRPC call, with the key creds (none when nil).
+func attempt[T any](ctx context.Context, call func(context.Context, ...grpc.CallOption) (T, error), creds *AccessTokenCredentials) (T, metadata.MD, metadata.MD, error) {
 	var header, trailer metadata.MD
 	callOpts := []grpc.CallOption{grpc.Header(&header), grpc.Trailer(&trailer)}
 	if creds != nil {
 		callOpts = append(callOpts, grpc.PerRPCCredentials(creds))
 	}
-	resp, err := c.stub.Predict(ctx, req, callOpts...)
+	resp, err := call(ctx, callOpts...)
 	return resp, header, trailer, err
 }
 

@@ -41,17 +41,19 @@ type options struct {
 	inputName          string
 	outputName         string
 	modelName          string
+	signatureName      string
 	metadata           []string // key, value, key, value ...
 	dialOptions        []grpc.DialOption
 }
 
 func defaultOptions() options {
 	return options{
-		timeout:    DefaultTimeout,
-		retry:      DefaultRetryPolicy(),
-		inputName:  DefaultInputName,
-		outputName: DefaultOutputName,
-		modelName:  DefaultModelName,
+		timeout:       DefaultTimeout,
+		retry:         DefaultRetryPolicy(),
+		inputName:     DefaultInputName,
+		outputName:    DefaultOutputName,
+		modelName:     DefaultModelName,
+		signatureName: DefaultSignatureName,
 	}
 }
 
@@ -163,6 +165,10 @@ func WithOutputName(name string) Option { return func(o *options) { o.outputName
 
 // WithModelName sets model_spec.name (default "resnet50").
 func WithModelName(name string) Option { return func(o *options) { o.modelName = name } }
+
+// WithSignatureName sets model_spec.signature_name (default "serving_default"), and the
+// signature ModelMetadata describes.
+func WithSignatureName(name string) Option { return func(o *options) { o.signatureName = name } }
 
 // WithMetadata adds a metadata pair sent with every call (keys are lower-cased by gRPC).
 // For one call, use metadata.AppendToOutgoingContext on its context instead. The key

@@ -28,7 +28,7 @@ func shapeProto(dims []int64) *pb.TensorShapeProto {
 
 func (c *Client) newRequest(input *pb.TensorProto) *pb.PredictRequest {
 	req := &pb.PredictRequest{
-		ModelSpec: &pb.ModelSpec{Name: c.opts.modelName, SignatureName: DefaultSignatureName},
+		ModelSpec: &pb.ModelSpec{Name: c.opts.modelName, SignatureName: c.opts.signatureName},
 		Inputs:    map[string]*pb.TensorProto{c.opts.inputName: input},
 	}
 	if c.opts.outputName != DefaultOutputName {

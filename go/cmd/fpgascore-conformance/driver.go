@@ -49,6 +49,8 @@ type request struct {
 	Concurrency          *int              `json:"concurrency"`
 	TopK                 *int              `json:"top_k"`
 	Session              *string           `json:"session"`
+	ModelName            *string           `json:"model_name"`
+	SignatureName        *string           `json:"signature_name"`
 }
 
 type retrySpec struct {
@@ -70,6 +72,28 @@ type result struct {
 	RequestID string            `json:"request_id"`
 	Shape     []int64           `json:"shape"`
 	TopK      [][][]interface{} `json:"top_k"` // per row: [class_id, score] pairs
+	Metadata  *metadataResult   `json:"metadata,omitempty"`
+}
+
+// metadataResult is what action "metadata" reports: inputs and outputs as [name, dtype, shape].
+type metadataResult struct {
+	ModelName     string          `json:"model_name"`
+	Version       *int64          `json:"version"`
+	SignatureName string          `json:"signature_name"`
+	Inputs        [][]interface{} `json:"inputs"`
+	Outputs       [][]interface{} `json:"outputs"`
+}
+
+func metadataOf(m *fpgascore.ModelMetadata) *metadataResult {
+	list := func(specs []fpgascore.TensorSpec) [][]interface{} {
+		out := make([][]interface{}, 0, len(specs))
+		for _, s := range specs {
+			out = append(out, []interface{}{s.Name, s.DType, s.Shape})
+		}
+		return out
+	}
+	return &metadataResult{ModelName: m.ModelName, Version: m.Version, SignatureName: m.SignatureName,
+		Inputs: list(m.Inputs), Outputs: list(m.Outputs)}
 }
 
 // badRequest is a line that is not a valid request.
@@ -130,8 +154,9 @@ func (d *driver) handleLine(line []byte) (resp response) {
 	return resp
 }
 
-// work is one call to make with a client and a context.
-type work func(ctx context.Context, c *fpgascore.Client) (*fpgascore.Scores, error)
+// work is one call to make with a client and a context: scores, or (action "metadata")
+// the model's metadata.
+type work func(ctx context.Context, c *fpgascore.Client) (*fpgascore.Scores, *fpgascore.ModelMetadata, error)
 
 func (d *driver) handle(req *request) ([]result, error) {
 	action := "images"
@@ -145,13 +170,22 @@ func (d *driver) handle(req *request) ([]result, error) {
 	var call work
 	switch action {
 	case "none":
+	case "metadata":
+		call = func(ctx context.Context, c *fpgascore.Client) (*fpgascore.Scores, *fpgascore.ModelMetadata, error) {
+			m, err := c.ModelMetadata(ctx)
+			return nil, m, err
+		}
 	case "images", "tensor", "request":
-		var err error
-		if call, err = makeWork(req, action); err != nil {
+		scoring, err := makeWork(req, action)
+		if err != nil {
 			return nil, err
 		}
+		call = func(ctx context.Context, c *fpgascore.Client) (*fpgascore.Scores, *fpgascore.ModelMetadata, error) {
+			scores, err := scoring(ctx, c)
+			return scores, nil, err
+		}
 	default:
-		return nil, bad("'action' must be images, tensor, request or none, not %q", action)
+		return nil, bad("'action' must be images, tensor, request, metadata or none, not %q", action)
 	}
 
 	md := map[string]string{}
@@ -196,9 +230,12 @@ func (d *driver) handle(req *request) ([]result, error) {
 		}
 		var info fpgascore.CallInfo
 		ctx := fpgascore.WithCallInfo(metadata.AppendToOutgoingContext(context.Background(), pairs...), &info)
-		scores, err := call(ctx, client)
+		scores, meta, err := call(ctx, client)
 		if err != nil {
 			return failed(err, info.RequestID)
+		}
+		if meta != nil {
+			return result{Code: "OK", RequestID: info.RequestID, Metadata: metadataOf(meta)}
 		}
 		return succeeded(scores, k, info.RequestID)
 	}
@@ -264,6 +301,12 @@ func clientOptions(req *request) ([]fpgascore.Option, string, error) {
 			return nil, "", bad("'auth_scheme' must be raw or bearer, not %q", *req.AuthScheme)
 		}
 	}
+	if req.ModelName != nil {
+		opts = append(opts, fpgascore.WithModelName(*req.ModelName))
+	}
+	if req.SignatureName != nil {
+		opts = append(opts, fpgascore.WithSignatureName(*req.SignatureName))
+	}
 	if req.AllowInsecureKey != nil && *req.AllowInsecureKey {
 		opts = append(opts, fpgascore.WithAllowInsecureKey())
 	}
@@ -298,7 +341,10 @@ func clientOptions(req *request) ([]fpgascore.Option, string, error) {
 	return opts, target, nil
 }
 
-func makeWork(req *request, action string) (work, error) {
+// scoringWork is one scoring call.
+type scoringWork func(ctx context.Context, c *fpgascore.Client) (*fpgascore.Scores, error)
+
+func makeWork(req *request, action string) (scoringWork, error) {
 	switch action {
 	case "images":
 		paths := req.Images
