@@ -16,7 +16,7 @@ internal static class ClientBuilder
             "bearer" => AuthScheme.Bearer,
             var other => throw new BadRequestException($"'auth_scheme' must be raw or bearer, not {other}"),
         };
-        return new ScoringClient(new ScoringClientOptions
+        var options = new ScoringClientOptions
         {
             Host = host,
             Port = checked((int)port.Value),
@@ -30,7 +30,10 @@ internal static class ClientBuilder
             Timeout = TimeSpan.FromMilliseconds(request.Number("timeout_ms") ?? 10_000),
             RetryPolicy = Policy(request),
             Metadata = new Metadata(), // the line's metadata goes per call (case ids differ per call)
-        });
+        };
+        if (request.String("model_name") is { } model) options.ModelName = model;
+        if (request.String("signature_name") is { } signature) options.SignatureName = signature;
+        return new ScoringClient(options);
     }
 
     private static RetryPolicy Policy(DriverRequest request)

@@ -7,7 +7,8 @@ namespace FpgaScore.Conformance;
 /// Handles request lines. Choices the spec leaves open, as in the Python and Go drivers: call i (1-based) of
 /// <c>calls</c> &gt; 1 sends <c>x-conformance-case: CASE#i</c>; <c>concurrency</c> K runs the calls K at a time on
 /// one client, results in call order; <c>shape</c> is always [N,1000]; a construction error gives one result
-/// with its code; <c>action: none</c> gives one OK result; a <c>session</c> client keeps the settings of its
+/// with its code; <c>action: none</c> gives one OK result; <c>action: metadata</c> gives the model metadata as
+/// <c>metadata</c> (its <c>request_id</c> empty: the public result type has none); a <c>session</c> client keeps the settings of its
 /// first line, each line's metadata goes with that line's calls.
 /// </summary>
 internal sealed class Driver : IDisposable
@@ -23,7 +24,7 @@ internal sealed class Driver : IDisposable
         var k = request.Integer("top_k") ?? 5;
         if (calls < 1 || concurrency < 1 || k < 0)
             throw new BadRequestException("'calls' and 'concurrency' must be >= 1, 'top_k' >= 0");
-        var work = Work.For(request, action);
+        var work = Work.For(request, action, checked((int)k));
         var metadata = request.Metadata();
         var baseCase = metadata.LastOrDefault(p => p.Key == CaseKey).Value;
         var session = request.String("session");
@@ -54,7 +55,7 @@ internal sealed class Driver : IDisposable
                     var headers = new Metadata();
                     foreach (var (key, value) in metadata)
                         headers.Add(key, key == CaseKey && calls > 1 ? $"{baseCase}#{i}" : value);
-                    return Results.Ok(await Task.Run(() => work(client, headers)), (int)k);
+                    return await Task.Run(() => work(client, headers));
                 }
                 catch (Exception e)
                 {

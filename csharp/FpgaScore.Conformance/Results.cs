@@ -19,6 +19,27 @@ internal static class Results
 
     public static JsonObject Ok() => Result("OK", "", "", null, null);
 
+    /// <summary>
+    /// The result of <c>action: metadata</c>, as the Python driver writes it: <c>metadata</c> with the model name,
+    /// version (an integer or null), signature name, and inputs and outputs as <c>[name, dtype, [shape...]]</c>.
+    /// </summary>
+    public static JsonObject Ok(ModelMetadata metadata)
+    {
+        static JsonArray Specs(IEnumerable<TensorSpec> specs) => new(specs.Select(s => (JsonNode)new JsonArray(
+            s.Name, s.DataType, new JsonArray(s.Shape.Select(d => (JsonNode)JsonValue.Create(d)).ToArray()))).ToArray());
+
+        var result = Result("OK", "", "", null, null);
+        result["metadata"] = new JsonObject
+        {
+            ["model_name"] = metadata.ModelName,
+            ["version"] = metadata.Version,
+            ["signature_name"] = metadata.SignatureName,
+            ["inputs"] = Specs(metadata.Inputs),
+            ["outputs"] = Specs(metadata.Outputs),
+        };
+        return result;
+    }
+
     public static JsonObject Failed(Exception error) => error switch
     {
         ScoringException e => Result(CodeName(e.StatusCode), e.Details, e.RequestId, null, null),

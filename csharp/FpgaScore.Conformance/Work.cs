@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Text.Json.Nodes;
 using FpgaScore.V1;
 using Google.Protobuf;
 using Grpc.Core;
@@ -8,21 +9,30 @@ namespace FpgaScore.Conformance;
 /// <summary>The call one request line makes, built from its action.</summary>
 internal static class Work
 {
-    public delegate Task<ScoringResult<float[,]>> Call(ScoringClient client, Metadata headers);
+    /// <summary>One call; its result object (<see cref="Results"/>). A failure is thrown.</summary>
+    public delegate Task<JsonObject> Call(ScoringClient client, Metadata headers);
 
-    public static Call? For(DriverRequest request, string action) => action switch
+    private delegate Task<ScoringResult<float[,]>> Scoring(ScoringClient client, Metadata headers);
+
+    /// <param name="request">The request line.</param>
+    /// <param name="action">Its action.</param>
+    /// <param name="k">The top-k of a scoring result.</param>
+    public static Call? For(DriverRequest request, string action, int k) => action switch
     {
         "none" => null,
-        "images" => Images(request.Strings("images")),
-        "tensor" => Tensor(request),
-        "request" => FromFile(request.String("request_file") ?? throw new BadRequestException("action 'request' needs 'request_file'")),
-        _ => throw new BadRequestException("'action' must be one of images, tensor, request, none"),
+        "images" => Scored(Images(request.Strings("images")), k),
+        "tensor" => Scored(Tensor(request), k),
+        "request" => Scored(FromFile(request.String("request_file") ?? throw new BadRequestException("action 'request' needs 'request_file'")), k),
+        "metadata" => async (client, headers) => Results.Ok(await client.GetModelMetadataAsync(headers)),
+        _ => throw new BadRequestException("'action' must be one of images, tensor, request, metadata, none"),
     };
 
-    private static Call Images(IReadOnlyList<string> paths) =>
+    private static Call Scored(Scoring scoring, int k) => async (client, headers) => Results.Ok(await scoring(client, headers), k);
+
+    private static Scoring Images(IReadOnlyList<string> paths) =>
         (client, headers) => client.ScoreWithDetailsAsync<float[,]>(ImageRequest.FromFiles(paths.ToArray()), headers);
 
-    private static Call Tensor(DriverRequest request)
+    private static Scoring Tensor(DriverRequest request)
     {
         var file = request.String("tensor_file");
         var shapeJson = request.Array("tensor_shape");
@@ -42,7 +52,7 @@ internal static class Work
     /// The stored request's inputs and output filter, sent with the low-level <see cref="ScoringClient.PredictAsync"/>
     /// (which gives a request without model_spec the client's own), then decoded as <c>output_alias</c>.
     /// </summary>
-    private static Call FromFile(string path) => async (client, headers) =>
+    private static Scoring FromFile(string path) => async (client, headers) =>
     {
         PredictRequest stored;
         try

@@ -79,6 +79,45 @@ public class ConformanceDriverTests
     }
 
     [Fact]
+    public async Task MetadataIsReportedAsThePythonDriverDoes()
+    {
+        var server = await Servers.GetAsync(ServerKind.Plain);
+        var caseId = Clients.NewCase("driver-metadata");
+        using var driver = new Driver();
+        var results = await HandleAsync(driver, $$"""
+            {"id": "m", "host": "127.0.0.1", "port": {{server.Port}}, "action": "metadata", "calls": 2,
+             "model_name": "resnet50", "signature_name": "serving_default", "metadata": {"x-conformance-case": "{{caseId}}"} }
+            """);
+        Assert.Equal(2, results.Count);
+        foreach (var result in results)
+            Assert.Equal("""
+                {"code":"OK","message":"","request_id":"","shape":null,"top_k":null,"metadata":{"model_name":"resnet50","version":1,"signature_name":"serving_default","inputs":[["images","DT_STRING",[-1]]],"outputs":[["features","DT_FLOAT",[-1,2048]],["output_alias","DT_FLOAT",[-1,1000]]]}}
+                """, result!.ToJsonString());
+        Assert.Equal("get_model_metadata", Assert.Single(await server.CallsAsync($"{caseId}#2", 1)).GetProperty("event").GetString());
+    }
+
+    [Fact]
+    public async Task ModelAndSignatureNamesSetTheOptions()
+    {
+        var server = await Servers.GetAsync(ServerKind.Plain);
+        using var driver = new Driver();
+        string Line(string action, string field, string value) =>
+            $$"""{"id": "n", "host": "127.0.0.1", "port": {{server.Port}}, "action": "{{action}}", "images": ["{{RepoPaths.Image("gradient.jpg")}}"], "{{field}}": "{{value}}"}""";
+        var model = (await HandleAsync(driver, Line("metadata", "model_name", "inception")))[0]!;
+        Assert.Equal("NOT_FOUND", (string?)model["code"]);
+        Assert.Contains("Latest(inception)", (string?)model["message"]);
+        Assert.Matches("^[0-9a-f]{32}$", (string?)model["request_id"]);
+        Assert.Null(model["metadata"]);
+        var signature = (await HandleAsync(driver, Line("images", "signature_name", "classify")))[0]!;
+        Assert.Equal("INVALID_ARGUMENT", (string?)signature["code"]);
+        Assert.Contains("\"classify\" not found in signature def", (string?)signature["message"]);
+        var described = (await HandleAsync(driver, Line("metadata", "signature_name", "classify")))[0]!;
+        Assert.Equal("INTERNAL", (string?)described["code"]);
+        Assert.Contains("no signature 'classify'", (string?)described["message"]);
+        await Assert.ThrowsAsync<BadRequestException>(() => HandleAsync(driver, """{"id": "b", "host": "h", "port": 1, "model_name": 3}"""));
+    }
+
+    [Fact]
     public async Task MissingInputFilesAreInvalidArgumentNamingThem()
     {
         using var driver = new Driver();

@@ -141,17 +141,22 @@ public class ScoringTests
     [Fact]
     public async Task PredictFillsAMissingModelSpecAndLeavesTheCallersRequestAlone()
     {
-        using var client = await Clients.PlainAsync(o => o.ModelName = "resnet50-custom");
+        // The server serves only resnet50 (NOT_FOUND naming any other model), so the error names the model sent.
+        using var client = await Clients.PlainAsync(o => o.ModelName = "inception");
         var request = new PredictRequest();
         request.Inputs.Add("images", new ImageRequest(Clients.ImageBytes()).BuildRequest(RequestSettings.Default).Inputs["images"]);
-        var response = await client.PredictAsync(request);
+        var error = await Assert.ThrowsAsync<ScoringException>(() => client.PredictAsync(request));
+        Assert.Equal(StatusCode.NotFound, error.StatusCode);
+        Assert.Contains("Latest(inception)", error.Details);
         Assert.Null(request.ModelSpec);
-        Assert.Equal("resnet50-custom", response.ModelSpec.Name);
+
+        request.ModelSpec = new ModelSpec { Name = "resnet50" };
+        var response = await client.PredictAsync(request);
+        Assert.Equal("resnet50", response.ModelSpec.Name);
+        Assert.Equal(1L, response.ModelSpec.Version);
         Assert.Equal("serving_default", response.ModelSpec.SignatureName);
         Assert.Equal([1L, 1000], Scores.Decode(response, expectedRows: 1).Shape);
-
-        request.ModelSpec = new ModelSpec { Name = "own-model" };
-        Assert.Equal("own-model", (await client.PredictAsync(request)).ModelSpec.Name);
+        Assert.Equal("resnet50", request.ModelSpec.Name);
     }
 
     [Fact]

@@ -1,13 +1,17 @@
-using FpgaScore.V1;
 using Grpc.Core;
 
 namespace FpgaScore;
 
 public sealed partial class ScoringClient
 {
-    /// <summary>One logical call: attempts with the key in use, a secondary-key repeat, retries with backoff, all within the deadline.</summary>
-    private async Task<(PredictResponse Response, string RequestId, int Attempts)> InvokeAsync(
-        PredictRequest request, Metadata? headers, DateTime? deadline, CancellationToken cancellationToken)
+    /// <summary>
+    /// One logical call of any unary method of the service (<paramref name="method"/>, e.g. the stub's
+    /// <c>PredictAsync</c>): attempts with the key in use, a secondary-key repeat, retries with backoff,
+    /// all within the deadline.
+    /// </summary>
+    private async Task<(TResponse Response, string RequestId, int Attempts)> InvokeAsync<TRequest, TResponse>(
+        Func<TRequest, CallOptions, AsyncUnaryCall<TResponse>> method, TRequest request, Metadata? headers, DateTime? deadline,
+        CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         if (headers is not null && headers.Any(e => KeyRing.IsAuthorization(e.Key)))
@@ -25,7 +29,7 @@ public sealed partial class ScoringClient
             attempts++;
             counted++;
             var failuresBefore = _validator?.Failures ?? 0;
-            using var call = _stub.PredictAsync(request, Headers(headers, key), deadlineUtc, cancellationToken);
+            using var call = method(request, new CallOptions(Headers(headers, key), deadlineUtc, cancellationToken));
             try
             {
                 var response = await call.ResponseAsync.ConfigureAwait(false);
@@ -73,7 +77,7 @@ public sealed partial class ScoringClient
         return headers;
     }
 
-    private static Metadata? HeadersOf(AsyncUnaryCall<PredictResponse> call)
+    private static Metadata? HeadersOf<TResponse>(AsyncUnaryCall<TResponse> call)
     {
         var task = call.ResponseHeadersAsync;
         return task.IsCompletedSuccessfully ? task.Result : null;

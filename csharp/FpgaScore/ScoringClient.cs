@@ -109,7 +109,7 @@ public sealed partial class ScoringClient : IDisposable
         if (typeof(T) == typeof(float[]) && sent is > 1)
             throw new ScoringException(StatusCode.InvalidArgument,
                 $"the request holds {sent} images; float[] holds the scores of one: use float[,] or float[][] for a batch");
-        var (response, requestId, attempts) = await InvokeAsync(message, headers, deadline, cancellationToken).ConfigureAwait(false);
+        var (response, requestId, attempts) = await InvokeAsync(_stub.PredictAsync, message, headers, deadline, cancellationToken).ConfigureAwait(false);
         try
         {
             var (scores, shape) = Scores.DecodeAs<T>(response, _outputName, sent);
@@ -136,8 +136,43 @@ public sealed partial class ScoringClient : IDisposable
             request = request.Clone();
             request.ModelSpec = new ModelSpec { Name = _settings.ModelName, SignatureName = _settings.SignatureName };
         }
-        return (await InvokeAsync(request, headers, deadline, cancellationToken).ConfigureAwait(false)).Response;
+        return (await InvokeAsync(_stub.PredictAsync, request, headers, deadline, cancellationToken).ConfigureAwait(false)).Response;
     }
+
+    /// <summary>
+    /// The served model's name, version and signature (its inputs' and outputs' names, dtypes and shapes), from TF
+    /// Serving's <c>GetModelMetadata</c> for <see cref="ScoringClientOptions.ModelName"/>; the signature described is
+    /// <see cref="ScoringClientOptions.SignatureName"/>. Sent with the same key, secondary-key failover, retries and
+    /// deadline as a scoring call.
+    /// </summary>
+    /// <param name="headers">Extra metadata for this call.</param>
+    /// <param name="deadline">When the call (retries included) must end, UTC; default now + <see cref="ScoringClientOptions.Timeout"/>.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <exception cref="ScoringException">The call failed (e.g. <c>NotFound</c> for a model the server does not serve), or
+    /// <c>Internal</c> for an answer without the signature (no <c>signature_def</c>, another type, bytes that do not
+    /// parse, no signature called <see cref="ScoringClientOptions.SignatureName"/>); <see cref="ScoringException.RequestId"/>
+    /// names the call on the server.</exception>
+    public ModelMetadata GetModelMetadata(Metadata? headers = null, DateTime? deadline = null, CancellationToken cancellationToken = default) =>
+        GetModelMetadataAsync(headers, deadline, cancellationToken).GetAwaiter().GetResult();
+
+    /// <summary>The served model's metadata, asynchronously (see <see cref="GetModelMetadata"/>).</summary>
+    /// <param name="headers">Extra metadata for this call.</param>
+    /// <param name="deadline">When the call (retries included) must end, UTC; default now + <see cref="ScoringClientOptions.Timeout"/>.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <exception cref="ScoringException">As for <see cref="GetModelMetadata"/>.</exception>
+    public async Task<ModelMetadata> GetModelMetadataAsync(Metadata? headers = null, DateTime? deadline = null,
+        CancellationToken cancellationToken = default)
+    {
+        var request = ModelMetadataCodec.Request(_settings.ModelName);
+        var (response, requestId, _) = await InvokeAsync(_stub.GetModelMetadataAsync, request, headers, deadline, cancellationToken)
+            .ConfigureAwait(false);
+        return ModelMetadataCodec.Decode(response, _settings.SignatureName, requestId);
+    }
+
+    /// <summary>The served model's metadata, asynchronously, with the client's default deadline.</summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<ModelMetadata> GetModelMetadataAsync(CancellationToken cancellationToken) =>
+        GetModelMetadataAsync(null, null, cancellationToken);
 
     /// <summary>Closes the channel. Calls in flight are cancelled.</summary>
     public void Dispose()
