@@ -109,7 +109,7 @@ def _png_bomb(width: int, height: int) -> bytes:
     (lambda: rpc.image_request([rpc.image("gradient.jpg")], dims=[1, 1]), "must have shape [N]"),
     (lambda: rpc.image_request([rpc.image("gradient.jpg")], input_name="pixels"), "unknown input 'pixels'"),
     (lambda: rpc.image_request([_png_bomb(50_000, 50_000)]), "image is too large (50000x50000)"),
-    (lambda: rpc.image_request([rpc.image("gradient.jpg")] * 65), "at most 64 per request"),
+    (lambda: rpc.image_request([rpc.image("gradient.jpg")] * 33), "at most 32 per request"),
     (lambda: rpc.float_request(np.zeros((1, 224, 224), np.float32)), "must have shape [N, 224, 224, 3]"),
     (lambda: rpc.float_request(np.zeros((1, 224, 224, 3), np.float32), dims=[2, 224, 224, 3]), "needs 1204224"),
     (lambda: rpc.float_request(np.full((1, 224, 224, 3), np.nan, np.float32)), "NaN or infinite"),
