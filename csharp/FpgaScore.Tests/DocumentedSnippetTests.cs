@@ -5,7 +5,7 @@ using Grpc.Net.Client;
 
 namespace FpgaScore.Tests;
 
-/// <summary>The two C# snippets of the service's documentation, against the reference server.</summary>
+/// <summary>The two C# snippets of the service's documentation and the model metadata one of FpgaScore/README.md, against the reference server.</summary>
 [Collection(EnvironmentCollection.Name)]
 public class DocumentedSnippetTests
 {
@@ -42,6 +42,27 @@ public class DocumentedSnippetTests
         var result = client.Score<float[]>(new ImageRequest(content));
         Assert.Equal(1000, result.Length);
         Assert.Equal(Golden.Top1("rings.jpg"), Predictions.TopK(result, 1)[0].ClassId);
+    }
+
+    [Fact]
+    public async Task ModelMetadataSnippetWorks()
+    {
+        var server = await Servers.GetAsync(ServerKind.Secure);
+        using var roots = new EnvironmentVariable("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", Servers.Pki.CaFile);
+        string host = "localhost", key = Servers.PrimaryKey;
+        var output = new StringWriter();
+
+        // The snippet of FpgaScore/README.md, verbatim but for the port and the console.
+        using var client = new ScoringClient(new ScoringClientOptions { Host = host, Port = server.Port, UseSsl = true, AccessToken = key });
+        ModelMetadata model = await client.GetModelMetadataAsync(deadline: DateTime.UtcNow.AddSeconds(3));
+        output.WriteLine($"{model.ModelName} version {model.Version?.ToString() ?? "?"}, signature {model.SignatureName}");
+        foreach (TensorSpec spec in model.Outputs)                         // features, output_alias (ordinal name order)
+            output.WriteLine($"  {spec.Name}: {spec.DataType} [{string.Join(",", spec.Shape)}]");
+        long classes = model.Output("output_alias").Shape[^1];             // 1000; -1 is a dimension of any size
+
+        Assert.Equal(1000, classes);
+        Assert.Equal("resnet50 version 1, signature serving_default\n  features: DT_FLOAT [-1,2048]\n  output_alias: DT_FLOAT [-1,1000]\n",
+            output.ToString().ReplaceLineEndings("\n"));
     }
 
     [Fact]

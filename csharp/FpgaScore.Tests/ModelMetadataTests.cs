@@ -246,6 +246,8 @@ public class ModelMetadataTests
             () => Response(typeUrl: "type.googleapis.com/foo.Bar") },
         { "is a 'type.googleapis.com/tensorflow.serving.SignatureDefMapX', expected",
             () => Response(typeUrl: "type.googleapis.com/tensorflow.serving.SignatureDefMapX") },
+        { "is a 'type.googleapis.com/my.tensorflow.serving.SignatureDefMap', expected",
+            () => Response(typeUrl: "type.googleapis.com/my.tensorflow.serving.SignatureDefMap") },
         { "model metadata 'signature_def' does not parse", () => Response(value: ByteString.CopyFrom(0xff, 0xff, 0xff)) },
         { "model metadata has no signature 'serving_default' (signatures: other)", () => Response(signature: "other") },
     };

@@ -99,8 +99,24 @@ public class TlsTests
         });
         var error = await Assert.ThrowsAsync<ScoringException>(() => client.ScoreAsync<float[]>(
             new ImageRequest(Clients.ImageBytes()), deadline: DateTime.UtcNow.AddSeconds(3)));
-        Assert.Contains(error.StatusCode, new[] { StatusCode.Unavailable, StatusCode.Internal, StatusCode.DeadlineExceeded });
+        Assert.Contains(error.StatusCode, new[] { StatusCode.Unavailable, StatusCode.DeadlineExceeded });
         Assert.DoesNotContain("certificate was not trusted", error.Message);
+    }
+
+    [Fact]
+    public void AnHttpRequestThatFailedIsUnavailableHoweverGrpcCodedIt()
+    {
+        // What Grpc.Net.Client gives now and then for plaintext to a TLS port: INTERNAL, an HttpRequestException without an inner one.
+        var keys = new KeyRing(null, null, AuthScheme.Raw);
+        const string NoHttp2 = "An HTTP/2 connection could not be established because the server did not complete the HTTP/2 handshake.";
+        var bare = new RpcException(new Status(StatusCode.Internal, "Error starting gRPC call. HttpRequestException: " + NoHttp2,
+            new HttpRequestException(NoHttp2)));
+        var mapped = ErrorMapper.FromRpc(bare, "", keys, null, 0);
+        Assert.Equal(StatusCode.Unavailable, mapped.StatusCode);
+        Assert.Contains(NoHttp2, mapped.Details);
+        // An Internal the server sent stays Internal.
+        var served = new RpcException(new Status(StatusCode.Internal, "internal error (request 1)"));
+        Assert.Equal(StatusCode.Internal, ErrorMapper.FromRpc(served, "1", keys, null, 0).StatusCode);
     }
 
     [Fact]

@@ -24,9 +24,9 @@ internal static class ErrorMapper
             var reason = validator.LastFailure ?? "the TLS handshake refused it";
             status = new Status(StatusCode.Unavailable, $"{UntrustedCertificate}: {reason}", status.DebugException);
         }
-        else if (status.StatusCode == StatusCode.Internal && IsHandshakeFailure(status.DebugException))
+        else if (status.StatusCode == StatusCode.Internal && (IsHandshakeFailure(status.DebugException) || IsConnectionFailure(status.DebugException)))
         {
-            // e.g. TLS to a plaintext server: the connection could not be set up, as gRPC's core reports it.
+            // e.g. TLS to a plaintext server, or plaintext to a TLS port: the connection could not be set up, as gRPC's core reports it.
             status = new Status(StatusCode.Unavailable, keys.Redact(status.Detail), status.DebugException);
         }
         else
@@ -55,6 +55,19 @@ internal static class ErrorMapper
     {
         for (var e = exception; e is not null; e = e.InnerException)
             if (e is AuthenticationException) return true;
+        return false;
+    }
+
+    /// <summary>
+    /// Whether the HTTP request itself failed (<see cref="HttpRequestException"/>: no HTTP/2 connection, e.g. a plaintext
+    /// client on a TLS port). Grpc.Net.Client reports that as <c>Unavailable</c> when the exception wraps an
+    /// <see cref="IOException"/>, but as <c>Internal</c> when it wraps nothing, which SocketsHttpHandler now and then
+    /// throws for the same failure (seen for plaintext to a TLS port on a loaded machine).
+    /// </summary>
+    public static bool IsConnectionFailure(Exception? exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+            if (e is HttpRequestException) return true;
         return false;
     }
 
