@@ -195,6 +195,21 @@ public class ModelMetadataTests
         new() { Name = "t:0", Dtype = dtype, TensorShape = Tensors.Shape(shape) };
 
     [Fact]
+    public void WhatAServerPutsIntoAMetadataErrorIsBounded()
+    {
+        var signatures = new SignatureDefMap();
+        for (var i = 0; i < 1000; i++)
+            signatures.SignatureDef.Add($"{i:D4}" + new string('s', 10_000), new SignatureDef());
+        var many = Assert.Throws<ScoringException>(() =>
+            ModelMetadataCodec.Decode(Response(value: signatures.ToByteString()), "serving_default", "rid"));
+        Assert.True(many.Status.Detail.Length < 1000, $"{many.Status.Detail.Length} characters");
+        Assert.Contains("(995 more)", many.Status.Detail);
+        var longUrl = Assert.Throws<ScoringException>(() =>
+            ModelMetadataCodec.Decode(Response(typeUrl: new string('u', 100_000)), "serving_default", "rid"));
+        Assert.True(longUrl.Status.Detail.Length < 1000, $"{longUrl.Status.Detail.Length} characters");
+    }
+
+    [Fact]
     public void AnAnswerWithoutAVersionHasNone()
     {
         var metadata = ModelMetadataCodec.Decode(Response(), "serving_default", "rid");

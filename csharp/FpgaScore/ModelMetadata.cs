@@ -116,7 +116,7 @@ internal static class ModelMetadataCodec
             throw Internal($"model metadata has no '{SignatureDef}' (fields: {List(response.Metadata.Keys)})", requestId);
         var typeUrl = packed.TypeUrl ?? "";
         if (typeUrl[(typeUrl.LastIndexOf('/') + 1)..] != SignatureDefMapType)
-            throw Internal($"model metadata '{SignatureDef}' is a '{typeUrl}', expected {SignatureDefMapType}", requestId);
+            throw Internal($"model metadata '{SignatureDef}' is a '{Short(typeUrl)}', expected {SignatureDefMapType}", requestId);
         SignatureDefMap signatures;
         try
         {
@@ -142,11 +142,20 @@ internal static class ModelMetadataCodec
                 Array.AsReadOnly(p.Value.TensorShape?.Dim.Select(d => d.Size).ToArray() ?? [])))
             .ToList().AsReadOnly();
 
+    // What a server's answer can put into an error message: a few names, each of bounded length.
+    private const int EchoChars = 100;
+    private const int EchoNames = 5;
+
     private static string List(IEnumerable<string> names)
     {
         var sorted = names.OrderBy(n => n, StringComparer.Ordinal).ToList();
-        return sorted.Count == 0 ? "none" : string.Join(", ", sorted);
+        if (sorted.Count == 0) return "none";
+        var shown = string.Join(", ", sorted.Take(EchoNames).Select(Short));
+        return sorted.Count > EchoNames ? $"{shown} … ({sorted.Count - EchoNames} more)" : shown;
     }
+
+    private static string Short(string text) =>
+        text.Length <= EchoChars ? text : $"{text[..EchoChars]}… ({text.Length - EchoChars} more characters)";
 
     private static ScoringException Internal(string message, string requestId) => new(StatusCode.Internal, message, requestId);
 }

@@ -16,6 +16,9 @@ import (
 const (
 	signatureDefField = "signature_def"
 	signatureDefMap   = "tensorflow.serving.SignatureDefMap"
+	// What a server's answer can put into an error message: a few names, each of bounded length.
+	echoChars = 100
+	echoNames = 5
 )
 
 // TensorSpec is one input or output of the model's signature.
@@ -98,7 +101,7 @@ func decodeMetadata(resp *pb.GetModelMetadataResponse, signature string) (*Model
 		return nil, newError(codes.Internal, "model metadata has no %q (fields: %s)", signatureDefField, sortedKeys(resp.GetMetadata()))
 	}
 	if url := packed.GetTypeUrl(); url[strings.LastIndex(url, "/")+1:] != signatureDefMap {
-		return nil, newError(codes.Internal, "model metadata %q is a %q, expected %s", signatureDefField, url, signatureDefMap)
+		return nil, newError(codes.Internal, "model metadata %q is a %q, expected %s", signatureDefField, short(url), signatureDefMap)
 	}
 	var signatures pb.SignatureDefMap
 	if err := proto.Unmarshal(packed.GetValue(), &signatures); err != nil {
@@ -138,6 +141,8 @@ func specs(infos map[string]*pb.TensorInfo) []TensorSpec {
 	return out
 }
 
+// sortedKeys lists a map's keys for a message: the first few in order, shortened, then how
+// many more.
 func sortedKeys[V any](m map[string]V) string {
 	if len(m) == 0 {
 		return "none"
@@ -147,5 +152,23 @@ func sortedKeys[V any](m map[string]V) string {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	return strings.Join(keys, ", ")
+	shown := keys
+	if len(keys) > echoNames {
+		shown = keys[:echoNames]
+	}
+	for i, k := range shown {
+		shown[i] = short(k)
+	}
+	out := strings.Join(shown, ", ")
+	if len(keys) > echoNames {
+		out += fmt.Sprintf(" … (%d more)", len(keys)-echoNames)
+	}
+	return out
+}
+
+func short(s string) string {
+	if len(s) <= echoChars {
+		return s
+	}
+	return fmt.Sprintf("%s… (%d more bytes)", strings.ToValidUTF8(s[:echoChars], ""), len(s)-echoChars)
 }

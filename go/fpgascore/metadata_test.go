@@ -2,6 +2,7 @@ package fpgascore
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -98,6 +99,23 @@ func TestKeysAreTrimmedOrRefusedWithoutShowingThem(t *testing.T) {
 		_, err := NewClient("localhost:1", WithTLS(), WithAccessToken(raw))
 		if ErrorCode(err) != codes.InvalidArgument || !strings.Contains(err.Error(), problem) || strings.Contains(err.Error(), "first-half") {
 			t.Fatalf("%q: got %v, want INVALID_ARGUMENT with %q and no key", raw, err, problem)
+		}
+	}
+}
+
+func TestDecodeMetadataErrorsAreBounded(t *testing.T) {
+	defs := map[string]*pb.SignatureDef{}
+	for i := 0; i < 1000; i++ {
+		defs[fmt.Sprintf("%04d%s", i, strings.Repeat("s", 10000))] = &pb.SignatureDef{}
+	}
+	value, _ := proto.Marshal(&pb.SignatureDefMap{SignatureDef: defs})
+	for _, resp := range []*pb.GetModelMetadataResponse{
+		{Metadata: map[string]*anypb.Any{"signature_def": {TypeUrl: "type.googleapis.com/tensorflow.serving.SignatureDefMap", Value: value}}},
+		{Metadata: map[string]*anypb.Any{"signature_def": {TypeUrl: strings.Repeat("u", 100000)}}},
+	} {
+		_, err := decodeMetadata(resp, "serving_default")
+		if err == nil || len(err.Message) > 1000 {
+			t.Fatalf("message of %d bytes, want a bounded one", len(err.Message))
 		}
 	}
 }

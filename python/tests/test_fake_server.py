@@ -361,3 +361,20 @@ def test_malformed_model_metadata_is_internal_with_request_id(fake, response, me
         with pytest.raises(fpgascore.InternalError, match=message.replace("(", r"\(").replace(")", r"\)")) as raised:
             client.model_metadata()
     assert raised.value.request_id == "fake-metadata"
+
+
+def test_what_a_server_puts_into_a_metadata_error_is_bounded(fake):
+    from fpgascore.v1 import model_metadata_pb2
+    signatures = model_metadata_pb2.SignatureDefMap()
+    for index in range(1000):
+        signatures.signature_def[f"{index:04d}" + "s" * 10_000].method_name = "x"
+    fake.service.metadata_handler = lambda request, context: _metadata_response(value=signatures.SerializeToString())
+    with client_for(fake) as client:
+        with pytest.raises(fpgascore.InternalError) as raised:
+            client.model_metadata()
+    assert len(str(raised.value)) < 1000 and "(995 more)" in str(raised.value)
+    fake.service.metadata_handler = lambda request, context: _metadata_response(type_url="u" * 100_000)
+    with client_for(fake) as client:
+        with pytest.raises(fpgascore.InternalError) as raised:
+            client.model_metadata()
+    assert len(str(raised.value)) < 1000

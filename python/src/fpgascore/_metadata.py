@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Iterable, Mapping, Optional, Tuple
 
 from ._errors import InternalError
 from .v1 import model_metadata_pb2, tensor_pb2
@@ -11,6 +11,9 @@ __all__ = ["ModelMetadata", "TensorSpec", "metadata_request", "decode_metadata"]
 
 SIGNATURE_DEF = "signature_def"
 _SIGNATURE_DEF_MAP = "tensorflow.serving.SignatureDefMap"
+# What a server's answer can put into an error message: a few names, each of bounded length.
+_ECHO_CHARS = 100
+_ECHO_NAMES = 5
 
 
 @dataclass(frozen=True)
@@ -73,10 +76,9 @@ def decode_metadata(response: model_metadata_pb2.GetModelMetadataResponse, signa
     was wrong when the response does not carry it."""
     packed = response.metadata.get(SIGNATURE_DEF)
     if packed is None:
-        raise InternalError(f"model metadata has no {SIGNATURE_DEF!r} (fields: "
-                            f"{', '.join(sorted(response.metadata)) or 'none'})")
+        raise InternalError(f"model metadata has no {SIGNATURE_DEF!r} (fields: {_listing(response.metadata)})")
     if packed.type_url.rpartition("/")[2] != _SIGNATURE_DEF_MAP:
-        raise InternalError(f"model metadata {SIGNATURE_DEF!r} is a {packed.type_url!r}, "
+        raise InternalError(f"model metadata {SIGNATURE_DEF!r} is a {_short(packed.type_url)!r}, "
                             f"expected {_SIGNATURE_DEF_MAP}")
     signatures = model_metadata_pb2.SignatureDefMap()
     try:
@@ -84,8 +86,8 @@ def decode_metadata(response: model_metadata_pb2.GetModelMetadataResponse, signa
     except Exception as exc:  # google.protobuf.message.DecodeError
         raise InternalError(f"model metadata {SIGNATURE_DEF!r} does not parse: {exc}") from None
     if signature_name not in signatures.signature_def:
-        raise InternalError(f"model metadata has no signature {signature_name!r} (signatures: "
-                            f"{', '.join(sorted(signatures.signature_def)) or 'none'})")
+        raise InternalError(f"model metadata has no signature {signature_name!r} "
+                            f"(signatures: {_listing(signatures.signature_def)})")
     signature = signatures.signature_def[signature_name]
     spec = response.model_spec
     return ModelMetadata(model_name=spec.name, version=spec.version.value if spec.HasField("version") else None,
@@ -93,10 +95,22 @@ def decode_metadata(response: model_metadata_pb2.GetModelMetadataResponse, signa
                          outputs=_specs(signature.outputs))
 
 
-def _specs(infos: "object") -> Tuple[TensorSpec, ...]:
+def _specs(infos: Mapping[str, model_metadata_pb2.TensorInfo]) -> Tuple[TensorSpec, ...]:
     return tuple(TensorSpec(name=name, dtype=_dtype_name(info.dtype),
                             shape=tuple(dim.size for dim in info.tensor_shape.dim))
-                 for name, info in sorted(infos.items()))  # type: ignore[attr-defined]
+                 for name, info in sorted(infos.items()))
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _ECHO_CHARS else f"{text[:_ECHO_CHARS]}… ({len(text) - _ECHO_CHARS} more characters)"
+
+
+def _listing(names: Iterable[str]) -> str:
+    """Sorted names for a message: the first few, shortened, then how many more."""
+    ordered = sorted(names)
+    shown = ", ".join(_short(name) for name in ordered[:_ECHO_NAMES])
+    more = f" … ({len(ordered) - _ECHO_NAMES} more)" if len(ordered) > _ECHO_NAMES else ""
+    return (shown + more) or "none"
 
 
 def _dtype_name(value: int) -> str:
