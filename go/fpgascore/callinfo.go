@@ -28,3 +28,16 @@ func callInfoFrom(ctx context.Context) *CallInfo {
 	info, _ := ctx.Value(callInfoKey{}).(*CallInfo)
 	return info
 }
+
+// withCallInfoOf returns ctx (Background when nil) with a CallInfo to fill: the caller's own
+// when ctx carries one (WithCallInfo), else a fresh one, so the call knows its request id.
+func withCallInfoOf(ctx context.Context) (context.Context, *CallInfo) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if info := callInfoFrom(ctx); info != nil {
+		return ctx, info
+	}
+	info := &CallInfo{}
+	return WithCallInfo(ctx, info), info
+}

@@ -208,14 +208,7 @@ func (c *Client) ScoreTensor(ctx context.Context, values []float32, shape []int6
 // predictScores makes the call and decodes its scores; an error decoding the response
 // carries the call's request id like every other error.
 func (c *Client) predictScores(ctx context.Context, req *pb.PredictRequest, rows int) (*Scores, error) {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	info := callInfoFrom(ctx)
-	if info == nil {
-		info = &CallInfo{}
-		ctx = WithCallInfo(ctx, info)
-	}
+	ctx, info := withCallInfoOf(ctx)
 	resp, err := c.Predict(ctx, req)
 	if err != nil {
 		return nil, err

@@ -64,14 +64,7 @@ func findSpec(specs []TensorSpec, name string) (TensorSpec, bool) {
 // NOT_FOUND *Error; an answer without the signature is an INTERNAL-coded *Error naming what
 // was wrong.
 func (c *Client) ModelMetadata(ctx context.Context) (*ModelMetadata, error) {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	info := callInfoFrom(ctx)
-	if info == nil {
-		info = &CallInfo{}
-		ctx = WithCallInfo(ctx, info)
-	}
+	ctx, info := withCallInfoOf(ctx)
 	ctx, cancel, err := c.callContext(ctx)
 	if err != nil {
 		return nil, err

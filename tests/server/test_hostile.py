@@ -104,7 +104,7 @@ def test_a_call_whose_message_never_comes_is_cancelled_after_the_request_wait():
 
 
 @pytest.fixture(scope="module")
-def plain(tls):
+def plain():
     with EmulatorProcess(ServerConfig(conformance=False)) as server:
         yield server
 

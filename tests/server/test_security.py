@@ -155,6 +155,7 @@ def test_model_metadata_and_status_need_a_key_too(tls_caller, method):
 def test_a_reload_of_bad_tls_files_keeps_the_old_ones_and_says_why(tls, tmp_path, garbage):
     import json
     import shutil
+    import time
     cert, key = tmp_path / "live.pem", tmp_path / "live-key.pem"
     shutil.copy(tls.server.cert, cert)
     shutil.copy(tls.server.key, key)
@@ -167,9 +168,9 @@ def test_a_reload_of_bad_tls_files_keeps_the_old_ones_and_says_why(tls, tmp_path
         else:
             shutil.copy(tls.self_signed.key, key)  # a real key, not the certificate's
         server.reload()
-        deadline = __import__("time").monotonic() + 10
-        while '"tls.reload_failed"' not in server.logs() and __import__("time").monotonic() < deadline:
-            __import__("time").sleep(0.05)
+        deadline = time.monotonic() + 10
+        while '"tls.reload_failed"' not in server.logs() and time.monotonic() < deadline:
+            time.sleep(0.05)
         rpc.secure(server.target, tls.ca).predict(REQUEST, [("authorization", PRIMARY)])  # still the old material
         events = [json.loads(line) for line in server.logs().splitlines() if line.startswith("{")]
     failed = [e for e in events if e["event"] == "tls.reload_failed"]

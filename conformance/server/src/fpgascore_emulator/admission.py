@@ -16,7 +16,7 @@ import heapq
 import itertools
 import threading
 import time
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Set, Tuple
 
 import grpc
 
@@ -36,7 +36,7 @@ class Watchdog:
 
     def __init__(self) -> None:
         self._heap: List[Tuple[float, int, Callable[[], None]]] = []
-        self._live: Dict[int, bool] = {}
+        self._live: Set[int] = set()  # armed, not yet disarmed or run
         self._ids = itertools.count()
         self._changed = threading.Condition()
         self._closed = False
@@ -45,14 +45,14 @@ class Watchdog:
     def arm(self, seconds: float, callback: Callable[[], None]) -> int:
         token = next(self._ids)
         with self._changed:
-            self._live[token] = True
+            self._live.add(token)
             heapq.heappush(self._heap, (time.monotonic() + seconds, token, callback))
             self._changed.notify()
         return token
 
     def disarm(self, token: int) -> None:
         with self._changed:
-            self._live.pop(token, None)
+            self._live.discard(token)
 
     def close(self) -> None:
         with self._changed:
@@ -68,7 +68,8 @@ class Watchdog:
                 if self._closed:
                     return
                 _, token, callback = heapq.heappop(self._heap)
-                due = self._live.pop(token, False)
+                due = token in self._live
+                self._live.discard(token)
             if due:
                 callback()
 
