@@ -47,6 +47,12 @@ class Settings:
     grace_seconds: float = 10.0
     # How long a call may take to send its request message once its headers are in.
     request_wait_seconds: float = 10.0
+    # Decode budgets: what one request's images may declare, in total, and how many pixels
+    # the whole server decodes at once (memory: ~11 bytes per pixel decoding); a call waits
+    # at most decode_wait_seconds (and never past its deadline) for its turn.
+    max_request_megapixels: int = 256
+    decode_budget_megapixels: int = 64
+    decode_wait_seconds: float = 5.0
 
     @property
     def tls(self) -> bool:
@@ -104,6 +110,10 @@ def validate(settings: Settings) -> None:
         raise SystemExit("--model-name and --signature-name must not be empty")
     if not settings.request_wait_seconds > 0:
         raise SystemExit("--request-wait-seconds must be positive")
+    if settings.max_request_megapixels < 1 or settings.decode_budget_megapixels < 1:
+        raise SystemExit("--max-request-megapixels and --decode-budget-megapixels must be at least 1")
+    if not settings.decode_wait_seconds > 0:
+        raise SystemExit("--decode-wait-seconds must be positive")
     if settings.service_time_ms < 0:
         raise SystemExit("--service-time-ms must not be negative")
 

@@ -1,7 +1,8 @@
 """The emulated accelerators: a pool of FPGAs, each scoring one image at a time with a fixed
 service time, fed by one bounded queue. A request first reserves a queue place per image;
 when they do not all fit, it is refused at once (backpressure) instead of waiting or
-growing memory. A place is freed when an FPGA takes the image.
+growing memory. A place is freed when an FPGA takes the image, or when the call that queued
+it ends (``withdraw``): nothing is computed for a caller who has left.
 """
 from __future__ import annotations
 
@@ -97,6 +98,19 @@ class FpgaPool:
             self._ready.notify(len(jobs))
         return [job.future for job in jobs]
 
+    def withdraw(self, futures: List[concurrent.futures.Future]) -> int:
+        """Drops the still-queued jobs of ``futures`` (their call has ended): their queue places
+        are freed at once and their futures cancelled. Returns how many were dropped."""
+        wanted = set(futures)
+        with self._ready:
+            kept = collections.deque(job for job in self._jobs if job.future not in wanted)
+            dropped = [job for job in self._jobs if job.future in wanted]
+            self._jobs = kept
+            self._held -= len(dropped)
+        for job in dropped:
+            job.future.cancel()
+        return len(dropped)
+
     def _release(self, count: int) -> None:
         with self._ready:
             self._held -= count
@@ -124,7 +138,7 @@ class FpgaPool:
             if job is None:
                 return
             if not job.future.set_running_or_notify_cancel():
-                continue  # the caller gave up while the job waited
+                continue  # cancelled after it left the queue
             started = time.perf_counter()
             try:
                 features = self._featurize(job.image)

@@ -10,19 +10,25 @@ from typing import Callable
 
 import numpy as np
 
+from .decoding import read_header
 from .network import CLASSES, FEATURES, Classifier, Featurizer
 from .preprocess import image_to_input
 
 
 @dataclasses.dataclass(frozen=True)
 class Model:
+    pixels: Callable[[bytes], int]                   # what an image's header declares (0: not decoded)
     preprocess: Callable[[bytes], np.ndarray]        # JPEG/PNG bytes -> featurizer input
     featurize: Callable[[np.ndarray], np.ndarray]    # [224, 224, 3] -> [2048]
     classify: Callable[[np.ndarray], np.ndarray]     # [N, 2048] -> [N, 1000]
 
 
 def emulated() -> Model:
-    return Model(image_to_input, Featurizer(), Classifier())
+    return Model(_declared_pixels, image_to_input, Featurizer(), Classifier())
+
+
+def _declared_pixels(data: bytes) -> int:
+    return read_header(data).pixels
 
 
 _NO_INPUT = np.zeros((0,), dtype=np.float32)
@@ -30,6 +36,7 @@ _NO_INPUT = np.zeros((0,), dtype=np.float32)
 
 def null() -> Model:
     features = np.zeros(FEATURES, dtype=np.float32)
-    return Model(preprocess=lambda data: _NO_INPUT,
+    return Model(pixels=lambda data: 0,
+                 preprocess=lambda data: _NO_INPUT,
                  featurize=lambda image: features,
                  classify=lambda batch: np.full((len(batch), CLASSES), 1.0 / CLASSES, dtype=np.float32))

@@ -8,49 +8,13 @@ output may differ between libjpeg versions. PNG decoding is exact everywhere.
 """
 from __future__ import annotations
 
-import io
-
 import numpy as np
-from PIL import Image
+
+from .decoding import decode
 
 RESIZE_SHORTER_SIDE = 256
 CROP = 224
 MEANS_RGB = np.array([123.68, 116.779, 103.939], dtype=np.float32)
-ACCEPTED_FORMATS = ("JPEG", "PNG")
-# An image "bomb" (tiny file, huge declared size) is refused from its header, before the
-# decoder allocates anything: 8192 per side and 40 megapixels at most.
-MAX_SIDE = 8192
-MAX_PIXELS = 40_000_000
-# PIL's own bomb guard would answer with its own wording; this module checks the header itself.
-Image.MAX_IMAGE_PIXELS = None
-
-
-class ImageError(ValueError):
-    """The bytes are not an image the service accepts; the message says why."""
-
-
-def decode(data: bytes) -> np.ndarray:
-    """JPEG/PNG bytes -> uint8 RGB array [H, W, 3]."""
-    if not data:
-        raise ImageError("image is empty (0 bytes)")
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.format not in ACCEPTED_FORMATS:
-                raise ImageError(f"image format {image.format} is not accepted (JPEG or PNG)")
-            width, height = image.size
-            if width < 1 or height < 1:
-                raise ImageError(f"image has no pixels ({width}x{height})")
-            if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
-                raise ImageError(f"image is too large ({width}x{height}); at most {MAX_SIDE} per side "
-                                 f"and {MAX_PIXELS} pixels")
-            image.load()
-            return np.asarray(image.convert("RGB"), dtype=np.uint8)
-    except ImageError:
-        raise
-    except Image.UnidentifiedImageError:
-        raise ImageError(f"image is not a JPEG or PNG ({len(data)} bytes, starting {data[:8].hex()})") from None
-    except Exception as error:  # PIL raises many types for corrupt data
-        raise ImageError(f"image could not be decoded ({type(error).__name__}: {error})") from None
 
 
 def preprocess(rgb: np.ndarray) -> np.ndarray:
@@ -81,5 +45,5 @@ def _bilinear_taps(in_size: int, out_size: int, start: int, count: int):
 
 
 def image_to_input(data: bytes) -> np.ndarray:
-    """JPEG/PNG bytes -> the featurizer's input."""
+    """JPEG/PNG bytes -> the featurizer's input (``decoding.decode`` says what is accepted)."""
     return preprocess(decode(data))

@@ -1,7 +1,8 @@
 """tensorflow.serving.PredictionService/Predict: the scoring pipeline behind the contract.
 
-Pre-process on the CPU (in the call's thread), featurize on the emulated FPGAs (bounded
-queue), classify on the CPU. Every answer, success or error, carries ``request-id`` in its
+Pre-process on the CPU (in the call's thread, within the decode budgets), featurize on the
+emulated FPGAs (bounded queue), classify on the CPU. A call that ends early (cancelled,
+deadline, drain) stops there: its queued images are dropped and it is logged as it ended. Every answer, success or error, carries ``request-id`` in its
 trailing metadata; errors have a precise message that never echoes a credential.
 """
 from __future__ import annotations
@@ -18,12 +19,14 @@ from fpgascore.v1 import (model_metadata_pb2, model_service_pb2_grpc, model_stat
                           prediction_service_pb2_grpc, tensor_pb2)
 
 from . import controls, tensors
+from .budget import Abandoned, BudgetBusy, DecodeBudget
+from .call_end import CallEnd
 from .config import Settings
+from .decoding import ImageError
 from .fpga import BatchTooLarge, FpgaPool, QueueFull
 from .limits import bounded_list
 from .logs import log
 from .model import Model
-from .preprocess import ImageError
 from .security import KeyStore, fingerprint
 from .servable import BadSpec, NotFound, Servable
 
@@ -50,6 +53,9 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         self._pool = pool
         self._classify = model.classify
         self._preprocess = model.preprocess
+        self._declared_pixels = model.pixels
+        self._decode_budget = DecodeBudget(settings.decode_budget_megapixels * 1_000_000)
+        self._max_request_pixels = settings.max_request_megapixels * 1_000_000
         self._auth_required = settings.tls or settings.require_auth
         self._attempts = controls.AttemptCounter()
         self._float_val_default = settings.response_encoding == "float_val"
@@ -138,13 +144,15 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         self._check_spec(request.model_spec, signature=True)
         outputs = self._output_names(request)
         tensor = self._input_tensor(request)
+        end = CallEnd(context)
         reservation = self._reserve(tensor, fields)
         try:
-            images = self._images(tensor)
+            images = self._images(tensor, context, end)
             futures = reservation.submit(images)
         finally:
             reservation.release()
-        features = self._wait(futures, context)
+        end.on_end(lambda: self._pool.withdraw(futures))
+        features = self._wait(futures, context, end)
         response = predict_pb2.PredictResponse()
         self.servable.answer_spec(response.model_spec)
         as_float_val = self._float_val_default if control.float_val is None else control.float_val
@@ -209,36 +217,82 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         except BatchTooLarge as too_large:  # no pushback: retrying cannot help
             raise _Abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(too_large)) from None
 
-    def _images(self, tensor) -> List[np.ndarray]:
+    def _images(self, tensor, context: grpc.ServicerContext, end: CallEnd) -> List[np.ndarray]:
         """The pre-processed images of the request: CPU stage."""
         name = self._settings.input_name
         try:
-            if tensor.dtype == tensor_pb2.DT_STRING:
-                encoded = tensors.image_bytes(tensor, name, self._settings.max_batch)
-                return [self._decode(index, data) for index, data in enumerate(encoded)]
-            return list(tensors.float_images(tensor, name, self._settings.max_batch))
+            if tensor.dtype != tensor_pb2.DT_STRING:
+                return list(tensors.float_images(tensor, name, self._settings.max_batch))
+            encoded = tensors.image_bytes(tensor, name, self._settings.max_batch)
         except tensors.InputError as error:
             raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from None
+        pixels = [self._image_step(index, self._declared_pixels, data) for index, data in enumerate(encoded)]
+        self._check_request_pixels(pixels)
+        images = []
+        for index, data in enumerate(encoded):
+            if end.ended:
+                raise self._ended(context, "before its images were decoded")
+            try:
+                with self._decode_budget.hold(pixels[index], _remaining(context, self._settings.decode_wait_seconds),
+                                              end.event):
+                    images.append(self._image_step(index, self._preprocess, data))
+            except BudgetBusy as busy:
+                raise _Abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(busy),
+                             ((PUSHBACK, str(busy.retry_after_ms)),)) from None
+            except Abandoned:
+                raise self._ended(context, "while its images waited to be decoded") from None
+        return images
 
-    def _decode(self, index: int, data: bytes) -> np.ndarray:
-        if not data:
+    def _check_request_pixels(self, pixels: List[int]) -> None:
+        total = sum(pixels)
+        if total > self._max_request_pixels:  # no pushback: retrying cannot help
+            raise _Abort(grpc.StatusCode.INVALID_ARGUMENT,
+                         f"the request's {len(pixels)} images declare {total / 1e6:.1f} megapixels; a request may "
+                         f"declare at most {self._max_request_pixels / 1e6:.0f}: send fewer or smaller images")
+
+    @staticmethod
+    def _image_step(index: int, step: Callable[[bytes], Message], data: bytes) -> Message:
+        if not data:  # refused by every model, the null one included
             raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, f"image {index}: image is empty (0 bytes)")
         try:
-            return self._preprocess(data)
+            return step(data)
         except ImageError as error:
             raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, f"image {index}: {error}") from None
 
-    def _wait(self, futures, context) -> np.ndarray:
+    def _wait(self, futures, context: grpc.ServicerContext, end: CallEnd) -> np.ndarray:
         """FPGA stage: wait for the request's images, within the call's deadline."""
-        remaining: Optional[float] = context.time_remaining()
-        if remaining is not None and remaining > _NO_DEADLINE_S:
-            remaining = None  # grpcio reports "no deadline" as a huge number
-        done, pending = concurrent.futures.wait(futures, timeout=remaining)
-        if pending:
-            for future in pending:
-                future.cancel()
-            raise _Abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline passed while the images waited for an FPGA")
+        ended: concurrent.futures.Future = concurrent.futures.Future()
+        end.on_end(lambda: ended.set_result(None))
+        waiting = set(futures)
+        while waiting and not end.ended:
+            done, _ = concurrent.futures.wait(waiting | {ended}, timeout=_remaining(context),
+                                              return_when=concurrent.futures.FIRST_COMPLETED)
+            if not done:
+                self._pool.withdraw(futures)
+                raise _Abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline passed while the images waited for an FPGA")
+            waiting -= done
+        if end.ended or any(future.cancelled() for future in futures):
+            raise self._ended(context, "while its images waited for an FPGA")
         return np.stack([future.result() for future in futures])
+
+    @staticmethod
+    def _ended(context: grpc.ServicerContext, when: str) -> _Abort:
+        """How a call that ended early is answered (if anyone listens) and logged."""
+        remaining = context.time_remaining()
+        if remaining is not None and remaining <= 0:
+            return _Abort(grpc.StatusCode.DEADLINE_EXCEEDED, f"deadline passed {when}")
+        return _Abort(grpc.StatusCode.CANCELLED, f"the call was cancelled {when} (the caller left or the "
+                                                 f"server is stopping); its images were dropped")
+
+
+def _remaining(context: grpc.ServicerContext, at_most: Optional[float] = None) -> Optional[float]:
+    """Seconds left before the call's deadline (None: no deadline), capped at ``at_most``."""
+    remaining: Optional[float] = context.time_remaining()
+    if remaining is not None and remaining > _NO_DEADLINE_S:
+        remaining = None  # grpcio reports "no deadline" as a huge number
+    if at_most is not None:
+        remaining = at_most if remaining is None else min(remaining, at_most)
+    return remaining
 
 
 class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
