@@ -26,6 +26,7 @@ import numpy as np  # noqa: E402
 
 from fpgascore_conformance import drivers, emulator  # noqa: E402
 from fpgascore_conformance.emulator import EmulatorContainer, ServerConfig  # noqa: E402
+from fpgascore_conformance.protocol import code_name, pb  # noqa: E402
 
 IMAGE = str(ROOT / "conformance" / "testdata" / "images" / "large-150k.jpg")
 EXPECTED_CODES = {"OK", "RESOURCE_EXHAUSTED"}
@@ -45,15 +46,17 @@ def drive(language: str, port: int, until: float, out: pathlib.Path, codes: coll
     try:
         while time.monotonic() < until:
             batch += 1
-            answer = driver.request({
-                "id": f"soak-{language}-{batch}", "host": "127.0.0.1", "port": port, "use_ssl": False,
-                "timeout_ms": 10000, "metadata": {}, "action": "images", "images": [IMAGE],
-                "calls": 16, "concurrency": 8, "top_k": 1, "session": f"soak-{language}",
-                "retry": {"max_attempts": 4, "initial_backoff_ms": 50, "max_backoff_ms": 500, "multiplier": 2.0},
-            }, timeout=120)
+            answer = driver.request(pb.DriverRequest(
+                id=f"soak-{language}-{batch}", host="127.0.0.1", port=port, use_ssl=False,
+                timeout_ms=10000, action=pb.ACTION_IMAGES, images=[IMAGE],
+                calls=16, concurrency=8, top_k=1, session=f"soak-{language}",
+                retry=pb.RetryPolicy(max_attempts=4, initial_backoff_ms=50, max_backoff_ms=500, multiplier=2.0),
+            ), timeout=120)
             with lock:
-                for result in answer.get("results") or [{"code": "DRIVER_ERROR"}]:
-                    codes[(language, result.get("code"))] += 1
+                if answer.error or not answer.results:
+                    codes[(language, "DRIVER_ERROR")] += 1
+                for result in answer.results:
+                    codes[(language, code_name(result.code))] += 1
     finally:
         driver.close()
 

@@ -6,6 +6,7 @@
 # Sets the machine up first (scripts/setup.sh: idempotent, quick when done); set
 # FPGASCORE_SKIP_SETUP=1 to skip that. Reports: out/conformance/<run>/.
 set -euo pipefail
+export FPGASCORE_CALLER_DIR="${FPGASCORE_CALLER_DIR:-$PWD}"  # --driver/--known-failing paths are relative to it
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 [[ "${FPGASCORE_SKIP_SETUP:-0}" == 1 ]] || scripts/setup.sh

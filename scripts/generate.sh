@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# The one code generator: proto/ -> python/src/fpgascore/v1 and go/fpgascorepb.
-# C# generates at build time with Grpc.Tools from the same proto/ files.
+# The one code generator. proto/fpgascore/v1 (the contract) -> python/src/fpgascore/v1 and
+# go/fpgascorepb; proto/fpgascore/conformance/v1 (the conformance driver protocol) ->
+# conformance/runner/src/fpgascore_conformance/v1 and go/internal/conformancepb, outside the
+# client wheel and the Go module's public API. C# generates at build time with Grpc.Tools from
+# the same proto/ files (csharp/FpgaScore, csharp/FpgaScore.Conformance).
 #
 #   scripts/generate.sh           # regenerate in place
 #   scripts/generate.sh --check   # fail if the checked-in output is stale
@@ -61,14 +64,18 @@ check_plugin "$PROTOC_GEN_GO" "$MIN_PROTOC_GEN_GO"
 check_plugin "$PROTOC_GEN_GO_GRPC" "$MIN_PROTOC_GEN_GO_GRPC"
 PY_OUT=python/src/fpgascore/v1
 GO_OUT=go/fpgascorepb
+PY_CONFORMANCE_OUT=conformance/runner/src/fpgascore_conformance/v1
+GO_CONFORMANCE_OUT=go/internal/conformancepb
 GO_MODULE=github.com/fpgascore/fpgascore/go
 
 mapfile -t message_protos < <(cd proto && ls fpgascore/v1/*.proto | grep -v '_service\.proto$' | sort)
 mapfile -t service_protos < <(cd proto && ls fpgascore/v1/*_service.proto | sort)
+mapfile -t conformance_protos < <(cd proto && ls fpgascore/conformance/v1/*.proto | sort)
 
+# generate_into PY_DIR GO_DIR PY_CONFORMANCE_DIR GO_CONFORMANCE_DIR
 generate_into() {
-  local py_dir=$1 go_dir=$2
-  mkdir -p "$py_dir" "$go_dir"
+  local py_dir=$1 go_dir=$2 py_conformance_dir=$3 go_conformance_dir=$4 py_tmp
+  mkdir -p "$py_dir" "$go_dir" "$py_conformance_dir" "$go_conformance_dir"
   protoc -Iproto --python_out="$py_dir/../.." --pyi_out="$py_dir/../.." "${message_protos[@]}"
   protoc -Iproto --plugin=protoc-gen-grpc_python="$(command -v grpc_python_plugin)" \
     --grpc_python_out="$py_dir/../.." "${service_protos[@]}"
@@ -79,20 +86,34 @@ generate_into() {
   # The generated modules import each other as fpgascore.v1.*; make the folder a package.
   printf '"""Generated protobuf and gRPC code for fpgascore.v1 (scripts/generate.sh). Do not edit."""\n' \
     > "$py_dir/__init__.py"
+  # The driver protocol imports no other proto, so its Python module can live in the runner's
+  # package: generated under its proto path, then moved there.
+  py_tmp=$(mktemp -d)
+  protoc -Iproto --python_out="$py_tmp" --pyi_out="$py_tmp" "${conformance_protos[@]}"
+  mv "$py_tmp"/fpgascore/conformance/v1/*_pb2.py* "$py_conformance_dir/"
+  rm -rf "$py_tmp"
+  printf '"""Generated code for fpgascore.conformance.v1, the driver protocol (scripts/generate.sh). Do not edit."""\n' \
+    > "$py_conformance_dir/__init__.py"
+  protoc -Iproto --plugin=protoc-gen-go="$PROTOC_GEN_GO" \
+    --go_out="$go_conformance_dir/../.." --go_opt=module="$GO_MODULE" "${conformance_protos[@]}"
 }
 
 if (( check )); then
   tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-  mkdir -p "$tmp/py/fpgascore/v1" "$tmp/go/fpgascorepb"
-  generate_into "$tmp/py/fpgascore/v1" "$tmp/go/fpgascorepb"
+  generate_into "$tmp/py/fpgascore/v1" "$tmp/go/fpgascorepb" "$tmp/py-conformance/v1" "$tmp/go/internal/conformancepb"
   check_headers "$GO_OUT"
-  if ! diff -r -x __pycache__ "$tmp/py/fpgascore/v1" "$PY_OUT" || ! diff -r "$tmp/go/fpgascorepb" "$GO_OUT" -x '*_test.go' -x '*.md'; then
-    die "generated code is stale: run scripts/generate.sh and commit the result"
-  fi
+  check_headers "$GO_CONFORMANCE_OUT"
+  stale=0
+  diff -r -x __pycache__ "$tmp/py/fpgascore/v1" "$PY_OUT" || stale=1
+  diff -r "$tmp/go/fpgascorepb" "$GO_OUT" -x '*_test.go' -x '*.md' || stale=1
+  diff -r -x __pycache__ "$tmp/py-conformance/v1" "$PY_CONFORMANCE_OUT" || stale=1
+  diff -r "$tmp/go/internal/conformancepb" "$GO_CONFORMANCE_OUT" -x '*_test.go' -x '*.md' || stale=1
+  (( stale == 0 )) || die "generated code is stale: run scripts/generate.sh and commit the result"
   log "generated code is up to date"
 else
-  rm -f "$PY_OUT"/*_pb2*.py* "$GO_OUT"/*.pb.go
-  generate_into "$PY_OUT" "$GO_OUT"
+  rm -f "$PY_OUT"/*_pb2*.py* "$GO_OUT"/*.pb.go "$PY_CONFORMANCE_OUT"/*_pb2*.py* "$GO_CONFORMANCE_OUT"/*.pb.go
+  generate_into "$PY_OUT" "$GO_OUT" "$PY_CONFORMANCE_OUT" "$GO_CONFORMANCE_OUT"
   check_headers "$GO_OUT"
-  log "generated $PY_OUT and $GO_OUT"
+  check_headers "$GO_CONFORMANCE_OUT"
+  log "generated $PY_OUT, $GO_OUT, $PY_CONFORMANCE_OUT and $GO_CONFORMANCE_OUT"
 fi

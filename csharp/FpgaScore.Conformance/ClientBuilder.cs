@@ -1,53 +1,53 @@
 using Grpc.Core;
+using Dp = FpgaScore.Conformance.V1;
 
 namespace FpgaScore.Conformance;
 
 /// <summary>Builds a <see cref="ScoringClient"/> from a request line's connection settings.</summary>
 internal static class ClientBuilder
 {
-    public static ScoringClient Create(DriverRequest request)
+    public static ScoringClient Create(Dp.DriverRequest request)
     {
-        var host = request.String("host");
-        var port = request.Integer("port");
-        if (string.IsNullOrEmpty(host) || port is null) throw new BadRequestException("'host' and 'port' are required");
-        var scheme = (request.String("auth_scheme") ?? "raw").ToLowerInvariant() switch
+        if (string.IsNullOrEmpty(request.Host) || request.Port == 0) throw new BadRequestException("'host' and 'port' are required");
+        var scheme = request.AuthScheme switch
         {
-            "raw" => AuthScheme.Raw,
-            "bearer" => AuthScheme.Bearer,
-            var other => throw new BadRequestException($"'auth_scheme' must be raw or bearer, not {other}"),
+            Dp.AuthScheme.Unspecified or Dp.AuthScheme.Raw => AuthScheme.Raw,
+            Dp.AuthScheme.Bearer => AuthScheme.Bearer,
+            var other => throw new BadRequestException($"unknown 'auth_scheme' {other}"),
         };
+        if (request.HasTimeoutMs && request.TimeoutMs <= 0) throw new BadRequestException("'timeout_ms' must be positive");
         var options = new ScoringClientOptions
         {
-            Host = host,
-            Port = checked((int)port.Value),
-            UseSsl = request.Flag("use_ssl"),
-            RootCertificatesFile = request.String("root_certificates_file"),
-            ServerNameOverride = request.String("server_name_override"),
-            AccessToken = request.String("access_token"),
-            SecondaryAccessToken = request.String("secondary_access_token"),
+            Host = request.Host,
+            Port = request.Port,
+            UseSsl = request.UseSsl,
+            RootCertificatesFile = NullIfEmpty(request.RootCertificatesFile),
+            ServerNameOverride = NullIfEmpty(request.ServerNameOverride),
+            AccessToken = request.HasAccessToken ? request.AccessToken : null,
+            SecondaryAccessToken = request.HasSecondaryAccessToken ? request.SecondaryAccessToken : null,
             AuthScheme = scheme,
-            AllowInsecureKey = request.Flag("allow_insecure_key"),
-            Timeout = TimeSpan.FromMilliseconds(request.Number("timeout_ms") ?? 10_000),
+            AllowInsecureKey = request.AllowInsecureKey,
+            Timeout = TimeSpan.FromMilliseconds(request.HasTimeoutMs ? request.TimeoutMs : 10_000),
             RetryPolicy = Policy(request),
             Metadata = new Metadata(), // the line's metadata goes per call (case ids differ per call)
         };
-        if (request.String("model_name") is { } model) options.ModelName = model;
-        if (request.String("signature_name") is { } signature) options.SignatureName = signature;
+        if (request.HasModelName) options.ModelName = request.ModelName;
+        if (request.HasSignatureName) options.SignatureName = request.SignatureName;
         return new ScoringClient(options);
     }
 
-    private static RetryPolicy Policy(DriverRequest request)
+    private static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
+
+    private static RetryPolicy Policy(Dp.DriverRequest request)
     {
-        var retry = request.Object("retry");
-        if (retry is null) return RetryPolicy.Default;
-        var r = new DriverRequest(retry.Value);
+        if (request.Retry is not { } r) return RetryPolicy.Default;
         var defaults = RetryPolicy.Default;
         return new RetryPolicy
         {
-            MaxAttempts = checked((int)(r.Integer("max_attempts") ?? defaults.MaxAttempts)),
-            InitialBackoff = TimeSpan.FromMilliseconds(r.Number("initial_backoff_ms") ?? defaults.InitialBackoff.TotalMilliseconds),
-            MaxBackoff = TimeSpan.FromMilliseconds(r.Number("max_backoff_ms") ?? defaults.MaxBackoff.TotalMilliseconds),
-            Multiplier = r.Number("multiplier") ?? defaults.Multiplier,
+            MaxAttempts = r.HasMaxAttempts ? r.MaxAttempts : defaults.MaxAttempts,
+            InitialBackoff = r.HasInitialBackoffMs ? TimeSpan.FromMilliseconds(r.InitialBackoffMs) : defaults.InitialBackoff,
+            MaxBackoff = r.HasMaxBackoffMs ? TimeSpan.FromMilliseconds(r.MaxBackoffMs) : defaults.MaxBackoff,
+            Multiplier = r.HasMultiplier ? r.Multiplier : defaults.Multiplier,
         };
     }
 }

@@ -1,36 +1,36 @@
 using System.Text;
-using System.Text.Encodings.Web;
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using FpgaScore.Conformance;
+using Dp = FpgaScore.Conformance.V1;
 
-// One JSON request per line on stdin, one JSON response per line on stdout, in order, flushed after each.
+// The driver protocol (proto/fpgascore/conformance/v1/driver.proto): the runner's Hello, answered with a
+// HelloAnswer; then one DriverRequest per line, each answered with one DriverAnswer, in order, flushed after each.
 var stdout = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false)) { AutoFlush = true, NewLine = "\n" };
 using var stdin = new StreamReader(Console.OpenStandardInput(), Encoding.UTF8);
 using var driver = new Driver();
-var json = new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+var first = true;
 while (await stdin.ReadLineAsync() is { } line)
 {
     if (string.IsNullOrWhiteSpace(line)) continue;
-    string? id = null;
-    JsonObject response;
-    try
+    if (first)
     {
-        using var document = JsonDocument.Parse(line);
-        if (document.RootElement.ValueKind != JsonValueKind.Object) throw new BadRequestException("a request is a JSON object");
-        var request = new DriverRequest(document.RootElement.Clone());
-        id = request.Id;
-        var results = await driver.HandleAsync(request);
-        response = new JsonObject { ["id"] = id, ["results"] = results, ["error"] = null };
+        // Whatever the runner's version, say ours: the runner decides.
+        first = false;
+        Dp.Hello? hello = null;
+        try
+        {
+            hello = Protocol.Parse<Dp.Hello>(line);
+        }
+        catch (BadRequestException)
+        {
+        }
+        if (string.IsNullOrEmpty(hello?.ProtocolVersion))
+        {
+            await Console.Error.WriteLineAsync($"FpgaScore.Conformance: the first line is not a Hello with a protocolVersion: {line[..Math.Min(200, line.Length)]}");
+            return 2;
+        }
+        await stdout.WriteLineAsync(Protocol.Formatter.Format(Protocol.HelloAnswer()));
+        continue;
     }
-    catch (Exception e) when (e is JsonException or BadRequestException or OverflowException)
-    {
-        response = new JsonObject { ["id"] = id, ["results"] = new JsonArray(), ["error"] = $"bad request: {e.Message}" };
-    }
-    catch (Exception e)
-    {
-        response = new JsonObject { ["id"] = id, ["results"] = new JsonArray(), ["error"] = $"driver failure: {e.GetType().Name}: {e.Message}" };
-    }
-    await stdout.WriteLineAsync(response.ToJsonString(json));
+    await stdout.WriteLineAsync(Protocol.Formatter.Format(await driver.AnswerAsync(line)));
 }
 return 0;

@@ -1,71 +1,50 @@
-using System.Text;
-using System.Text.Json.Nodes;
-using Grpc.Core;
+using Dp = FpgaScore.Conformance.V1;
 
 namespace FpgaScore.Conformance;
 
-/// <summary>The result objects of a response line.</summary>
+/// <summary>The results of an answer line.</summary>
 internal static class Results
 {
-    public static JsonObject Ok(ScoringResult<float[,]> result, int k)
+    public static Dp.CallResult Ok(ScoringResult<float[,]> result, int k)
     {
         var scores = result.Scores;
-        int rows = scores.GetLength(0), columns = scores.GetLength(1);
-        var topK = new JsonArray();
+        var answer = new Dp.CallResult { Code = Dp.Code.Ok, RequestId = result.RequestId };
+        answer.Shape.Add([scores.GetLength(0), scores.GetLength(1)]);
         foreach (var row in Predictions.TopK(scores, k))
-            topK.Add(new JsonArray(row.Select(p => (JsonNode)new JsonArray(p.ClassId, (double)p.Score)).ToArray()));
-        return Result("OK", "", result.RequestId, new JsonArray(rows, columns), topK);
-    }
-
-    public static JsonObject Ok() => Result("OK", "", "", null, null);
-
-    /// <summary>
-    /// The result of <c>action: metadata</c>, as the Python driver writes it: <c>metadata</c> with the model name,
-    /// version (an integer or null), signature name, and inputs and outputs as <c>[name, dtype, [shape...]]</c>.
-    /// </summary>
-    public static JsonObject Ok(ModelMetadata metadata)
-    {
-        static JsonArray Specs(IEnumerable<TensorSpec> specs) => new(specs.Select(s => (JsonNode)new JsonArray(
-            s.Name, s.DataType, new JsonArray(s.Shape.Select(d => (JsonNode)JsonValue.Create(d)).ToArray()))).ToArray());
-
-        var result = Result("OK", "", "", null, null);
-        result["metadata"] = new JsonObject
         {
-            ["model_name"] = metadata.ModelName,
-            ["version"] = metadata.Version,
-            ["signature_name"] = metadata.SignatureName,
-            ["inputs"] = Specs(metadata.Inputs),
-            ["outputs"] = Specs(metadata.Outputs),
-        };
-        return result;
-    }
-
-    public static JsonObject Failed(Exception error) => error switch
-    {
-        ScoringException e => Result(CodeName(e.StatusCode), e.Details, e.RequestId, null, null),
-        _ => Result("UNKNOWN", $"{error.GetType().Name}: {error.Message}", "", null, null),
-    };
-
-    /// <summary>The gRPC code name: <c>Unavailable</c> → <c>UNAVAILABLE</c>, <c>InvalidArgument</c> → <c>INVALID_ARGUMENT</c>.</summary>
-    public static string CodeName(StatusCode code)
-    {
-        if (code == StatusCode.OK) return "OK";
-        var name = code.ToString();
-        var text = new StringBuilder();
-        for (int i = 0; i < name.Length; i++)
-        {
-            if (i > 0 && char.IsUpper(name[i])) text.Append('_');
-            text.Append(char.ToUpperInvariant(name[i]));
+            var top = new Dp.TopK();
+            top.Predictions.AddRange(row.Select(p => new Dp.Prediction { ClassId = p.ClassId, Score = p.Score }));
+            answer.TopK.Add(top);
         }
-        return text.ToString();
+        return answer;
     }
 
-    private static JsonObject Result(string code, string message, string requestId, JsonNode? shape, JsonNode? topK) => new()
+    public static Dp.CallResult Ok() => new() { Code = Dp.Code.Ok };
+
+    /// <summary>The result of <c>ACTION_METADATA</c>: the model name, version (absent when the server sent none),
+    /// signature name, and inputs and outputs in name order.</summary>
+    public static Dp.CallResult Ok(ModelMetadata metadata)
     {
-        ["code"] = code,
-        ["message"] = message,
-        ["request_id"] = requestId,
-        ["shape"] = shape,
-        ["top_k"] = topK,
+        static IEnumerable<Dp.TensorSpec> Specs(IEnumerable<TensorSpec> specs) => specs.Select(s =>
+        {
+            var spec = new Dp.TensorSpec { Name = s.Name, Dtype = s.DataType };
+            spec.Shape.AddRange(s.Shape.Select(d => checked((int)d)));
+            return spec;
+        });
+
+        var described = new Dp.ModelMetadata { ModelName = metadata.ModelName, SignatureName = metadata.SignatureName };
+        if (metadata.Version is { } version) described.Version = version;
+        described.Inputs.AddRange(Specs(metadata.Inputs));
+        described.Outputs.AddRange(Specs(metadata.Outputs));
+        return new Dp.CallResult { Code = Dp.Code.Ok, Metadata = described };
+    }
+
+    public static Dp.CallResult Failed(Exception error) => error switch
+    {
+        ScoringException e => new Dp.CallResult { Code = CodeOf(e.StatusCode), Message = e.Details, RequestId = e.RequestId },
+        _ => new Dp.CallResult { Code = Dp.Code.Unknown, Message = $"{error.GetType().Name}: {error.Message}" },
     };
+
+    /// <summary>The protocol's code of a gRPC status code: the same numbers (and names: <c>UNAVAILABLE</c> in JSON).</summary>
+    public static Dp.Code CodeOf(Grpc.Core.StatusCode code) => (Dp.Code)(int)code;
 }

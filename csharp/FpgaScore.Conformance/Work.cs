@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
-using System.Text.Json.Nodes;
 using FpgaScore.V1;
 using Google.Protobuf;
 using Grpc.Core;
+using Dp = FpgaScore.Conformance.V1;
 
 namespace FpgaScore.Conformance;
 
@@ -10,35 +10,32 @@ namespace FpgaScore.Conformance;
 internal static class Work
 {
     /// <summary>One call; its result object (<see cref="Results"/>). A failure is thrown.</summary>
-    public delegate Task<JsonObject> Call(ScoringClient client, Metadata headers);
+    public delegate Task<Dp.CallResult> Call(ScoringClient client, Metadata headers);
 
     private delegate Task<ScoringResult<float[,]>> Scoring(ScoringClient client, Metadata headers);
 
     /// <param name="request">The request line.</param>
-    /// <param name="action">Its action.</param>
     /// <param name="k">The top-k of a scoring result.</param>
-    public static Call? For(DriverRequest request, string action, int k) => action switch
+    public static Call? For(Dp.DriverRequest request, int k) => request.Action switch
     {
-        "none" => null,
-        "images" => Scored(Images(request.Strings("images")), k),
-        "tensor" => Scored(Tensor(request), k),
-        "request" => Scored(FromFile(request.String("request_file") ?? throw new BadRequestException("action 'request' needs 'request_file'")), k),
-        "metadata" => async (client, headers) => Results.Ok(await client.GetModelMetadataAsync(headers)),
-        _ => throw new BadRequestException("'action' must be one of images, tensor, request, metadata, none"),
+        Dp.Action.None => null,
+        Dp.Action.Images => Scored(Images(request.Images.ToArray()), k),
+        Dp.Action.Tensor => Scored(Tensor(request), k),
+        Dp.Action.Request => Scored(FromFile(request.RequestFile.Length > 0 ? request.RequestFile : throw new BadRequestException("ACTION_REQUEST needs 'request_file'")), k),
+        Dp.Action.Metadata => async (client, headers) => Results.Ok(await client.GetModelMetadataAsync(headers)),
+        var other => throw new BadRequestException($"'action' must be one of ACTION_IMAGES, ACTION_TENSOR, ACTION_REQUEST, ACTION_METADATA, ACTION_NONE, not {other}"),
     };
 
     private static Call Scored(Scoring scoring, int k) => async (client, headers) => Results.Ok(await scoring(client, headers), k);
 
-    private static Scoring Images(IReadOnlyList<string> paths) =>
-        (client, headers) => client.ScoreWithDetailsAsync<float[,]>(ImageRequest.FromFiles(paths.ToArray()), headers);
+    private static Scoring Images(string[] paths) =>
+        (client, headers) => client.ScoreWithDetailsAsync<float[,]>(ImageRequest.FromFiles(paths), headers);
 
-    private static Scoring Tensor(DriverRequest request)
+    private static Scoring Tensor(Dp.DriverRequest request)
     {
-        var file = request.String("tensor_file");
-        var shapeJson = request.Array("tensor_shape");
-        if (file is null || shapeJson is null) throw new BadRequestException("action 'tensor' needs 'tensor_file' and 'tensor_shape'");
-        var shape = shapeJson.Value.EnumerateArray()
-            .Select(d => d.TryGetInt64(out var n) ? n : throw new BadRequestException("'tensor_shape' must be a list of integers")).ToArray();
+        var file = request.TensorFile;
+        if (file.Length == 0 || request.TensorShape.Count == 0) throw new BadRequestException("ACTION_TENSOR needs 'tensor_file' and 'tensor_shape'");
+        var shape = request.TensorShape.Select(d => (long)d).ToArray();
         return (client, headers) =>
         {
             var bytes = ReadFile(file);

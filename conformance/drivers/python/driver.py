@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""Conformance driver for the Python client (conformance/CLIENT_SPEC.md, "Conformance drivers").
+"""Conformance driver for the Python client: the driver protocol of
+proto/fpgascore/conformance/v1/driver.proto (conformance/README.md) over stdin and stdout.
 
-Reads one JSON request per line on stdin, writes one JSON response per line on stdout (in
-order, flushed after each), exits at end of input. Uses only the public ``fpgascore`` API.
+The first line is the runner's Hello, answered with a HelloAnswer; then one DriverRequest
+per line, each answered with one DriverAnswer (in order, flushed after each); exits at end of
+input. Messages are read and written with the generated types and protobuf's JSON mapping.
+Uses only the public ``fpgascore`` API.
 
-    PYTHONPATH=python/src /usr/bin/python3 conformance/drivers/python/driver.py < requests.jsonl
+    PYTHONPATH=python/src:conformance/runner/src /usr/bin/python3 conformance/drivers/python/driver.py
 
 Choices the spec leaves open, which the Go and C# drivers mirror:
 - with ``calls`` > 1, call i (1-based) sends ``x-conformance-case: <case>#<i>``;
@@ -12,9 +15,9 @@ Choices the spec leaves open, which the Go and C# drivers mirror:
   flight); results are listed in call order;
 - ``shape`` is always 2-D (``[N, 1000]``), also for a single ``[224,224,3]`` tensor;
 - a construction error (e.g. InsecureKeyError) gives one result with its code and no call;
-  ``action: none`` gives one result with code OK when construction succeeded;
-- ``action: metadata`` calls ``client.model_metadata()`` and reports it as ``metadata``;
-- ``action: request`` sends the file's inputs and output_filter with ``client.predict`` (the
+  ``ACTION_NONE`` gives one result with code OK when construction succeeded;
+- ``ACTION_METADATA`` calls ``client.model_metadata()`` and reports it as ``metadata``;
+- ``ACTION_REQUEST`` sends the file's inputs and output_filter with ``client.predict`` (the
   client's own model spec) and reports the decoded output;
 - a ``session`` client keeps the connection settings of its first line; each line's
   ``metadata`` is sent with that line's calls;
@@ -27,111 +30,114 @@ import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Dict, Optional
 
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # grpc core's own log lines; stderr stays ours
-if __package__ in (None, ""):  # run as a script from a checkout: find python/src
-    _src = Path(__file__).resolve().parents[3] / "python" / "src"
-    if _src.is_dir() and str(_src) not in sys.path:
-        sys.path.insert(0, str(_src))
+if __package__ in (None, ""):  # run as a script from a checkout: find python/src and the protocol
+    _root = Path(__file__).resolve().parents[3]
+    for _src in (_root / "python" / "src", _root / "conformance" / "runner" / "src"):
+        if _src.is_dir() and str(_src) not in sys.path:
+            sys.path.insert(0, str(_src))
 
 import numpy as np  # noqa: E402
+from google.protobuf import json_format  # noqa: E402
 
 import fpgascore  # noqa: E402
+from fpgascore_conformance.v1 import driver_pb2 as pb  # noqa: E402
 
+PROTOCOL_VERSION = "1.0"
 CASE = "x-conformance-case"
-ACTIONS = ("images", "tensor", "request", "metadata", "none")
 
 
 class BadRequest(Exception):
     """The request line is not a valid driver request."""
 
 
-def _get(request: Dict[str, Any], key: str, kind: Any, default: Any = None) -> Any:
-    value = request.get(key, default)
-    if value is None:
-        return default
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise BadRequest(f"{key!r} must be {getattr(kind, '__name__', kind)}, not {type(value).__name__}")
-    return value
+def _optional(message, field: str):
+    return getattr(message, field) if message.HasField(field) else None
 
 
-def _policy(retry: Optional[Dict[str, Any]]) -> fpgascore.RetryPolicy:
-    if not retry:
-        return fpgascore.RetryPolicy()
-    if not isinstance(retry, dict):
-        raise BadRequest("'retry' must be an object")
+def _policy(request: pb.DriverRequest) -> fpgascore.RetryPolicy:
     defaults = fpgascore.RetryPolicy()
+    if not request.HasField("retry"):
+        return defaults
+    retry = request.retry
+
+    def ms(field: str, default_s: float) -> float:
+        value = _optional(retry, field)
+        return default_s if value is None else value / 1000.0
+
     try:
         return fpgascore.RetryPolicy(
-            max_attempts=int(retry.get("max_attempts", defaults.max_attempts)),
-            initial_backoff=float(retry.get("initial_backoff_ms", defaults.initial_backoff * 1000)) / 1000,
-            max_backoff=float(retry.get("max_backoff_ms", defaults.max_backoff * 1000)) / 1000,
-            multiplier=float(retry.get("multiplier", defaults.multiplier)))
+            max_attempts=_optional(retry, "max_attempts") or defaults.max_attempts,
+            initial_backoff=ms("initial_backoff_ms", defaults.initial_backoff),
+            max_backoff=ms("max_backoff_ms", defaults.max_backoff),
+            multiplier=_optional(retry, "multiplier") or defaults.multiplier)
     except (TypeError, ValueError) as exc:
         raise BadRequest(f"bad 'retry': {exc}") from None
 
 
-def _client(request: Dict[str, Any], without_metadata: bool) -> fpgascore.PredictionClient:
-    host = _get(request, "host", str)
-    port = _get(request, "port", int)
-    if not host or port is None:
+def _client(request: pb.DriverRequest, without_metadata: bool) -> fpgascore.PredictionClient:
+    if not request.host or not request.port:
         raise BadRequest("'host' and 'port' are required")
-    timeout_ms = _get(request, "timeout_ms", (int, float), 10_000)
-    metadata = _get(request, "metadata", dict, {})
+    timeout_ms = _optional(request, "timeout_ms")
+    if timeout_ms is not None and timeout_ms <= 0:
+        raise BadRequest("'timeout_ms' must be positive")
+    if request.auth_scheme not in (pb.AUTH_SCHEME_UNSPECIFIED, pb.AUTH_SCHEME_RAW, pb.AUTH_SCHEME_BEARER):
+        raise BadRequest(f"unknown 'auth_scheme' {request.auth_scheme}")
     return fpgascore.PredictionClient(
-        host, port,
-        use_ssl=bool(request.get("use_ssl", False)),
-        access_token=_get(request, "access_token", str),
-        secondary_access_token=_get(request, "secondary_access_token", str),
-        auth_scheme=_get(request, "auth_scheme", str, "raw"),
-        allow_insecure_key=bool(request.get("allow_insecure_key", False)),
-        root_certificates=_get(request, "root_certificates_file", str),
-        server_name_override=_get(request, "server_name_override", str),
-        timeout=timeout_ms / 1000.0,
-        retry_policy=_policy(request.get("retry")),
-        metadata=[] if without_metadata else [(str(k), str(v)) for k, v in metadata.items()],
+        request.host, request.port,
+        use_ssl=request.use_ssl,
+        access_token=_optional(request, "access_token"),
+        secondary_access_token=_optional(request, "secondary_access_token"),
+        auth_scheme="bearer" if request.auth_scheme == pb.AUTH_SCHEME_BEARER else "raw",
+        allow_insecure_key=request.allow_insecure_key,
+        root_certificates=request.root_certificates_file or None,
+        server_name_override=request.server_name_override or None,
+        timeout=10.0 if timeout_ms is None else timeout_ms / 1000.0,
+        retry_policy=_policy(request),
+        metadata=[] if without_metadata else [(k.lower(), v) for k, v in request.metadata.items()],
         **{name: value for name in ("model_name", "signature_name")
-           if (value := _get(request, name, str)) is not None})
+           if (value := _optional(request, name)) is not None})
 
 
-def _ok(scores: np.ndarray, k: int, info: fpgascore.CallInfo) -> Dict[str, Any]:
+def _ok(scores: np.ndarray, k: int, info: fpgascore.CallInfo) -> pb.CallResult:
     rows = scores.reshape(1, -1) if scores.ndim == 1 else scores
-    return {"code": "OK", "message": "", "request_id": info.request_id, "shape": list(rows.shape),
-            "top_k": [[[p.class_id, p.score] for p in fpgascore.top_k(row, k)] for row in rows]}
+    return pb.CallResult(
+        code=pb.OK, request_id=info.request_id, shape=list(rows.shape),
+        top_k=[pb.TopK(predictions=[pb.Prediction(class_id=p.class_id, score=p.score)
+                                    for p in fpgascore.top_k(row, k)]) for row in rows])
 
 
-def _metadata_ok(metadata: fpgascore.ModelMetadata, info: fpgascore.CallInfo) -> Dict[str, Any]:
+def _metadata_ok(metadata: fpgascore.ModelMetadata, info: fpgascore.CallInfo) -> pb.CallResult:
     def specs(items):
-        return [[spec.name, spec.dtype, list(spec.shape)] for spec in items]
+        return [pb.TensorSpec(name=spec.name, dtype=spec.dtype, shape=list(spec.shape)) for spec in items]
 
-    return {"code": "OK", "message": "", "request_id": info.request_id, "shape": None, "top_k": None,
-            "metadata": {"model_name": metadata.model_name, "version": metadata.version,
-                         "signature_name": metadata.signature_name, "inputs": specs(metadata.inputs),
-                         "outputs": specs(metadata.outputs)}}
+    result = pb.CallResult(code=pb.OK, request_id=info.request_id)
+    result.metadata.CopyFrom(pb.ModelMetadata(
+        model_name=metadata.model_name, version=metadata.version, signature_name=metadata.signature_name,
+        inputs=specs(metadata.inputs), outputs=specs(metadata.outputs)))
+    return result
 
 
-def _failed(error: BaseException) -> Dict[str, Any]:
+def _failed(error: BaseException) -> pb.CallResult:
     if isinstance(error, fpgascore.ScoringError):
-        return {"code": error.code.name, "message": error.details, "request_id": error.request_id,
-                "shape": None, "top_k": None}
-    return {"code": "UNKNOWN", "message": f"{type(error).__name__}: {error}", "request_id": "",
-            "shape": None, "top_k": None}
+        return pb.CallResult(code=error.code.value[0], message=error.details, request_id=error.request_id)
+    return pb.CallResult(code=pb.UNKNOWN, message=f"{type(error).__name__}: {error}")
 
 
-def _work(request: Dict[str, Any], action: str):
+def _work(request: pb.DriverRequest):
     """The call to make, as a function of (client, metadata, call_info)."""
-    if action == "images":
-        images = _get(request, "images", list, [])
-        if not all(isinstance(image, str) for image in images):
-            raise BadRequest("'images' must be a list of file paths")
+    action = request.action
+    if action == pb.ACTION_IMAGES:
+        images = list(request.images)
         return lambda client, metadata, info: client.score_images(images, metadata=metadata, call_info=info)
-    if action == "metadata":
+    if action == pb.ACTION_METADATA:
         return lambda client, metadata, info: client.model_metadata(metadata=metadata, call_info=info)
-    if action == "request":
-        request_file = _get(request, "request_file", str)
+    if action == pb.ACTION_REQUEST:
+        request_file = request.request_file
         if not request_file:
-            raise BadRequest("action 'request' needs 'request_file'")
+            raise BadRequest("ACTION_REQUEST needs 'request_file'")
 
         def send(client, metadata, info):
             message = fpgascore.PredictRequest.FromString(Path(request_file).read_bytes())
@@ -140,53 +146,56 @@ def _work(request: Dict[str, Any], action: str):
             return fpgascore.decode_scores(response)
 
         return send
-    tensor_file = _get(request, "tensor_file", str)
-    shape = _get(request, "tensor_shape", list)
-    if not tensor_file or shape is None or not all(isinstance(d, int) for d in shape):
-        raise BadRequest("action 'tensor' needs 'tensor_file' and an integer list 'tensor_shape'")
+    if action == pb.ACTION_TENSOR:
+        tensor_file, shape = request.tensor_file, list(request.tensor_shape)
+        if not tensor_file or not shape:
+            raise BadRequest("ACTION_TENSOR needs 'tensor_file' and 'tensor_shape'")
 
-    def call(client, metadata, info):
-        values = np.fromfile(tensor_file, dtype="<f4")
-        fpgascore.float_tensor(values, shape)  # values count vs shape: INVALID_ARGUMENT before sending
-        return client.score_numpy_array(values.reshape(shape), metadata=metadata, call_info=info)
+        def call(client, metadata, info):
+            values = np.fromfile(tensor_file, dtype="<f4")
+            fpgascore.float_tensor(values, shape)  # values count vs shape: INVALID_ARGUMENT before sending
+            return client.score_numpy_array(values.reshape(shape), metadata=metadata, call_info=info)
 
-    return call
+        return call
+    if action == pb.ACTION_NONE:
+        return None
+    raise BadRequest(f"'action' must be one of {[n for n in pb.Action.keys() if n != 'ACTION_UNSPECIFIED']}")
 
 
 SESSIONS: Dict[str, fpgascore.PredictionClient] = {}
 
 
-def handle(request: Dict[str, Any]) -> Dict[str, Any]:
-    action = _get(request, "action", str, "images")
-    if action not in ACTIONS:
-        raise BadRequest(f"'action' must be one of {ACTIONS}")
-    calls = _get(request, "calls", int, 1)
-    concurrency = _get(request, "concurrency", int, 1)
-    k = _get(request, "top_k", int, 5)
+def handle(request: pb.DriverRequest) -> pb.DriverAnswer:
+    calls = request.calls or 1
+    concurrency = request.concurrency or 1
+    k = request.top_k if request.HasField("top_k") else 5
     if calls < 1 or concurrency < 1 or k < 0:
         raise BadRequest("'calls' and 'concurrency' must be >= 1, 'top_k' >= 0")
-    work = None if action == "none" else _work(request, action)
-    line_metadata = {str(key).lower(): str(value) for key, value in _get(request, "metadata", dict, {}).items()}
+    work = _work(request)
+    line_metadata = {key.lower(): value for key, value in request.metadata.items()}
     base_case = line_metadata.get(CASE)
-    session = _get(request, "session", str)
+    session = request.session or None
     # Metadata goes per call when it can differ between calls of one client: with a case id
     # suffix per call, or on a session client that outlives this line.
     per_call = session is not None or (bool(base_case) and calls > 1)
     client = SESSIONS.get(session) if session else None
+    answer = pb.DriverAnswer(id=request.id)
     if client is None:
         try:
             client = _client(request, without_metadata=per_call)
         except fpgascore.ScoringError as error:
-            return {"results": [_failed(error)]}
+            answer.results.append(_failed(error))
+            return answer
         except (TypeError, ValueError) as error:
             raise BadRequest(f"bad client options: {error}") from None
         if session:
             SESSIONS[session] = client
     try:
         if work is None:
-            return {"results": [{"code": "OK", "message": "", "request_id": "", "shape": None, "top_k": None}]}
+            answer.results.append(pb.CallResult(code=pb.OK))
+            return answer
 
-        def one(index: int) -> Dict[str, Any]:
+        def one(index: int) -> pb.CallResult:
             metadata = None
             if per_call:
                 pairs = dict(line_metadata)
@@ -204,31 +213,66 @@ def handle(request: Dict[str, Any]) -> Dict[str, Any]:
 
         if concurrency > 1:
             with ThreadPoolExecutor(max_workers=concurrency) as pool:
-                results = list(pool.map(one, range(calls)))
+                answer.results.extend(pool.map(one, range(calls)))
         else:
-            results = [one(i) for i in range(calls)]
+            answer.results.extend(one(i) for i in range(calls))
     finally:
         if not session:
             client.close()
-    return {"results": results}
+    return answer
+
+
+def hello_answer() -> pb.HelloAnswer:
+    return pb.HelloAnswer(protocol_version=PROTOCOL_VERSION, driver="fpgascore-python-driver",
+                          client="fpgascore", client_version=fpgascore.__version__, language="python")
+
+
+def _id_of(line: str) -> str:
+    """The id of a line that does not parse as a DriverRequest (e.g. an enum name this driver
+    does not know), so that its error answer still names it; "" when there is none."""
+    try:
+        value = json.loads(line).get("id")
+    except (ValueError, AttributeError):
+        return ""
+    return value if isinstance(value, str) else ""
+
+
+def answer_line(line: str) -> pb.DriverAnswer:
+    """The answer to one request line; never raises."""
+    request_id = ""
+    try:
+        try:
+            request = json_format.Parse(line, pb.DriverRequest(), ignore_unknown_fields=True)
+        except json_format.ParseError:
+            request_id = _id_of(line)
+            raise
+        request_id = request.id
+        return handle(request)
+    except (json_format.ParseError, BadRequest) as exc:
+        return pb.DriverAnswer(id=request_id, error=f"bad request: {exc}")
+    except Exception as exc:  # noqa: BLE001 - the driver never dies on one line
+        return pb.DriverAnswer(id=request_id, error=f"driver failure: {type(exc).__name__}: {exc}")
 
 
 def main() -> int:
+    first = True
     for line in sys.stdin:
         if not line.strip():
             continue
-        request_id = None
-        try:
-            request = json.loads(line)
-            if not isinstance(request, dict):
-                raise BadRequest("a request is a JSON object")
-            request_id = request.get("id")
-            response = {"id": request_id, **handle(request), "error": None}
-        except (ValueError, BadRequest) as exc:
-            response = {"id": request_id, "results": [], "error": f"bad request: {exc}"}
-        except Exception as exc:  # noqa: BLE001 - the driver never dies on one line
-            response = {"id": request_id, "results": [], "error": f"driver failure: {type(exc).__name__}: {exc}"}
-        sys.stdout.write(json.dumps(response) + "\n")
+        if first:  # the runner's Hello; whatever its version, say ours (the runner decides)
+            first = False
+            try:
+                hello = json_format.Parse(line, pb.Hello(), ignore_unknown_fields=True)
+            except json_format.ParseError as exc:
+                hello = exc
+            if not isinstance(hello, pb.Hello) or not hello.protocol_version:
+                print(f"driver: the first line is not a Hello with a protocolVersion ({hello}): {line[:200]!r}",
+                      file=sys.stderr)
+                return 2
+            answer = hello_answer()
+        else:
+            answer = answer_line(line)
+        sys.stdout.write(json_format.MessageToJson(answer, indent=None) + "\n")
         sys.stdout.flush()
     for client in SESSIONS.values():
         client.close()

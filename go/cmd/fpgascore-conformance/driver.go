@@ -1,99 +1,62 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fpgascore/fpgascore/go/fpgascore"
 	"github.com/fpgascore/fpgascore/go/fpgascorepb"
+	cpb "github.com/fpgascore/fpgascore/go/internal/conformancepb"
 )
 
 const caseKey = "x-conformance-case"
 
-// request is one line of input. Pointers tell "absent or null" from a value.
-type request struct {
-	ID                   json.RawMessage   `json:"id"`
-	Host                 *string           `json:"host"`
-	Port                 *int              `json:"port"`
-	UseSSL               *bool             `json:"use_ssl"`
-	RootCertificatesFile *string           `json:"root_certificates_file"`
-	ServerNameOverride   *string           `json:"server_name_override"`
-	AccessToken          *string           `json:"access_token"`
-	SecondaryAccessToken *string           `json:"secondary_access_token"`
-	AuthScheme           *string           `json:"auth_scheme"`
-	AllowInsecureKey     *bool             `json:"allow_insecure_key"`
-	TimeoutMS            *float64          `json:"timeout_ms"`
-	Retry                *retrySpec        `json:"retry"`
-	Metadata             map[string]string `json:"metadata"`
-	Action               *string           `json:"action"`
-	Images               []string          `json:"images"`
-	TensorFile           *string           `json:"tensor_file"`
-	TensorShape          []int64           `json:"tensor_shape"`
-	RequestFile          *string           `json:"request_file"`
-	Calls                *int              `json:"calls"`
-	Concurrency          *int              `json:"concurrency"`
-	TopK                 *int              `json:"top_k"`
-	Session              *string           `json:"session"`
-	ModelName            *string           `json:"model_name"`
-	SignatureName        *string           `json:"signature_name"`
-}
+// protocolVersion is the version of proto/fpgascore/conformance/v1/driver.proto spoken here.
+const protocolVersion = "1.0"
 
-type retrySpec struct {
-	MaxAttempts      *int     `json:"max_attempts"`
-	InitialBackoffMS *float64 `json:"initial_backoff_ms"`
-	MaxBackoffMS     *float64 `json:"max_backoff_ms"`
-	Multiplier       *float64 `json:"multiplier"`
-}
+// unmarshal reads canonical JSON of either field-name spelling and ignores unknown fields,
+// as the protocol asks of every reader.
+var unmarshal = protojson.UnmarshalOptions{DiscardUnknown: true}
 
-type response struct {
-	ID      json.RawMessage `json:"id"`
-	Results []result        `json:"results"`
-	Error   *string         `json:"error"`
-}
-
-type result struct {
-	Code      string            `json:"code"`
-	Message   string            `json:"message"`
-	RequestID string            `json:"request_id"`
-	Shape     []int64           `json:"shape"`
-	TopK      [][][]interface{} `json:"top_k"` // per row: [class_id, score] pairs
-	Metadata  *metadataResult   `json:"metadata,omitempty"`
-}
-
-// metadataResult is what action "metadata" reports: inputs and outputs as [name, dtype, shape].
-type metadataResult struct {
-	ModelName     string          `json:"model_name"`
-	Version       *int64          `json:"version"`
-	SignatureName string          `json:"signature_name"`
-	Inputs        [][]interface{} `json:"inputs"`
-	Outputs       [][]interface{} `json:"outputs"`
-}
-
-func metadataOf(m *fpgascore.ModelMetadata) *metadataResult {
-	list := func(specs []fpgascore.TensorSpec) [][]interface{} {
-		out := make([][]interface{}, 0, len(specs))
+func metadataOf(m *fpgascore.ModelMetadata) *cpb.ModelMetadata {
+	list := func(specs []fpgascore.TensorSpec) []*cpb.TensorSpec {
+		out := make([]*cpb.TensorSpec, 0, len(specs))
 		for _, s := range specs {
-			out = append(out, []interface{}{s.Name, s.DType, s.Shape})
+			shape := make([]int32, len(s.Shape))
+			for i, d := range s.Shape {
+				shape[i] = int32(d)
+			}
+			out = append(out, &cpb.TensorSpec{Name: s.Name, Dtype: s.DType, Shape: shape})
 		}
 		return out
 	}
-	return &metadataResult{ModelName: m.ModelName, Version: m.Version, SignatureName: m.SignatureName,
+	return &cpb.ModelMetadata{ModelName: m.ModelName, Version: m.Version, SignatureName: m.SignatureName,
 		Inputs: list(m.Inputs), Outputs: list(m.Outputs)}
+}
+
+// helloAnswer is the driver's first line.
+func helloAnswer() *cpb.HelloAnswer {
+	version := "(unknown)"
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
+		version = info.Main.Version // "(devel)" for a build from a checkout
+	}
+	return &cpb.HelloAnswer{ProtocolVersion: protocolVersion, Driver: "fpgascore-conformance",
+		Client: "github.com/fpgascore/fpgascore/go", ClientVersion: version, Language: "go"}
 }
 
 // badRequest is a line that is not a valid request.
@@ -120,35 +83,30 @@ func (d *driver) closeSessions() {
 	}
 }
 
-// handleLine answers one input line; it never panics out.
-func (d *driver) handleLine(line []byte) (resp response) {
-	resp.ID = json.RawMessage("null")
+// handleLine answers one request line; it never panics out.
+func (d *driver) handleLine(line []byte) (resp *cpb.DriverAnswer) {
+	resp = &cpb.DriverAnswer{}
 	defer func() {
 		if r := recover(); r != nil {
-			resp.Results = []result{}
-			resp.Error = strPtr(fmt.Sprintf("driver failure: panic: %v", r))
+			resp.Results = nil
+			resp.Error = fmt.Sprintf("driver failure: panic: %v", r)
 		}
 	}()
-	var probe map[string]json.RawMessage
-	if err := json.Unmarshal(line, &probe); err != nil {
-		return response{ID: resp.ID, Results: []result{}, Error: strPtr("bad request: " + err.Error())}
+	req := &cpb.DriverRequest{}
+	if err := unmarshal.Unmarshal(line, req); err != nil {
+		resp.Error = "bad request: " + err.Error()
+		return resp
 	}
-	if id, ok := probe["id"]; ok {
-		resp.ID = id
-	}
-	var req request
-	dec := json.NewDecoder(bytes.NewReader(line))
-	if err := dec.Decode(&req); err != nil {
-		return response{ID: resp.ID, Results: []result{}, Error: strPtr("bad request: " + err.Error())}
-	}
-	results, err := d.handle(&req)
+	resp.Id = req.GetId()
+	results, err := d.handle(req)
 	if err != nil {
 		var br *badRequest
 		prefix := "driver failure: "
 		if errors.As(err, &br) {
 			prefix = "bad request: "
 		}
-		return response{ID: resp.ID, Results: []result{}, Error: strPtr(prefix + err.Error())}
+		resp.Error = prefix + err.Error()
+		return resp
 	}
 	resp.Results = results
 	return resp
@@ -158,24 +116,24 @@ func (d *driver) handleLine(line []byte) (resp response) {
 // the model's metadata.
 type work func(ctx context.Context, c *fpgascore.Client) (*fpgascore.Scores, *fpgascore.ModelMetadata, error)
 
-func (d *driver) handle(req *request) ([]result, error) {
-	action := "images"
-	if req.Action != nil {
-		action = *req.Action
+func (d *driver) handle(req *cpb.DriverRequest) ([]*cpb.CallResult, error) {
+	calls, concurrency := orDefault(req.GetCalls(), 1), orDefault(req.GetConcurrency(), 1)
+	k := 5
+	if req.TopK != nil {
+		k = int(req.GetTopK())
 	}
-	calls, concurrency, k := intOr(req.Calls, 1), intOr(req.Concurrency, 1), intOr(req.TopK, 5)
 	if calls < 1 || concurrency < 1 || k < 0 {
 		return nil, bad("'calls' and 'concurrency' must be >= 1, 'top_k' >= 0")
 	}
 	var call work
-	switch action {
-	case "none":
-	case "metadata":
+	switch action := req.GetAction(); action {
+	case cpb.Action_ACTION_NONE:
+	case cpb.Action_ACTION_METADATA:
 		call = func(ctx context.Context, c *fpgascore.Client) (*fpgascore.Scores, *fpgascore.ModelMetadata, error) {
 			m, err := c.ModelMetadata(ctx)
 			return nil, m, err
 		}
-	case "images", "tensor", "request":
+	case cpb.Action_ACTION_IMAGES, cpb.Action_ACTION_TENSOR, cpb.Action_ACTION_REQUEST:
 		scoring, err := makeWork(req, action)
 		if err != nil {
 			return nil, err
@@ -185,19 +143,18 @@ func (d *driver) handle(req *request) ([]result, error) {
 			return scores, nil, err
 		}
 	default:
-		return nil, bad("'action' must be images, tensor, request, metadata or none, not %q", action)
+		return nil, bad("'action' must be ACTION_IMAGES, ACTION_TENSOR, ACTION_REQUEST, ACTION_METADATA or ACTION_NONE, not %v", action)
 	}
 
 	md := map[string]string{}
-	for key, value := range req.Metadata {
+	for key, value := range req.GetMetadata() {
 		md[strings.ToLower(key)] = value
 	}
 	baseCase := md[caseKey]
 
 	var client *fpgascore.Client
-	session := ""
-	if req.Session != nil {
-		session = *req.Session
+	session := req.GetSession()
+	if session != "" {
 		client = d.sessions[session]
 	}
 	if client == nil {
@@ -207,7 +164,7 @@ func (d *driver) handle(req *request) ([]result, error) {
 		}
 		c, err := fpgascore.NewClient(target, opts...)
 		if err != nil {
-			return []result{failed(err, "")}, nil
+			return []*cpb.CallResult{failed(err, "")}, nil
 		}
 		client = c
 		if session != "" {
@@ -217,10 +174,10 @@ func (d *driver) handle(req *request) ([]result, error) {
 		}
 	}
 	if call == nil {
-		return []result{{Code: "OK"}}, nil
+		return []*cpb.CallResult{{Code: cpb.Code_OK}}, nil
 	}
 
-	one := func(i int) result {
+	one := func(i int) *cpb.CallResult {
 		pairs := make([]string, 0, 2*len(md))
 		for key, value := range md {
 			if key == caseKey && calls > 1 && baseCase != "" {
@@ -235,11 +192,11 @@ func (d *driver) handle(req *request) ([]result, error) {
 			return failed(err, info.RequestID)
 		}
 		if meta != nil {
-			return result{Code: "OK", RequestID: info.RequestID, Metadata: metadataOf(meta)}
+			return &cpb.CallResult{Code: cpb.Code_OK, RequestId: info.RequestID, Metadata: metadataOf(meta)}
 		}
 		return succeeded(scores, k, info.RequestID)
 	}
-	results := make([]result, calls)
+	results := make([]*cpb.CallResult, calls)
 	if concurrency > 1 {
 		var wg sync.WaitGroup
 		slots := make(chan struct{}, concurrency)
@@ -261,77 +218,76 @@ func (d *driver) handle(req *request) ([]result, error) {
 	return results, nil
 }
 
-func intOr(p *int, def int) int {
-	if p == nil {
+// orDefault is n, or def when n is 0 (the field's "absent").
+func orDefault(n int32, def int) int {
+	if n == 0 {
 		return def
 	}
-	return *p
+	return int(n)
 }
 
-func clientOptions(req *request) ([]fpgascore.Option, string, error) {
-	if req.Host == nil || *req.Host == "" || req.Port == nil {
+func clientOptions(req *cpb.DriverRequest) ([]fpgascore.Option, string, error) {
+	if req.GetHost() == "" || req.GetPort() == 0 {
 		return nil, "", bad("'host' and 'port' are required")
 	}
-	if *req.Port < 1 || *req.Port > 65535 {
-		return nil, "", bad("'port' %d is out of range", *req.Port)
+	if req.GetPort() < 1 || req.GetPort() > 65535 {
+		return nil, "", bad("'port' %d is out of range", req.GetPort())
 	}
-	target := net.JoinHostPort(*req.Host, strconv.Itoa(*req.Port))
+	target := net.JoinHostPort(req.GetHost(), strconv.Itoa(int(req.GetPort())))
 	var opts []fpgascore.Option
-	if req.UseSSL != nil && *req.UseSSL {
+	if req.GetUseSsl() {
 		opts = append(opts, fpgascore.WithTLS())
-		if req.RootCertificatesFile != nil && *req.RootCertificatesFile != "" {
-			opts = append(opts, fpgascore.WithRootCAFile(*req.RootCertificatesFile))
+		if f := req.GetRootCertificatesFile(); f != "" {
+			opts = append(opts, fpgascore.WithRootCAFile(f))
 		}
-		if req.ServerNameOverride != nil && *req.ServerNameOverride != "" {
-			opts = append(opts, fpgascore.WithServerNameOverride(*req.ServerNameOverride))
+		if name := req.GetServerNameOverride(); name != "" {
+			opts = append(opts, fpgascore.WithServerNameOverride(name))
 		}
 	}
 	if req.AccessToken != nil {
-		opts = append(opts, fpgascore.WithAccessToken(*req.AccessToken))
+		opts = append(opts, fpgascore.WithAccessToken(req.GetAccessToken()))
 	}
 	if req.SecondaryAccessToken != nil {
-		opts = append(opts, fpgascore.WithSecondaryAccessToken(*req.SecondaryAccessToken))
+		opts = append(opts, fpgascore.WithSecondaryAccessToken(req.GetSecondaryAccessToken()))
 	}
-	if req.AuthScheme != nil {
-		switch strings.ToLower(*req.AuthScheme) {
-		case "raw", "":
-		case "bearer":
-			opts = append(opts, fpgascore.WithBearerScheme())
-		default:
-			return nil, "", bad("'auth_scheme' must be raw or bearer, not %q", *req.AuthScheme)
-		}
+	switch req.GetAuthScheme() {
+	case cpb.AuthScheme_AUTH_SCHEME_UNSPECIFIED, cpb.AuthScheme_AUTH_SCHEME_RAW:
+	case cpb.AuthScheme_AUTH_SCHEME_BEARER:
+		opts = append(opts, fpgascore.WithBearerScheme())
+	default:
+		return nil, "", bad("unknown 'auth_scheme' %v", req.GetAuthScheme())
 	}
 	if req.ModelName != nil {
-		opts = append(opts, fpgascore.WithModelName(*req.ModelName))
+		opts = append(opts, fpgascore.WithModelName(req.GetModelName()))
 	}
 	if req.SignatureName != nil {
-		opts = append(opts, fpgascore.WithSignatureName(*req.SignatureName))
+		opts = append(opts, fpgascore.WithSignatureName(req.GetSignatureName()))
 	}
-	if req.AllowInsecureKey != nil && *req.AllowInsecureKey {
+	if req.GetAllowInsecureKey() {
 		opts = append(opts, fpgascore.WithAllowInsecureKey())
 	}
-	if req.TimeoutMS != nil {
-		if *req.TimeoutMS <= 0 || math.IsNaN(*req.TimeoutMS) || math.IsInf(*req.TimeoutMS, 0) {
+	if req.TimeoutMs != nil {
+		if req.GetTimeoutMs() <= 0 {
 			return nil, "", bad("'timeout_ms' must be positive")
 		}
-		opts = append(opts, fpgascore.WithTimeout(time.Duration(*req.TimeoutMS*float64(time.Millisecond))))
+		opts = append(opts, fpgascore.WithTimeout(time.Duration(req.GetTimeoutMs())*time.Millisecond))
 	}
-	if r := req.Retry; r != nil {
+	if r := req.GetRetry(); r != nil {
 		p := fpgascore.DefaultRetryPolicy()
 		if r.MaxAttempts != nil {
-			if *r.MaxAttempts < 1 {
+			if r.GetMaxAttempts() < 1 {
 				return nil, "", bad("'retry.max_attempts' must be >= 1")
 			}
-			p.MaxAttempts = *r.MaxAttempts
+			p.MaxAttempts = int(r.GetMaxAttempts())
 		}
-		if r.InitialBackoffMS != nil {
-			p.InitialBackoff = time.Duration(*r.InitialBackoffMS * float64(time.Millisecond))
+		if r.InitialBackoffMs != nil {
+			p.InitialBackoff = time.Duration(r.GetInitialBackoffMs()) * time.Millisecond
 		}
-		if r.MaxBackoffMS != nil {
-			p.MaxBackoff = time.Duration(*r.MaxBackoffMS * float64(time.Millisecond))
+		if r.MaxBackoffMs != nil {
+			p.MaxBackoff = time.Duration(r.GetMaxBackoffMs()) * time.Millisecond
 		}
 		if r.Multiplier != nil {
-			p.Multiplier = *r.Multiplier
+			p.Multiplier = r.GetMultiplier()
 		}
 		if p.InitialBackoff <= 0 || p.MaxBackoff < p.InitialBackoff || p.Multiplier < 1 {
 			return nil, "", bad("bad 'retry': backoffs must be > 0 with max >= initial, multiplier >= 1")
@@ -344,10 +300,10 @@ func clientOptions(req *request) ([]fpgascore.Option, string, error) {
 // scoringWork is one scoring call.
 type scoringWork func(ctx context.Context, c *fpgascore.Client) (*fpgascore.Scores, error)
 
-func makeWork(req *request, action string) (scoringWork, error) {
+func makeWork(req *cpb.DriverRequest, action cpb.Action) (scoringWork, error) {
 	switch action {
-	case "images":
-		paths := req.Images
+	case cpb.Action_ACTION_IMAGES:
+		paths := req.GetImages()
 		return func(ctx context.Context, c *fpgascore.Client) (*fpgascore.Scores, error) {
 			images := make([][]byte, len(paths))
 			for i, p := range paths {
@@ -359,11 +315,15 @@ func makeWork(req *request, action string) (scoringWork, error) {
 			}
 			return c.ScoreImages(ctx, images)
 		}, nil
-	case "tensor":
-		if req.TensorFile == nil || *req.TensorFile == "" || req.TensorShape == nil {
-			return nil, bad("action 'tensor' needs 'tensor_file' and an integer list 'tensor_shape'")
+	case cpb.Action_ACTION_TENSOR:
+		if req.GetTensorFile() == "" || len(req.GetTensorShape()) == 0 {
+			return nil, bad("ACTION_TENSOR needs 'tensor_file' and 'tensor_shape'")
 		}
-		path, shape := *req.TensorFile, req.TensorShape
+		path := req.GetTensorFile()
+		shape := make([]int64, len(req.GetTensorShape()))
+		for i, d := range req.GetTensorShape() {
+			shape[i] = int64(d)
+		}
 		return func(ctx context.Context, c *fpgascore.Client) (*fpgascore.Scores, error) {
 			data, err := os.ReadFile(path)
 			if err != nil {
@@ -375,11 +335,11 @@ func makeWork(req *request, action string) (scoringWork, error) {
 			}
 			return c.ScoreTensor(ctx, values, shape)
 		}, nil
-	default: // request
-		if req.RequestFile == nil || *req.RequestFile == "" {
-			return nil, bad("action 'request' needs 'request_file'")
+	default: // ACTION_REQUEST
+		if req.GetRequestFile() == "" {
+			return nil, bad("ACTION_REQUEST needs 'request_file'")
 		}
-		path := *req.RequestFile
+		path := req.GetRequestFile()
 		return func(ctx context.Context, c *fpgascore.Client) (*fpgascore.Scores, error) {
 			data, err := os.ReadFile(path)
 			if err != nil {
@@ -399,25 +359,21 @@ func makeWork(req *request, action string) (scoringWork, error) {
 	}
 }
 
-func failed(err error, requestID string) result {
+func failed(err error, requestID string) *cpb.CallResult {
 	var e *fpgascore.Error
 	if errors.As(err, &e) {
-		return result{Code: fpgascore.CodeName(e.Code), Message: e.Message, RequestID: e.RequestID}
+		return &cpb.CallResult{Code: cpb.Code(e.Code), Message: e.Message, RequestId: e.RequestID}
 	}
-	return result{Code: fpgascore.CodeName(fpgascore.ErrorCode(err)), Message: err.Error(), RequestID: requestID}
+	return &cpb.CallResult{Code: cpb.Code(fpgascore.ErrorCode(err)), Message: err.Error(), RequestId: requestID}
 }
 
-func succeeded(s *fpgascore.Scores, k int, requestID string) result {
-	r := result{Code: "OK", RequestID: requestID, Shape: []int64{int64(s.Len()), int64(s.Width())}}
-	r.TopK = make([][][]interface{}, s.Len())
+func succeeded(s *fpgascore.Scores, k int, requestID string) *cpb.CallResult {
+	r := &cpb.CallResult{Code: cpb.Code_OK, RequestId: requestID, Shape: []int32{int32(s.Len()), int32(s.Width())}}
+	r.TopK = make([]*cpb.TopK, s.Len())
 	for i := 0; i < s.Len(); i++ {
-		row := make([][]interface{}, 0, k)
+		row := &cpb.TopK{Predictions: make([]*cpb.Prediction, 0, k)}
 		for _, p := range s.RowTopK(i, k) {
-			var score interface{} // null for a non-finite score, which JSON cannot hold
-			if f := float64(p.Score); !math.IsNaN(f) && !math.IsInf(f, 0) {
-				score = json.Number(strconv.FormatFloat(f, 'g', -1, 32))
-			}
-			row = append(row, []interface{}{p.ClassID, score})
+			row.Predictions = append(row.Predictions, &cpb.Prediction{ClassId: int32(p.ClassID), Score: p.Score})
 		}
 		r.TopK[i] = row
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"math"
 	"net"
@@ -18,9 +17,11 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/fpgascore/fpgascore/go/fpgascorepb"
+	cpb "github.com/fpgascore/fpgascore/go/internal/conformancepb"
 )
 
 // fake answers with row i peaking at class i+1, failing the attempts the
@@ -87,28 +88,52 @@ func startFake(t *testing.T) (*fake, int) {
 	return f, lis.Addr().(*net.TCPAddr).Port
 }
 
-func drive(t *testing.T, lines ...string) []map[string]interface{} {
+const hello = `{"protocolVersion": "1.0", "runner": "test"}`
+
+// drive runs the driver on a Hello and the lines, and returns its HelloAnswer and answers.
+func drive(t *testing.T, lines ...string) (*cpb.HelloAnswer, []*cpb.DriverAnswer) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	if code := run(strings.NewReader(strings.Join(lines, "\n")+"\n"), &out, &errOut); code != 0 {
+	input := hello + "\n" + strings.Join(lines, "\n") + "\n"
+	if code := run(strings.NewReader(input), &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
-	var resps []map[string]interface{}
-	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
-		var m map[string]interface{}
-		if err := json.Unmarshal([]byte(l), &m); err != nil {
+	outLines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(outLines) != len(lines)+1 {
+		t.Fatalf("%d output lines for a Hello and %d lines: %q", len(outLines), len(lines), out.String())
+	}
+	greeting := &cpb.HelloAnswer{}
+	if err := protojson.Unmarshal([]byte(outLines[0]), greeting); err != nil {
+		t.Fatalf("bad HelloAnswer %q: %v", outLines[0], err)
+	}
+	var answers []*cpb.DriverAnswer
+	for _, l := range outLines[1:] {
+		a := &cpb.DriverAnswer{}
+		if err := protojson.Unmarshal([]byte(l), a); err != nil {
 			t.Fatalf("bad output line %q: %v", l, err)
 		}
-		resps = append(resps, m)
+		if strings.Contains(l, `"request_id"`) || strings.Contains(l, `"top_k"`) {
+			t.Fatalf("output is not lowerCamelCase: %q", l)
+		}
+		answers = append(answers, a)
 	}
-	if len(resps) != len(lines) {
-		t.Fatalf("%d responses for %d lines", len(resps), len(lines))
-	}
-	return resps
+	return greeting, answers
 }
 
 func line(port int, fields string) string {
 	return fmt.Sprintf(`{"host": "127.0.0.1", "port": %d, %s}`, port, fields)
+}
+
+func TestDriverHello(t *testing.T) {
+	greeting, answers := drive(t)
+	if greeting.GetProtocolVersion() != protocolVersion || greeting.GetLanguage() != "go" || greeting.GetDriver() == "" ||
+		greeting.GetClient() == "" || greeting.GetClientVersion() == "" || len(answers) != 0 {
+		t.Fatalf("HelloAnswer %v", greeting)
+	}
+	var out, errOut bytes.Buffer
+	if code := run(strings.NewReader(`{"id": "x", "host": "h"}`+"\n"), &out, &errOut); code != 2 || out.Len() != 0 {
+		t.Fatalf("a first line that is not a Hello: exit %d, output %q", code, out.String())
+	}
 }
 
 func TestDriverProtocol(t *testing.T) {
@@ -127,48 +152,62 @@ func TestDriverProtocol(t *testing.T) {
 			TensorShape: &pb.TensorShapeProto{Dim: []*pb.TensorShapeProto_Dim{{Size: 1}}}, StringVal: [][]byte{[]byte("x")}}}})
 	os.WriteFile(reqFile, raw, 0o600)
 
-	resps := drive(t,
-		line(port, fmt.Sprintf(`"id": "img", "action": "images", "images": [%q, %q], "top_k": 2, "metadata": {"x-conformance-case": "c1"}`, img, img)),
+	_, resps := drive(t,
+		// lowerCamelCase, and a field this version does not know (ignored)
+		line(port, fmt.Sprintf(`"id": "img", "action": "ACTION_IMAGES", "images": [%q, %q], "topK": 2, "metadata": {"x-conformance-case": "c1"}, "fieldFromTheFuture": 1`, img, img)),
 		`{"id": "broken", "host": `,
 		`not json at all`,
-		line(port, `"id": "none-key", "action": "none", "access_token": "secret-k"`),
-		line(port, `"id": "none-ok", "action": "none"`),
-		line(port, fmt.Sprintf(`"id": "calls", "action": "images", "images": [%q], "calls": 3, "concurrency": 2, "retry": {"max_attempts": 3, "initial_backoff_ms": 1, "max_backoff_ms": 5, "multiplier": 2.0}, "metadata": {"x-conformance-case": "c2", "x-conformance-fail": "1:UNAVAILABLE"}`, img)),
-		line(port, fmt.Sprintf(`"id": "tensor", "action": "tensor", "tensor_file": %q, "tensor_shape": [224, 224, 3]`, tensor)),
-		line(port, fmt.Sprintf(`"id": "bad-shape", "action": "tensor", "tensor_file": %q, "tensor_shape": [1, 224, 224, 4]`, tensor)),
-		line(port, fmt.Sprintf(`"id": "request", "action": "request", "request_file": %q`, reqFile)),
-		line(port, `"id": "empty", "action": "images", "images": []`),
-		line(port, `"id": "bad-action", "action": "dance"`),
-		`{"id": 7, "action": "none"}`,
+		line(port, `"id": "none-key", "action": "ACTION_NONE", "access_token": "secret-k"`),
+		line(port, `"id": "none-ok", "action": "ACTION_NONE"`),
+		// proto names, and a number for an enum
+		line(port, fmt.Sprintf(`"id": "calls", "action": 1, "images": [%q], "calls": 3, "concurrency": 2, "retry": {"max_attempts": 3, "initial_backoff_ms": 1, "maxBackoffMs": 5, "multiplier": 2.0}, "metadata": {"x-conformance-case": "c2", "x-conformance-fail": "1:UNAVAILABLE"}`, img)),
+		line(port, fmt.Sprintf(`"id": "tensor", "action": "ACTION_TENSOR", "tensorFile": %q, "tensorShape": [224, 224, 3]`, tensor)),
+		line(port, fmt.Sprintf(`"id": "bad-shape", "action": "ACTION_TENSOR", "tensor_file": %q, "tensor_shape": [1, 224, 224, 4]`, tensor)),
+		line(port, fmt.Sprintf(`"id": "request", "action": "ACTION_REQUEST", "requestFile": %q`, reqFile)),
+		line(port, `"id": "empty", "action": "ACTION_IMAGES", "images": []`),
+		line(port, `"id": "bad-action", "action": "ACTION_DANCE"`),
+		line(port, `"id": "unspecified"`),
+		`{"id": "no-host", "action": "ACTION_NONE"}`,
 		line(port, `"id": "bad-type", "calls": "three"`),
-		line(port, fmt.Sprintf(`"id": "missing-file", "action": "images", "images": [%q]`, filepath.Join(dir, "nope.jpg"))),
+		line(port, fmt.Sprintf(`"id": "missing-file", "action": "ACTION_IMAGES", "images": [%q]`, filepath.Join(dir, "nope.jpg"))),
 	)
-	byID := map[string]map[string]interface{}{}
+	byID := map[string]*cpb.DriverAnswer{}
 	for _, r := range resps {
-		byID[fmt.Sprint(r["id"])] = r
+		byID[r.GetId()] = r
 	}
-	results := func(id string) []interface{} {
+	results := func(id string) []*cpb.CallResult {
 		r := byID[id]
 		if r == nil {
 			t.Fatalf("no response %q", id)
 		}
-		if r["error"] != nil {
-			t.Fatalf("%s: error %v", id, r["error"])
+		if r.GetError() != "" {
+			t.Fatalf("%s: error %v", id, r.GetError())
 		}
-		return r["results"].([]interface{})
+		return r.GetResults()
 	}
-	res := results("img")[0].(map[string]interface{})
-	if res["code"] != "OK" || res["request_id"] != "rid" || fmt.Sprint(res["shape"]) != "[2 1000]" ||
-		fmt.Sprint(res["top_k"]) != "[[[1 0.75] [2 0.25]] [[2 0.75] [3 0.25]]]" {
+	topK := func(r *cpb.CallResult) string {
+		var rows []string
+		for _, row := range r.GetTopK() {
+			var pairs []string
+			for _, p := range row.GetPredictions() {
+				pairs = append(pairs, fmt.Sprintf("%d:%g", p.GetClassId(), p.GetScore()))
+			}
+			rows = append(rows, strings.Join(pairs, " "))
+		}
+		return strings.Join(rows, " | ")
+	}
+	res := results("img")[0]
+	if res.GetCode() != cpb.Code_OK || res.GetRequestId() != "rid" || fmt.Sprint(res.GetShape()) != "[2 1000]" ||
+		topK(res) != "1:0.75 2:0.25 | 2:0.75 3:0.25" {
 		t.Fatalf("img: %v", res)
 	}
-	if resps[1]["error"] == nil || resps[2]["error"] == nil || len(resps[1]["results"].([]interface{})) != 0 {
+	if resps[1].GetError() == "" || resps[2].GetError() == "" || len(resps[1].GetResults()) != 0 {
 		t.Fatalf("bad lines: %v %v", resps[1], resps[2])
 	}
-	if r := results("none-key")[0].(map[string]interface{}); r["code"] != "FAILED_PRECONDITION" || strings.Contains(fmt.Sprint(r), "secret-k") {
+	if r := results("none-key")[0]; r.GetCode() != cpb.Code_FAILED_PRECONDITION || strings.Contains(r.String(), "secret-k") {
 		t.Fatalf("none-key: %v", r)
 	}
-	if r := results("none-ok"); len(r) != 1 || r[0].(map[string]interface{})["code"] != "OK" {
+	if r := results("none-ok"); len(r) != 1 || r[0].GetCode() != cpb.Code_OK {
 		t.Fatalf("none-ok: %v", r)
 	}
 	calls := results("calls")
@@ -176,7 +215,7 @@ func TestDriverProtocol(t *testing.T) {
 		t.Fatalf("calls: %v", calls)
 	}
 	for _, c := range calls {
-		if c.(map[string]interface{})["code"] != "OK" {
+		if c.GetCode() != cpb.Code_OK {
 			t.Fatalf("calls: %v", calls)
 		}
 	}
@@ -187,13 +226,13 @@ func TestDriverProtocol(t *testing.T) {
 		}
 	}
 	f.mu.Unlock()
-	if r := results("tensor")[0].(map[string]interface{}); r["code"] != "OK" || fmt.Sprint(r["shape"]) != "[1 1000]" {
+	if r := results("tensor")[0]; r.GetCode() != cpb.Code_OK || fmt.Sprint(r.GetShape()) != "[1 1000]" {
 		t.Fatalf("tensor: %v", r)
 	}
-	if r := results("bad-shape")[0].(map[string]interface{}); r["code"] != "INVALID_ARGUMENT" {
+	if r := results("bad-shape")[0]; r.GetCode() != cpb.Code_INVALID_ARGUMENT {
 		t.Fatalf("bad-shape: %v", r)
 	}
-	if r := results("request")[0].(map[string]interface{}); r["code"] != "OK" {
+	if r := results("request")[0]; r.GetCode() != cpb.Code_OK {
 		t.Fatalf("request: %v", r)
 	}
 	f.mu.Lock()
@@ -202,15 +241,26 @@ func TestDriverProtocol(t *testing.T) {
 	if last.GetModelSpec().GetName() != "resnet50" {
 		t.Fatalf("request action did not use the client's model spec: %v", last.GetModelSpec())
 	}
-	if r := results("empty")[0].(map[string]interface{}); r["code"] != "INVALID_ARGUMENT" {
+	if r := results("empty")[0]; r.GetCode() != cpb.Code_INVALID_ARGUMENT {
 		t.Fatalf("empty: %v", r)
 	}
-	for _, id := range []string{"bad-action", "7", "bad-type"} {
-		if byID[id] == nil || byID[id]["error"] == nil {
-			t.Fatalf("%s: %v", id, byID[id])
+	// An unknown enum name is ignored like an unknown field: the action is unspecified.
+	for _, id := range []string{"bad-action", "unspecified", "no-host"} {
+		if r := byID[id]; r == nil || r.GetError() == "" || len(r.GetResults()) != 0 {
+			t.Fatalf("%s: %v", id, r)
 		}
 	}
-	if r := results("missing-file")[0].(map[string]interface{}); r["code"] != "UNKNOWN" {
+	// Lines that do not parse cannot echo their id: they are answered with an error and no id.
+	unparsed := 0
+	for _, r := range resps {
+		if r.GetId() == "" && r.GetError() != "" && len(r.GetResults()) == 0 {
+			unparsed++
+		}
+	}
+	if unparsed != 3 { // broken, not json, "three"
+		t.Fatalf("%d unparsed lines answered with an error, want 3: %v", unparsed, resps)
+	}
+	if r := results("missing-file")[0]; r.GetCode() != cpb.Code_UNKNOWN {
 		t.Fatalf("missing-file: %v", r)
 	}
 }
@@ -220,13 +270,13 @@ func TestDriverSession(t *testing.T) {
 	dir := t.TempDir()
 	img := filepath.Join(dir, "a.jpg")
 	os.WriteFile(img, []byte("jpeg"), 0o600)
-	resps := drive(t,
-		line(port, fmt.Sprintf(`"id": "s1", "session": "S", "action": "images", "images": [%q], "metadata": {"x-conformance-case": "step0"}`, img)),
+	_, resps := drive(t,
+		line(port, fmt.Sprintf(`"id": "s1", "session": "S", "action": "ACTION_IMAGES", "images": [%q], "metadata": {"x-conformance-case": "step0"}`, img)),
 		// The session keeps its first line's connection settings: this port is ignored.
-		fmt.Sprintf(`{"id": "s2", "host": "127.0.0.1", "port": 1, "session": "S", "action": "images", "images": [%q], "metadata": {"x-conformance-case": "step1"}}`, img),
+		fmt.Sprintf(`{"id": "s2", "host": "127.0.0.1", "port": 1, "session": "S", "action": "ACTION_IMAGES", "images": [%q], "metadata": {"x-conformance-case": "step1"}}`, img),
 	)
 	for _, r := range resps {
-		if r["error"] != nil || r["results"].([]interface{})[0].(map[string]interface{})["code"] != "OK" {
+		if r.GetError() != "" || r.GetResults()[0].GetCode() != cpb.Code_OK {
 			t.Fatalf("%v", r)
 		}
 	}

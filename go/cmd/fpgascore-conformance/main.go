@@ -1,30 +1,36 @@
-// Command fpgascore-conformance is the Go client's conformance driver
-// (conformance/CLIENT_SPEC.md, "Conformance drivers"). It reads one JSON request per line on
-// stdin and writes one JSON response per line on stdout, in order, flushed after each, and
-// exits at end of input. It uses only the public fpgascore API (the fpgascorepb message
-// type only to read a raw request file).
+// Command fpgascore-conformance is the Go client's conformance driver. It speaks the driver
+// protocol of proto/fpgascore/conformance/v1/driver.proto (conformance/README.md) on stdin
+// and stdout: the runner's Hello first, answered with a HelloAnswer, then one DriverRequest
+// per line, each answered with one DriverAnswer, in order, flushed after each; it exits at
+// the end of input. Messages are read and written with the generated types (package
+// internal/conformancepb) and protojson. It uses only the public fpgascore API (the
+// fpgascorepb message type only to read a raw request file).
 //
 // Choices the spec leaves open, the same as the Python and C# drivers:
 //   - with calls > 1, call i (1-based) sends "x-conformance-case: <case>#<i>";
 //   - concurrency K > 1 runs the calls on K goroutines sharing one client (at most K in
 //     flight); results are listed in call order;
 //   - shape is always [N, 1000];
-//   - a construction error gives one result with its code and no call; action "none" gives
+//   - a construction error gives one result with its code and no call; ACTION_NONE gives
 //     one result with code OK when construction succeeded;
-//   - action "request" sends the inputs and output_filter of the serialized PredictRequest
+//   - ACTION_REQUEST sends the inputs and output_filter of the serialized PredictRequest
 //     in request_file with Client.Predict (the client's own model spec) and reports the
 //     decoded output;
-//   - a "session" client keeps the connection settings of its first line; each line's
+//   - a session client keeps the connection settings of its first line; each line's
 //     metadata is sent with that line's calls;
-//   - "error" is set (and "results" empty) only for a line that is not a valid request.
+//   - error is set (and results empty) only for a line that is not a valid request.
 package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	cpb "github.com/fpgascore/fpgascore/go/internal/conformancepb"
 )
 
 func main() {
@@ -37,13 +43,25 @@ func run(in io.Reader, out, errOut io.Writer) int {
 	defer d.closeSessions()
 	reader := bufio.NewReaderSize(in, 1<<20)
 	w := bufio.NewWriter(out)
+	first := true
 	for {
 		line, readErr := reader.ReadBytes('\n')
 		if len(trimSpace(line)) > 0 {
-			resp := d.handleLine(line)
-			data, err := json.Marshal(resp)
+			var answer proto.Message
+			if first { // the runner's Hello; whatever its version, say ours (the runner decides)
+				first = false
+				hello := &cpb.Hello{}
+				if err := unmarshal.Unmarshal(trimSpace(line), hello); err != nil || hello.GetProtocolVersion() == "" {
+					fmt.Fprintf(errOut, "fpgascore-conformance: the first line is not a Hello with a protocolVersion (%v): %.200q\n", err, line)
+					return 2
+				}
+				answer = helloAnswer()
+			} else {
+				answer = d.handleLine(trimSpace(line))
+			}
+			data, err := protojson.Marshal(answer)
 			if err != nil {
-				data, _ = json.Marshal(response{ID: resp.ID, Results: []result{}, Error: strPtr("driver failure: " + err.Error())})
+				data, _ = protojson.Marshal(&cpb.DriverAnswer{Error: "driver failure: " + err.Error()})
 			}
 			w.Write(data)
 			w.WriteByte('\n')
@@ -71,5 +89,3 @@ func trimSpace(b []byte) []byte {
 	}
 	return b
 }
-
-func strPtr(s string) *string { return &s }

@@ -16,7 +16,15 @@ def main(argv=None) -> int:
                                                  "reference server and prints the matrix.")
     parser.add_argument("--server", choices=("container", "process"), default="container",
                         help="run the reference server as a container (default) or as local processes")
-    parser.add_argument("--language", help=f"comma-separated subset of {','.join(drivers.LANGUAGES)}")
+    parser.add_argument("--language", help=f"comma-separated built-in drivers: a subset of {','.join(drivers.LANGUAGES)}, "
+                                           "or none (default: all of them, or none when --driver is given)")
+    parser.add_argument("--driver", action="append", default=[], metavar="NAME=COMMAND",
+                        help="also run an external driver (any program speaking the driver protocol of "
+                             "proto/fpgascore/conformance/v1/driver.proto) as matrix column NAME; COMMAND is split "
+                             "as a shell would and run in the current directory (repeatable; see conformance/README.md)")
+    parser.add_argument("--known-failing", action="append", default=[], metavar="NAME=FILE",
+                        help="the known-failing list of driver NAME (case-id globs, one a line); built-in drivers "
+                             "default to conformance/known_failing/NAME.txt, external ones to none (repeatable)")
     parser.add_argument("--case", action="append", default=[], metavar="GLOB",
                         help="only cases whose id or template name matches (repeatable)")
     parser.add_argument("--out", default="out/conformance", help="where reports go (default out/conformance)")
@@ -30,7 +38,8 @@ def main(argv=None) -> int:
         except BrokenPipeError:
             pass
         return 0
-    options = Options(server_mode=args.server, languages=drivers.languages_from(args.language),
+    options = Options(server_mode=args.server,
+                      drivers=drivers.select_drivers(args.language, args.driver, args.known_failing),
                       patterns=args.case, out_dir=pathlib.Path(args.out), build_drivers=not args.no_build)
     return Run(options).execute()
 

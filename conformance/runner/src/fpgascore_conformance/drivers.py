@@ -1,53 +1,149 @@
-"""Conformance drivers: one program per language speaking JSON lines (CLIENT_SPEC.md).
+"""Conformance drivers: programs speaking the driver protocol (JSON lines of
+proto/fpgascore/conformance/v1/driver.proto) on stdin and stdout.
 
-A DriverProcess sends one request line and waits for its answer line with a timeout; a
+A driver is a DriverSpec: a command, the directory it runs in, its environment, an optional
+build step and its known-failing list. The built-in drivers (python, go, csharp) are specs
+like any other; ``--driver NAME=COMMAND`` adds external ones (external_spec).
+
+A DriverProcess starts the command, exchanges Hello / HelloAnswer (refusing another major
+version), then sends one DriverRequest line and waits for its DriverAnswer with a timeout; a
 driver that crashes, hangs or answers garbage fails that case only and is restarted for the
 next one.
 """
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import pathlib
 import queue
+import re
+import shlex
 import subprocess
 import threading
 from typing import Dict, List, Optional, Sequence
 
+from . import protocol
+from .protocol import pb
+
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[4]
 TOOLS = REPO_ROOT / ".tools"
+KNOWN_FAILING_DIR = REPO_ROOT / "conformance" / "known_failing"
+HELLO_TIMEOUT_S = 120.0  # a cold `dotnet` start on a loaded 2-core machine takes a while
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 
 
 @dataclasses.dataclass(frozen=True)
 class DriverSpec:
-    language: str
-    build: Optional[Sequence[str]]      # a command run once from the repo root, or None
-    run: Sequence[str]                  # the driver command, from the repo root
+    name: str                           # the matrix column
+    run: Sequence[str]                  # the driver command
+    cwd: pathlib.Path                   # where it runs
+    build: Optional[Sequence[str]] = None   # a command run once from the repo root, or None
     env: Dict[str, str] = dataclasses.field(default_factory=dict)
+    known_failing: Optional[pathlib.Path] = None   # case-id globs, one a line ('#' comments)
+
+    @property
+    def language(self) -> str:  # the name the rest of the runner (and bench/soak.py) uses
+        return self.name
 
 
 def python_executable() -> str:
     return os.environ.get("FPGASCORE_PYTHON", "/usr/bin/python3")
 
 
+def _builtin(name: str, run: Sequence[str], build: Optional[Sequence[str]] = None,
+             env: Optional[Dict[str, str]] = None) -> DriverSpec:
+    return DriverSpec(name, run, REPO_ROOT, build, env or {}, KNOWN_FAILING_DIR / f"{name}.txt")
+
+
 DRIVERS: Dict[str, DriverSpec] = {
-    "python": DriverSpec(
-        "python", None, [python_executable(), "conformance/drivers/python/driver.py"],
-        {"PYTHONPATH": str(REPO_ROOT / "python" / "src")}),
-    "go": DriverSpec(
-        "go",
-        ["bash", "-c", "source scripts/go-env.sh && cd go && "
-                       "go build -o ../.tools/bin/fpgascore-conformance ./cmd/fpgascore-conformance"],
-        [str(TOOLS / "bin" / "fpgascore-conformance")]),
-    "csharp": DriverSpec(
-        "csharp",
-        ["dotnet", "build", "csharp/FpgaScore.Conformance/FpgaScore.Conformance.csproj", "-c", "Release",
-         "-o", str(TOOLS / "csharp-conformance"), "--nologo", "-v", "quiet"],
-        ["dotnet", str(TOOLS / "csharp-conformance" / "FpgaScore.Conformance.dll")],
-        {"DOTNET_CLI_TELEMETRY_OPTOUT": "1", "DOTNET_NOLOGO": "1"}),
+    "python": _builtin(
+        "python", [python_executable(), str(REPO_ROOT / "conformance" / "drivers" / "python" / "driver.py")],
+        env={"PYTHONPATH": os.pathsep.join(str(REPO_ROOT / p) for p in ("python/src", "conformance/runner/src"))}),
+    "go": _builtin(
+        "go", [str(TOOLS / "bin" / "fpgascore-conformance")],
+        build=["bash", "-c", "source scripts/go-env.sh && cd go && "
+                             "go build -o ../.tools/bin/fpgascore-conformance ./cmd/fpgascore-conformance"]),
+    "csharp": _builtin(
+        "csharp", ["dotnet", str(TOOLS / "csharp-conformance" / "FpgaScore.Conformance.dll")],
+        build=["dotnet", "build", "csharp/FpgaScore.Conformance/FpgaScore.Conformance.csproj", "-c", "Release",
+               "-o", str(TOOLS / "csharp-conformance"), "--nologo", "-v", "quiet"],
+        env={"DOTNET_CLI_TELEMETRY_OPTOUT": "1", "DOTNET_NOLOGO": "1"}),
 }
 LANGUAGES = list(DRIVERS)
+
+
+def caller_dir() -> pathlib.Path:
+    """Where the user ran the runner from (scripts/conformance.sh changes to the repo root
+    and passes the directory it was started in as FPGASCORE_CALLER_DIR)."""
+    return pathlib.Path(os.environ.get("FPGASCORE_CALLER_DIR") or os.getcwd())
+
+
+def _name_and_value(text: str, option: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    name = name.strip()
+    if not sep or not value.strip():
+        raise SystemExit(f"{option} wants NAME=VALUE, not {text!r}")
+    if not NAME.match(name):
+        raise SystemExit(f"{option}: {name!r} is not a driver name (letters, digits, '_', '-', '.'; up to 40)")
+    return name, value.strip()
+
+
+def known_failing_files(texts: Sequence[str]) -> Dict[str, pathlib.Path]:
+    """--known-failing NAME=FILE options, FILE relative to the caller's directory."""
+    files: Dict[str, pathlib.Path] = {}
+    for text in texts:
+        name, value = _name_and_value(text, "--known-failing")
+        path = caller_dir() / value
+        if not path.is_file():
+            raise SystemExit(f"--known-failing {name}: no file {path}")
+        files[name] = path
+    return files
+
+
+def external_spec(text: str, known_failing: Optional[pathlib.Path] = None) -> DriverSpec:
+    """A --driver NAME=COMMAND option: COMMAND split as a shell would (no shell runs it),
+    run in the caller's directory with the runner's environment."""
+    name, command = _name_and_value(text, "--driver")
+    if name in DRIVERS:
+        raise SystemExit(f"--driver {name}: {name!r} is a built-in driver's name; choose another")
+    try:
+        argv = shlex.split(command)
+    except ValueError as error:
+        raise SystemExit(f"--driver {name}: cannot split {command!r}: {error}") from None
+    return DriverSpec(name, argv, caller_dir(), None, {}, known_failing)
+
+
+def select_drivers(languages: Optional[str], externals: Sequence[str],
+                   known_failing: Sequence[str] = ()) -> List[DriverSpec]:
+    """The drivers of a run: the built-ins --language names (all of them when neither
+    --language nor --driver is given; none for "none"), then each --driver, in order."""
+    files = known_failing_files(known_failing)
+    if languages is None:
+        chosen = [] if externals else list(LANGUAGES)
+    else:
+        chosen = languages_from(languages)
+    specs = [dataclasses.replace(DRIVERS[name], known_failing=files.get(name, DRIVERS[name].known_failing))
+             for name in chosen]
+    for text in externals:
+        spec = external_spec(text)
+        spec = dataclasses.replace(spec, known_failing=files.get(spec.name))
+        if spec.name in [s.name for s in specs]:
+            raise SystemExit(f"--driver {spec.name}: the name is given twice")
+        specs.append(spec)
+    unused = sorted(set(files) - {s.name for s in specs})
+    if unused:
+        raise SystemExit(f"--known-failing names drivers that do not run: {unused}")
+    if not specs:
+        raise SystemExit("no driver selected: name built-in languages with --language or add --driver NAME=COMMAND")
+    return specs
+
+
+def known_failing(spec: DriverSpec) -> List[str]:
+    """The spec's known-failing case-id globs (none without a file)."""
+    if spec.known_failing is None or not spec.known_failing.exists():
+        return []
+    lines = spec.known_failing.read_text().splitlines()
+    return [line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()]
 
 
 class DriverFailure(Exception):
@@ -61,7 +157,7 @@ def build(spec: DriverSpec, log_path: pathlib.Path) -> None:
         result = subprocess.run(list(spec.build), cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, env={**os.environ, **spec.env}, timeout=900)
     if result.returncode != 0:
-        raise DriverFailure(f"building the {spec.language} driver failed (exit {result.returncode}); "
+        raise DriverFailure(f"building the {spec.name} driver failed (exit {result.returncode}); "
                             f"see {log_path}")
 
 
@@ -74,14 +170,40 @@ class DriverProcess:
         self._stderr_path = stderr_path
         self._process: Optional[subprocess.Popen] = None
         self._lines: "queue.Queue[Optional[str]]" = queue.Queue()
+        self.hello: Optional[pb.HelloAnswer] = None   # the running process's HelloAnswer
+
+    def start(self) -> pb.HelloAnswer:
+        """Starts the driver unless it runs, and returns its HelloAnswer."""
+        if self._process is None or self._process.poll() is not None:
+            self._start()
+        assert self.hello is not None
+        return self.hello
 
     def _start(self) -> None:
         self._close_stderr()
         self._stderr = open(self._stderr_path, "ab")
-        self._process = subprocess.Popen(list(self.spec.run), cwd=REPO_ROOT, env=self._env, stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, stderr=self._stderr, text=True, bufsize=1)
+        self.hello = None
+        try:
+            self._process = subprocess.Popen(list(self.spec.run), cwd=self.spec.cwd, env=self._env,
+                                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
+                                             text=True, bufsize=1)
+        except OSError as error:
+            self._close_stderr()
+            raise DriverFailure(f"cannot start the {self.spec.name} driver {list(self.spec.run)} "
+                                f"in {self.spec.cwd}: {error}") from None
         self._lines = queue.Queue()
         threading.Thread(target=self._read, args=(self._process, self._lines), daemon=True).start()
+        line = self._exchange(protocol.encode(protocol.hello()), HELLO_TIMEOUT_S, "the Hello")
+        try:
+            answer = protocol.decode(line, pb.HelloAnswer)
+        except protocol.ProtocolError as error:
+            self._kill()
+            raise DriverFailure(f"the {self.spec.name} driver's first line is not a HelloAnswer: {error}") from None
+        why = protocol.refusal(answer)
+        if why:
+            self._kill()
+            raise DriverFailure(f"the {self.spec.name} driver is refused: {why}; its first line: {line.strip()[:200]!r}")
+        self.hello = answer
 
     @staticmethod
     def _read(process: subprocess.Popen, lines: "queue.Queue[Optional[str]]") -> None:
@@ -89,33 +211,37 @@ class DriverProcess:
             lines.put(line)
         lines.put(None)
 
-    def request(self, message: dict, timeout: float) -> dict:
-        if self._process is None or self._process.poll() is not None:
-            self._start()
+    def _exchange(self, text: str, timeout: float, what: str) -> str:
+        """Writes one line, returns the driver's next line (DriverFailure if there is none)."""
         try:
-            self._process.stdin.write(json.dumps(message) + "\n")
+            self._process.stdin.write(text + "\n")
             self._process.stdin.flush()
         except (BrokenPipeError, OSError) as error:
             self._kill()
-            raise DriverFailure(f"driver did not take the request: {error}; stderr: {self.stderr_tail()}")
+            raise DriverFailure(f"driver did not take {what}: {error}; stderr: {self.stderr_tail()}")
         try:
             line = self._lines.get(timeout=timeout)
         except queue.Empty:
             self._kill()
-            raise DriverFailure(f"driver did not answer within {timeout:.0f} s (killed)") from None
+            raise DriverFailure(f"driver did not answer {what} within {timeout:.0f} s (killed)") from None
         if line is None:
             code = self._process.wait()
             self._process = None
             self._close_stderr()
-            raise DriverFailure(f"driver exited with {code} before answering; stderr: {self.stderr_tail()}")
+            raise DriverFailure(f"driver exited with {code} before answering {what}; stderr: {self.stderr_tail()}")
+        return line
+
+    def request(self, message: pb.DriverRequest, timeout: float) -> pb.DriverAnswer:
+        self.start()
+        line = self._exchange(protocol.encode(message), timeout, "the request")
         try:
-            answer = json.loads(line)
-        except json.JSONDecodeError:
+            answer = protocol.decode(line, pb.DriverAnswer)
+        except protocol.ProtocolError as error:
             self._kill()
-            raise DriverFailure(f"driver answered something that is not JSON: {line[:200]!r}") from None
-        if answer.get("id") != message["id"]:
+            raise DriverFailure(f"driver answered something that is not a DriverAnswer: {error}") from None
+        if answer.id != message.id:
             self._kill()
-            raise DriverFailure(f"driver answered id {answer.get('id')!r} to request {message['id']!r}")
+            raise DriverFailure(f"driver answered id {answer.id!r} to request {message.id!r}")
         return answer
 
     def stderr_tail(self, lines: int = 15) -> str:
@@ -149,10 +275,13 @@ class DriverProcess:
 
 
 def languages_from(text: Optional[str]) -> List[str]:
+    """Built-in driver names from a comma-separated list ("none": no built-in driver)."""
     if not text:
         return list(LANGUAGES)
     chosen = [item.strip() for item in text.split(",") if item.strip()]
+    if chosen == ["none"]:
+        return []
     unknown = [c for c in chosen if c not in DRIVERS]
     if unknown:
-        raise SystemExit(f"unknown language(s) {unknown}; choose from {LANGUAGES}")
+        raise SystemExit(f"unknown language(s) {unknown}; choose from {LANGUAGES} (or none)")
     return chosen

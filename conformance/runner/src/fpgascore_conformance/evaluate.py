@@ -1,12 +1,14 @@
-"""Judging one call's outcome against a case's Expectation."""
+"""Judging one call's outcome (a DriverAnswer of proto/fpgascore/conformance/v1/driver.proto)
+against a case's Expectation."""
 from __future__ import annotations
 
 import hashlib
 import json
 import pathlib
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from .cases import CONFORMANCE_DIR, Expectation
+from .protocol import code_name, encode, pb
 
 GOLDEN: Dict[str, dict] = json.loads((CONFORMANCE_DIR / "testdata" / "golden.json").read_text())
 SCORE_TOLERANCE = 1e-6
@@ -44,38 +46,52 @@ def expected_attempts(expect: Expectation) -> Optional[int]:
     return None
 
 
-def judge(expect: Expectation, answer: dict, calls: Sequence[dict], elapsed_ms: float) -> List[str]:
+def metadata_of(result: pb.CallResult) -> Optional[Dict[str, Any]]:
+    """A result's model metadata in the cases' form: model_name, version (None when absent),
+    signature_name, inputs and outputs as [name, dtype, shape]; None when it has none."""
+    if not result.HasField("metadata"):
+        return None
+    m = result.metadata
+
+    def specs(items) -> List[list]:
+        return [[spec.name, spec.dtype, list(spec.shape)] for spec in items]
+
+    return {"model_name": m.model_name, "version": m.version if m.HasField("version") else None,
+            "signature_name": m.signature_name, "inputs": specs(m.inputs), "outputs": specs(m.outputs)}
+
+
+def judge(expect: Expectation, answer: pb.DriverAnswer, calls: Sequence[dict], elapsed_ms: float) -> List[str]:
     """Everything that differs from the expectation; empty when the case passed."""
     problems: List[str] = []
-    if answer.get("error"):
-        return [f"driver error: {answer['error']}"]
-    results = answer.get("results") or []
+    if answer.error:
+        return [f"driver error: {answer.error}"]
+    results = list(answer.results)
     if not results:
         return ["driver returned no results"]
-    codes = [r.get("code") for r in results]
+    codes = [code_name(r.code) for r in results]
     if expect.codes:
         wrong = sorted({c for c in codes if c not in expect.codes})
         if wrong:
-            detail = "; ".join(sorted({r.get("message", "")[:160] for r in results if r.get("code") in wrong}))
+            detail = "; ".join(sorted({r.message[:160] for r, c in zip(results, codes) if c in wrong}))
             problems.append(f"codes {wrong} not in {list(expect.codes)} ({detail})")
     for code in expect.codes_include:
         if code not in codes:
             problems.append(f"no call ended {code} (got {codes})")
-    failures = [r for r in results if r.get("code") != "OK"]
+    failures = [r for r in results if r.code != pb.OK]
     if expect.message_contains:
         for result in failures:
-            if expect.message_contains.lower() not in (result.get("message") or "").lower():
-                problems.append(f"message {result.get('message')!r} lacks {expect.message_contains!r}")
+            if expect.message_contains.lower() not in result.message.lower():
+                problems.append(f"message {result.message!r} lacks {expect.message_contains!r}")
     if expect.message_excludes:
         for result in results:
-            if expect.message_excludes in json.dumps(result):
+            if any(expect.message_excludes in text for text in (result.message, result.request_id, encode(result))):
                 problems.append("a secret appears in the client's error or result")
     if expect.golden:
         problems += _golden(expect.golden, results)
     if expect.metadata is not None:
         for index, result in enumerate(results):
-            if result.get("code") == "OK" and result.get("metadata") != expect.metadata:
-                problems.append(f"result {index}: metadata {result.get('metadata')}, expected {expect.metadata}")
+            if result.code == pb.OK and metadata_of(result) != expect.metadata:
+                problems.append(f"result {index}: metadata {metadata_of(result)}, expected {expect.metadata}")
     problems += _attempts(expect, calls)
     if expect.received_authorization is not None:
         wanted = [fingerprint(v) for v in expect.received_authorization]
@@ -85,8 +101,8 @@ def judge(expect: Expectation, answer: dict, calls: Sequence[dict], elapsed_ms: 
     if expect.request_id_matches_log:
         logged = [c.get("request_id") for c in calls]
         for result in failures:
-            if not result.get("request_id") or result.get("request_id") not in logged:
-                problems.append(f"error request_id {result.get('request_id')!r} is not one the server logged {logged}")
+            if not result.request_id or result.request_id not in logged:
+                problems.append(f"error request_id {result.request_id!r} is not one the server logged {logged}")
     if expect.max_elapsed_ms is not None and elapsed_ms > expect.max_elapsed_ms:
         problems.append(f"took {elapsed_ms:.0f} ms, more than {expect.max_elapsed_ms:.0f} ms")
     return problems
@@ -104,19 +120,22 @@ def _attempts(expect: Expectation, calls: Sequence[dict]) -> List[str]:
     return []
 
 
-def _golden(images: Sequence[str], results: Sequence[dict]) -> List[str]:
+def _golden(images: Sequence[str], results: Sequence[pb.CallResult]) -> List[str]:
     problems = []
     for index, result in enumerate(results):
-        if result.get("code") != "OK":
+        if result.code != pb.OK:
             continue
-        shape = result.get("shape")
+        shape = list(result.shape)
         if shape != [len(images), 1000]:
             problems.append(f"result {index}: shape {shape}, expected {[len(images), 1000]}")
             continue
-        rows = result.get("top_k") or []
-        for row, name in zip(rows, images):
+        if len(result.top_k) != len(images):
+            problems.append(f"result {index}: {len(result.top_k)} top-k rows for {len(images)} images")
+            continue
+        for top, name in zip(result.top_k, images):
+            row = [(p.class_id, p.score) for p in top.predictions]
             want = GOLDEN[pathlib.Path(name).name]["top5"][: len(row)]
-            if len(row) < 1 or [int(c) for c, _ in row] != [c for c, _ in want] or any(
-                    abs(float(s) - ws) > SCORE_TOLERANCE for (_, s), (_, ws) in zip(row, want)):
+            if len(row) < 1 or [c for c, _ in row] != [c for c, _ in want] or any(
+                    not abs(s - ws) <= SCORE_TOLERANCE for (_, s), (_, ws) in zip(row, want)):
                 problems.append(f"result {index}: top-k of {name} is {row}, golden {want}")
     return problems

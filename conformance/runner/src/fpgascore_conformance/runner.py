@@ -14,30 +14,34 @@ import threading
 import time
 from typing import Dict, List, Optional, Sequence
 
-from . import drivers, evaluate, report
+from . import drivers, evaluate, protocol, report
 from .cases import CONFORMANCE_DIR, Case, ServerProfile, load_cases, load_servers, select, substitute
 from .certs import TlsMaterial, make_tls_material
 from .emulator import EmulatorContainer, EmulatorProcess, ServerConfig, build_image, docker_client
 from .inputs import RunInputs
+from .protocol import pb
 
 LOG_WAIT_S = 3.0
 SECRET_SCAN = "no-key-in-any-log"
 
 
+ACTIONS = {"images": pb.ACTION_IMAGES, "tensor": pb.ACTION_TENSOR, "request": pb.ACTION_REQUEST,
+           "metadata": pb.ACTION_METADATA, "none": pb.ACTION_NONE}
+AUTH_SCHEMES = {"raw": pb.AUTH_SCHEME_RAW, "bearer": pb.AUTH_SCHEME_BEARER}
+
+
 @dataclasses.dataclass
 class Options:
     server_mode: str = "container"       # container | process
-    languages: Sequence[str] = tuple(drivers.LANGUAGES)
+    drivers: Sequence[drivers.DriverSpec] = tuple(drivers.DRIVERS.values())   # one matrix column each
     patterns: Sequence[str] = ()
     out_dir: pathlib.Path = pathlib.Path("out/conformance")
     build_drivers: bool = True
 
-
-def _known_failing(language: str) -> List[str]:
-    path = CONFORMANCE_DIR / "known_failing" / f"{language}.txt"
-    if not path.exists():
-        return []
-    return [line.split("#")[0].strip() for line in path.read_text().splitlines() if line.split("#")[0].strip()]
+    @property
+    def languages(self) -> List[str]:
+        """The drivers' names: the matrix's columns."""
+        return [spec.name for spec in self.drivers]
 
 
 class Run:
@@ -55,6 +59,7 @@ class Run:
         self.servers: Dict[str, object] = {}
         self._exclusive = {name: threading.Lock() for name, p in self.profiles.items() if p.exclusive}
         self._log_lock = threading.Lock()
+        self.drivers_seen: Dict[str, str] = {}   # driver name -> what its HelloAnswer says
 
     # ----- set-up ---------------------------------------------------------------------------
     def _container_name(self, profile: str) -> str:
@@ -97,20 +102,20 @@ class Run:
         self.log("servers up: " + ", ".join(f"{n}={s.target}" for n, s in sorted(self.servers.items())))
 
     def _build_drivers(self) -> Dict[str, str]:
-        """Builds each language's driver; returns the languages whose build failed, with why."""
+        """Builds each driver that has a build step; returns the drivers whose build failed, with why."""
         if not self.options.build_drivers:
             return {}
 
-        def build(language: str) -> Optional[str]:
+        def build(spec: drivers.DriverSpec) -> Optional[str]:
             try:
-                drivers.build(drivers.DRIVERS[language], self.directory / f"build-{language}.log")
+                drivers.build(spec, self.directory / f"build-{spec.name}.log")
                 return None
             except (drivers.DriverFailure, OSError, subprocess.SubprocessError) as error:
-                self.log(f"{language}: {error}")
+                self.log(f"{spec.name}: {error}")
                 return str(error)
         with concurrent.futures.ThreadPoolExecutor(3) as pool:
-            outcomes = dict(zip(self.options.languages, pool.map(build, self.options.languages)))
-        return {language: error for language, error in outcomes.items() if error}
+            outcomes = dict(zip(self.options.languages, pool.map(build, self.options.drivers)))
+        return {name: error for name, error in outcomes.items() if error}
 
     def log(self, message: str) -> None:
         with self._log_lock:
@@ -123,36 +128,38 @@ class Run:
             return None
         return str(files[name])
 
-    def _request(self, case: Case, prefix: str, inputs: RunInputs, session: Optional[str]) -> dict:
+    def _request(self, case: Case, prefix: str, inputs: RunInputs, session: Optional[str]) -> pb.DriverRequest:
+        """The case's DriverRequest line (proto/fpgascore/conformance/v1/driver.proto)."""
         client = substitute(case.client, self.secrets)
         action = case.action
         server = self.servers[case.server]
         roots = client.get("roots", "system")
-        message = {
-            "id": prefix, "host": "127.0.0.1", "port": server.port,
-            "use_ssl": bool(client.get("use_ssl")),
-            "root_certificates_file": None if roots.startswith("env:") else self._roots_file(roots),
-            "server_name_override": client.get("server_name_override"),
-            "access_token": client.get("access_token"),
-            "secondary_access_token": client.get("secondary_access_token"),
-            "auth_scheme": client.get("auth_scheme", "raw"),
-            "allow_insecure_key": bool(client.get("allow_insecure_key", False)),
-            "timeout_ms": client.get("timeout_ms", 10000),
-            "retry": client.get("retry"),
-            "metadata": {**client.get("metadata", {}), "x-conformance-case": prefix},
-            "action": action.get("kind", "none"),
-            "images": [inputs.image(n) for n in action.get("images", [])],
-            "tensor_file": None, "tensor_shape": None, "request_file": None,
-            "calls": action.get("calls", 1), "concurrency": action.get("concurrency", 1),
-            "top_k": 5, "session": session,
-            "model_name": client.get("model_name"), "signature_name": client.get("signature_name"),
-        }
+        message = pb.DriverRequest(
+            id=prefix, host="127.0.0.1", port=server.port,
+            use_ssl=bool(client.get("use_ssl")),
+            root_certificates_file=(None if roots.startswith("env:") else self._roots_file(roots)) or "",
+            server_name_override=client.get("server_name_override") or "",
+            auth_scheme=AUTH_SCHEMES[client.get("auth_scheme", "raw")],
+            allow_insecure_key=bool(client.get("allow_insecure_key", False)),
+            timeout_ms=client.get("timeout_ms", 10000),
+            metadata={**client.get("metadata", {}), "x-conformance-case": prefix},
+            action=ACTIONS[action.get("kind", "none")],
+            images=[inputs.image(n) for n in action.get("images", [])],
+            calls=action.get("calls", 1), concurrency=action.get("concurrency", 1),
+            top_k=5, session=session or "")
+        for field in ("access_token", "secondary_access_token", "model_name", "signature_name"):
+            if client.get(field) is not None:  # absent and empty differ: an empty key is a key
+                setattr(message, field, client[field])
+        if client.get("retry"):
+            message.retry.CopyFrom(pb.RetryPolicy(**client["retry"]))
         if "from_images" in action:
-            message["tensor_file"], message["tensor_shape"] = inputs.tensor_from_images(action["from_images"])
+            message.tensor_file, shape = inputs.tensor_from_images(action["from_images"])
+            message.tensor_shape.extend(shape)
         if "zeros_shape" in action:
-            message["tensor_file"], message["tensor_shape"] = inputs.zeros(action["zeros_shape"])
+            message.tensor_file, shape = inputs.zeros(action["zeros_shape"])
+            message.tensor_shape.extend(shape)
         if "request" in action:
-            message["request_file"] = inputs.request(action["request"])
+            message.request_file = inputs.request(action["request"])
         return message
 
     def _calls_seen(self, server, prefix: str, wanted: Optional[int]) -> List[dict]:
@@ -207,12 +214,23 @@ class Run:
             "\n\n# server log, last 200 lines\n" + "\n".join(logs.splitlines()[-200:]) + "\n")
 
     # ----- one language ---------------------------------------------------------------------
-    def _run_language(self, language: str, inputs: RunInputs, build_error: Optional[str]) -> List[report.CaseResult]:
+    def _run_language(self, spec: drivers.DriverSpec, inputs: RunInputs,
+                      build_error: Optional[str]) -> List[report.CaseResult]:
+        language = spec.name
+        pool: Dict[Optional[str], drivers.DriverProcess] = {}
+        if not build_error:
+            # The handshake once up front: a driver that does not start or speaks another
+            # protocol fails every case with that one reason, at once.
+            first = pool[None] = drivers.DriverProcess(spec, {}, self.directory / f"driver-{language}-default.stderr")
+            try:
+                self.drivers_seen[language] = protocol.describe(first.start())
+                self.log(f"{language}: {self.drivers_seen[language]}")
+            except drivers.DriverFailure as failure:
+                build_error = str(failure)
+                self.log(f"{language}: {failure}")
         if build_error:
             return [report.CaseResult(language, case.id, case.template, "fail", [build_error], 0.0)
                     for case in self.cases]
-        spec = drivers.DRIVERS[language]
-        pool: Dict[Optional[str], drivers.DriverProcess] = {}
 
         def driver_for(env_roots: Optional[str]) -> drivers.DriverProcess:
             if env_roots not in pool:
@@ -221,7 +239,7 @@ class Run:
                     spec, env, self.directory / f"driver-{language}-{env_roots or 'default'}.stderr")
             return pool[env_roots]
 
-        known = _known_failing(language)
+        known = drivers.known_failing(spec)
         results = []
         try:
             for case in self.cases:
@@ -271,8 +289,8 @@ class Run:
                 servers.result()
                 build_errors = built.result()
             with concurrent.futures.ThreadPoolExecutor(len(self.options.languages)) as pool:
-                for language_results in pool.map(lambda lang: self._run_language(lang, inputs, build_errors.get(lang)),
-                                                 self.options.languages):
+                for language_results in pool.map(lambda spec: self._run_language(spec, inputs, build_errors.get(spec.name)),
+                                                 self.options.drivers):
                     results.extend(language_results)
         finally:
             for name, server in self.servers.items():
@@ -286,6 +304,9 @@ class Run:
                   f"{len({c.template for c in self.cases})} templates × {len(self.options.languages)} languages, "
                   f"server as {self.options.server_mode}, {wall:.0f} s on {platform.node()} "
                   f"({platform.machine()}, {platform.python_version()}).")
+        if self.drivers_seen:
+            header += "\n\nDrivers: " + "; ".join(f"{name} = {self.drivers_seen[name]}"
+                                                 for name in self.options.languages if name in self.drivers_seen) + "."
         text = report.write_all(self.directory, self.cases, self.options.languages, results, header)
         print(text)
         passed = sum(r.status == "pass" for r in results)
