@@ -29,6 +29,9 @@ def main(argv=None) -> int:
                         help="only cases whose id or template name matches (repeatable)")
     parser.add_argument("--out", default="out/conformance", help="where reports go (default out/conformance)")
     parser.add_argument("--no-build", action="store_true", help="use the drivers as already built")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="run N cases of each driver at once, each on its own driver process (default 1; "
+                             "timing-sensitive cases get less slack on a small machine)")
     parser.add_argument("--list", action="store_true", help="list the selected cases and exit")
     args = parser.parse_args(argv)
     if args.list:
@@ -40,7 +43,8 @@ def main(argv=None) -> int:
         return 0
     options = Options(server_mode=args.server,
                       drivers=drivers.select_drivers(args.language, args.driver, args.known_failing),
-                      patterns=args.case, out_dir=pathlib.Path(args.out), build_drivers=not args.no_build)
+                      patterns=args.case, out_dir=pathlib.Path(args.out), build_drivers=not args.no_build,
+                      jobs=max(1, args.jobs))
     return Run(options).execute()
 
 

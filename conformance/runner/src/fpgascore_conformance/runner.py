@@ -37,6 +37,7 @@ class Options:
     patterns: Sequence[str] = ()
     out_dir: pathlib.Path = pathlib.Path("out/conformance")
     build_drivers: bool = True
+    jobs: int = 1                        # cases of one driver run at once (each on its own driver process)
 
     @property
     def languages(self) -> List[str]:
@@ -48,7 +49,8 @@ class Run:
     def __init__(self, options: Options) -> None:
         self.options = options
         self.run_id = datetime.datetime.now().strftime("%Y%m%d-%H%M%S") + "-" + token_source.token_hex(2)
-        self.directory = options.out_dir / self.run_id
+        # Absolute: drivers get file paths under it and need not run in the repository.
+        self.directory = (options.out_dir / self.run_id).resolve()
         self.directory.mkdir(parents=True, exist_ok=True)
         self.profiles: Dict[str, ServerProfile] = load_servers()
         self.cases: List[Case] = select(load_cases(servers=self.profiles), options.patterns)
@@ -232,33 +234,45 @@ class Run:
             return [report.CaseResult(language, case.id, case.template, "fail", [build_error], 0.0)
                     for case in self.cases]
 
-        def driver_for(env_roots: Optional[str]) -> drivers.DriverProcess:
-            if env_roots not in pool:
-                env = {"GRPC_DEFAULT_SSL_ROOTS_FILE_PATH": self._roots_file(env_roots)} if env_roots else {}
-                pool[env_roots] = drivers.DriverProcess(
-                    spec, env, self.directory / f"driver-{language}-{env_roots or 'default'}.stderr")
-            return pool[env_roots]
-
         known = drivers.known_failing(spec)
-        results = []
-        try:
-            for case in self.cases:
-                lock = self._exclusive.get(case.server)
-                if lock:
-                    with lock:
+        lanes = max(1, min(self.options.jobs, len(self.cases)))
+
+        def run_lane(lane: int) -> List[tuple]:
+            """Cases lane, lane + lanes, ... on the lane's own driver processes."""
+            mine: Dict[Optional[str], drivers.DriverProcess] = pool if lane == 0 else {}
+            suffix = f"-{lane}" if lane else ""
+
+            def driver_for(env_roots: Optional[str]) -> drivers.DriverProcess:
+                if env_roots not in mine:
+                    env = {"GRPC_DEFAULT_SSL_ROOTS_FILE_PATH": self._roots_file(env_roots)} if env_roots else {}
+                    mine[env_roots] = drivers.DriverProcess(
+                        spec, env, self.directory / f"driver-{language}-{env_roots or 'default'}{suffix}.stderr")
+                return mine[env_roots]
+
+            done = []
+            try:
+                for index in range(lane, len(self.cases), lanes):
+                    case = self.cases[index]
+                    lock = self._exclusive.get(case.server)
+                    if lock:
+                        with lock:
+                            result = self._run_case(case, language, driver_for, inputs)
+                    else:
                         result = self._run_case(case, language, driver_for, inputs)
-                else:
-                    result = self._run_case(case, language, driver_for, inputs)
-                if any(fnmatch.fnmatchcase(case.id, pattern) for pattern in known):
-                    result.status = "xfail" if result.status == "fail" else "xpass"
-                results.append(result)
-                mark = {"pass": "ok", "fail": "FAIL", "xfail": "known-failing", "xpass": "FIXED (remove from known_failing)"}
-                self.log(f"{language:6} {case.id:45} {mark[result.status]:>6} {result.elapsed_ms:7.0f} ms"
-                         + (f"  {result.problems[0][:150]}" if result.problems else ""))
-        finally:
-            for driver in pool.values():
-                driver.close()
-        return results
+                    if any(fnmatch.fnmatchcase(case.id, pattern) for pattern in known):
+                        result.status = "xfail" if result.status == "fail" else "xpass"
+                    done.append((index, result))
+                    mark = {"pass": "ok", "fail": "FAIL", "xfail": "known-failing", "xpass": "FIXED (remove from known_failing)"}
+                    self.log(f"{language:6} {case.id:45} {mark[result.status]:>6} {result.elapsed_ms:7.0f} ms"
+                             + (f"  {result.problems[0][:150]}" if result.problems else ""))
+            finally:
+                for driver in mine.values():
+                    driver.close()
+            return done
+
+        with concurrent.futures.ThreadPoolExecutor(lanes) as lane_pool:
+            done = [item for lane in lane_pool.map(run_lane, range(lanes)) for item in lane]
+        return [result for _, result in sorted(done, key=lambda item: item[0])]
 
     def _secret_scan(self, results: List[report.CaseResult]) -> List[report.CaseResult]:
         """One extra result per language: no key of the run in its driver's output, its

@@ -1,0 +1,63 @@
+"""Running the conformance runner the way a user does (scripts/conformance.sh, servers as
+local processes) and reading what it wrote."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pathlib
+import subprocess
+import sys
+from typing import Dict, List, Sequence, Tuple
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+HERE = pathlib.Path(__file__).resolve().parent
+PYTHON = os.environ.get("FPGASCORE_PYTHON", "/usr/bin/python3")
+RAW_STUB = HERE / "raw_stub_driver.py"
+
+
+@dataclasses.dataclass
+class RunOutcome:
+    returncode: int
+    stdout: str
+    results: Dict[Tuple[str, str], dict]   # (driver, case id) -> results.json entry
+    matrix: str
+
+    def statuses(self, driver: str) -> Dict[str, str]:
+        return {case: r["status"] for (name, case), r in self.results.items() if name == driver}
+
+    def failing(self, driver: str) -> List[str]:
+        return sorted(case for case, status in self.statuses(driver).items() if status == "fail")
+
+
+def run_conformance(args: Sequence[str], cwd: pathlib.Path, out: pathlib.Path, timeout: float = 600) -> RunOutcome:
+    """scripts/conformance.sh --server=process ARGS, run from CWD (not the repository)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("FPGASCORE_CALLER_DIR", "PYTHONPATH")}
+    env["FPGASCORE_SKIP_SETUP"] = "1"
+    done = subprocess.run([str(REPO / "scripts" / "conformance.sh"), "--server=process", "--out", str(out), *args],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    runs = sorted(out.glob("*/results.json"))
+    if len(runs) != 1:
+        raise AssertionError(f"expected one run under {out}, found {runs}\nstdout:\n{done.stdout[-3000:]}\n"
+                             f"stderr:\n{done.stderr[-3000:]}")
+    entries = json.loads(runs[0].read_text())
+    return RunOutcome(done.returncode, done.stdout,
+                      {(e["language"], e["case_id"]): e for e in entries},
+                      (runs[0].parent / "matrix.md").read_text())
+
+
+def case_ids(patterns: Sequence[str] = ()) -> List[str]:
+    """The ids of the cases the runner would run for --case PATTERNS."""
+    sys.path[:0] = [p for p in (str(REPO / "conformance" / "runner" / "src"),) if p not in sys.path]
+    from fpgascore_conformance.cases import load_cases, select
+    return [case.id for case in select(load_cases(), patterns)]
+
+
+@pytest.fixture
+def workdir(tmp_path: pathlib.Path) -> pathlib.Path:
+    """An empty directory to run from: drivers must not need the repository as their cwd."""
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    return folder
