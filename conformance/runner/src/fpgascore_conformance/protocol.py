@@ -30,6 +30,8 @@ def encode(message: Message) -> str:
 
 
 def decode(line: str, kind: Type[M]) -> M:
+    if not line.lstrip().startswith("{"):  # json_format takes a bare list for an empty message
+        raise ProtocolError(f"not a {kind.DESCRIPTOR.full_name}: not a JSON object: {line[:200]!r}")
     try:
         return json_format.Parse(line, kind(), ignore_unknown_fields=True)
     except json_format.ParseError as error:
