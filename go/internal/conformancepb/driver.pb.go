@@ -18,9 +18,12 @@
 // some). Fields at their default value may be omitted. This is what protobuf's own JSON
 // libraries do: Python json_format.Parse(..., ignore_unknown_fields=True), Go
 // protojson.UnmarshalOptions{DiscardUnknown: true}, C# JsonParser with
-// WithIgnoreUnknownFields(true). The protocol uses no 64-bit integer except
-// ModelMetadata.version (written as a JSON string, "1", by the canonical mapping; read from a
-// string or a number), so every other number is a plain JSON number.
+// WithIgnoreUnknownFields(true). An enum name a reader does not know is the zero value for
+// some libraries (Go, C#) and a parse error for others (Python): either way the driver
+// answers that line with DriverAnswer.error, naming the line's id when it can read it. The
+// protocol uses no 64-bit integer except ModelMetadata.version (written as a JSON string,
+// "1", by the canonical mapping; read from a string or a number), so every other number is a
+// plain JSON number.
 //
 // Versions: "MAJOR.MINOR". A minor version only adds fields or enum values that an older
 // peer may ignore. The runner refuses a driver whose major version differs from its own,
