@@ -41,10 +41,6 @@ class DriverSpec:
     env: Dict[str, str] = dataclasses.field(default_factory=dict)
     known_failing: Optional[pathlib.Path] = None   # case-id globs, one a line ('#' comments)
 
-    @property
-    def language(self) -> str:  # the name the rest of the runner (and bench/soak.py) uses
-        return self.name
-
 
 def python_executable() -> str:
     return os.environ.get("FPGASCORE_PYTHON", "/usr/bin/python3")
