@@ -20,7 +20,7 @@ from typing import Callable, Dict, List, Optional, Set, Tuple
 
 import grpc
 
-from .logs import log
+from .logs import LineBudget
 from .security import authorization_of
 
 # Method path -> the event name its log lines carry; these need the key when auth is on.
@@ -76,7 +76,8 @@ class Watchdog:
 
 class AdmissionInterceptor(grpc.ServerInterceptor):
     def __init__(self, refuse: Callable[[str, grpc.ServicerContext], None],
-                 accepts: Callable[[Optional[str]], bool], auth_required: bool, request_wait_s: float) -> None:
+                 accepts: Callable[[Optional[str]], bool], auth_required: bool, request_wait_s: float,
+                 rate_limit_logs: bool = True) -> None:
         """``refuse(event, context)`` answers a call without a valid key (and logs it);
         ``accepts(authorization)`` says whether a header holds a key."""
         self._refuse = refuse
@@ -84,9 +85,11 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
         self._auth_required = auth_required
         self._request_wait_s = request_wait_s
         self._watchdog = Watchdog()
+        self.abandoned_lines = LineBudget("request.abandoned", enabled=rate_limit_logs)
 
     def close(self) -> None:
         self._watchdog.close()
+        self.abandoned_lines.flush()
 
     def intercept_service(self, continuation, details: grpc.HandlerCallDetails):
         handler = continuation(details)
@@ -119,7 +122,7 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
                 if not expired and context.is_active():  # the caller half-closed without a message
                     context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the call ended without its request message")
                 # Cancelled: the caller left, or its message did not come within the wait.
-                log("request.abandoned", method=method, peer=peer, request_wait_s=self._request_wait_s)
+                self.abandoned_lines.log("request.abandoned", method=method, peer=peer, request_wait_s=self._request_wait_s)
                 return None
             finally:
                 self._watchdog.disarm(token)

@@ -48,8 +48,10 @@ class EmulatorServer:
         # Admitted calls hold a thread while their images wait; the rest answer at once.
         workers = settings.queue_depth + settings.fpgas + 16
         predictions = PredictionServicer(settings, self.keys, self.pool, model)
+        self._refusal_lines = predictions.refusal_lines
         self._admission = AdmissionInterceptor(predictions.refuse, self.keys.accepts,
-                                               settings.tls or settings.require_auth, settings.request_wait_seconds)
+                                               settings.tls or settings.require_auth, settings.request_wait_seconds,
+                                               rate_limit_logs=not settings.conformance)
         self._server = grpc.server(
             ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc"),
             interceptors=[self._admission],
@@ -124,6 +126,7 @@ class EmulatorServer:
             self._health_server.stop(0).wait()
         self.pool.close()
         self._admission.close()
+        self._refusal_lines.flush()
         log("stopped")
 
 

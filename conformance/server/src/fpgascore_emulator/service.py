@@ -25,7 +25,7 @@ from .config import Settings
 from .decoding import ImageError
 from .fpga import BatchTooLarge, FpgaPool, QueueFull
 from .limits import bounded_list
-from .logs import log
+from .logs import LineBudget, log
 from .model import Model
 from .security import KeyStore, fingerprint
 from .servable import BadSpec, NotFound, Servable
@@ -58,6 +58,8 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         self._max_request_pixels = settings.max_request_megapixels * 1_000_000
         self._auth_required = settings.tls or settings.require_auth
         self._attempts = controls.AttemptCounter()
+        # Anyone can make the server refuse a call: those lines are rate-limited.
+        self.refusal_lines = LineBudget("unauthenticated", enabled=not settings.conformance)
         self._float_val_default = settings.response_encoding == "float_val"
         self.servable = Servable(name=settings.model_name, version=settings.model_version,
                                  signature_name=settings.signature_name, input_name=settings.input_name,
@@ -111,7 +113,8 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
 
     def _log(self, event: str, fields: Dict[str, object], code: grpc.StatusCode, started: float,
              message: str) -> None:
-        log(event, code=code.name, latency_ms=round((time.perf_counter() - started) * 1000, 3),
+        write = self.refusal_lines.log if code is grpc.StatusCode.UNAUTHENTICATED else log
+        write(event, code=code.name, latency_ms=round((time.perf_counter() - started) * 1000, 3),
             message=message, **fields)
 
     def _admit(self, metadata: Dict[str, str], fields: Dict[str, object]) -> controls.Controls:
