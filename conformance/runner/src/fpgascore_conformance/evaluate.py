@@ -71,7 +71,7 @@ def judge(expect: Expectation, answer: dict, calls: Sequence[dict], elapsed_ms: 
             if expect.message_excludes in json.dumps(result):
                 problems.append("a secret appears in the client's error or result")
     if expect.golden:
-        problems += _golden(expect.golden, results)
+        problems += _golden(expect.golden, results, expect.score_offset)
     if expect.metadata is not None:
         for index, result in enumerate(results):
             if result.get("code") == "OK" and result.get("metadata") != expect.metadata:
@@ -104,7 +104,7 @@ def _attempts(expect: Expectation, calls: Sequence[dict]) -> List[str]:
     return []
 
 
-def _golden(images: Sequence[str], results: Sequence[dict]) -> List[str]:
+def _golden(images: Sequence[str], results: Sequence[dict], offset: float = 0.0) -> List[str]:
     problems = []
     for index, result in enumerate(results):
         if result.get("code") != "OK":
@@ -115,7 +115,7 @@ def _golden(images: Sequence[str], results: Sequence[dict]) -> List[str]:
             continue
         rows = result.get("top_k") or []
         for row, name in zip(rows, images):
-            want = GOLDEN[pathlib.Path(name).name]["top5"][: len(row)]
+            want = [(c, s + offset) for c, s in GOLDEN[pathlib.Path(name).name]["top5"][: len(row)]]
             if len(row) < 1 or [int(c) for c, _ in row] != [c for c, _ in want] or any(
                     abs(float(s) - ws) > SCORE_TOLERANCE for (_, s), (_, ws) in zip(row, want)):
                 problems.append(f"result {index}: top-k of {name} is {row}, golden {want}")

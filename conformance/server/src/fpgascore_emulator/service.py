@@ -18,7 +18,7 @@ import numpy as np
 from fpgascore.v1 import (model_metadata_pb2, model_service_pb2_grpc, model_status_pb2, predict_pb2,
                           prediction_service_pb2_grpc, tensor_pb2)
 
-from . import controls, tensors
+from . import controls, tamper, tensors
 from .budget import Abandoned, BudgetBusy, DecodeBudget
 from .call_end import CallEnd
 from .config import Settings
@@ -159,12 +159,16 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         response = predict_pb2.PredictResponse()
         self.servable.answer_spec(response.model_spec)
         as_float_val = self._float_val_default if control.float_val is None else control.float_val
-        if self._settings.output_name in outputs:
-            response.outputs[self._settings.output_name].CopyFrom(
-                tensors.float_tensor(self._classify(features), as_float_val))
-        if self._settings.features_name in outputs:
-            response.outputs[self._settings.features_name].CopyFrom(
-                tensors.float_tensor(features, as_float_val))
+        try:
+            if self._settings.output_name in outputs:
+                response.outputs[self._settings.output_name].CopyFrom(
+                    tensors.float_tensor(tamper.scores(self._classify(features), control), as_float_val))
+            if self._settings.features_name in outputs:
+                response.outputs[self._settings.features_name].CopyFrom(
+                    tensors.float_tensor(features, as_float_val))
+            tamper.pad(response, control, self._settings.max_message_bytes)
+        except controls.ControlError as error:
+            raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from None
         return response
 
     def _controls(self, metadata, fields) -> controls.Controls:
