@@ -103,7 +103,20 @@ def wait_gone(engine: Engine, timeout: float = 10.0) -> list[int]:
     return services(engine.socket)
 
 
+def slow_podman(engine: Engine, delay: float) -> None:
+    """Puts a podman first on the scripts' PATH whose API service takes `delay` seconds more to
+    come up, so that runs overlap while it starts."""
+    bin_dir = engine.dir / "bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "podman"
+    wrapper.write_text(f'#!/bin/sh\n[ "$1 $2" = "system service" ] && sleep {delay}\n'
+                       f'exec {shutil.which("podman")} "$@"\n')
+    wrapper.chmod(0o755)
+    engine.env["PATH"] = f"{bin_dir}:{engine.env['PATH']}"
+
+
 def test_concurrent_holds_start_one_service_and_the_last_release_stops_it(engine):
+    slow_podman(engine, 1.0)
     holders = [engine.holder() for _ in range(3)]
     runs = [subprocess.Popen([str(SETUP), "--holder", str(h.pid)], env=engine.env, text=True,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for h in holders]
@@ -218,4 +231,5 @@ def test_suites_without_containers_start_no_engine(engine):
                             env={**engine.env, "FPGASCORE_SKIP_SETUP": "1"}, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "API service" not in result.stderr  # neither started nor looked for
     assert services(engine.socket) == [] and not engine.socket.exists()
