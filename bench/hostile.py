@@ -95,7 +95,7 @@ async def keyed_phase(port: int, ca: bytes, rate: float, seconds: float) -> dict
             except ScoringError:
                 pass  # counted in the measured calls only
         loop = asyncio.get_running_loop()
-        latencies, codes = [], collections.Counter()
+        latencies, codes, examples = [], collections.Counter(), {}
 
         async def call(due: float) -> None:
             await asyncio.sleep(max(0.0, due - loop.time()))
@@ -103,6 +103,7 @@ async def keyed_phase(port: int, ca: bytes, rate: float, seconds: float) -> dict
                 await client.score_image(IMAGE)
             except ScoringError as error:
                 codes[error.code.name] += 1
+                examples.setdefault(error.code.name, error.details[:120])
             else:
                 codes["OK"] += 1
                 latencies.append(loop.time() - due)
@@ -111,6 +112,7 @@ async def keyed_phase(port: int, ca: bytes, rate: float, seconds: float) -> dict
         await asyncio.gather(*(call(start + i / rate) for i in range(int(rate * seconds))))
     latencies = np.array(latencies)
     return {"calls": sum(codes.values()), "codes": dict(codes), "errors": sum(n for c, n in codes.items() if c != "OK"),
+            "error_examples": examples,
             "p50_ms": pct(latencies, 50), "p99_ms": pct(latencies, 99), "max_ms": pct(latencies, 100)}
 
 
@@ -133,9 +135,11 @@ def run_phase(name: str, server: EmulatorProcess, tls, rate: float, args, work: 
             attackers[kind] = Attacker(kind, server.target, tls.ca, args, work / f"{name}-{kind}.log")
         if attackers:
             time.sleep(SETTLE_S)
-        cpu, wall = cpu_seconds(server.pid), time.monotonic()
+        cpu, own, wall = cpu_seconds(server.pid), cpu_seconds(os.getpid()), time.monotonic()
         result = asyncio.run(keyed_phase(server.port, tls.ca.read_bytes(), rate, args.seconds))
-        result["server_cpu_share"] = (cpu_seconds(server.pid) - cpu) / (time.monotonic() - wall)
+        wall = time.monotonic() - wall
+        result["server_cpu_share"] = (cpu_seconds(server.pid) - cpu) / wall
+        result["keyed_client_cpu_share"] = (cpu_seconds(os.getpid()) - own) / wall
     finally:
         seen = {kind: attacker.stop() for kind, attacker in attackers.items()}
     result.update(memory_mib(server.pid), phase=name, peak_reset=peak_reset, attackers=seen)
@@ -315,6 +319,9 @@ def print_report(r: dict) -> None:
           + ("" if all(p["peak_reset"] for p in r["phases"]) else ", NOT reset between phases (no clear_refs)")
           + "; RSS at the end and 1 s after, MiB; CPU: the server's, share of one core)")
     for p in r["phases"]:
+        for code, details in p["error_examples"].items():
+            print(f"  {p['phase']:10} keyed {code}, e.g. {details!r}")
+        print(f"  {p['phase']:10} keyed client's CPU {p['keyed_client_cpu_share']:.0%} of a core")
         for kind, seen in p["attackers"].items():
             if kind == "half-open":
                 ended = ", ".join(f"{c} {n}" for c, n in sorted(seen["ended_by_server"].items())) or "none"
