@@ -1,53 +1,18 @@
 """What a peer without a key, or one that never sends its message, can do to the server."""
 import json
 import statistics
-import threading
 import time
 
 import grpc
 import pytest
 
 from fpgascore_conformance.emulator import EmulatorProcess, ServerConfig
+from fpgascore_conformance.hostile import PREDICT, HalfOpenStreams
 
 from . import rpc
 
 PRIMARY = "primary-key-hostile-51"
-PREDICT = "/tensorflow.serving.PredictionService/Predict"
 REQUEST = rpc.image_request([rpc.image("tiny-noise.png")])
-
-
-class HalfOpenStreams:
-    """``count`` calls to Predict that send their headers and then never a message, spread
-    over a few connections; ``close()`` lets them end."""
-
-    def __init__(self, target: str, count: int, credentials=None, metadata=(), connections: int = 4) -> None:
-        self._release = threading.Event()
-        self.channels = []
-        self.calls = []
-        for index in range(connections):
-            options = [("fpgascore.test.connection", index)]  # distinct options: a connection each
-            channel = (grpc.secure_channel(target, credentials, options=options) if credentials
-                       else grpc.insecure_channel(target, options=options))
-            self.channels.append(channel)
-        for index in range(count):
-            method = self.channels[index % connections].stream_unary(
-                PREDICT, request_serializer=lambda m: m.SerializeToString(), response_deserializer=lambda b: b)
-            self.calls.append(method.future(self._never(), timeout=60, metadata=list(metadata)))
-
-    def _never(self):
-        self._release.wait()
-        return
-        yield  # a generator that sends nothing
-
-    def codes(self):
-        return [call.code() if call.done() else None for call in self.calls]
-
-    def close(self) -> None:
-        self._release.set()
-        for call in self.calls:
-            call.cancel()
-        for channel in self.channels:
-            channel.close()
 
 
 def keyed_latencies(caller, calls: int = 15):
