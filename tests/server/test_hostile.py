@@ -1,4 +1,5 @@
 """What a peer without a key, or one that never sends its message, can do to the server."""
+import concurrent.futures
 import json
 import statistics
 import time
@@ -97,3 +98,28 @@ def test_what_a_request_makes_the_server_echo_is_bounded(plain, attack):
     assert error.code() == expected, error.details()
     assert len(error.details()) < 1000 and "more" in error.details(), error.details()[:300]
     assert _longest_log_line(plain) < 2000
+
+
+def test_keyed_calls_past_the_admission_slots_are_refused_with_a_retry_hint(tls):
+    """The server's own admission answers them (with a hint), not grpcio's concurrency limit
+    (no hint), which sits above the slots so that keyless calls cannot take their places."""
+    config = ServerConfig(tls_cert=tls.server.cert, tls_key=tls.server.key, primary_key=PRIMARY,
+                          conformance=False, service_time_ms=1000, queue_depth=8,
+                          extra_env={"FPGASCORE_MAX_CONCURRENT_RPCS": "3"})
+    with EmulatorProcess(config) as server:
+        caller = rpc.secure(server.target, tls.ca)
+
+        def one():
+            try:
+                caller.predict(REQUEST, [("authorization", PRIMARY)], timeout=10)
+                return "OK", None, ""
+            except grpc.RpcError as error:
+                return error.code().name, rpc.trailing(error).get("grpc-retry-pushback-ms"), error.details()
+
+        with concurrent.futures.ThreadPoolExecutor(5) as pool:
+            outcomes = list(pool.map(lambda _: one(), range(5)))
+    assert sorted(code for code, _, _ in outcomes) == ["OK"] * 3 + ["RESOURCE_EXHAUSTED"] * 2, outcomes
+    for code, hint, details in outcomes:
+        if code != "OK":
+            assert int(hint) > 0 and "--max-concurrent-rpcs" in details
+

@@ -11,7 +11,7 @@ import grpc
 
 from fpgascore.v1 import health_service_pb2_grpc, model_service_pb2_grpc, prediction_service_pb2_grpc
 
-from .admission import AdmissionInterceptor
+from .admission import GRPC_LIMIT_FACTOR, AdmissionInterceptor
 from .config import Settings
 from .fpga import FpgaPool
 from .health import MAX_WATCHERS, HealthServicer
@@ -51,11 +51,12 @@ class EmulatorServer:
         self._refusal_lines = predictions.refusal_lines
         self._admission = AdmissionInterceptor(predictions.refuse, self.keys.accepts,
                                                settings.tls or settings.require_auth, settings.request_wait_seconds,
+                                               settings.max_concurrent_rpcs, predictions.refuse_busy,
                                                rate_limit_logs=not settings.conformance)
         self._server = grpc.server(
             ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc"),
             interceptors=[self._admission],
-            maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
+            maximum_concurrent_rpcs=settings.max_concurrent_rpcs * GRPC_LIMIT_FACTOR,
             options=[
                 ("grpc.max_receive_message_length", settings.max_message_bytes),
                 ("grpc.max_send_message_length", settings.max_message_bytes),

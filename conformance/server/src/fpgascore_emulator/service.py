@@ -60,6 +60,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         self._attempts = controls.AttemptCounter()
         # Anyone can make the server refuse a call: those lines are rate-limited.
         self.refusal_lines = LineBudget("unauthenticated", enabled=not settings.conformance)
+        self.busy_lines = LineBudget("busy", enabled=not settings.conformance)
         self._float_val_default = settings.response_encoding == "float_val"
         self.servable = Servable(name=settings.model_name, version=settings.model_version,
                                  signature_name=settings.signature_name, input_name=settings.input_name,
@@ -86,6 +87,17 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             raise _Abort(grpc.StatusCode.UNAUTHENTICATED, AUTH_NOT_ACCEPTED)
 
         self.serve(event, context, unauthenticated)
+
+    def refuse_busy(self, event: str, context: grpc.ServicerContext) -> None:
+        """Answers a keyed call that found every admission slot taken (its message unread)."""
+        request_id = uuid.uuid4().hex
+        message = (f"the server is answering its most calls at once ({self._settings.max_concurrent_rpcs}, "
+                   f"--max-concurrent-rpcs); retry later")
+        retry_ms = self._pool.drain_estimate_ms()
+        self.busy_lines.log(event, code=grpc.StatusCode.RESOURCE_EXHAUSTED.name, latency_ms=0.0, message=message,
+                            request_id=request_id, peer=context.peer())
+        context.set_trailing_metadata(((REQUEST_ID, request_id), (PUSHBACK, str(retry_ms))))
+        context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, message)
 
     def serve(self, event: str, context: grpc.ServicerContext,
                work: Callable[[controls.Controls, Dict[str, object]], Message]) -> Message:
