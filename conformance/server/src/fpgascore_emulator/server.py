@@ -16,7 +16,7 @@ from .config import Settings
 from .fpga import FpgaPool
 from .health import MAX_WATCHERS, HealthServicer
 from .logs import log
-from . import model as models
+from . import memory, model as models
 from .security import KeyStore, TlsError, TlsFiles
 from .service import ModelServicer, PredictionServicer
 
@@ -133,6 +133,8 @@ class EmulatorServer:
 
 def serve(settings: Settings) -> None:
     """Runs until SIGTERM or SIGINT; SIGHUP reloads keys and certificate."""
+    if not memory.return_large_buffers():
+        log("warning", message="not glibc: freed decode buffers may stay in the process's RSS")
     server = EmulatorServer(settings)
     stop_requested = threading.Event()
     reload_requested = threading.Event()

@@ -19,7 +19,7 @@ from fpgascore.v1 import (model_metadata_pb2, model_service_pb2_grpc, model_stat
                           prediction_service_pb2_grpc, tensor_pb2)
 
 from . import controls, tamper, tensors
-from .budget import Abandoned, BudgetBusy, DecodeBudget
+from .budget import Abandoned, BudgetBusy, DecodeLanes
 from .call_end import CallEnd
 from .config import Settings
 from .decoding import ImageError
@@ -54,7 +54,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         self._classify = model.classify
         self._preprocess = model.preprocess
         self._declared_pixels = model.pixels
-        self._decode_budget = DecodeBudget(settings.decode_budget_megapixels * 1_000_000)
+        self._decode_budget = DecodeLanes(settings.decode_budget_megapixels * 1_000_000)
         self._max_request_pixels = settings.max_request_megapixels * 1_000_000
         self._auth_required = settings.tls or settings.require_auth
         self._attempts = controls.AttemptCounter()
