@@ -13,4 +13,4 @@ test-go:           ; scripts/test-all.sh go
 test-csharp:       ; scripts/test-all.sh csharp
 emulator:          ; scripts/run-emulator serve --port 50051
 bench:             ; bench/run.sh
-soak:              ; scripts/containers-setup.sh >/dev/null && /usr/bin/python3 bench/soak.py --minutes 10
+soak:              ; scripts/containers-setup.sh --run /usr/bin/python3 bench/soak.py --minutes 10

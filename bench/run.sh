@@ -6,6 +6,7 @@
 #     the reference server and a native null server; the ratio's own noise, stub vs stub)
 #   - the emulator: latency vs service time, server CPU per image, saturation vs theory, past
 #     the queue bound
+#   - keyed calls next to hostile peers (half-open keyless streams, worst-case images)
 #   - each language's own micro-benchmark
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +30,8 @@ run "Every client vs its raw stub (reference server: null model, service time 0;
   "$PYTHON" bench/clients.py --json "$out/clients.json" --markdown "$out/clients.md"
 run "Emulator, 2 FPGAs x 20 ms" "$PYTHON" bench/emulator.py --service-time-ms 20 --fpgas 2 --seconds 5 --json "$out/emulator-20ms.json"
 run "Emulator, 2 FPGAs x 50 ms" "$PYTHON" bench/emulator.py --service-time-ms 50 --fpgas 2 --seconds 5 --json "$out/emulator-50ms.json"
+run "Hostile peers (keyed calls at 50 % of 2 FPGAs x 20 ms; 200 keyless half-open streams; worst-case images)" \
+  "$PYTHON" bench/hostile.py --seconds 10 --json "$out/hostile.json"
 for payload in image batch8 tensor; do
   run "Python client vs raw stub ($payload, emulator, service time 0)" \
     "$PYTHON" python/benchmarks/bench_client_vs_stub.py --payload "$payload" --calls 200

@@ -12,12 +12,18 @@ source scripts/lib.sh
 [[ "${FPGASCORE_SKIP_SETUP:-0}" == 1 ]] || scripts/setup.sh
 export PYTHONPATH="$REPO_ROOT/python/src:$REPO_ROOT/conformance/server/src:$REPO_ROOT/conformance/runner/src"
 server=container
-for arg in "$@"; do [[ "$arg" == "--server=process" || "$arg" == "process" ]] && server=process; done
-# A caller that already set up the engine (scripts/test-all.sh) passes DOCKER_HOST and keeps
-# ownership of it: only an engine this script set up is stopped when it ends.
-if [[ "$server" == container && -z "${DOCKER_HOST:-}" ]]; then
-  DOCKER_HOST=$(scripts/containers-setup.sh | tail -n 1)
+for arg in "$@"; do
+  case "$arg" in
+    --server=process | process) server=process ;;
+    --list) server=none ;;  # lists the cases: no server at all
+  esac
+done
+# Only a container run needs the engine: it holds podman's API service for its own lifetime
+# (shared with concurrent runs; the last holder stops a service a run here started) and a
+# process run starts none. A DOCKER_HOST that answers elsewhere is used as it is.
+if [[ "$server" == container ]]; then
+  trap 'scripts/containers-setup.sh --release --holder $$' EXIT
+  DOCKER_HOST=$(scripts/containers-setup.sh --holder $$ | tail -n 1)
   export DOCKER_HOST
-  trap 'scripts/containers-setup.sh --stop' EXIT
 fi
 "$PYTHON" -m fpgascore_conformance "$@"

@@ -163,7 +163,9 @@ main() {
   check_dotnet
   restore_nuget
   if (( want_containers )); then
-    scripts/containers-setup.sh
+    # Configuration and the base image only: the API service is started by the runs that use
+    # containers, for as long as they run (scripts/containers-setup.sh --holder).
+    scripts/containers-setup.sh --no-service
   fi
   log "setup complete"
 }

@@ -20,9 +20,18 @@ started=$(date +%s)
 if [[ "${FPGASCORE_SKIP_SETUP:-0}" != 1 ]]; then
   scripts/setup.sh || die "setup failed"
 fi
-DOCKER_HOST=$(scripts/containers-setup.sh | tail -n 1) || die "no container engine"
-export DOCKER_HOST FPGASCORE_SKIP_SETUP=1
-trap 'scripts/containers-setup.sh --stop' EXIT
+export FPGASCORE_SKIP_SETUP=1
+# The suites that run containers hold the engine (podman's API service) for this run: started
+# here only if none answers, stopped at the end only if this run was its last holder.
+for suite in "${suites[@]}"; do
+  case "$suite" in
+    server | conformance | soak)
+      trap 'scripts/containers-setup.sh --release --holder $$' EXIT
+      DOCKER_HOST=$(scripts/containers-setup.sh --holder $$ | tail -n 1) || die "no container engine"
+      export DOCKER_HOST
+      break ;;
+  esac
+done
 
 run_generated() { scripts/generate.sh --check; }
 run_server() {

@@ -6,16 +6,18 @@ internal sealed class CliArguments
     public const string Usage = """
         usage: fpgascore score --host H --port P [--ssl] [--ca PEM] [--server-name NAME]
                                [--key-env VAR] [--bearer] [--allow-insecure-key]
-                               [--timeout SECONDS] [--top K] [--json] IMG...
+                               [--timeout SECONDS] [--top K] [--batch-size N] [--json] IMG...
 
-        Scores the images in one call and prints the top-K classes of each (K = 5 by default).
+        Scores the images, N per call (8 by default; the reference server takes up to 32), and
+        prints the top-K classes of each (K = 5 by default), in the order given.
           --ssl                 use TLS (system roots unless --ca)
           --ca PEM              root certificates file to trust instead of the system's
           --server-name NAME    name to check the server certificate against
           --key-env VAR         read the access key from environment variable VAR
           --bearer              send the key as 'Bearer KEY'
           --allow-insecure-key  allow sending the key without TLS
-          --timeout SECONDS     deadline of the call, retries included (default 10)
+          --timeout SECONDS     deadline of each call, retries included (default 10)
+          --batch-size N        images per call (default 8)
           --json                print JSON instead of text
         """;
 
@@ -29,6 +31,9 @@ internal sealed class CliArguments
     public bool AllowInsecureKey { get; private set; }
     public double TimeoutSeconds { get; private set; } = 10;
     public int Top { get; private set; } = 5;
+    /// <summary>The default of <c>--batch-size</c>: well under the reference server's 32 images per call (its <c>--max-batch</c>).</summary>
+    public const int DefaultBatchSize = 8;
+    public int BatchSize { get; private set; } = DefaultBatchSize;
     public bool Json { get; private set; }
     public List<string> Images { get; } = [];
 
@@ -54,6 +59,7 @@ internal sealed class CliArguments
                         ? t : throw new ArgumentException("--timeout needs a positive number of seconds");
                     break;
                 case "--top": parsed.Top = ParseInt(Value(), "--top"); break;
+                case "--batch-size": parsed.BatchSize = ParseInt(Value(), "--batch-size"); break;
                 case "--json": parsed.Json = true; break;
                 case "--": parsed.Images.AddRange(args.Skip(i + 1)); i = args.Count; break;
                 default:

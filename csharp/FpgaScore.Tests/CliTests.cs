@@ -21,6 +21,106 @@ public class CliTests
         Assert.Throws<ArgumentException>(() => CliArguments.Parse(["--port", "x", "a.jpg"]));
         Assert.Throws<ArgumentException>(() => CliArguments.Parse(["--host", "h"]));
         Assert.Throws<ArgumentException>(() => CliArguments.Parse(["--nope", "a.jpg"]));
+        Assert.Equal(8, args.BatchSize);
+        Assert.Equal(3, CliArguments.Parse(["--batch-size", "3", "a.jpg"]).BatchSize);
+        Assert.Throws<ArgumentException>(() => CliArguments.Parse(["--batch-size", "0", "a.jpg"]));
+    }
+
+    private static readonly string[] s_names = ["checkerboard.png", "gradient.jpg", "large-150k.jpg", "rings.jpg", "tiny-noise.png"];
+
+    /// <summary><paramref name="count"/> copies of the test images, in turn, named so that their order shows
+    /// (<c>007-rings.jpg</c>); the one at <paramref name="corruptAt"/> is a truncated JPEG.</summary>
+    private static List<string> ManyImages(int count, int corruptAt = -1)
+    {
+        var dir = Path.Combine(RunDirectory.Path, "cli-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        var files = new List<string>();
+        for (int i = 0; i < count; i++)
+        {
+            var name = i == corruptAt ? "corrupt.jpg" : s_names[i % s_names.Length];
+            var file = Path.Combine(dir, $"{i:000}-{name}");
+            File.Copy(RepoPaths.Image(name), file);
+            files.Add(file);
+        }
+        return files;
+    }
+
+    private static int GoldenTop1(string file) => Golden.Top1(Path.GetFileName(file).Split('-', 2)[1]);
+
+    private static async Task<(int Code, string Stdout, string Stderr)> RunAsync(Emulator server, IEnumerable<string> args,
+        Grpc.Core.Metadata? headers = null)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var code = await ScoreCommand.RunAsync(CliArguments.Parse(["--host", "127.0.0.1", "--port", server.Port.ToString(), .. args]),
+            stdout, stderr, headers);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    [Fact]
+    public async Task ScoresFortyImagesInBatchesInTheGivenOrder()
+    {
+        var server = await Servers.GetAsync(ServerKind.Plain);
+        var files = ManyImages(40);
+        var (code, stdout, stderr) = await RunAsync(server, ["--json", .. files]); // 8 per call
+        Assert.True(code == 0, stderr);
+        using var json = JsonDocument.Parse(stdout);
+        var results = json.RootElement.GetProperty("results").EnumerateArray().ToList();
+        Assert.Equal(files, results.Select(r => r.GetProperty("image").GetString()));
+        Assert.Equal(files.Select(GoldenTop1), results.Select(r => r.GetProperty("top_k")[0].GetProperty("class_id").GetInt32()));
+        Assert.Equal(5, results.Select(r => r.GetProperty("request_id").GetString()).Distinct().Count());
+        Assert.Equal(results[0].GetProperty("request_id").GetString(), json.RootElement.GetProperty("request_id").GetString());
+
+        (code, stdout, stderr) = await RunAsync(server, ["--batch-size", "7", "--top", "1", .. files]);
+        Assert.True(code == 0, stderr);
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(80, lines.Length); // 5 calls of 7 and one of 5: nothing lost
+        Assert.Equal(files, lines.Where((_, i) => i % 2 == 0));
+        Assert.Equal(files.Select(GoldenTop1), lines.Where((_, i) => i % 2 == 1).Select(l => int.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1])));
+    }
+
+    [Fact]
+    public async Task ABatchTheServerRefusesAsTooLargeSaysLowerBatchSize()
+    {
+        var server = await Servers.GetAsync(ServerKind.Plain);
+        var files = ManyImages(40);
+        var (code, stdout, stderr) = await RunAsync(server, ["--batch-size", "40", "--json", .. files]);
+        Assert.Equal(1, code);
+        Assert.Contains("at most 32 per request", stderr);
+        Assert.Contains("the server refused 40 images in one call: lower --batch-size (it is 40)", stderr);
+        using var json = JsonDocument.Parse(stdout);
+        Assert.Equal("INVALID_ARGUMENT", json.RootElement.GetProperty("error").GetProperty("code").GetString());
+        Assert.Equal(0, json.RootElement.GetProperty("results").GetArrayLength());
+        Assert.Equal(files, json.RootElement.GetProperty("not_scored").EnumerateArray().Select(e => e.GetString()));
+    }
+
+    [Fact]
+    public async Task AFailedBatchEndsTheRunAndSaysWhatWasNotScored()
+    {
+        var server = await Servers.GetAsync(ServerKind.Plain);
+        var files = ManyImages(20, corruptAt: 12);
+        var (code, stdout, stderr) = await RunAsync(server, ["--batch-size", "5", "--top", "1", .. files]);
+        Assert.Equal(1, code);
+        Assert.Equal(files.Take(10), stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where((_, i) => i % 2 == 0));
+        Assert.Contains("InvalidArgument", stderr);
+        Assert.Contains($"10 of 20 images scored; not scored: {files[10]} and the 9 after it", stderr);
+        Assert.DoesNotContain("lower --batch-size", stderr);
+        (code, stdout, _) = await RunAsync(server, ["--batch-size", "5", "--json", .. files]);
+        using var json = JsonDocument.Parse(stdout);
+        Assert.Equal(files.Take(10), json.RootElement.GetProperty("results").EnumerateArray().Select(r => r.GetProperty("image").GetString()));
+        Assert.Equal(files.Skip(10), json.RootElement.GetProperty("not_scored").EnumerateArray().Select(e => e.GetString()));
+    }
+
+    [Fact]
+    public async Task ANonFiniteAnswerExitsOne()
+    {
+        var server = await Servers.GetAsync(ServerKind.Plain);
+        var image = RepoPaths.Image("gradient.jpg");
+        var (code, stdout, stderr) = await RunAsync(server, [image, image], new Grpc.Core.Metadata { { "x-conformance-scores", "nan@1,3" } });
+        Assert.Equal(1, code);
+        Assert.Equal("", stdout);
+        Assert.Contains("Internal", stderr);
+        Assert.Contains("(NaN) at image 1, class 3", stderr);
     }
 
     [Fact]

@@ -34,7 +34,7 @@ internal static class ChannelFactory
             HttpHandler = handler,
             DisposeHttpClient = true,
             Credentials = options.UseSsl ? ChannelCredentials.SecureSsl : ChannelCredentials.Insecure,
-            MaxReceiveMessageSize = options.MaxMessageSize,
+            MaxReceiveMessageSize = options.MaxResponseBytes,
             MaxSendMessageSize = options.MaxMessageSize,
         });
     }

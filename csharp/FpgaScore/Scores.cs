@@ -21,7 +21,8 @@ public static class Scores
     /// <param name="expectedColumns">The scores per image, <see cref="Classes"/> unless told; <c>null</c> leaves it unchecked.</param>
     /// <exception cref="ScoringException"><c>Internal</c>: the output is missing, not float, not a non-empty
     /// [rows,columns] (with <paramref name="expectedRows"/> and <paramref name="expectedColumns"/> when given),
-    /// a shape too large to hold, or values of the wrong size.</exception>
+    /// a shape too large to hold, values of the wrong size, or a NaN or infinite value (the message names the
+    /// first one's image and class). Negative or unnormalised finite values are returned as they are.</exception>
     public static (float[] Values, long[] Shape) Decode(PredictResponse response, string outputName = "output_alias", int? expectedRows = null,
         int? expectedColumns = Classes)
     {
@@ -80,7 +81,25 @@ public static class Scores
         {
             throw Internal($"output '{outputName}' has neither tensor_content nor float_val");
         }
+        CheckFinite(values, outputName, shape[1]);
         return (values, shape);
+    }
+
+    /// <summary>Throws <c>Internal</c> naming the first NaN or infinite value (its image and class) and how many there are.</summary>
+    private static void CheckFinite(float[] values, string outputName, long columns)
+    {
+        int first = -1, count = 0;
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (float.IsFinite(values[i])) continue;
+            if (first < 0) first = i;
+            count++;
+        }
+        if (first < 0) return;
+        var value = values[first];
+        var kind = float.IsNaN(value) ? "NaN" : value > 0 ? "+Inf" : "-Inf";
+        throw Internal($"output '{outputName}' has a non-finite score ({kind}) at image {first / columns}, class {first % columns} " +
+                       $"({count} of {values.Length} scores are not finite)");
     }
 
     /// <summary>

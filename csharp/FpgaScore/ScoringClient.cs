@@ -200,6 +200,8 @@ public sealed partial class ScoringClient : IDisposable
             throw new ScoringException(StatusCode.InvalidArgument, $"Port must be in 1..65535, not {options.Port}");
         if (options.Timeout <= TimeSpan.Zero)
             throw new ScoringException(StatusCode.InvalidArgument, "Timeout must be > 0");
+        if (options.MaxResponseBytes <= 0)
+            throw new ScoringException(StatusCode.InvalidArgument, $"MaxResponseBytes must be > 0, not {options.MaxResponseBytes}");
         if (options.RetryPolicy is null)
             throw new ScoringException(StatusCode.InvalidArgument, "RetryPolicy must not be null");
         if (string.IsNullOrEmpty(options.InputName) || string.IsNullOrEmpty(options.OutputName) || string.IsNullOrEmpty(options.ModelName))

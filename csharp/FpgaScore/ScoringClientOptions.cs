@@ -65,8 +65,17 @@ public sealed class ScoringClientOptions
     /// <summary>How long a keepalive ping may go unanswered before the connection is closed. Default 20 s.</summary>
     public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(20);
 
-    /// <summary>Largest message accepted from or sent to the server. Default 64 MiB.</summary>
+    /// <summary>The default of <see cref="MaxResponseBytes"/>: 16 MiB, the reference server's own message limit.</summary>
+    public const int DefaultMaxResponseBytes = 16 * 1024 * 1024;
+
+    /// <summary>Largest request sent to the server (a larger one fails <c>ResourceExhausted</c> before it is sent). Default 64 MiB.</summary>
+    /// <remarks>Responses are limited by <see cref="MaxResponseBytes"/>.</remarks>
     public int MaxMessageSize { get; set; } = 64 * 1024 * 1024;
+
+    /// <summary>Largest response accepted from the server, in bytes. Default <see cref="DefaultMaxResponseBytes"/> (16 MiB).</summary>
+    /// <remarks>A larger response fails the call with <c>ResourceExhausted</c> (Grpc.Net.Client's "Received message exceeds
+    /// the maximum configured message size."), which is not retried. Must be positive.</remarks>
+    public int MaxResponseBytes { get; set; } = DefaultMaxResponseBytes;
 
     /// <summary>Shows the settings, never a key.</summary>
     public override string ToString() =>

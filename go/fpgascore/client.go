@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"time"
 
@@ -93,6 +94,9 @@ func NewClient(target string, opts ...Option) (*Client, error) {
 	if o.outputName == "" {
 		o.outputName = DefaultOutputName
 	}
+	if o.maxResponseBytes <= 0 || int64(o.maxResponseBytes) > math.MaxInt32 {
+		return nil, newError(codes.InvalidArgument, "WithMaxResponseBytes(%d): the limit must be from 1 to %d bytes", o.maxResponseBytes, math.MaxInt32)
+	}
 	o.retry = o.retry.normalized()
 
 	dialOpts := []grpc.DialOption{
@@ -103,6 +107,7 @@ func NewClient(target string, opts ...Option) (*Client, error) {
 		// the resolver that could turn them on.
 		grpc.WithDisableRetry(),
 		grpc.WithDisableServiceConfig(),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(o.maxResponseBytes)),
 	}
 	if o.tls {
 		creds, err := transportCredentials(&o)
@@ -185,7 +190,10 @@ func (c *Client) ScoreImageReader(ctx context.Context, r io.Reader) (*Scores, er
 
 // ScoreImages scores a batch of encoded images in one call and returns one row of scores
 // per image, in order (shape [N, 1000]). An empty batch or an empty image is refused with
-// an INVALID_ARGUMENT *Error before anything is sent.
+// an INVALID_ARGUMENT *Error before anything is sent. An answer holding a NaN or infinite
+// score is an INTERNAL *Error (errors.Is(err, ErrNonFiniteScore)) naming the first one's
+// image and class; negative or unnormalised finite scores are returned as the server sent
+// them. The reference server takes up to 32 images per call.
 func (c *Client) ScoreImages(ctx context.Context, images [][]byte) (*Scores, error) {
 	if err := checkImages(images); err != nil {
 		return nil, err
@@ -355,7 +363,8 @@ func attempt[T any](ctx context.Context, call func(context.Context, ...grpc.Call
 // the server used (tensor_content when both are set). The output must be a DT_FLOAT
 // [rows, columns] tensor whose values fill its shape; unlike the Score calls, which also
 // require [images sent, 1000], it takes any row and column count (another output may
-// have another width). Anything else is an INTERNAL-coded *Error naming what was wrong.
+// have another width). Anything else is an INTERNAL-coded *Error naming what was wrong,
+// and so is a NaN or infinite score (errors.Is(err, ErrNonFiniteScore)).
 func (c *Client) DecodeScores(resp *pb.PredictResponse) (*Scores, error) {
 	if resp == nil {
 		return nil, newError(codes.Internal, "nil response")

@@ -249,6 +249,8 @@ func emulatorArgs(kind string) ([]string, error) {
 		return append(tlsArgs(testCerts.expired), keys...), nil
 	case "queue-1":
 		return []string{"--conformance", "--queue-depth", "1", "--service-time-ms", "300"}, nil
+	case "large-answers": // sends answers over the clients' 16 MiB response limit
+		return []string{"--conformance", "--max-message-bytes", strconv.Itoa(32 << 20)}, nil
 	}
 	return nil, fmt.Errorf("unknown emulator kind %q", kind)
 }

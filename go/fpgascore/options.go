@@ -19,6 +19,10 @@ const (
 	DefaultInputName = "images"
 	// DefaultOutputName is the name of the response's score tensor.
 	DefaultOutputName = "output_alias"
+	// DefaultMaxResponseBytes is the largest response a client accepts unless
+	// WithMaxResponseBytes says otherwise: 16 MiB, the reference server's own message limit
+	// (a batch of 32 images is answered in about 130 KB).
+	DefaultMaxResponseBytes = 16 << 20
 )
 
 // An Option configures a Client (see NewClient). Options are applied in order; a later
@@ -43,17 +47,19 @@ type options struct {
 	modelName          string
 	signatureName      string
 	metadata           []string // key, value, key, value ...
+	maxResponseBytes   int
 	dialOptions        []grpc.DialOption
 }
 
 func defaultOptions() options {
 	return options{
-		timeout:       DefaultTimeout,
-		retry:         DefaultRetryPolicy(),
-		inputName:     DefaultInputName,
-		outputName:    DefaultOutputName,
-		modelName:     DefaultModelName,
-		signatureName: DefaultSignatureName,
+		timeout:          DefaultTimeout,
+		retry:            DefaultRetryPolicy(),
+		inputName:        DefaultInputName,
+		outputName:       DefaultOutputName,
+		modelName:        DefaultModelName,
+		signatureName:    DefaultSignatureName,
+		maxResponseBytes: DefaultMaxResponseBytes,
 	}
 }
 
@@ -177,6 +183,13 @@ func WithSignatureName(name string) Option { return func(o *options) { o.signatu
 func WithMetadata(key, value string) Option {
 	return func(o *options) { o.metadata = append(o.metadata, key, value) }
 }
+
+// WithMaxResponseBytes sets the largest response the client accepts, in bytes (default
+// DefaultMaxResponseBytes, 16 MiB; at most math.MaxInt32). A larger response fails the
+// call with a RESOURCE_EXHAUSTED *Error ("grpc: received message larger than max"), which
+// is not retried. NewClient refuses a value outside 1..math.MaxInt32 with an
+// INVALID_ARGUMENT *Error.
+func WithMaxResponseBytes(n int) Option { return func(o *options) { o.maxResponseBytes = n } }
 
 // WithDialOptions adds gRPC dial options (e.g. a custom dialer, interceptors, message size
 // limits). They are applied after the client's own, so they can override them; transport

@@ -2,6 +2,7 @@ package fpgascore
 
 import (
 	"encoding/binary"
+	"errors"
 	"math"
 	"strconv"
 	"unsafe"
@@ -113,7 +114,8 @@ func floatTensor(values []float32, shape []int64) *pb.TensorProto {
 // [rows, columns]. rows is the number of images sent and columns the number of classes
 // (NumClasses for the Score calls); 0 leaves that dimension unchecked. A missing output,
 // another dtype, another shape or a values count that does not match it is an
-// INTERNAL-coded *Error naming what was wrong.
+// INTERNAL-coded *Error naming what was wrong, and so is a NaN or infinite value (see
+// checkFinite). Negative or unnormalised finite values are returned as they are.
 func decodeScores(resp *pb.PredictResponse, output string, rows, columns int) (*Scores, error) {
 	t, ok := resp.GetOutputs()[output]
 	if !ok || t == nil {
@@ -153,7 +155,45 @@ func decodeScores(resp *pb.PredictResponse, output string, rows, columns int) (*
 	if !fits {
 		return nil, newError(codes.Internal, "output %q has %d values but shape %v needs %s", output, len(values), shape, productString(shape))
 	}
+	if err := checkFinite(values, output, int(shape[1])); err != nil {
+		return nil, err
+	}
 	return &Scores{Values: values, Shape: shape}, nil
+}
+
+// ErrNonFiniteScore is the cause of the INTERNAL *Error for an answer holding a NaN or
+// infinite score: errors.Is(err, ErrNonFiniteScore) tells that error from the others.
+var ErrNonFiniteScore = errors.New("fpgascore: non-finite score")
+
+// checkFinite returns an INTERNAL *Error (cause ErrNonFiniteScore) naming the first NaN or
+// infinite value of values (columns per image): its image and class, and how many there are.
+func checkFinite(values []float32, output string, columns int) error {
+	first, count := -1, 0
+	for i, v := range values {
+		if v-v != 0 { // NaN or ±Inf: v-v is NaN
+			if first < 0 {
+				first = i
+			}
+			count++
+		}
+	}
+	if first < 0 {
+		return nil
+	}
+	kind := "NaN"
+	if v := float64(values[first]); math.IsInf(v, 1) {
+		kind = "+Inf"
+	} else if math.IsInf(v, -1) {
+		kind = "-Inf"
+	}
+	image, class := 0, first
+	if columns > 0 {
+		image, class = first/columns, first%columns
+	}
+	e := newError(codes.Internal, "output %q has a non-finite score (%s) at image %d, class %d (%d of %d scores are not finite)",
+		output, kind, image, class, count, len(values))
+	e.cause = ErrNonFiniteScore
+	return e
 }
 
 func dimName(n int, name string) string {

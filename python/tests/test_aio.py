@@ -122,3 +122,22 @@ def test_async_model_metadata(plain_server):
     metadata = run(main())
     assert (metadata.model_name, metadata.version) == ("resnet50", 1)
     assert metadata.input("images") == fpgascore.TensorSpec("images", "DT_STRING", (-1,))
+
+
+@pytest.mark.emulator
+def test_async_non_finite_answer_and_response_limit(plain_server, case_id):
+    async def main():
+        async with fpgascore.AsyncPredictionClient(plain_server.host, plain_server.port, retry_policy=FAST,
+                                                   max_response_bytes=512 * 1024) as client:
+            outcomes = []
+            for control in (("x-conformance-scores", "inf@0,5"), ("x-conformance-pad-response-bytes", "600000")):
+                try:
+                    await client.score_image(IMAGES / "gradient.jpg", metadata=[("x-conformance-case", case_id), control])
+                except fpgascore.ScoringError as error:
+                    outcomes.append(error)
+            return outcomes
+
+    non_finite, too_large = run(main())
+    assert type(non_finite) is fpgascore.NonFiniteScoreError and "(+Inf) at image 0, class 5" in non_finite.details
+    assert non_finite.request_id
+    assert type(too_large) is fpgascore.ResourceExhaustedError

@@ -3,13 +3,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 
+import numpy as np
 import pytest
 
 import fpgascore
 from conftest import IMAGES, SRC
-from servers import PYTHON
+from servers import PYTHON, scores_response
+
+GOLDEN = json.loads((IMAGES.parent / "golden.json").read_text())
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.emulator]
 
@@ -62,3 +66,83 @@ def test_cli_in_process(plain_server, capsys):
     from fpgascore.cli import main
     assert main(["score", "--port", str(plain_server.port), "--top", "2", str(IMAGES / "gradient.jpg")]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 3
+
+
+# -- batches ------------------------------------------------------------------------------
+
+def many_images(directory, count, corrupt_at=None):
+    """``count`` copies of the test images, in turn, named so that their order shows."""
+    names = sorted(GOLDEN)
+    paths = []
+    for index in range(count):
+        name = "corrupt.jpg" if index == corrupt_at else names[index % len(names)]
+        path = directory / f"{index:03d}-{name}"
+        shutil.copyfile(IMAGES / name, path)
+        paths.append(str(path))
+    return paths
+
+
+def golden_top1(path):
+    return GOLDEN[os.path.basename(path).split("-", 1)[1]]["top5"][0][0]
+
+
+def test_cli_scores_forty_images_in_batches_in_the_given_order(plain_server, tmp_path):
+    images = many_images(tmp_path, 40)
+    result = run("score", "--port", str(plain_server.port), "--json", *images)  # default: 8 per call
+    assert result.returncode == 0, result.stderr
+    results = json.loads(result.stdout)["results"]
+    assert [r["image"] for r in results] == images
+    assert [r["top_k"][0]["class_id"] for r in results] == [golden_top1(i) for i in images]
+    result = run("score", "--port", str(plain_server.port), "--batch-size", "7", "--top", "1", *images)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0::2] == images and len(lines) == 80  # 5 calls of 7 and one of 5: nothing lost
+    assert [int(line.split()[2]) for line in lines[1::2]] == [golden_top1(i) for i in images]
+
+
+def test_cli_a_batch_the_server_refuses_as_too_large_says_lower_batch_size(plain_server, tmp_path):
+    images = many_images(tmp_path, 40)
+    result = run("score", "--port", str(plain_server.port), "--batch-size", "40", "--json", *images)
+    assert result.returncode == 1 and result.stdout.count("\n") > 1
+    assert "at most 32 per request" in result.stderr  # the server's message, with its limit
+    assert "the server refused 40 images in one call: lower --batch-size (it is 40)" in result.stderr
+    document = json.loads(result.stdout)
+    assert document["error"]["code"] == "INVALID_ARGUMENT" and document["error"]["request_id"]
+    assert document["results"] == [] and document["not_scored"] == images
+
+
+def test_cli_a_failed_batch_ends_the_run_and_says_what_was_not_scored(plain_server, tmp_path):
+    images = many_images(tmp_path, 20, corrupt_at=12)
+    result = run("score", "--port", str(plain_server.port), "--batch-size", "5", "--top", "1", *images)
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[0::2] == images[:10]  # the two calls before the corrupt image's
+    assert "INVALID_ARGUMENT" in result.stderr and "request-id" in result.stderr
+    assert f"10 of 20 images scored; not scored: {images[10]} and the 9 after it" in result.stderr
+    assert "lower --batch-size" not in result.stderr
+    result = run("score", "--port", str(plain_server.port), "--batch-size", "5", "--json", *images)
+    document = json.loads(result.stdout)
+    assert [r["image"] for r in document["results"]] == images[:10] and document["not_scored"] == images[10:]
+
+
+def test_cli_batch_size_must_be_positive(plain_server):
+    result = run("score", "--port", str(plain_server.port), "--batch-size", "0", str(IMAGES / "gradient.jpg"))
+    assert result.returncode == 2 and "--batch-size" in result.stderr
+
+
+def test_cli_a_non_finite_answer_exits_1(fake, capsys):
+    from fpgascore.cli import main
+
+    def nan_scores(request, context):
+        response, _ = scores_response(len(request.inputs["images"].string_val))
+        tensor = response.outputs["output_alias"]
+        values = np.frombuffer(tensor.tensor_content, "<f4").copy()
+        values[1003] = np.nan
+        tensor.tensor_content = values.tobytes()
+        return response
+
+    fake.service.handler = nan_scores
+    image = str(IMAGES / "gradient.jpg")
+    assert main(["score", "--port", str(fake.port), image, image, image]) == 1
+    captured = capsys.readouterr()
+    assert "INTERNAL" in captured.err and "(NaN) at image 1, class 3" in captured.err
+    assert "lower --batch-size" not in captured.err and captured.out == ""

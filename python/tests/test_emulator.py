@@ -393,3 +393,54 @@ def test_oversized_message_is_not_retried(plain_server):
         with pytest.raises(fpgascore.ResourceExhaustedError):
             client.score_image(b"\xff" * (17 * 1024 * 1024), call_info=info)
     assert info.attempts == 1
+
+
+# -- the answer's sanity: non-finite scores, response size ---------------------------------
+
+MiB = 1024 * 1024
+
+
+@pytest.mark.parametrize("control, message", [("nan", "(NaN) at image 0, class 0"),
+                                              ("-inf@1,999", "(-Inf) at image 1, class 999")])
+def test_a_non_finite_answer_is_internal_with_the_request_id(plain_server, case_id, control, message):
+    info = fpgascore.CallInfo()
+    with fpgascore.PredictionClient(plain_server.host, plain_server.port, retry_policy=FAST) as client:
+        with pytest.raises(fpgascore.NonFiniteScoreError) as raised:
+            client.score_images([IMAGES / "gradient.jpg", IMAGES / "rings.jpg"], call_info=info,
+                                metadata=case(case_id, scores=control))
+    assert raised.value.code == C.INTERNAL and message in raised.value.details
+    assert info.attempts == 1 and raised.value.request_id == plain_server.attempts(case_id)[0]["request_id"]
+
+
+def test_negative_scores_are_passed_through_as_the_server_computed_them(plain_server, case_id):
+    with fpgascore.PredictionClient(plain_server.host, plain_server.port) as client:
+        honest = client.score_image(IMAGES / "rings.jpg")
+        negative = client.score_image(IMAGES / "rings.jpg", metadata=case(case_id, scores="negative"))
+    assert (negative < 0).all()
+    np.testing.assert_array_equal(negative, honest - np.float32(2))
+
+
+def test_responses_up_to_the_limit_are_read_and_larger_ones_are_resource_exhausted(plain_server, case_id):
+    info = fpgascore.CallInfo()
+    with fpgascore.PredictionClient(plain_server.host, plain_server.port, retry_policy=FAST) as client:
+        scores = client.score_image(IMAGES / "rings.jpg", metadata=case(case_id, pad_response_bytes=str(15 * MiB)))
+        assert scores.shape == (1000,)
+    with fpgascore.PredictionClient(plain_server.host, plain_server.port, retry_policy=FAST,
+                                    max_response_bytes=MiB) as client:
+        with pytest.raises(fpgascore.ResourceExhaustedError, match="(?i)received message larger than max"):
+            client.score_image(IMAGES / "rings.jpg", call_info=info,
+                               metadata=case(case_id + "/over", pad_response_bytes=str(MiB)))
+    assert info.attempts == 1  # not retried: the same answer would come back
+
+
+def test_the_default_response_limit_is_16_mib(tmp_path):
+    server = start_emulator(tmp_path / "large-answers", extra=["--max-message-bytes", str(32 * MiB)])
+    try:
+        pad = [("x-conformance-pad-response-bytes", str(16 * MiB))]
+        with fpgascore.PredictionClient(server.host, server.port, retry_policy=FAST) as client:
+            with pytest.raises(fpgascore.ResourceExhaustedError):
+                client.score_image(IMAGES / "rings.jpg", metadata=pad)
+        with fpgascore.PredictionClient(server.host, server.port, max_response_bytes=17 * MiB) as client:
+            assert client.score_image(IMAGES / "rings.jpg", metadata=pad).shape == (1000,)
+    finally:
+        server.stop()

@@ -21,13 +21,29 @@ shapes = hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=6)
 
 @settings(max_examples=60, deadline=None)
 @given(hnp.arrays(dtype=st.sampled_from([np.float32, np.float64, np.dtype(">f4")]), shape=shapes,
-                  elements=st.floats(width=32, allow_nan=False)))
+                  elements=st.floats(width=32, allow_nan=False, allow_infinity=False)))
 def test_float_tensor_round_trip(array):
     response = predict_pb2.PredictResponse()
     response.outputs["output_alias"].CopyFrom(fpgascore.float_tensor(array))
     decoded = fpgascore.decode_scores(predict_pb2.PredictResponse.FromString(response.SerializeToString()))
     assert decoded.shape == array.shape and decoded.dtype == np.float32
     np.testing.assert_array_equal(decoded, array.astype(np.float32))
+
+
+@settings(max_examples=60, deadline=None)
+@given(hnp.arrays(dtype=np.float32, shape=hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=8),
+                  elements=st.floats(width=32)))
+def test_decoding_refuses_exactly_the_non_finite_scores_and_names_the_first(array):
+    response = predict_pb2.PredictResponse()
+    response.outputs["output_alias"].CopyFrom(fpgascore.float_tensor(array))
+    bad = np.argwhere(~np.isfinite(array))
+    if not len(bad):
+        np.testing.assert_array_equal(fpgascore.decode_scores(response), array)
+        return
+    with pytest.raises(fpgascore.NonFiniteScoreError) as raised:
+        fpgascore.decode_scores(response, rows=array.shape[0], columns=array.shape[1])
+    assert (raised.value.image_index, raised.value.class_index) == tuple(bad[0])
+    assert f"({len(bad)} of {array.size} scores are not finite)" in raised.value.details
 
 
 @settings(max_examples=60, deadline=None)

@@ -11,7 +11,7 @@ import pytest
 import fpgascore
 from fpgascore import _errors, _retry
 from fpgascore._auth import KeyRing
-from fpgascore._channel import target_of
+from fpgascore._channel import DEFAULT_MAX_RESPONSE_BYTES, channel_options, target_of
 from fpgascore._tls import resolve_root_certificates
 from fpgascore.v1 import predict_pb2, tensor_pb2
 
@@ -207,6 +207,58 @@ def test_decoding_checks_the_shape_not_only_the_size():
 def test_decoding_without_shape_uses_rows_and_columns():
     scores = fpgascore.decode_scores(_response(dtype=1, float_val=[0.5] * 2000), rows=2, columns=1000)
     assert scores.shape == (2, 1000)
+
+
+def _scores_response(values: np.ndarray, float_val: bool) -> predict_pb2.PredictResponse:
+    fields = {"float_val": values.ravel().tolist()} if float_val else {"tensor_content": values.astype("<f4").tobytes()}
+    return _response(dtype=1, tensor_shape=_shape(*values.shape), **fields)
+
+
+@pytest.mark.parametrize("float_val", [False, True], ids=["tensor_content", "float_val"])
+@pytest.mark.parametrize("value, name", [(np.nan, "NaN"), (np.inf, "+Inf"), (-np.inf, "-Inf")])
+def test_a_non_finite_score_is_internal_naming_its_image_and_class(value, name, float_val):
+    values = np.full((2, 1000), 0.001, dtype=np.float32)
+    values[1, 999] = value
+    values[1, 7:9] = -np.inf if value == np.inf else np.inf  # later ones are counted, not located
+    with pytest.raises(fpgascore.NonFiniteScoreError) as raised:
+        fpgascore.decode_scores(_scores_response(values[:, ::-1].copy(), float_val), rows=2, columns=1000)
+    error = raised.value
+    assert isinstance(error, fpgascore.InternalError) and error.code == C.INTERNAL
+    assert (error.image_index, error.class_index) == (1, 0)
+    assert f"non-finite score ({name}) at image 1, class 0" in error.details
+    assert "3 of 2000 scores are not finite" in error.details and len(error.details) < 200
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is fpgascore.NonFiniteScoreError and (again.image_index, again.class_index) == (1, 0)
+    assert again.details == error.details
+
+
+def test_non_finite_scores_are_refused_by_every_decoding_path():
+    values = np.zeros((2, 3), dtype=np.float32)
+    values[0, 2] = np.nan
+    for kwargs in ({}, {"rows": 2, "columns": 3}):
+        with pytest.raises(fpgascore.NonFiniteScoreError, match="image 0, class 2"):
+            fpgascore.decode_scores(_scores_response(values, False), **kwargs)
+    with pytest.raises(fpgascore.NonFiniteScoreError, match="image 0, class 1"):
+        fpgascore.decode_scores(_response(dtype=1, float_val=[0.0, np.inf]))  # no shape: one row
+
+
+def test_negative_and_unnormalised_finite_scores_pass_through():
+    values = np.array([[-7.5, 0.0, 3.0e38, -3.0e38, 1e-45]], dtype=np.float32)
+    for float_val in (False, True):
+        decoded = fpgascore.decode_scores(_scores_response(values, float_val), rows=1, columns=5)
+        np.testing.assert_array_equal(decoded, values)
+
+
+# -- response size limit ------------------------------------------------------------------
+
+def test_the_response_limit_defaults_to_16_mib_and_is_checked():
+    assert DEFAULT_MAX_RESPONSE_BYTES == fpgascore.DEFAULT_MAX_RESPONSE_BYTES == 16 * 1024 * 1024
+    assert ("grpc.max_receive_message_length", 16 * 1024 * 1024) in channel_options()
+    assert ("grpc.max_receive_message_length", 1234) in channel_options(max_response_bytes=1234)
+    for bad in (0, -1, True, 2**31, "16", 1.5):
+        with pytest.raises(ValueError, match="max_response_bytes"):
+            fpgascore.PredictionClient("h", 1, max_response_bytes=bad)
+    fpgascore.PredictionClient("h", 1, max_response_bytes=2**31 - 1).close()
 
 
 # -- labels -----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from fpgascore_conformance.emulator import EmulatorProcess, ServerConfig
-from fpgascore_emulator.budget import Abandoned, BudgetBusy, DecodeBudget
+from fpgascore_emulator.budget import Abandoned, BudgetBusy, DecodeBudget, DecodeLanes
 
 from . import rpc
 
@@ -31,12 +31,13 @@ def header_only_jpeg() -> bytes:
     return out.getvalue()[:632]
 
 
-def peak_rss_bytes(pid: int) -> int:
+def status_bytes(pid: int, field: str) -> int:
+    """VmHWM (peak RSS) or VmRSS of a process, from /proc."""
     with open(f"/proc/{pid}/status") as status:
         for line in status:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
-    raise AssertionError("no VmHWM in /proc/PID/status")
+    raise AssertionError(f"no {field} in /proc/PID/status")
 
 
 def test_a_request_declaring_more_pixels_than_its_budget_is_refused_before_decoding():
@@ -56,6 +57,8 @@ def test_sixteen_concurrent_worst_case_images_keep_peak_memory_bounded():
     image = worst_case_png()
     with EmulatorProcess(ServerConfig(extra_env={"FPGASCORE_DECODE_WAIT_SECONDS": "3"})) as server:
         caller = rpc.plaintext(server.target)
+        caller.predict(rpc.image_request([rpc.image("tiny-noise.png")]))
+        before = status_bytes(server.pid, "VmRSS")
         start = threading.Barrier(16)
 
         def one_call():
@@ -68,12 +71,15 @@ def test_sixteen_concurrent_worst_case_images_keep_peak_memory_bounded():
 
         with concurrent.futures.ThreadPoolExecutor(16) as pool:
             outcomes = list(pool.map(lambda _: one_call(), range(16)))
-        peak = peak_rss_bytes(server.pid)
+        peak = status_bytes(server.pid, "VmHWM")
+        after = status_bytes(server.pid, "VmRSS")
     assert {code for code, _ in outcomes} <= {"OK", "RESOURCE_EXHAUSTED"}, outcomes
     assert any(code == "OK" for code, _ in outcomes)
     assert all(int(hint) > 0 for code, hint in outcomes if code == "RESOURCE_EXHAUSTED"), outcomes
-    print(f"peak RSS {peak / 2**20:.0f} MiB; outcomes {outcomes}")
+    print(f"RSS before {before / 2**20:.0f} MiB, peak {peak / 2**20:.0f} MiB, after {after / 2**20:.0f} MiB")
     assert peak <= PEAK_RSS_BOUND_BYTES, f"peak RSS {peak / 2**20:.0f} MiB"
+    # Freed decode buffers go back to the system (memory.py), not kept at the peak.
+    assert after - before <= (peak - before) / 2, f"RSS {after / 2**20:.0f} MiB after a peak of {peak / 2**20:.0f}"
 
 
 def test_the_budget_serves_callers_in_order_and_lets_an_oversized_image_decode_alone():
@@ -109,3 +115,15 @@ def test_a_caller_that_waits_too_long_is_refused_with_a_hint_and_an_abandoned_on
             with budget.hold(50, None, abandoned):
                 pass
     assert budget.held() == 0
+
+
+def test_a_small_image_does_not_wait_behind_a_large_one():
+    lanes = DecodeLanes(64_000_000)
+    never = threading.Event()
+    with lanes.hold(40_000_000, None, never):
+        waiting = threading.Thread(target=lambda: lanes.hold(40_000_000, 5, never).__enter__())
+        waiting.start()  # a second large image waits for the first
+        time.sleep(0.1)
+        with lanes.hold(150_000, 0.05, never):  # a thumbnail: at once, not after both large ones
+            pass
+    waiting.join(5)

@@ -76,11 +76,14 @@ def test_conformance_controls_are_ignored_unless_conformance_mode_is_on():
     with EmulatorProcess(ServerConfig(conformance=False)) as server:
         caller = rpc.plaintext(server.target)
         metadata = [("x-conformance-case", "c"), ("x-conformance-fail", "5:UNAVAILABLE"),
-                    ("x-conformance-encoding", "tensor_content"), ("x-conformance-delay-ms", "5000")]
+                    ("x-conformance-encoding", "tensor_content"), ("x-conformance-delay-ms", "5000"),
+                    ("x-conformance-scores", "nan"), ("x-conformance-pad-response-bytes", "1000")]
         started = time.monotonic()
         response, _ = caller.predict(REQUEST, metadata)
         assert time.monotonic() - started < 4
         assert response.outputs["output_alias"].float_val and not response.outputs["output_alias"].tensor_content
+        assert list(response.outputs) == ["output_alias"]
+        assert all(score == score for score in response.outputs["output_alias"].float_val)  # no NaN
         assert "authorization_sha256" not in server.logs()
 
 

@@ -1,53 +1,19 @@
 """What a peer without a key, or one that never sends its message, can do to the server."""
+import concurrent.futures
 import json
 import statistics
-import threading
 import time
 
 import grpc
 import pytest
 
 from fpgascore_conformance.emulator import EmulatorProcess, ServerConfig
+from fpgascore_conformance.hostile import PREDICT, HalfOpenStreams
 
 from . import rpc
 
 PRIMARY = "primary-key-hostile-51"
-PREDICT = "/tensorflow.serving.PredictionService/Predict"
 REQUEST = rpc.image_request([rpc.image("tiny-noise.png")])
-
-
-class HalfOpenStreams:
-    """``count`` calls to Predict that send their headers and then never a message, spread
-    over a few connections; ``close()`` lets them end."""
-
-    def __init__(self, target: str, count: int, credentials=None, metadata=(), connections: int = 4) -> None:
-        self._release = threading.Event()
-        self.channels = []
-        self.calls = []
-        for index in range(connections):
-            options = [("fpgascore.test.connection", index)]  # distinct options: a connection each
-            channel = (grpc.secure_channel(target, credentials, options=options) if credentials
-                       else grpc.insecure_channel(target, options=options))
-            self.channels.append(channel)
-        for index in range(count):
-            method = self.channels[index % connections].stream_unary(
-                PREDICT, request_serializer=lambda m: m.SerializeToString(), response_deserializer=lambda b: b)
-            self.calls.append(method.future(self._never(), timeout=60, metadata=list(metadata)))
-
-    def _never(self):
-        self._release.wait()
-        return
-        yield  # a generator that sends nothing
-
-    def codes(self):
-        return [call.code() if call.done() else None for call in self.calls]
-
-    def close(self) -> None:
-        self._release.set()
-        for call in self.calls:
-            call.cancel()
-        for channel in self.channels:
-            channel.close()
 
 
 def keyed_latencies(caller, calls: int = 15):
@@ -99,8 +65,10 @@ def test_a_call_whose_message_never_comes_is_cancelled_after_the_request_wait():
             assert "output_alias" in response.outputs
         finally:
             held.close()
-        abandoned = [json.loads(line) for line in server.logs().splitlines() if '"request.abandoned"' in line]
-    assert len(abandoned) == 60 and abandoned[0]["method"] == PREDICT
+    records = [json.loads(line) for line in server.logs().splitlines() if line.startswith("{")]
+    abandoned = [r for r in records if r["event"] == "request.abandoned"]
+    suppressed = sum(r["lines"] for r in records if r["event"] == "log.suppressed")  # logs.LineBudget
+    assert len(abandoned) + suppressed == 60 and abandoned[0]["method"] == PREDICT
 
 
 @pytest.fixture(scope="module")
@@ -130,3 +98,28 @@ def test_what_a_request_makes_the_server_echo_is_bounded(plain, attack):
     assert error.code() == expected, error.details()
     assert len(error.details()) < 1000 and "more" in error.details(), error.details()[:300]
     assert _longest_log_line(plain) < 2000
+
+
+def test_keyed_calls_past_the_admission_slots_are_refused_with_a_retry_hint(tls):
+    """The server's own admission answers them (with a hint), not grpcio's concurrency limit
+    (no hint), which sits above the slots so that keyless calls cannot take their places."""
+    config = ServerConfig(tls_cert=tls.server.cert, tls_key=tls.server.key, primary_key=PRIMARY,
+                          conformance=False, service_time_ms=1000, queue_depth=8,
+                          extra_env={"FPGASCORE_MAX_CONCURRENT_RPCS": "3"})
+    with EmulatorProcess(config) as server:
+        caller = rpc.secure(server.target, tls.ca)
+
+        def one():
+            try:
+                caller.predict(REQUEST, [("authorization", PRIMARY)], timeout=10)
+                return "OK", None, ""
+            except grpc.RpcError as error:
+                return error.code().name, rpc.trailing(error).get("grpc-retry-pushback-ms"), error.details()
+
+        with concurrent.futures.ThreadPoolExecutor(5) as pool:
+            outcomes = list(pool.map(lambda _: one(), range(5)))
+    assert sorted(code for code, _, _ in outcomes) == ["OK"] * 3 + ["RESOURCE_EXHAUSTED"] * 2, outcomes
+    for code, hint, details in outcomes:
+        if code != "OK":
+            assert int(hint) > 0 and "--max-concurrent-rpcs" in details
+

@@ -25,6 +25,8 @@ public enum ServerKind
     Busy,
     /// <summary>Plaintext, messages limited to 100 000 bytes.</summary>
     SmallLimit,
+    /// <summary>Plaintext, messages up to 32 MiB: answers padded beyond the client's 16 MiB response limit can be sent.</summary>
+    LargeAnswers,
 }
 
 /// <summary>
@@ -64,6 +66,7 @@ public static class Servers
             ServerKind.Alias => keys with { Tls = Pki.AliasServer },
             ServerKind.Busy => new EmulatorSettings { ExtraArgs = ["--fpgas", "1", "--queue-depth", "1", "--service-time-ms", "300"] },
             ServerKind.SmallLimit => new EmulatorSettings { ExtraArgs = ["--max-message-bytes", "100000"] },
+            ServerKind.LargeAnswers => new EmulatorSettings { ExtraArgs = ["--max-message-bytes", (32 << 20).ToString()] },
             _ => throw new ArgumentOutOfRangeException(nameof(kind)),
         };
     }

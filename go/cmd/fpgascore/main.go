@@ -1,11 +1,16 @@
 // Command fpgascore scores images on an fpgascore server and prints the top classes.
 //
 //	fpgascore score -host H -port P [-ssl] [-ca PEM] [-server-name N] [-key-env VAR]
-//	                [-bearer] [-allow-insecure-key] [-timeout 10s] [-top 5] [-json] IMG...
+//	                [-bearer] [-allow-insecure-key] [-timeout 10s] [-top 5] [-batch-size 8]
+//	                [-json] IMG...
 //
 // The access token is read from the environment variable named by -key-env (never from a
 // flag value, which other users can see in the process list). Images are sent as they are
-// (JPEG or PNG), up to 64 per call.
+// (JPEG or PNG), -batch-size per call (default 8; the reference server takes up to 32), one
+// call after another; the output keeps the order of the command line. The first call that
+// fails ends the run with status 1: what was scored is printed, and stderr gets the error
+// and which images were not scored (and, for a call refused as too large, to lower
+// -batch-size).
 package main
 
 import (
@@ -18,19 +23,34 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"google.golang.org/grpc/codes"
 
 	"github.com/fpgascore/fpgascore/go/fpgascore"
 )
 
-const maxBatch = 64
+// defaultBatchSize is the images per call unless -batch-size says otherwise: well under the
+// reference server's 32 (its --max-batch).
+const defaultBatchSize = 8
+
+// maxErrorChars bounds how much of a server's message the command prints.
+const maxErrorChars = 300
+
+// tooLargeMarkers are what a server says when a call holds too many images (or bytes) for
+// it: the reference server's "at most 32 per request", TF Serving's "maximum input batch
+// size", and gRPC's message-size refusals ("larger than max", Grpc.Net's "exceeds the
+// maximum").
+var tooLargeMarkers = []string{"per request", "batch size", "larger than max", "exceeds the maximum"}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
 }
 
-const usage = `usage: fpgascore score -host H -port P [-ssl] [-ca PEM] [-key-env VAR] [-json] IMG...
+const usage = `usage: fpgascore score -host H -port P [-ssl] [-ca PEM] [-key-env VAR] [-batch-size N] [-json] IMG...
 
-Scores images (JPEG/PNG files) and prints the top classes of each.
+Scores images (JPEG/PNG files), -batch-size per call, and prints the top classes of each.
 `
 
 type prediction struct {
@@ -69,6 +89,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	allowInsecure := fs.Bool("allow-insecure-key", false, "allow sending the key without TLS (test servers)")
 	timeout := fs.Duration("timeout", fpgascore.DefaultTimeout, "deadline of each call, retries included")
 	top := fs.Int("top", 5, "number of classes to print per image")
+	batchSize := fs.Int("batch-size", defaultBatchSize, "images per call (the reference server takes up to 32)")
 	asJSON := fs.Bool("json", false, "print JSON instead of text")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -83,6 +104,10 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	}
 	if *top < 1 {
 		fmt.Fprintln(stderr, "fpgascore: -top must be at least 1")
+		return 2
+	}
+	if *batchSize < 1 {
+		fmt.Fprintln(stderr, "fpgascore: -batch-size must be at least 1")
 		return 2
 	}
 	opts := []fpgascore.Option{fpgascore.WithTimeout(*timeout)}
@@ -117,16 +142,14 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	defer client.Close()
 
 	var results []imageResult
-	for start := 0; start < len(files); start += maxBatch {
-		end := start + maxBatch
-		if end > len(files) {
-			end = len(files)
-		}
-		images := make([][]byte, 0, end-start)
-		for _, f := range files[start:end] {
+	for start := 0; start < len(files); start += *batchSize {
+		batch := files[start:min(start+*batchSize, len(files))]
+		images := make([][]byte, 0, len(batch))
+		for _, f := range batch {
 			data, err := os.ReadFile(f)
 			if err != nil {
 				fmt.Fprintln(stderr, "fpgascore:", err)
+				notScored(stderr, files, start, *batchSize)
 				return 2
 			}
 			images = append(images, data)
@@ -135,31 +158,108 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		scores, err := client.ScoreImages(ctx, images)
 		cancel()
 		if err != nil {
-			fmt.Fprintln(stderr, err)
+			if *asJSON {
+				printJSON(stdout, stderr, results)
+			}
+			reportFailure(stderr, err, len(batch), *batchSize)
+			notScored(stderr, files, start, *batchSize)
 			return 1
 		}
-		for i, f := range files[start:end] {
+		scored := make([]imageResult, 0, len(batch))
+		for i, f := range batch {
 			r := imageResult{File: f}
 			for _, p := range scores.RowTopK(i, *top) {
 				r.Predictions = append(r.Predictions, prediction{ClassID: p.ClassID, Label: p.Label, Score: p.Score})
 			}
-			results = append(results, r)
+			scored = append(scored, r)
+		}
+		if *asJSON {
+			results = append(results, scored...)
+		} else {
+			printText(stdout, scored)
 		}
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(results); err != nil {
-			fmt.Fprintln(stderr, err)
-			return 1
-		}
-		return 0
+	if *asJSON && !printJSON(stdout, stderr, results) {
+		return 1
 	}
+	return 0
+}
+
+func printText(stdout io.Writer, results []imageResult) {
 	for _, r := range results {
 		fmt.Fprintln(stdout, r.File)
 		for i, p := range r.Predictions {
 			fmt.Fprintf(stdout, "  %d. %-40s %4d  %.5f\n", i+1, p.Label, p.ClassID, p.Score)
 		}
 	}
-	return 0
+}
+
+func printJSON(stdout, stderr io.Writer, results []imageResult) bool {
+	if results == nil {
+		results = []imageResult{}
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(results); err != nil {
+		fmt.Fprintln(stderr, err)
+		return false
+	}
+	return true
+}
+
+// reportFailure prints the error of a call of n images, its message bounded, and the advice
+// to lower -batch-size when the server refused the call as too large.
+func reportFailure(stderr io.Writer, err error, n, batchSize int) {
+	var fe *fpgascore.Error
+	if !errors.As(err, &fe) {
+		fmt.Fprintln(stderr, "fpgascore:", err)
+		return
+	}
+	requestID := ""
+	if fe.RequestID != "" {
+		requestID = " [request_id=" + fe.RequestID + "]"
+	}
+	fmt.Fprintf(stderr, "fpgascore: %s: %s%s\n", fpgascore.CodeName(fe.Code), bounded(fe.Message), requestID)
+	if batchTooLarge(fe, n) {
+		fmt.Fprintf(stderr, "fpgascore: the server refused %d images in one call: lower -batch-size (it is %d)\n", n, batchSize)
+	}
+}
+
+// batchTooLarge reports whether the server refused a call of n images as too large, so
+// that a smaller -batch-size would help.
+func batchTooLarge(e *fpgascore.Error, n int) bool {
+	if n < 2 || (e.Code != codes.InvalidArgument && e.Code != codes.ResourceExhausted) {
+		return false
+	}
+	message := strings.ToLower(e.Message)
+	for _, marker := range tooLargeMarkers {
+		if strings.Contains(message, marker) {
+			return true
+		}
+	}
+	return false
+}
+
+// notScored says which images a run that stopped at files[done] did not score (when they
+// took more than one call).
+func notScored(stderr io.Writer, files []string, done, batchSize int) {
+	if len(files) <= batchSize {
+		return
+	}
+	rest := ""
+	if left := len(files) - done - 1; left > 0 {
+		rest = fmt.Sprintf(" and the %d after it", left)
+	}
+	fmt.Fprintf(stderr, "fpgascore: %d of %d images scored; not scored: %s%s\n", done, len(files), files[done], rest)
+}
+
+func bounded(text string) string {
+	if len(text) <= maxErrorChars {
+		return text
+	}
+	cut := maxErrorChars
+	for cut > 0 && !utf8.RuneStart(text[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d more bytes)", text[:cut], len(text)-cut)
 }

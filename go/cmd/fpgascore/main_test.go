@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -34,13 +35,26 @@ func (fake) Predict(ctx context.Context, req *pb.PredictRequest) (*pb.PredictRes
 	}}}, nil
 }
 
-func serve(t *testing.T) string {
+// nanFake answers as fake does, but with the score of image 1, class 3 NaN.
+type nanFake struct{ fake }
+
+func (f nanFake) Predict(ctx context.Context, req *pb.PredictRequest) (*pb.PredictResponse, error) {
+	resp, err := f.fake.Predict(ctx, req)
+	if err == nil {
+		resp.Outputs["output_alias"].FloatVal[1003] = float32(math.NaN())
+	}
+	return resp, err
+}
+
+func serve(t *testing.T) string { return serveWith(t, fake{}) }
+
+func serveWith(t *testing.T, service pb.PredictionServiceServer) string {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := grpc.NewServer()
-	pb.RegisterPredictionServiceServer(s, fake{})
+	pb.RegisterPredictionServiceServer(s, service)
 	go s.Serve(lis)
 	t.Cleanup(s.Stop)
 	return strconv.Itoa(lis.Addr().(*net.TCPAddr).Port)
@@ -83,12 +97,24 @@ func TestScore(t *testing.T) {
 	if code := run([]string{"score", "-port", port, "-key-env", "UNSET", img}, &out, &errOut, env); code != 2 {
 		t.Fatalf("unset key env: exit %d", code)
 	}
-	for _, args := range [][]string{nil, {"score"}, {"dance"}, {"score", "-nope"}} {
+	for _, args := range [][]string{nil, {"score"}, {"dance"}, {"score", "-nope"}, {"score", "-port", port, "-batch-size", "0", img}} {
 		if code := run(args, &out, &errOut, env); code != 2 {
 			t.Fatalf("%v: exit %d", args, code)
 		}
 	}
 	if code := run([]string{"score", "-port", "1", img}, &out, &errOut, env); code != 1 {
 		t.Fatalf("no server: exit %d", code)
+	}
+}
+
+func TestNonFiniteAnswerExitsOne(t *testing.T) {
+	port := serveWith(t, nanFake{})
+	img := filepath.Join(t.TempDir(), "cat.jpg")
+	os.WriteFile(img, []byte("jpeg"), 0o600)
+	var out, errOut bytes.Buffer
+	code := run([]string{"score", "-port", port, img, img, img}, &out, &errOut, func(string) string { return "" })
+	if code != 1 || out.Len() != 0 || !strings.Contains(errOut.String(), "INTERNAL") ||
+		!strings.Contains(errOut.String(), "(NaN) at image 1, class 3") || strings.Contains(errOut.String(), "batch-size") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
 	}
 }

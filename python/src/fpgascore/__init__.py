@@ -9,8 +9,10 @@
 The behaviour (retries, TLS, keys, errors) follows conformance/CLIENT_SPEC.md.
 """
 from ._base import CallInfo
+from ._channel import DEFAULT_MAX_RESPONSE_BYTES
 from ._errors import (AuthenticationError, CancelledError, DeadlineExceededError, FailedPreconditionError,
-                      InsecureKeyError, InternalError, InvalidInputError, InvalidKeyError, ModelNotFoundError, PermissionDeniedError,
+                      InsecureKeyError, InternalError, InvalidInputError, InvalidKeyError, ModelNotFoundError,
+                      NonFiniteScoreError, PermissionDeniedError,
                       ResourceExhaustedError, ScoringError, UnavailableError, UntrustedCertificateError)
 from ._labels import Prediction, label, labels, top_k
 from ._metadata import ModelMetadata, TensorSpec
@@ -30,8 +32,9 @@ __all__ = [
     "image_tensor", "float_tensor", "predict_request", "decode_scores",
     "PredictRequest", "PredictResponse", "ModelSpec", "TensorProto", "TensorShapeProto", "DataType",
     "MODEL_NAME", "SIGNATURE_NAME", "INPUT_NAME", "OUTPUT_NAME", "NUM_CLASSES", "IMAGE_SHAPE",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "ScoringError", "InvalidInputError", "AuthenticationError", "PermissionDeniedError",
     "UnavailableError", "UntrustedCertificateError", "DeadlineExceededError", "ResourceExhaustedError",
-    "FailedPreconditionError", "InsecureKeyError", "InternalError", "CancelledError", "ModelNotFoundError", "InvalidKeyError",
+    "FailedPreconditionError", "InsecureKeyError", "InternalError", "NonFiniteScoreError", "CancelledError", "ModelNotFoundError", "InvalidKeyError",
     "__version__",
 ]

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, List, Optional, Sequence, Tuple
 
 from ._auth import KeyRing, check_transport
-from ._channel import ChannelOption, target_of
+from ._channel import DEFAULT_MAX_RESPONSE_BYTES, ChannelOption, check_max_response_bytes, target_of
 from ._retry import RetryPolicy
 from ._tensors import INPUT_NAME, MODEL_NAME, OUTPUT_NAME, SIGNATURE_NAME
 from ._tls import RootCertificates
@@ -63,10 +63,12 @@ class ClientConfig:
     input_name: str = INPUT_NAME
     output_name: str = OUTPUT_NAME
     channel_options: List[ChannelOption] = field(default_factory=list)
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
     def __post_init__(self) -> None:
         self.target = target_of(self.host, self.port)
         self.timeout = check_timeout(self.timeout) or DEFAULT_TIMEOUT
+        self.max_response_bytes = check_max_response_bytes(self.max_response_bytes)
         for name in ("model_name", "signature_name", "input_name", "output_name"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
                 raise ValueError(f"{name} must be a non-empty string")

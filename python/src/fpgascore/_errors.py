@@ -23,6 +23,7 @@ __all__ = [
     "FailedPreconditionError",
     "InsecureKeyError",
     "InternalError",
+    "NonFiniteScoreError",
     "CancelledError",
     "ModelNotFoundError",
     "InvalidKeyError",
@@ -141,6 +142,20 @@ class InternalError(ScoringError):
     """The server failed, or its response was not what the contract says (INTERNAL)."""
 
     default_code = grpc.StatusCode.INTERNAL
+
+
+class NonFiniteScoreError(InternalError):
+    """The server's answer holds a NaN or infinite score (INTERNAL). ``image_index`` and
+    ``class_index`` locate the first one (row-major); ``-1`` when unknown."""
+
+    def __init__(self, details: str, code: Optional[grpc.StatusCode] = None, request_id: str = "",
+                 image_index: int = -1, class_index: int = -1) -> None:
+        self.image_index = image_index
+        self.class_index = class_index
+        super().__init__(details, code, request_id)
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (type(self), (self.details, self.code, self.request_id, self.image_index, self.class_index))
 
 
 class ModelNotFoundError(ScoringError):

@@ -11,7 +11,7 @@ from typing import BinaryIO, Iterable, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from ._errors import InternalError, InvalidInputError
+from ._errors import InternalError, InvalidInputError, NonFiniteScoreError
 from .v1 import predict_pb2, tensor_pb2
 
 __all__ = [
@@ -144,7 +144,9 @@ def decode_scores(response: predict_pb2.PredictResponse, output_name: str = OUTP
 
     Reads ``tensor_content`` (little-endian float32) or ``float_val``, whichever the server
     used. With ``rows``/``columns`` the result must be ``[rows, columns]``. Anything else
-    raises an INTERNAL-coded :class:`InternalError` naming what was wrong.
+    raises an INTERNAL-coded :class:`InternalError` naming what was wrong; a NaN or infinite
+    score raises :class:`NonFiniteScoreError` (INTERNAL) naming the first one's image and
+    class. Negative or unnormalised finite scores are returned as the server sent them.
     """
     tensor = response.outputs.get(output_name)
     if tensor is None:
@@ -168,15 +170,34 @@ def decode_scores(response: predict_pb2.PredictResponse, output_name: str = OUTP
         if values.size != rows * columns or not _shape_is_or_unset(tensor, rows, columns):
             raise InternalError(f"output {output_name!r} has {values.size} values of shape {_dims(tensor)}, "
                                 f"expected shape {expected}")
+        _check_finite(values, output_name, columns)
         return values.reshape(expected)
     dims = _dims(tensor)
     if not dims:
         if values.size == 0:
             raise InternalError(f"output {output_name!r} has no values")
+        _check_finite(values, output_name, values.size)
         return values
     if any(d < 0 for d in dims) or math.prod(dims) != values.size:
         raise InternalError(f"output {output_name!r} has {values.size} values, which do not fit its shape {dims}")
+    _check_finite(values, output_name, dims[-1])
     return values.reshape(dims)
+
+
+def _check_finite(values: np.ndarray, output_name: str, columns: int) -> None:
+    """Raises NonFiniteScoreError for the first NaN or infinite value of the flat ``values``
+    (``columns`` scores per image): the image and class it belongs to, and how many there are."""
+    finite = np.isfinite(values)
+    if finite.all():
+        return
+    bad = np.flatnonzero(~finite)
+    first = int(bad[0])
+    value = float(values[first])
+    kind = "NaN" if math.isnan(value) else ("+Inf" if value > 0 else "-Inf")
+    image, class_index = divmod(first, columns) if columns else (0, first)
+    raise NonFiniteScoreError(f"output {output_name!r} has a non-finite score ({kind}) at image {image}, "
+                              f"class {class_index} ({bad.size} of {values.size} scores are not finite)",
+                              image_index=image, class_index=class_index)
 
 
 def _dims(tensor: tensor_pb2.TensorProto) -> List[int]:

@@ -29,7 +29,8 @@ class AsyncPredictionClient(ClientBase):
         super().__init__(host, port, use_ssl, access_token, **options)
         config = self._config
         self._channel = create_aio_channel(config.target, bool(config.use_ssl), config.root_certificates,
-                                           config.server_name_override, config.channel_options)
+                                           config.server_name_override, config.channel_options,
+                                           config.max_response_bytes)
         stub = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
         self._predict = stub.Predict
         self._get_model_metadata = stub.GetModelMetadata

@@ -28,7 +28,9 @@ class PredictionClient(ClientBase):
     Options (keywords): ``secondary_access_token``, ``auth_scheme`` ("raw" | "bearer"),
     ``allow_insecure_key``, ``root_certificates`` (PEM bytes/text or a path),
     ``server_name_override``, ``timeout`` (s, default 10), ``retry_policy``, ``metadata``,
-    ``model_name``, ``signature_name``, ``input_name``, ``output_name``, ``channel_options``.
+    ``model_name``, ``signature_name``, ``input_name``, ``output_name``, ``channel_options``,
+    ``max_response_bytes`` (the largest response accepted, default 16 MiB; a larger one fails
+    with :class:`ResourceExhaustedError`).
     Thread-safe; use it as a context manager or call :meth:`close`.
     """
 
@@ -37,7 +39,8 @@ class PredictionClient(ClientBase):
         super().__init__(host, port, use_ssl, access_token, **options)
         config = self._config
         self._channel = create_channel(config.target, bool(config.use_ssl), config.root_certificates,
-                                       config.server_name_override, config.channel_options)
+                                       config.server_name_override, config.channel_options,
+                                       config.max_response_bytes)
         stub = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
         self._predict = stub.Predict
         self._get_model_metadata = stub.GetModelMetadata

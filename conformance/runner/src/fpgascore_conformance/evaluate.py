@@ -87,7 +87,7 @@ def judge(expect: Expectation, answer: pb.DriverAnswer, calls: Sequence[dict], e
             if any(expect.message_excludes in text for text in (result.message, result.request_id, encode(result))):
                 problems.append("a secret appears in the client's error or result")
     if expect.golden:
-        problems += _golden(expect.golden, results)
+        problems += _golden(expect.golden, results, expect.score_offset)
     if expect.metadata is not None:
         for index, result in enumerate(results):
             if result.code == pb.OK and metadata_of(result) != expect.metadata:
@@ -120,7 +120,7 @@ def _attempts(expect: Expectation, calls: Sequence[dict]) -> List[str]:
     return []
 
 
-def _golden(images: Sequence[str], results: Sequence[pb.CallResult]) -> List[str]:
+def _golden(images: Sequence[str], results: Sequence[pb.CallResult], offset: float = 0.0) -> List[str]:
     problems = []
     for index, result in enumerate(results):
         if result.code != pb.OK:
@@ -134,7 +134,7 @@ def _golden(images: Sequence[str], results: Sequence[pb.CallResult]) -> List[str
             continue
         for top, name in zip(result.top_k, images):
             row = [(p.class_id, p.score) for p in top.predictions]
-            want = GOLDEN[pathlib.Path(name).name]["top5"][: len(row)]
+            want = [(c, s + offset) for c, s in GOLDEN[pathlib.Path(name).name]["top5"][: len(row)]]
             if len(row) < 1 or [c for c, _ in row] != [c for c, _ in want] or any(
                     not abs(s - ws) <= SCORE_TOLERANCE for (_, s), (_, ws) in zip(row, want)):
                 problems.append(f"result {index}: top-k of {name} is {row}, golden {want}")

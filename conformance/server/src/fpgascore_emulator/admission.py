@@ -7,8 +7,14 @@ as long as it likes, and enough of them starve every other caller. Here:
 
 - a call whose ``authorization`` is not a key (when auth is on) gets a handler that refuses
   it without reading its message: its worker is back in the pool at once;
-- every other unary call reads its message through a request iterator, under a watchdog that
-  cancels the call when the message has not arrived within ``--request-wait-seconds``.
+- every other unary call takes one of ``--max-concurrent-rpcs`` admission slots (none free:
+  RESOURCE_EXHAUSTED with a retry hint, its message unread), then reads its message through a
+  request iterator, under a watchdog that cancels the call when the message has not arrived
+  within ``--request-wait-seconds``.
+
+grpcio's own concurrency limit counts every call, the refused ones too, so it is set well
+above the admission slots (``GRPC_LIMIT_FACTOR``): keyless calls, refused in a moment, cannot
+take the places of keyed ones.
 """
 from __future__ import annotations
 
@@ -16,11 +22,11 @@ import heapq
 import itertools
 import threading
 import time
-from typing import Callable, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 import grpc
 
-from .logs import log
+from .logs import LineBudget
 from .security import authorization_of
 
 # Method path -> the event name its log lines carry; these need the key when auth is on.
@@ -29,6 +35,8 @@ KEYED_METHODS: Dict[str, str] = {
     "/tensorflow.serving.PredictionService/GetModelMetadata": "get_model_metadata",
     "/tensorflow.serving.ModelService/GetModelStatus": "get_model_status",
 }
+# grpcio's maximum_concurrent_rpcs = this x the admission slots.
+GRPC_LIMIT_FACTOR = 4
 
 
 class Watchdog:
@@ -76,17 +84,26 @@ class Watchdog:
 
 class AdmissionInterceptor(grpc.ServerInterceptor):
     def __init__(self, refuse: Callable[[str, grpc.ServicerContext], None],
-                 accepts: Callable[[Optional[str]], bool], auth_required: bool, request_wait_s: float) -> None:
+                 accepts: Callable[[Optional[str]], bool], auth_required: bool, request_wait_s: float,
+                 slots: int, refuse_busy: Callable[[str, grpc.ServicerContext], None],
+                 rate_limit_logs: bool = True) -> None:
         """``refuse(event, context)`` answers a call without a valid key (and logs it);
-        ``accepts(authorization)`` says whether a header holds a key."""
+        ``accepts(authorization)`` says whether a header holds a key; ``refuse_busy(event,
+        context)`` answers an admissible call when all ``slots`` are taken."""
         self._refuse = refuse
+        self._refuse_busy = refuse_busy
+        self._slots = slots
+        self._admitted = 0
+        self._admitted_lock = threading.Lock()
         self._accepts = accepts
         self._auth_required = auth_required
         self._request_wait_s = request_wait_s
         self._watchdog = Watchdog()
+        self.abandoned_lines = LineBudget("request.abandoned", enabled=rate_limit_logs)
 
     def close(self) -> None:
         self._watchdog.close()
+        self.abandoned_lines.flush()
 
     def intercept_service(self, continuation, details: grpc.HandlerCallDetails):
         handler = continuation(details)
@@ -98,10 +115,36 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
                 lambda requests, context: self._refuse(event, context),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer)
+        if not self._take_slot():
+            return grpc.stream_unary_rpc_method_handler(
+                lambda requests, context: self._refuse_busy(event or details.method, context),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer)
         return grpc.stream_unary_rpc_method_handler(
-            self._within_request_wait(handler.unary_unary, details.method),
+            self._holding_slot(self._within_request_wait(handler.unary_unary, details.method)),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer)
+
+    def admitted(self) -> int:
+        with self._admitted_lock:
+            return self._admitted
+
+    def _take_slot(self) -> bool:
+        with self._admitted_lock:
+            if self._admitted >= self._slots:
+                return False
+            self._admitted += 1
+            return True
+
+    def _holding_slot(self, behaviour):
+        def serve_then_free(requests, context: grpc.ServicerContext) -> Any:
+            try:
+                return behaviour(requests, context)
+            finally:
+                with self._admitted_lock:
+                    self._admitted -= 1
+
+        return serve_then_free
 
     def _within_request_wait(self, behaviour, method: str):
         def read_then_serve(requests, context: grpc.ServicerContext):
@@ -119,7 +162,7 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
                 if not expired and context.is_active():  # the caller half-closed without a message
                     context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the call ended without its request message")
                 # Cancelled: the caller left, or its message did not come within the wait.
-                log("request.abandoned", method=method, peer=peer, request_wait_s=self._request_wait_s)
+                self.abandoned_lines.log("request.abandoned", method=method, peer=peer, request_wait_s=self._request_wait_s)
                 return None
             finally:
                 self._watchdog.disarm(token)

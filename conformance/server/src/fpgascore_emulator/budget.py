@@ -4,6 +4,10 @@ Decoding holds the whole picture in memory (about 11 bytes per pixel at the peak
 copy and numpy's), so the budget bounds the server's memory whatever callers send; a call
 waits its turn, first come first served, and is refused with a retry hint when its turn does
 not come within its wait. An image larger than the whole budget decodes alone.
+
+Small images (photos up to ``SMALL_IMAGE_PIXELS``) have a lane of their own, a quarter of the
+budget on top of it, so they never wait behind a large one (first come first served would
+otherwise hold a thumbnail behind a 40-megapixel image for a second).
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import threading
 import time
 from typing import Deque, Iterator, Optional
 
+SMALL_IMAGE_PIXELS = 4_000_000
 # Used only for the retry hint: a rough rate at which this server decodes (PNG, 2 cores).
 _HINT_PIXELS_PER_S = 50_000_000
 _ABANDON_POLL_S = 0.05
@@ -89,3 +94,16 @@ class DecodeBudget:
     def held(self) -> int:
         with self._changed:
             return self._held
+
+
+class DecodeLanes:
+    """The server's decode budget: a lane for large images (``capacity_pixels``) and one for
+    small ones (a quarter of it, at least one small image's worth)."""
+
+    def __init__(self, capacity_pixels: int) -> None:
+        self.large = DecodeBudget(capacity_pixels)
+        self.small = DecodeBudget(max(SMALL_IMAGE_PIXELS, capacity_pixels // 4))
+
+    def hold(self, pixels: int, timeout: Optional[float], abandoned: threading.Event):
+        lane = self.small if pixels <= SMALL_IMAGE_PIXELS else self.large
+        return lane.hold(pixels, timeout, abandoned)

@@ -43,7 +43,9 @@ class Settings:
     response_encoding: str = "float_val"
     max_message_bytes: int = 16 * 1024 * 1024
     max_batch: int = 32  # = the default queue depth: every batch the server accepts fits its queue
-    max_concurrent_rpcs: int = 64  # x max_message_bytes bounds what unauthenticated calls can make the server buffer
+    # Calls admitted at once (keyed, when auth is on): x max_message_bytes bounds the request
+    # messages the server reads; keyless calls are refused without reading theirs.
+    max_concurrent_rpcs: int = 64
     grace_seconds: float = 10.0
     # How long a call may take to send its request message once its headers are in.
     request_wait_seconds: float = 10.0

@@ -6,13 +6,20 @@ server runs with --conformance; otherwise the headers are ignored.
     x-conformance-delay-ms: <n>         sleep n ms before answering
     x-conformance-fail: <n>:<CODE>      fail the first n attempts of the id with CODE
     x-conformance-encoding: float_val | tensor_content   (default: the server's --response-encoding)
+    x-conformance-scores: nan | inf | -inf | negative    change the scores of the answer:
+                                        every score NaN / +Inf / -Inf, or every score minus 2
+                                        (finite, all negative); "nan@I,C" (also inf, -inf)
+                                        changes only the score of image I, class C
+    x-conformance-pad-response-bytes: <n>   add an output of n bytes to the answer (n <= 64 MiB)
+
+What the last two do to an answer is in ``tamper``.
 """
 from __future__ import annotations
 
 import collections
 import dataclasses
 import threading
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Tuple
 
 import grpc
 
@@ -20,8 +27,13 @@ CASE = "x-conformance-case"
 DELAY = "x-conformance-delay-ms"
 FAIL = "x-conformance-fail"
 ENCODING = "x-conformance-encoding"
+SCORES = "x-conformance-scores"
+PAD = "x-conformance-pad-response-bytes"
+SCORE_KINDS = ("nan", "inf", "-inf", "negative")
+MAX_PAD_BYTES = 64 * 1024 * 1024
 _MAX_TRACKED_CASES = 10_000
 _MAX_DELAY_MS = 60_000
+_MAX_CONTROL_CHARS = 40  # longer values are malformed, and never echoed
 
 
 class ControlError(ValueError):
@@ -36,6 +48,10 @@ class Controls:
     fail_code: Optional[grpc.StatusCode] = None
     # None: the server's --response-encoding.
     float_val: Optional[bool] = None
+    # x-conformance-scores: one of SCORE_KINDS, and the (image, class) it is limited to.
+    scores: Optional[str] = None
+    scores_at: Optional[Tuple[int, int]] = None
+    pad_bytes: int = 0
 
 
 class AttemptCounter:
@@ -81,5 +97,39 @@ def read(metadata: Mapping[str, str], counter: AttemptCounter) -> Controls:
     encoding = metadata.get(ENCODING)
     if encoding not in (None, "float_val", "tensor_content"):
         raise ControlError(f"{ENCODING} must be float_val or tensor_content")
+    scores, scores_at = _scores(metadata.get(SCORES))
     return Controls(case=case, attempt=attempt, delay_s=delay_s, fail_code=fail_code,
-                    float_val=None if encoding is None else encoding == "float_val")
+                    float_val=None if encoding is None else encoding == "float_val",
+                    scores=scores, scores_at=scores_at, pad_bytes=_pad_bytes(metadata.get(PAD)))
+
+
+def _scores(text: Optional[str]) -> Tuple[Optional[str], Optional[Tuple[int, int]]]:
+    """``nan`` -> ("nan", None); ``inf@1,999`` -> ("inf", (1, 999))."""
+    if text is None:
+        return None, None
+    kind, at, position = text.strip().lower().partition("@")
+    if len(text) > _MAX_CONTROL_CHARS or kind not in SCORE_KINDS or (at and kind == "negative"):
+        raise ControlError(f"{SCORES} must be one of {', '.join(SCORE_KINDS)}, "
+                           "or nan, inf or -inf followed by @IMAGE,CLASS")
+    if not at:
+        return kind, None
+    image_text, _, class_text = position.partition(",")
+    try:
+        image, class_id = int(image_text), int(class_text)
+    except ValueError:
+        raise ControlError(f"{SCORES}: the position after @ must be IMAGE,CLASS (two integers)") from None
+    if image < 0 or class_id < 0:
+        raise ControlError(f"{SCORES}: image and class are not negative")
+    return kind, (image, class_id)
+
+
+def _pad_bytes(text: Optional[str]) -> int:
+    if text is None:
+        return 0
+    try:
+        count = int(text) if len(text) <= _MAX_CONTROL_CHARS else -1
+    except ValueError:
+        count = -1
+    if not 0 <= count <= MAX_PAD_BYTES:
+        raise ControlError(f"{PAD} must be an integer number of bytes from 0 to {MAX_PAD_BYTES}")
+    return count

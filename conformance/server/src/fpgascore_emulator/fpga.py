@@ -115,6 +115,11 @@ class FpgaPool:
         with self._ready:
             self._held -= count
 
+    def drain_estimate_ms(self) -> int:
+        """The time the FPGAs need to take every image queued now: a retry hint."""
+        with self._ready:
+            return self._drain_estimate_ms(1)
+
     def _drain_estimate_ms(self, wanted: int) -> int:
         """The retry hint for a refused request: the time the FPGAs need to take every image
         queued now (at least the time to free ``wanted`` places). Hinting only the first free

@@ -11,12 +11,12 @@ import grpc
 
 from fpgascore.v1 import health_service_pb2_grpc, model_service_pb2_grpc, prediction_service_pb2_grpc
 
-from .admission import AdmissionInterceptor
+from .admission import GRPC_LIMIT_FACTOR, AdmissionInterceptor
 from .config import Settings
 from .fpga import FpgaPool
 from .health import MAX_WATCHERS, HealthServicer
 from .logs import log
-from . import model as models
+from . import memory, model as models
 from .security import KeyStore, TlsError, TlsFiles
 from .service import ModelServicer, PredictionServicer
 
@@ -48,12 +48,15 @@ class EmulatorServer:
         # Admitted calls hold a thread while their images wait; the rest answer at once.
         workers = settings.queue_depth + settings.fpgas + 16
         predictions = PredictionServicer(settings, self.keys, self.pool, model)
+        self._refusal_lines = predictions.refusal_lines
         self._admission = AdmissionInterceptor(predictions.refuse, self.keys.accepts,
-                                               settings.tls or settings.require_auth, settings.request_wait_seconds)
+                                               settings.tls or settings.require_auth, settings.request_wait_seconds,
+                                               settings.max_concurrent_rpcs, predictions.refuse_busy,
+                                               rate_limit_logs=not settings.conformance)
         self._server = grpc.server(
             ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc"),
             interceptors=[self._admission],
-            maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
+            maximum_concurrent_rpcs=settings.max_concurrent_rpcs * GRPC_LIMIT_FACTOR,
             options=[
                 ("grpc.max_receive_message_length", settings.max_message_bytes),
                 ("grpc.max_send_message_length", settings.max_message_bytes),
@@ -124,11 +127,14 @@ class EmulatorServer:
             self._health_server.stop(0).wait()
         self.pool.close()
         self._admission.close()
+        self._refusal_lines.flush()
         log("stopped")
 
 
 def serve(settings: Settings) -> None:
     """Runs until SIGTERM or SIGINT; SIGHUP reloads keys and certificate."""
+    if not memory.return_large_buffers():
+        log("warning", message="not glibc: freed decode buffers may stay in the process's RSS")
     server = EmulatorServer(settings)
     stop_requested = threading.Event()
     reload_requested = threading.Event()

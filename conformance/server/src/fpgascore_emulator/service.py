@@ -18,14 +18,14 @@ import numpy as np
 from fpgascore.v1 import (model_metadata_pb2, model_service_pb2_grpc, model_status_pb2, predict_pb2,
                           prediction_service_pb2_grpc, tensor_pb2)
 
-from . import controls, tensors
-from .budget import Abandoned, BudgetBusy, DecodeBudget
+from . import controls, tamper, tensors
+from .budget import Abandoned, BudgetBusy, DecodeLanes
 from .call_end import CallEnd
 from .config import Settings
 from .decoding import ImageError
 from .fpga import BatchTooLarge, FpgaPool, QueueFull
 from .limits import bounded_list
-from .logs import log
+from .logs import LineBudget, log
 from .model import Model
 from .security import KeyStore, fingerprint
 from .servable import BadSpec, NotFound, Servable
@@ -54,10 +54,13 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         self._classify = model.classify
         self._preprocess = model.preprocess
         self._declared_pixels = model.pixels
-        self._decode_budget = DecodeBudget(settings.decode_budget_megapixels * 1_000_000)
+        self._decode_budget = DecodeLanes(settings.decode_budget_megapixels * 1_000_000)
         self._max_request_pixels = settings.max_request_megapixels * 1_000_000
         self._auth_required = settings.tls or settings.require_auth
         self._attempts = controls.AttemptCounter()
+        # Anyone can make the server refuse a call: those lines are rate-limited.
+        self.refusal_lines = LineBudget("unauthenticated", enabled=not settings.conformance)
+        self.busy_lines = LineBudget("busy", enabled=not settings.conformance)
         self._float_val_default = settings.response_encoding == "float_val"
         self.servable = Servable(name=settings.model_name, version=settings.model_version,
                                  signature_name=settings.signature_name, input_name=settings.input_name,
@@ -85,6 +88,17 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
 
         self.serve(event, context, unauthenticated)
 
+    def refuse_busy(self, event: str, context: grpc.ServicerContext) -> None:
+        """Answers a keyed call that found every admission slot taken (its message unread)."""
+        request_id = uuid.uuid4().hex
+        message = (f"the server is answering its most calls at once ({self._settings.max_concurrent_rpcs}, "
+                   f"--max-concurrent-rpcs); retry later")
+        retry_ms = self._pool.drain_estimate_ms()
+        self.busy_lines.log(event, code=grpc.StatusCode.RESOURCE_EXHAUSTED.name, latency_ms=0.0, message=message,
+                            request_id=request_id, peer=context.peer())
+        context.set_trailing_metadata(((REQUEST_ID, request_id), (PUSHBACK, str(retry_ms))))
+        context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, message)
+
     def serve(self, event: str, context: grpc.ServicerContext,
                work: Callable[[controls.Controls, Dict[str, object]], Message]) -> Message:
         """What every call gets: a request id, auth, the conformance controls, one log line."""
@@ -111,7 +125,8 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
 
     def _log(self, event: str, fields: Dict[str, object], code: grpc.StatusCode, started: float,
              message: str) -> None:
-        log(event, code=code.name, latency_ms=round((time.perf_counter() - started) * 1000, 3),
+        write = self.refusal_lines.log if code is grpc.StatusCode.UNAUTHENTICATED else log
+        write(event, code=code.name, latency_ms=round((time.perf_counter() - started) * 1000, 3),
             message=message, **fields)
 
     def _admit(self, metadata: Dict[str, str], fields: Dict[str, object]) -> controls.Controls:
@@ -156,12 +171,16 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         response = predict_pb2.PredictResponse()
         self.servable.answer_spec(response.model_spec)
         as_float_val = self._float_val_default if control.float_val is None else control.float_val
-        if self._settings.output_name in outputs:
-            response.outputs[self._settings.output_name].CopyFrom(
-                tensors.float_tensor(self._classify(features), as_float_val))
-        if self._settings.features_name in outputs:
-            response.outputs[self._settings.features_name].CopyFrom(
-                tensors.float_tensor(features, as_float_val))
+        try:
+            if self._settings.output_name in outputs:
+                response.outputs[self._settings.output_name].CopyFrom(
+                    tensors.float_tensor(tamper.scores(self._classify(features), control), as_float_val))
+            if self._settings.features_name in outputs:
+                response.outputs[self._settings.features_name].CopyFrom(
+                    tensors.float_tensor(features, as_float_val))
+            tamper.pad(response, control, self._settings.max_message_bytes)
+        except controls.ControlError as error:
+            raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from None
         return response
 
     def _controls(self, metadata, fields) -> controls.Controls:
