@@ -43,6 +43,13 @@ RAW_STUB_FAILS = {
     "tls-wrong-host": "classifies a host-name mismatch as untrusted",
     "tls-server-name-override-mismatch": "classifies a host-name mismatch as untrusted",
     "tls-untrusted-not-retried": "classifies a TLS verification failure",
+    # answers (CLIENT_SPEC "Answers"): the stub reports whatever scores come back, within gRPC's limit
+    "answer-nan@plaintext": "refuses non-finite scores as INTERNAL, naming image and class",
+    "answer-nan@tls": "refuses non-finite scores as INTERNAL, naming image and class",
+    "answer-nan-tensor-content": "refuses non-finite scores in tensor_content",
+    "answer-inf-one-score": "refuses one +Inf score, naming image and class",
+    "answer-minus-inf-tensor": "refuses one -Inf score, naming image and class",
+    "answer-under-response-limit": "reads answers up to 16 MiB (grpcio's default limit is 4 MiB)",
     # never a key in an error message: gRPC's error for key-line-end-trimmed quotes the key
     SECRET_SCAN: "keeps keys out of error messages",
 }
