@@ -84,7 +84,7 @@ def test_every_case_option_is_one_the_runner_sends():
         assert set(case.client.get("retry") or {}) <= set(pb.RetryPolicy.DESCRIPTOR.fields_by_name), case.id
 
 
-def test_requests_for_every_case_round_trip(tmp_path, monkeypatch):
+def test_requests_for_every_case_round_trip(tmp_path):
     from fpgascore_conformance import runner
     from fpgascore_conformance.inputs import RunInputs
 

@@ -30,7 +30,7 @@ import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict
 
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # grpc core's own log lines; stderr stays ours
 if __package__ in (None, ""):  # run as a script from a checkout: find python/src and the protocol

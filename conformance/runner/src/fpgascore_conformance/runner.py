@@ -15,7 +15,7 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 from . import drivers, evaluate, protocol, report
-from .cases import CONFORMANCE_DIR, Case, ServerProfile, load_cases, load_servers, select, substitute
+from .cases import Case, ServerProfile, load_cases, load_servers, select, substitute
 from .certs import TlsMaterial, make_tls_material
 from .emulator import EmulatorContainer, EmulatorProcess, ServerConfig, build_image, docker_client
 from .inputs import RunInputs
