@@ -7,11 +7,13 @@
         print(p.class_id, p.label, p.score)
 
 The behaviour (retries, TLS, keys, errors) follows conformance/CLIENT_SPEC.md.
+``DeploymentClient`` (fpgascore.deployment) manages services: create, keys, update, delete.
 """
 from ._base import CallInfo
-from ._errors import (AuthenticationError, CancelledError, DeadlineExceededError, FailedPreconditionError,
-                      InsecureKeyError, InternalError, InvalidInputError, InvalidKeyError, ModelNotFoundError, PermissionDeniedError,
-                      ResourceExhaustedError, ScoringError, UnavailableError, UntrustedCertificateError)
+from ._errors import (AlreadyExistsError, AuthenticationError, CancelledError, DeadlineExceededError,
+                      FailedPreconditionError, InsecureKeyError, InternalError, InvalidInputError, InvalidKeyError,
+                      ModelNotFoundError, NotFoundError, PermissionDeniedError, ResourceExhaustedError, ScoringError,
+                      UnavailableError, UnimplementedError, UntrustedCertificateError)
 from ._labels import Prediction, label, labels, top_k
 from ._metadata import ModelMetadata, TensorSpec
 from ._retry import RetryPolicy
@@ -19,13 +21,15 @@ from ._tensors import (IMAGE_SHAPE, INPUT_NAME, MODEL_NAME, NUM_CLASSES, OUTPUT_
                        decode_scores, float_tensor, image_tensor, predict_request)
 from .aio import AsyncPredictionClient
 from .client import PredictionClient
+from .deployment import AsyncDeploymentClient, AuthKeys, DeploymentClient, KeyType, Model, Service, ServiceState
 from .v1.predict_pb2 import ModelSpec, PredictRequest, PredictResponse
 from .v1.tensor_pb2 import DataType, TensorProto, TensorShapeProto
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "PredictionClient", "AsyncPredictionClient", "RetryPolicy", "CallInfo", "ModelMetadata", "TensorSpec",
+    "PredictionClient", "AsyncPredictionClient", "RetryPolicy",
+    "DeploymentClient", "AsyncDeploymentClient", "Model", "Service", "ServiceState", "AuthKeys", "KeyType", "CallInfo", "ModelMetadata", "TensorSpec",
     "Prediction", "top_k", "labels", "label",
     "image_tensor", "float_tensor", "predict_request", "decode_scores",
     "PredictRequest", "PredictResponse", "ModelSpec", "TensorProto", "TensorShapeProto", "DataType",
@@ -33,5 +37,6 @@ __all__ = [
     "ScoringError", "InvalidInputError", "AuthenticationError", "PermissionDeniedError",
     "UnavailableError", "UntrustedCertificateError", "DeadlineExceededError", "ResourceExhaustedError",
     "FailedPreconditionError", "InsecureKeyError", "InternalError", "CancelledError", "ModelNotFoundError", "InvalidKeyError",
+    "NotFoundError", "AlreadyExistsError", "UnimplementedError",
     "__version__",
 ]

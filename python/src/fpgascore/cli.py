@@ -1,7 +1,8 @@
 """Command line: ``python -m fpgascore score --host H --port P [--ssl] [--ca PEM] [--key-env VAR] IMG...``.
 
 Prints the top-5 classes of each image with their labels, or JSON with ``--json``.
-Exit status: 0 scored, 1 the service refused or failed (gRPC code on stderr), 2 bad usage.
+``service ...`` and ``model ...`` manage services through the manager (fpgascore._deploy_cli).
+Exit status: 0 done, 1 the service (or manager) refused or failed (gRPC code on stderr), 2 bad usage.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import os
 import sys
 from typing import List, Optional, Sequence, TextIO
 
+from . import _deploy_cli
 from ._errors import ScoringError
 from ._labels import Prediction, top_k
 from ._retry import RetryPolicy
@@ -39,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--top", type=int, default=5, metavar="K", help="classes to print per image (default 5)")
     score.add_argument("--model", default="resnet50", help="model name (default resnet50)")
     score.add_argument("--json", action="store_true", help="print one JSON document for machines")
+    _deploy_cli.add_commands(commands)
     return parser
 
 
@@ -68,6 +71,15 @@ def _print_json(images: Sequence[str], tops: List[List[Prediction]], out: TextIO
 def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command in ("service", "model"):
+        try:
+            return _deploy_cli.run(args, parser, out)
+        except ScoringError as error:
+            print(f"error: {error}", file=err)
+            return 1
+        except ValueError as error:
+            print(f"error: {error}", file=err)
+            return 2
     primary = _key(args.key_env, parser)
     secondary = _key(args.secondary_key_env, parser)
     try:
