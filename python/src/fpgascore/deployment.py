@@ -125,8 +125,8 @@ class Service:
 
     @classmethod
     def _from(cls, message: pb.Service, keys: Optional[pb.AuthKeys] = None) -> "Service":
-        state_name = pb.Service.State.Name(message.state)
-        state = ServiceState(state_name) if state_name in ServiceState.__members__ else ServiceState.UNKNOWN
+        known = pb.Service.State.DESCRIPTOR.values_by_number.get(message.state)  # a newer manager's state: UNKNOWN
+        state = ServiceState.__members__.get(known.name if known else "", ServiceState.UNKNOWN)
         return cls(
             id=message.id, name=message.name, model_id=message.model_id, state=state,
             ip_address=message.ip_address, port=message.port, ssl_enabled=message.ssl_enabled,

@@ -10,6 +10,7 @@ import re
 from typing import List, Optional
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from ..security import TlsError, check_tls_pair
@@ -92,7 +93,7 @@ def check_tls(certificate_pem: str, key_pem: str, now: Optional[datetime.datetim
         key = serialization.load_pem_private_key(key_pem.encode("ascii", "replace"), password=None)
     except TypeError:
         raise InvalidArgument("ssl_key is encrypted: give the private key unencrypted (PEM)") from None
-    except (ValueError, serialization.UnsupportedAlgorithm):
+    except (ValueError, UnsupportedAlgorithm):
         raise InvalidArgument("ssl_key is not a PEM private key") from None
     leaf = chain[0]
     spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
