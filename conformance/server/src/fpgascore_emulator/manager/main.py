@@ -3,6 +3,7 @@ plane of scoring services (``manage --help``).
 
     scripts/run-emulator manage --state-dir ~/.fpgascore --admin-token-file admin.token
     scripts/run-emulator manage --runtime container --image localhost/fpgascore-emulator:dev ...
+    scripts/run-emulator manage --detach ...    # returns once serving; pid in <state-dir>/manager.pid
 
 The admin token comes from --admin-token-file or FPGASCORE_ADMIN_TOKEN (never from a flag
 value: the process list is public). The manager binds 127.0.0.1 unless told otherwise, with
@@ -15,8 +16,10 @@ import argparse
 import os
 import pathlib
 import signal
+import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Optional, Sequence
 
@@ -54,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the address services listen on and are reached at (default 127.0.0.1)")
     parser.add_argument("--monitor-interval", type=float, default=2.0,
                         help="seconds between checks that every service still runs (default 2)")
+    parser.add_argument("--detach", action="store_true",
+                        help="run in the background: return once it serves, with its pid in <state-dir>/manager.pid "
+                             "and its log in <state-dir>/manager.log")
     return parser
 
 
@@ -81,9 +87,45 @@ def make_runtime(args: argparse.Namespace, store: Store):
     return ProcessRuntime(store.state_dir)
 
 
+def detach(args: argparse.Namespace, argv: Sequence[str], timeout: float = 60.0) -> int:
+    """Starts this command again without --detach in its own session; returns once it serves."""
+    state_dir = pathlib.Path(args.state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(state_dir, 0o700)
+    port_file = pathlib.Path(args.port_file or state_dir / "manager.port")
+    port_file.unlink(missing_ok=True)
+    log_path = state_dir / "manager.log"
+    command = [sys.executable, "-m", "fpgascore_emulator", "manage", *(a for a in argv if a != "--detach")]
+    if not args.port_file:
+        command += ["--port-file", str(port_file)]
+    descriptor = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=descriptor, stderr=descriptor,
+                                 start_new_session=True)
+    finally:
+        os.close(descriptor)
+    deadline = time.monotonic() + timeout
+    while not port_file.exists():
+        if child.poll() is not None or time.monotonic() > deadline:
+            if child.poll() is None:
+                child.terminate()
+            tail = log_path.read_text(errors="replace").splitlines()[-5:]
+            print("the manager did not start:\n" + "\n".join(tail), file=sys.stderr)
+            return 1
+        time.sleep(0.05)
+    (state_dir / "manager.pid").write_text(f"{child.pid}\n")
+    port = port_file.read_text().strip()
+    print(f"manager listening on {args.host}:{port} (pid {child.pid}; log {log_path}; "
+          f"stop it with: kill $(cat {state_dir / 'manager.pid'}))")
+    return 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     token = read_token(args.admin_token_file)
+    if args.detach:
+        return detach(args, argv)
     if bool(args.tls_cert) != bool(args.tls_key):
         raise SystemExit("--tls-cert and --tls-key go together")
     credentials = None
