@@ -59,8 +59,10 @@ class Caller(threading.Thread):
 
 
 def rotate_under_load(deployments, service, key_type: str, calling_key: str, old_key: str):
-    """Regenerates ``key_type`` while another thread scores with ``calling_key``."""
-    with scorer(service, calling_key) as client:
+    """Regenerates ``key_type`` while another thread scores with ``calling_key``: no call
+    fails, and the old key is refused as soon as the regeneration has answered."""
+    with scorer(service, calling_key) as client, scorer(service, old_key) as stale:
+        assert scores_ok(stale)  # the old key works up to the regeneration (and the connection is up)
         caller = Caller(client)
         caller.start()
         while len(caller.spans) < 3 and not caller.failures:
@@ -68,6 +70,8 @@ def rotate_under_load(deployments, service, key_type: str, calling_key: str, old
         started = time.monotonic()
         keys = deployments.regenerate_auth_keys(service.name, key_type)
         finished = time.monotonic()
+        with pytest.raises(AuthenticationError):
+            stale.score_image(IMAGE)
         done = len(caller.spans)
         while len(caller.spans) < done + 3 and not caller.failures:
             time.sleep(0.02)
@@ -75,9 +79,6 @@ def rotate_under_load(deployments, service, key_type: str, calling_key: str, old
         caller.join(30)
     assert caller.failures == [], caller.failures
     assert caller.calls_between(started, finished) >= 1, "no call ran while the key was regenerated"
-    with scorer(service, old_key) as stale:
-        with pytest.raises(AuthenticationError):
-            stale.score_image(IMAGE)
     return keys
 
 

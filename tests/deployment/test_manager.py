@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import secrets
 import subprocess
 import sys
@@ -43,6 +44,13 @@ def test_the_token_from_the_environment_and_the_loopback_default(tmp_path):
         port = int(port_file.read_text())
         with fpgascore.DeploymentClient(f"127.0.0.1:{port}", admin_token=token) as client:
             assert client.list_services() == []
+            client.register_model("resnet50")
+            service = client.create_service("env-token", "resnet50")
+            # The manager's settings (its token) do not reach the server it starts.
+            [server] = [pid for pid in os.listdir("/proc") if pid.isdigit() and
+                        service.id.encode() in pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()]
+            assert token.encode() not in pathlib.Path(f"/proc/{server}/environ").read_bytes()
+            client.delete_service(service)
     finally:
         process.terminate()
         _, stderr = process.communicate(timeout=30)
