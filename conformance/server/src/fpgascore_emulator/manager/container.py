@@ -17,8 +17,9 @@ import time
 from typing import Any, Dict, Iterable, List, Optional
 
 from ..logs import log
-from .runtime import (RELOAD_TIMEOUT_SECONDS, STOP_GRACE_SECONDS, EngineUnavailable, Handle, Runtime, RuntimeFailure, ServerSpec,
-                      last_lines, lines_after, reload_events, server_environment, wait_for_event)
+from .runtime import (RELOAD_TIMEOUT_SECONDS, STOP_GRACE_SECONDS, EngineUnavailable, Handle, Runtime,
+                      RuntimeFailure, ServerSpec, last_lines, lines_after, reload_events, server_environment,
+                      wait_for_event)
 
 IMAGE = "localhost/fpgascore-emulator:dev"
 CONTAINER_PORT = "50051/tcp"

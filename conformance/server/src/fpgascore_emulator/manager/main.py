@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port-file", help="write the bound port there once serving")
     parser.add_argument("--state-dir", default=os.environ.get("FPGASCORE_STATE_DIR",
                                                               str(pathlib.Path.home() / ".fpgascore" / "manager")),
-                        help="the database and the services' files (env FPGASCORE_STATE_DIR; default ~/.fpgascore/manager)")
+                        help="the database and the services' files "
+                             "(env FPGASCORE_STATE_DIR; default ~/.fpgascore/manager)")
     parser.add_argument("--runtime", choices=("process", "container"), default="process",
                         help="run services as local processes (default) or as containers")
     parser.add_argument("--image", default=None, help="the reference-server image (container runtime; default "

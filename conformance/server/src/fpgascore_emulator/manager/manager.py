@@ -19,7 +19,8 @@ from typing import Dict, List, Optional, Tuple
 
 from ..logs import log
 from .errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, Unavailable, Unimplemented
-from .runtime import EngineUnavailable, Handle, Runtime, RuntimeFailure, ServerSpec, remove_directory, service_directory, write_secrets
+from .runtime import (EngineUnavailable, Handle, Runtime, RuntimeFailure, ServerSpec, remove_directory,
+                      service_directory, write_secrets)
 from .store import CREATING, DELETING, FAILED, RUNNING, ModelRecord, ServiceRecord, Store
 from .validation import check_key, check_model_name, check_service_name, check_tls, shown
 
