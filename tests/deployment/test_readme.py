@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 
-from .managers import ROOT, ManagerProcess, port_closed
+from .managers import ROOT, ManagerProcess, port_closed, wait_until
 
 README_PORT = "50055"
 
@@ -56,7 +56,8 @@ def test_the_readme_lifecycle_runs_as_written(tmp_path):
         assert "Prediction(class_id=139" in out  # the golden top class of gradient.jpg
         assert "service demo deleted" in out
         service_port = int(created.split("RUNNING at 127.0.0.1:")[1].split(",")[0])
-        assert port_closed(service_port) and port_closed(int(port))
+        assert port_closed(service_port)
+        wait_until(lambda: port_closed(int(port)), what="the manager to stop (kill is asynchronous)")
         assert state.server_pids() == []
     finally:
         pid_file = tmp_path / "manager-state" / "manager.pid"
