@@ -15,6 +15,7 @@ import time
 
 import pytest
 
+import fpgascore
 from fpgascore import (AuthenticationError, NotFoundError, PredictionClient, RetryPolicy, ServiceState,
                        UntrustedCertificateError)
 from fpgascore_conformance.certs import make_tls_material
@@ -191,3 +192,42 @@ def test_keys_files_and_database_are_private(make_manager, tls):
         text = pathlib.Path(f"/proc/{pid}/{name}").read_bytes()
         assert service.primary_key.encode() not in text and service.secondary_key.encode() not in text
         assert manager.token.encode() not in text
+
+
+def test_ssl_on_and_off_and_another_model_restart_on_the_same_port(make_manager, tls):
+    manager = make_manager()
+    with manager.client() as deployments:
+        deployments.register_model("resnet50")
+        plain = deployments.create_service("toggled", "resnet50")
+        assert plain.primary_key is None and not plain.ssl_enabled
+        with PredictionClient(plain.ip_address, plain.port, retry_policy=RetryPolicy.disabled()) as client:
+            assert scores_ok(client)  # without SSL no key is needed
+
+        secured = deployments.update_service("toggled", ssl_enabled=True, ssl_certificate=tls.server.cert,
+                                             ssl_key=tls.server.key)
+        assert secured.ssl_enabled and secured.port == plain.port and secured.state == ServiceState.RUNNING
+        assert secured.primary_key and secured.secondary_key  # issued by this update, answered once
+        assert deployments.get_service("toggled").primary_key is None
+        with scorer(secured, secured.primary_key, root_certificates=tls.ca) as client:
+            assert scores_ok(client)
+        with PredictionClient(plain.ip_address, plain.port, use_ssl=True, root_certificates=tls.ca,
+                              retry_policy=RetryPolicy.disabled()) as keyless:
+            with pytest.raises(AuthenticationError):
+                keyless.score_image(IMAGE)
+
+        other = deployments.register_model("inception")
+        moved = deployments.update_service("toggled", model_id=other)
+        assert moved.model_id == "inception:1" and moved.port == plain.port and moved.primary_key is None
+        assert tuple(deployments.get_auth_keys("toggled")) == (secured.primary_key, secured.secondary_key)
+        with scorer(moved, secured.primary_key, root_certificates=tls.ca, model_name="inception") as client:
+            assert scores_ok(client)  # the server now serves the model's name
+
+        opened = deployments.update_service("toggled", ssl_enabled=False)
+        assert not opened.ssl_enabled and opened.port == plain.port and opened.certificate_sha256 == ""
+        with pytest.raises(fpgascore.FailedPreconditionError):
+            deployments.get_auth_keys("toggled")
+        assert manager.state_dir.joinpath("services", plain.id, "secrets").exists()
+        assert list(manager.state_dir.joinpath("services", plain.id, "secrets").iterdir()) == []
+        with PredictionClient(plain.ip_address, plain.port, retry_policy=RetryPolicy.disabled(),
+                              model_name="inception") as client:
+            assert scores_ok(client)
