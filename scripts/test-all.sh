@@ -4,7 +4,8 @@
 #
 #   scripts/test-all.sh                       # all suites
 #   scripts/test-all.sh go csharp             # a subset, by name
-# Suites: generated (checked-in code is fresh), server (tests/: reference server, container,
+# Suites: generated (checked-in code is fresh), server (tests/: reference server, container, the manager
+# and the service lifecycle in process and container mode — tests/deployment/,
 # TF-Serving compatibility), python (client), go, csharp, conformance (the matrix against the
 # containerized server), soak (one minute of all three clients at once against the container
 # at saturation: only OK / RESOURCE_EXHAUSTED, flat memory; `make soak` is the 10-minute run).

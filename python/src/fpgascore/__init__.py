@@ -7,13 +7,15 @@
         print(p.class_id, p.label, p.score)
 
 The behaviour (retries, TLS, keys, errors) follows conformance/CLIENT_SPEC.md.
+``DeploymentClient`` (fpgascore.deployment) manages services: create, keys, update, delete.
 """
 from ._base import CallInfo
 from ._channel import DEFAULT_MAX_RESPONSE_BYTES
-from ._errors import (AuthenticationError, CancelledError, DeadlineExceededError, FailedPreconditionError,
-                      InsecureKeyError, InternalError, InvalidInputError, InvalidKeyError, ModelNotFoundError,
-                      NonFiniteScoreError, PermissionDeniedError,
-                      ResourceExhaustedError, ScoringError, UnavailableError, UntrustedCertificateError)
+from ._errors import (AlreadyExistsError, AuthenticationError, CancelledError, DeadlineExceededError,
+                      FailedPreconditionError, InsecureKeyError, InternalError, InvalidInputError, InvalidKeyError,
+                      ModelNotFoundError, NonFiniteScoreError, NotFoundError, PermissionDeniedError,
+                      ResourceExhaustedError, ScoringError, UnavailableError, UnimplementedError,
+                      UntrustedCertificateError)
 from ._labels import Prediction, label, labels, top_k
 from ._metadata import ModelMetadata, TensorSpec
 from ._retry import RetryPolicy
@@ -21,13 +23,15 @@ from ._tensors import (IMAGE_SHAPE, INPUT_NAME, MODEL_NAME, NUM_CLASSES, OUTPUT_
                        decode_scores, float_tensor, image_tensor, predict_request)
 from .aio import AsyncPredictionClient
 from .client import PredictionClient
+from .deployment import AsyncDeploymentClient, AuthKeys, DeploymentClient, KeyType, Model, Service, ServiceState
 from .v1.predict_pb2 import ModelSpec, PredictRequest, PredictResponse
 from .v1.tensor_pb2 import DataType, TensorProto, TensorShapeProto
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "PredictionClient", "AsyncPredictionClient", "RetryPolicy", "CallInfo", "ModelMetadata", "TensorSpec",
+    "PredictionClient", "AsyncPredictionClient", "RetryPolicy",
+    "DeploymentClient", "AsyncDeploymentClient", "Model", "Service", "ServiceState", "AuthKeys", "KeyType", "CallInfo", "ModelMetadata", "TensorSpec",
     "Prediction", "top_k", "labels", "label",
     "image_tensor", "float_tensor", "predict_request", "decode_scores",
     "PredictRequest", "PredictResponse", "ModelSpec", "TensorProto", "TensorShapeProto", "DataType",
@@ -35,6 +39,7 @@ __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
     "ScoringError", "InvalidInputError", "AuthenticationError", "PermissionDeniedError",
     "UnavailableError", "UntrustedCertificateError", "DeadlineExceededError", "ResourceExhaustedError",
-    "FailedPreconditionError", "InsecureKeyError", "InternalError", "NonFiniteScoreError", "CancelledError", "ModelNotFoundError", "InvalidKeyError",
+    "FailedPreconditionError", "InsecureKeyError", "InternalError", "NonFiniteScoreError", "CancelledError",
+    "ModelNotFoundError", "InvalidKeyError", "NotFoundError", "AlreadyExistsError", "UnimplementedError",
     "__version__",
 ]

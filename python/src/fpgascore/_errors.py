@@ -7,7 +7,7 @@ redacted against the keys the client knows before an error is built.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional, Sequence, Tuple, Type
+from typing import Any, Iterable, Mapping, Optional, Sequence, Tuple, Type
 
 import grpc
 
@@ -26,6 +26,9 @@ __all__ = [
     "NonFiniteScoreError",
     "CancelledError",
     "ModelNotFoundError",
+    "NotFoundError",
+    "AlreadyExistsError",
+    "UnimplementedError",
     "InvalidKeyError",
 ]
 
@@ -158,10 +161,27 @@ class NonFiniteScoreError(InternalError):
         return (type(self), (self.details, self.code, self.request_id, self.image_index, self.class_index))
 
 
-class ModelNotFoundError(ScoringError):
-    """The server does not serve the model (or version) asked for (NOT_FOUND)."""
+class NotFoundError(ScoringError):
+    """What the call names does not exist (NOT_FOUND): for the deployment client, a service
+    or a model that is not registered."""
 
     default_code = grpc.StatusCode.NOT_FOUND
+
+
+class ModelNotFoundError(NotFoundError):
+    """The server does not serve the model (or version) asked for (NOT_FOUND)."""
+
+
+class AlreadyExistsError(ScoringError):
+    """What the call would create exists already, e.g. a service of that name (ALREADY_EXISTS)."""
+
+    default_code = grpc.StatusCode.ALREADY_EXISTS
+
+
+class UnimplementedError(ScoringError):
+    """The server does not implement this (UNIMPLEMENTED)."""
+
+    default_code = grpc.StatusCode.UNIMPLEMENTED
 
 
 class CancelledError(ScoringError):
@@ -181,6 +201,8 @@ _BY_CODE = {
     grpc.StatusCode.INTERNAL: InternalError,
     grpc.StatusCode.CANCELLED: CancelledError,
     grpc.StatusCode.NOT_FOUND: ModelNotFoundError,
+    grpc.StatusCode.ALREADY_EXISTS: AlreadyExistsError,
+    grpc.StatusCode.UNIMPLEMENTED: UnimplementedError,
 }
 
 Metadata = Optional[Sequence[Tuple[str, Any]]]
@@ -221,20 +243,24 @@ def is_certificate_failure(code: grpc.StatusCode, details: str) -> bool:
 
 
 def error_for(code: grpc.StatusCode, details: str, request_id: str = "",
-              secrets: Iterable[Optional[str]] = ()) -> ScoringError:
-    """The ScoringError subclass for ``code``, with the message redacted."""
+              secrets: Iterable[Optional[str]] = (),
+              overrides: Optional[Mapping[grpc.StatusCode, Type[ScoringError]]] = None) -> ScoringError:
+    """The ScoringError subclass for ``code`` (``overrides`` first), with the message redacted."""
     details = redact(details or "", secrets)
     if is_certificate_failure(code, details):
         return UntrustedCertificateError(
             f"{UNTRUSTED_CERTIFICATE}: the TLS handshake with the server failed ({details})",
             code, request_id)
-    return _BY_CODE.get(code, ScoringError)(details, code, request_id)
+    cls = (overrides or {}).get(code) or _BY_CODE.get(code, ScoringError)
+    return cls(details, code, request_id)
 
 
-def from_rpc_error(exc: grpc.RpcError, secrets: Iterable[Optional[str]] = ()) -> ScoringError:
+def from_rpc_error(exc: grpc.RpcError, secrets: Iterable[Optional[str]] = (),
+                   overrides: Optional[Mapping[grpc.StatusCode, Type[ScoringError]]] = None) -> ScoringError:
     """Converts a grpcio error (sync or asyncio) into a ScoringError."""
     code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN  # type: ignore[attr-defined]
     details = exc.details() if hasattr(exc, "details") else str(exc)  # type: ignore[attr-defined]
     trailing = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None  # type: ignore[attr-defined]
     initial = exc.initial_metadata() if hasattr(exc, "initial_metadata") else None  # type: ignore[attr-defined]
-    return error_for(code or grpc.StatusCode.UNKNOWN, details or "", request_id_of(trailing, initial), secrets)
+    return error_for(code or grpc.StatusCode.UNKNOWN, details or "", request_id_of(trailing, initial), secrets,
+                     overrides)

@@ -4,7 +4,8 @@ Prints the top-5 classes of each image with their labels, or JSON with ``--json`
 go out in calls of ``--batch-size`` (default 8), one after another; the output keeps the
 order of the command line. The first call that fails ends the run: what was scored before is
 printed, the error (and which images were not scored) goes to stderr.
-Exit status: 0 scored, 1 the service refused or failed (gRPC code on stderr), 2 bad usage.
+``service ...`` and ``model ...`` manage services through the manager (fpgascore._deploy_cli).
+Exit status: 0 done, 1 the service (or manager) refused or failed (gRPC code on stderr), 2 bad usage.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any, Dict, List, Optional, Sequence, TextIO
 
 import grpc
 
+from . import _deploy_cli
 from ._errors import ScoringError
 from ._labels import Prediction, top_k
 from ._retry import RetryPolicy
@@ -53,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"images per call (default {DEFAULT_BATCH_SIZE}; the reference server takes up to 32)")
     score.add_argument("--model", default="resnet50", help="model name (default resnet50)")
     score.add_argument("--json", action="store_true", help="print one JSON document for machines")
+    _deploy_cli.add_commands(commands)
     return parser
 
 
@@ -119,6 +122,15 @@ def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None, err
     out, err = out or sys.stdout, err or sys.stderr  # looked up per call (tests replace them)
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command in ("service", "model"):
+        try:
+            return _deploy_cli.run(args, parser, out)
+        except ScoringError as error:
+            print(f"error: {error}", file=err)
+            return 1
+        except ValueError as error:
+            print(f"error: {error}", file=err)
+            return 2
     if args.batch_size < 1:
         parser.error("--batch-size must be at least 1")
     primary = _key(args.key_env, parser)

@@ -1,4 +1,5 @@
-"""Command line: ``python -m fpgascore_emulator serve [flags]`` (see ``serve --help``)."""
+"""Command line: ``python -m fpgascore_emulator serve [flags]`` (see ``serve --help``), or
+``manage [flags]``: the control plane that runs services of reference servers (``manage --help``)."""
 from __future__ import annotations
 
 import sys
@@ -6,7 +7,7 @@ import sys
 from . import config
 from .server import serve
 
-USAGE = "usage: fpgascore-emulator serve [--help] [flags]"
+USAGE = "usage: fpgascore-emulator {serve,manage} [--help] [flags]"
 
 
 def main(argv=None) -> int:
@@ -14,6 +15,9 @@ def main(argv=None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)
         return 0 if argv else 2
+    if argv[0] == "manage":
+        from .manager.main import main as manage
+        return manage(argv[1:])
     if argv[0] != "serve":
         print(f"unknown command {argv[0]!r}\n{USAGE}", file=sys.stderr)
         return 2

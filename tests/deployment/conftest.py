@@ -1,0 +1,42 @@
+import secrets
+
+import pytest
+
+from .managers import TEST_IMAGE, ManagerProcess
+
+
+@pytest.fixture(scope="session")
+def engine():
+    """The container engine (Docker or podman's API)."""
+    from fpgascore_conformance import emulator
+    try:
+        return emulator.docker_client()
+    except RuntimeError as error:
+        pytest.fail(f"container tests need an engine (scripts/containers-setup.sh): {error}")
+
+
+@pytest.fixture(scope="session")
+def service_image(engine):
+    """The reference-server image of this checkout, under a tag of its own (other runs build
+    localhost/fpgascore-emulator:dev from other trees)."""
+    from fpgascore_conformance import emulator
+    return emulator.build_image(engine, tag=TEST_IMAGE)
+
+
+@pytest.fixture
+def make_manager(tmp_path, request):
+    """make_manager(runtime="process", **options) -> a started ManagerProcess; everything it
+    started is removed at the end of the test."""
+    made = []
+
+    def make(runtime: str = "process", **options) -> ManagerProcess:
+        engine = request.getfixturevalue("engine") if runtime == "container" else None
+        if runtime == "container":
+            options.setdefault("image", request.getfixturevalue("service_image"))
+        manager = ManagerProcess(tmp_path / f"state{len(made)}", secrets.token_urlsafe(24), runtime, **options)
+        made.append((manager, engine))
+        return manager.start()
+
+    yield make
+    for manager, engine in made:
+        manager.cleanup(engine)

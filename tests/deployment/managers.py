@@ -1,0 +1,163 @@
+"""The manager (``scripts/run-emulator manage``) as a child process of a test, and what a
+test needs to check what it left behind: the service processes under its state directory,
+its containers, whether a port is closed."""
+from __future__ import annotations
+
+import os
+import pathlib
+import signal
+import socket
+import sqlite3
+import subprocess
+import time
+from typing import List, Optional
+
+import fpgascore
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+RUN_EMULATOR = ROOT / "scripts" / "run-emulator"
+IMAGES = ROOT / "conformance" / "testdata" / "images"
+TEST_IMAGE = "localhost/fpgascore-emulator:deployment-test"
+
+
+class ManagerProcess:
+    """One manager on a state directory; ``start()`` again after ``stop()``/``kill()`` reuses
+    the directory and the port (what a restarted manager does)."""
+
+    def __init__(self, state_dir: pathlib.Path, token: str, runtime: str = "process",
+                 image: Optional[str] = None, monitor_interval: float = 0.5,
+                 extra_args: Optional[List[str]] = None) -> None:
+        self.state_dir = pathlib.Path(state_dir)
+        self.work = self.state_dir.parent
+        self.token = token
+        self.token_file = self.work / f"{self.state_dir.name}.token"
+        self.token_file.write_text(token + "\n")
+        self.token_file.chmod(0o600)
+        self.runtime = runtime
+        self.image = image
+        self.monitor_interval = monitor_interval
+        self.extra_args = list(extra_args or [])
+        self.port = 0
+        self.log_path = self.work / f"{self.state_dir.name}.manager.log"
+        self._process: Optional[subprocess.Popen] = None
+
+    def start(self, timeout: float = 60.0) -> "ManagerProcess":
+        port_file = self.work / f"{self.state_dir.name}.port"
+        if port_file.exists():
+            port_file.unlink()
+        command = [str(RUN_EMULATOR), "manage", "--port", str(self.port), "--port-file", str(port_file),
+                   "--state-dir", str(self.state_dir), "--runtime", self.runtime,
+                   "--admin-token-file", str(self.token_file), "--monitor-interval", str(self.monitor_interval)]
+        if self.image:
+            command += ["--image", self.image]
+        command += self.extra_args
+        env = {k: v for k, v in os.environ.items() if k != "FPGASCORE_ADMIN_TOKEN"}
+        with open(self.log_path, "ab") as log:
+            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                             env=env)
+        deadline = time.monotonic() + timeout
+        while not port_file.exists():
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(f"the manager did not start:\n{self.logs()}")
+            time.sleep(0.05)
+        self.port = int(port_file.read_text())
+        return self
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def client(self, **options) -> fpgascore.DeploymentClient:
+        return fpgascore.DeploymentClient(self.address, admin_token=self.token, **options)
+
+    def stop(self) -> Optional[int]:
+        """SIGTERM: the manager stops; its services keep running."""
+        if not self.running:
+            return None
+        self._process.send_signal(signal.SIGTERM)
+        return self._process.wait(30)
+
+    def kill(self) -> None:
+        """SIGKILL: the manager crashes; its services keep running."""
+        if self.running:
+            self._process.kill()
+        if self._process is not None:
+            self._process.wait(30)
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    @property
+    def manager_id(self) -> str:
+        with sqlite3.connect(str(self.state_dir / "manager.db")) as db:
+            return db.execute("SELECT value FROM meta WHERE key = 'manager_id'").fetchone()[0]
+
+    def service_dirs(self) -> List[str]:
+        services = self.state_dir / "services"
+        return sorted(path.name for path in services.iterdir()) if services.exists() else []
+
+    def server_pids(self) -> List[int]:
+        """The reference servers whose port file is under this manager's state directory."""
+        prefix = str(self.state_dir.resolve() / "services") + os.sep
+        pids = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                argv = pathlib.Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace").split("\0")
+                state = pathlib.Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if state != "Z" and "serve" in argv and any(arg.startswith(prefix) for arg in argv):
+                pids.append(int(entry))
+        return pids
+
+    def containers(self, engine) -> list:
+        return engine.containers.list(all=True, filters={"label": f"fpgascore.manager={self.manager_id}"})
+
+    def cleanup(self, engine=None) -> None:
+        """Deletes every service through the API, stops the manager, then removes by id
+        whatever is still there (a failed test must not leave servers running)."""
+        try:
+            if not self.running:
+                self.start()
+            with self.client(timeout=60) as client:
+                for service in client.list_services():
+                    try:
+                        client.delete_service(service.id)
+                    except fpgascore.ScoringError:
+                        pass
+        except Exception:
+            pass
+        self.stop()
+        self.kill()
+        for pid in self.server_pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if engine is not None and (self.state_dir / "manager.db").exists():
+            for container in self.containers(engine):
+                container.remove(force=True)
+
+
+def port_closed(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(2)
+        return probe.connect_ex((host, port)) != 0
+
+
+def wait_until(predicate, timeout: float = 30.0, interval: float = 0.1, what: str = "the condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)

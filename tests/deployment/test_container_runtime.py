@@ -1,0 +1,56 @@
+"""What only the container runtime does: labels, the secrets' owner and mount, keys never in
+the container's environment, a killed container replaced on its port, and an engine's
+refusal answered UNAVAILABLE in the engine's words with nothing left behind."""
+from __future__ import annotations
+
+import pytest
+
+from fpgascore import PredictionClient, RetryPolicy, ServiceState, UnavailableError
+
+from .managers import IMAGES, wait_until
+
+pytestmark = pytest.mark.container
+IMAGE = (IMAGES / "gradient.jpg").read_bytes()
+
+
+def test_a_container_service(make_manager, engine, tls):
+    manager = make_manager("container")
+    with manager.client() as deployments:
+        deployments.register_model("resnet50")
+        service = deployments.create_service("boxed", "resnet50", ssl_enabled=True,
+                                             ssl_certificate=tls.server.cert, ssl_key=tls.server.key)
+        [container] = manager.containers(engine)
+        assert container.labels["fpgascore.service"] == service.id
+        assert container.labels["fpgascore.name"] == "boxed"
+        assert container.name.startswith("fpgascore-boxed-")
+        environment = "\n".join(container.attrs["Config"]["Env"])
+        assert service.primary_key not in environment and service.secondary_key not in environment
+        assert "FPGASCORE_PRIMARY_KEY_FILE=/run/fpgascore/secrets/primary.key" in environment
+        assert container.exec_run(["id", "-u"]).output.strip() == b"10001"
+        listing = container.exec_run(["stat", "-c", "%a %u %n", "/run/fpgascore/secrets/primary.key",
+                                      "/run/fpgascore/secrets/tls.key"]).output.decode().split("\n")
+        assert listing[:2] == ["600 10001 /run/fpgascore/secrets/primary.key",
+                               "600 10001 /run/fpgascore/secrets/tls.key"]
+
+        container.kill()  # SIGKILL, as a machine failure would
+        back = wait_until(lambda: (s := deployments.get_service("boxed")).state == ServiceState.RUNNING
+                          and [c.id for c in manager.containers(engine)] not in ([], [container.id]) and s,
+                          timeout=90, what="a new container")
+        assert back.port == service.port
+        with PredictionClient(service.ip_address, service.port, use_ssl=True, access_token=service.primary_key,
+                              root_certificates=tls.ca, retry_policy=RetryPolicy.disabled(), timeout=30) as client:
+            assert client.score_image(IMAGE).shape == (1000,)
+        deployments.delete_service("boxed")
+    assert manager.containers(engine) == []
+
+
+def test_an_image_the_engine_cannot_run_is_unavailable_and_leaves_nothing(make_manager, engine):
+    manager = make_manager("container", image="localhost/fpgascore-no-such-image:never")
+    with manager.client() as deployments:
+        deployments.register_model("resnet50")
+        with pytest.raises(UnavailableError) as raised:
+            deployments.create_service("imageless", "resnet50")
+        assert "service 'imageless' did not start" in raised.value.details
+        assert "fpgascore-no-such-image" in raised.value.details  # the engine's words name it
+        assert deployments.list_services() == []
+    assert manager.service_dirs() == [] and manager.containers(engine) == []

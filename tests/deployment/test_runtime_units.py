@@ -1,0 +1,103 @@
+"""The runtime's reload waits for the server's own confirmation: a stand-in server that
+confirms a SIGHUP only after a second (the real one is too quick for a race to show)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from fpgascore_emulator.manager import process
+from fpgascore_emulator.manager.runtime import Handle, RuntimeFailure, lines_after, write_private
+
+# Logs `event` (argv[1]) one second after each SIGHUP; exits on SIGTERM.
+STAND_IN = """
+import json, signal, sys, time
+event = sys.argv[1]
+hups = []
+signal.signal(signal.SIGHUP, lambda *_: hups.append(1))
+while True:
+    time.sleep(0.05)
+    if hups:
+        hups.clear()
+        time.sleep(1.0)
+        print(json.dumps({"ts": time.time(), "event": event}, separators=(",", ":")), flush=True)
+"""
+
+
+@pytest.fixture
+def stand_in(tmp_path):
+    started = []
+
+    def start(event: str):
+        log = tmp_path / "server.log"
+        port_file = str(tmp_path / "port")
+        with open(log, "ab") as out:
+            child = subprocess.Popen([sys.executable, "-c", STAND_IN, event, "--port-file", port_file], stdout=out)
+        started.append(child)
+        time.sleep(0.3)  # its signal handler is in place
+        ref = {"pid": child.pid, "start_time": process._start_time(child.pid), "port_file": port_file,
+               "log": str(log)}
+        return Handle(1, ref)
+
+    yield start
+    for child in started:
+        child.kill()
+        child.wait()
+
+
+def test_a_key_reload_returns_only_once_the_server_confirmed(stand_in, tmp_path):
+    runtime = process.ProcessRuntime(tmp_path)
+    handle = stand_in("keys.loaded")
+    started = time.monotonic()
+    runtime.reload(handle, tls=False)
+    assert time.monotonic() - started >= 1.0
+    assert '"event":"keys.loaded"' in runtime.logs(handle)
+
+
+def test_a_tls_reload_waits_for_the_certificate(stand_in, tmp_path):
+    runtime = process.ProcessRuntime(tmp_path)
+    handle = stand_in("tls.loaded")
+    started = time.monotonic()
+    runtime.reload(handle, tls=True)
+    assert time.monotonic() - started >= 1.0
+
+
+def test_a_failed_reload_raises(stand_in, tmp_path):
+    runtime = process.ProcessRuntime(tmp_path)
+    with pytest.raises(RuntimeFailure, match="tls.reload_failed"):
+        runtime.reload(stand_in("tls.reload_failed"), tls=True)
+
+
+def test_a_dead_server_cannot_reload(stand_in, tmp_path):
+    runtime = process.ProcessRuntime(tmp_path)
+    handle = stand_in("keys.loaded")
+    subprocess.run(["kill", "-9", str(handle.ref["pid"])], check=True)
+    time.sleep(0.2)
+    assert not runtime.alive(handle)
+    with pytest.raises(RuntimeFailure, match="not running"):
+        runtime.reload(handle, tls=False)
+
+
+def test_a_reused_pid_is_not_the_server(stand_in, tmp_path):
+    runtime = process.ProcessRuntime(tmp_path)
+    handle = stand_in("keys.loaded")
+    assert runtime.alive(handle)
+    assert not runtime.alive(Handle(1, {**handle.ref, "start_time": "1"}))
+    assert not runtime.alive(Handle(1, {**handle.ref, "port_file": str(tmp_path / "another")}))
+
+
+def test_lines_after_keeps_the_lines_logged_since():
+    text = "\n".join(json.dumps({"ts": ts, "event": name}) for ts, name in ((1.0, "a"), (2.0, "b"), (3.0, "c")))
+    assert [json.loads(line)["event"] for line in lines_after(text + "\nnot json", 2.0).splitlines()] == ["b", "c"]
+
+
+def test_secrets_are_written_whole_and_private(tmp_path):
+    path = tmp_path / "primary.key"
+    assert write_private(path, b"first")
+    assert not write_private(path, b"first")  # unchanged: no rewrite, no reload needed
+    assert write_private(path, b"second") and path.read_bytes() == b"second"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["primary.key"]  # no temporary left
