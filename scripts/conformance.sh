@@ -15,7 +15,7 @@ server=container
 for arg in "$@"; do
   case "$arg" in
     --server=process | process) server=process ;;
-    --list) server=none ;;  # lists the cases: no server at all
+    --list | --write-inventory) server=none ;;  # about the cases only: no server at all
   esac
 done
 # Only a container run needs the engine: it holds podman's API service for its own lifetime

@@ -6,7 +6,7 @@ import pathlib
 import sys
 
 from . import drivers
-from .cases import load_cases, select
+from .cases import INVENTORY, load_cases, select, write_inventory
 from .runner import Options, Run
 
 
@@ -32,8 +32,18 @@ def main(argv=None) -> int:
     parser.add_argument("--jobs", type=int, default=1, metavar="N",
                         help="run N cases of each driver at once, each on its own driver process (default 1; "
                              "timing-sensitive cases get less slack on a small machine)")
+    parser.add_argument("--repeat", type=int, default=1, metavar="N",
+                        help="run every case N times and print the pass rate of each case that was not "
+                             "always ok (flakiness)")
     parser.add_argument("--list", action="store_true", help="list the selected cases and exit")
+    parser.add_argument("--write-inventory", action="store_true",
+                        help=f"write every case id to {INVENTORY.relative_to(INVENTORY.parents[2])} and exit (a full "
+                             "run fails while it differs from the cases, so that renamed cases are seen)")
     args = parser.parse_args(argv)
+    if args.write_inventory:
+        write_inventory(load_cases())
+        print(f"wrote {INVENTORY}")
+        return 0
     if args.list:
         try:
             for case in select(load_cases(), args.case):
@@ -44,7 +54,7 @@ def main(argv=None) -> int:
     options = Options(server_mode=args.server,
                       drivers=drivers.select_drivers(args.language, args.driver, args.known_failing),
                       patterns=args.case, out_dir=pathlib.Path(args.out), build_drivers=not args.no_build,
-                      jobs=max(1, args.jobs))
+                      jobs=max(1, args.jobs), repeat=max(1, args.repeat))
     return Run(options).execute()
 
 

@@ -17,7 +17,7 @@ import dataclasses
 import fnmatch
 import pathlib
 import tomllib
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 CONFORMANCE_DIR = pathlib.Path(__file__).resolve().parents[3]
 TRANSPORT_SERVERS = {"plaintext": "plain", "tls": "tls"}
@@ -138,6 +138,25 @@ def load_cases(directory: pathlib.Path = CONFORMANCE_DIR / "cases",
     if duplicates:
         raise ValueError(f"duplicate case ids: {sorted(duplicates)}")
     return cases
+
+
+INVENTORY = CONFORMANCE_DIR / "cases" / "INVENTORY.txt"
+
+
+def inventory_changes(cases: Sequence[Case], path: pathlib.Path = INVENTORY) -> Tuple[List[str], List[str]]:
+    """(ids in the inventory but not among the cases, ids among the cases but not in it): a
+    case renamed without the inventory following shows up in both, instead of vanishing from
+    every report and known-failing list unnoticed."""
+    listed = [line.strip() for line in path.read_text().splitlines()
+              if line.strip() and not line.startswith("#")] if path.exists() else []
+    ids = [case.id for case in cases]
+    return sorted(set(listed) - set(ids)), sorted(set(ids) - set(listed))
+
+
+def write_inventory(cases: Sequence[Case], path: pathlib.Path = INVENTORY) -> None:
+    path.write_text("# Every conformance case id (scripts/conformance.sh --write-inventory). A full run fails\n"
+                    "# while this list and the cases differ, so that a renamed case is seen.\n"
+                    + "".join(f"{case.id}\n" for case in cases))
 
 
 def select(cases: Sequence[Case], patterns: Sequence[str]) -> List[Case]:

@@ -1,15 +1,21 @@
-"""Results of a run: JUnit XML, a Markdown matrix (case x language) and JSON."""
+"""Results of a run: a progress line per case while it runs, one summary at the end, and the
+reports: JUnit XML (a testsuite per driver), a Markdown matrix (case x driver) and JSON."""
 from __future__ import annotations
 
 import dataclasses
 import json
 import pathlib
+import threading
+import time
 import xml.etree.ElementTree as ET
-from typing import Dict, List, Sequence
+from typing import Callable, Dict, List, Sequence, Tuple
 
 from .cases import Case
 
 SYMBOLS = {"pass": "✅", "fail": "❌", "xfail": "⚠️ known", "xpass": "❗ fixed?"}
+# Which status a case shows when its repetitions differ: the worst.
+_SEVERITY = {"pass": 0, "xfail": 1, "xpass": 2, "fail": 3}
+MARKS = {"pass": "ok", "fail": "FAIL", "xfail": "known-failing", "xpass": "FIXED (remove from known_failing)"}
 
 
 @dataclasses.dataclass
@@ -20,6 +26,9 @@ class CaseResult:
     status: str               # pass | fail | xfail (listed as known failing, failed) | xpass
     problems: List[str]
     elapsed_ms: float
+    repetition: int = 0       # 0-based, with --repeat
+    # Of elapsed_ms, the time spent waiting for the driver's answers (the rest is the runner's).
+    driver_ms: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -34,8 +43,10 @@ def write_junit(path: pathlib.Path, results: Sequence[CaseResult]) -> None:
                               failures=str(sum(not r.ok for r in mine)),
                               skipped=str(sum(r.status == "xfail" for r in mine)),
                               time=f"{sum(r.elapsed_ms for r in mine) / 1000:.3f}")
+        repeated = any(r.repetition for r in mine)
         for result in mine:
-            case = ET.SubElement(suite, "testcase", classname=f"conformance.{language}", name=result.case_id,
+            name = f"{result.case_id} (run {result.repetition + 1})" if repeated else result.case_id
+            case = ET.SubElement(suite, "testcase", classname=f"conformance.{language}", name=name,
                                  time=f"{result.elapsed_ms / 1000:.3f}")
             if result.status == "fail":
                 ET.SubElement(case, "failure", message=result.problems[0][:500]).text = "\n".join(result.problems)
@@ -46,14 +57,35 @@ def write_junit(path: pathlib.Path, results: Sequence[CaseResult]) -> None:
     ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
 
 
+def _by_case(results: Sequence[CaseResult]) -> Dict[Tuple[str, str], List[CaseResult]]:
+    grouped: Dict[Tuple[str, str], List[CaseResult]] = {}
+    for result in results:
+        grouped.setdefault((result.case_id, result.language), []).append(result)
+    return grouped
+
+
+def worst(runs: Sequence[CaseResult]) -> str:
+    return max((r.status for r in runs), key=_SEVERITY.__getitem__)
+
+
 def matrix(cases: Sequence[Case], languages: Sequence[str], results: Sequence[CaseResult]) -> str:
-    by_key: Dict[tuple, CaseResult] = {(r.case_id, r.language): r for r in results}
+    """One row per case, one column per driver; with repetitions, the worst status and how
+    many of the runs were ok."""
+    grouped = _by_case(results)
     lines = ["| case | " + " | ".join(languages) + " |", "|---|" + "---|" * len(languages)]
     case_ids = [case.id for case in cases]
     case_ids += sorted({r.case_id for r in results} - set(case_ids))  # run-level checks
     for case_id in case_ids:
-        cells = [SYMBOLS[by_key[(case_id, lang)].status] if (case_id, lang) in by_key else "—"
-                 for lang in languages]
+        cells = []
+        for lang in languages:
+            runs = grouped.get((case_id, lang))
+            if not runs:
+                cells.append("—")
+                continue
+            cell = SYMBOLS[worst(runs)]
+            if len(runs) > 1:
+                cell += f" {sum(r.ok for r in runs)}/{len(runs)}"
+            cells.append(cell)
         lines.append(f"| `{case_id}` | " + " | ".join(cells) + " |")
     totals = []
     for lang in languages:
@@ -61,6 +93,61 @@ def matrix(cases: Sequence[Case], languages: Sequence[str], results: Sequence[Ca
         totals.append(f"{sum(r.status == 'pass' for r in mine)}/{len(mine)}")
     lines.append("| **passed** | " + " | ".join(totals) + " |")
     return "\n".join(lines)
+
+
+def summary(languages: Sequence[str], results: Sequence[CaseResult], wall_s: float) -> str:
+    """What a maintainer reads at the end of a run (the matrix itself goes to matrix.md):
+    the failures, the flaky cases when repeated, and per driver its totals, its time and the
+    runner's own overhead per case."""
+    lines = []
+    failing = [r for r in results if not r.ok]
+    if failing:
+        lines.append("failures:")
+        for r in failing:
+            run = f" (run {r.repetition + 1})" if r.repetition else ""
+            lines.append(f"  {r.language} / {r.case_id}{run}: "
+                         + "; ".join(r.problems or ["listed as known failing but passed"])[:400])
+    repeats = {}
+    for (case_id, language), runs in _by_case(results).items():
+        if len(runs) > 1 and len({r.ok for r in runs}) > 1:
+            repeats[(case_id, language)] = runs
+    if repeats:
+        lines.append("flaky (ok runs / runs):")
+        for (case_id, language), runs in sorted(repeats.items()):
+            lines.append(f"  {language} / {case_id}: {sum(r.ok for r in runs)}/{len(runs)}")
+    for lang in languages:
+        mine = [r for r in results if r.language == lang]
+        timed = [r for r in mine if r.elapsed_ms]
+        overhead = (sum(r.elapsed_ms - r.driver_ms for r in timed) / len(timed)) if timed else 0.0
+        counts = {status: sum(r.status == status for r in mine) for status in ("pass", "fail", "xfail", "xpass")}
+        lines.append(f"{lang}: {counts['pass']} passed, {counts['fail'] + counts['xpass']} failed"
+                     + (f", {counts['xfail']} known failing" if counts["xfail"] else "")
+                     + f"; runner overhead {overhead:.0f} ms per case")
+    lines.append(f"matrix: {len(results)} results in {wall_s:.1f} s (the cases alone, servers up and drivers built)")
+    return "\n".join(lines)
+
+
+class Progress:
+    """Prints one line per finished case: ``[  n/total  elapsed] driver case status time``."""
+
+    def __init__(self, total: int, write: Callable[[str], None], clock: Callable[[], float] = time.monotonic) -> None:
+        self.total = total
+        self._write = write
+        self._clock = clock
+        self._started = clock()
+        self._done = 0
+        self._lock = threading.Lock()
+
+    def finished(self, result: CaseResult) -> None:
+        with self._lock:
+            self._done += 1
+            elapsed = self._clock() - self._started
+            width = len(str(self.total))
+            run = f" run {result.repetition + 1}" if result.repetition else ""
+            line = (f"[{self._done:>{width}}/{self.total} {int(elapsed) // 60}:{int(elapsed) % 60:02d}] "
+                    f"{result.language:6} {result.case_id + run:45} {MARKS[result.status]:>6} "
+                    f"{result.elapsed_ms:7.0f} ms" + (f"  {result.problems[0][:150]}" if result.problems else ""))
+            self._write(line)
 
 
 def write_all(directory: pathlib.Path, cases: Sequence[Case], languages: Sequence[str],

@@ -15,7 +15,7 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 from . import drivers, evaluate, protocol, report
-from .cases import Case, ServerProfile, load_cases, load_servers, select, substitute
+from .cases import Case, ServerProfile, inventory_changes, load_cases, load_servers, select, substitute
 from .certs import TlsMaterial, make_tls_material
 from .emulator import EmulatorContainer, EmulatorProcess, ServerConfig, build_image, docker_client
 from .inputs import RunInputs
@@ -38,6 +38,7 @@ class Options:
     out_dir: pathlib.Path = pathlib.Path("out/conformance")
     build_drivers: bool = True
     jobs: int = 1                        # cases of one driver run at once (each on its own driver process)
+    repeat: int = 1                      # every case this many times (flakiness: per-case pass rates)
 
     @property
     def languages(self) -> List[str]:
@@ -62,6 +63,8 @@ class Run:
         self._exclusive = {name: threading.Lock() for name, p in self.profiles.items() if p.exclusive}
         self._log_lock = threading.Lock()
         self.drivers_seen: Dict[str, str] = {}   # driver name -> what its HelloAnswer says
+        self.progress = report.Progress(len(self.cases) * len(options.drivers) * max(1, options.repeat),
+                                        lambda line: print(line, flush=True))
 
     # ----- set-up ---------------------------------------------------------------------------
     def _container_name(self, profile: str) -> str:
@@ -174,10 +177,12 @@ class Run:
                 return calls
             time.sleep(0.1)
 
-    def _run_case(self, case: Case, language: str, driver_for, inputs: RunInputs) -> report.CaseResult:
-        base = f"{self.run_id}:{language}:{case.id}"
+    def _run_case(self, case: Case, language: str, driver_for, inputs: RunInputs,
+                  repetition: int = 0) -> report.CaseResult:
+        base = f"{self.run_id}:{language}:{case.id}" + (f":r{repetition}" if repetition else "")
         server = self.servers[case.server]
         problems: List[str] = []
+        driver_ms = 0.0
         started = time.monotonic()
         multi_step = len(case.steps) > 1
         driver = driver_for(case.uses_env_roots)
@@ -195,6 +200,7 @@ class Run:
                 problems.append(str(failure))
                 break
             elapsed_ms = (time.monotonic() - call_started) * 1000
+            driver_ms += elapsed_ms
             expect = substitute(step.expect, self.secrets)
             calls = self._calls_seen(server, prefix, evaluate.expected_attempts(expect))
             step_problems = evaluate.judge(expect, answer, calls, elapsed_ms)
@@ -204,7 +210,7 @@ class Run:
         if problems:
             self._keep_server_log(language, case, server, base)
         return report.CaseResult(language, case.id, case.template, "fail" if problems else "pass", problems,
-                                 (time.monotonic() - started) * 1000)
+                                 (time.monotonic() - started) * 1000, repetition, driver_ms)
 
     def _keep_server_log(self, language: str, case: Case, server, base: str) -> None:
         folder = self.directory / "failed" / language
@@ -235,7 +241,8 @@ class Run:
                     for case in self.cases]
 
         known = drivers.known_failing(spec)
-        lanes = max(1, min(self.options.jobs, len(self.cases)))
+        work = [(repetition, case) for repetition in range(max(1, self.options.repeat)) for case in self.cases]
+        lanes = max(1, min(self.options.jobs, len(work)))
 
         def run_lane(lane: int) -> List[tuple]:
             """Cases lane, lane + lanes, ... on the lane's own driver processes."""
@@ -251,20 +258,18 @@ class Run:
 
             done = []
             try:
-                for index in range(lane, len(self.cases), lanes):
-                    case = self.cases[index]
+                for index in range(lane, len(work), lanes):
+                    repetition, case = work[index]
                     lock = self._exclusive.get(case.server)
                     if lock:
                         with lock:
-                            result = self._run_case(case, language, driver_for, inputs)
+                            result = self._run_case(case, language, driver_for, inputs, repetition)
                     else:
-                        result = self._run_case(case, language, driver_for, inputs)
+                        result = self._run_case(case, language, driver_for, inputs, repetition)
                     if any(fnmatch.fnmatchcase(case.id, pattern) for pattern in known):
                         result.status = "xfail" if result.status == "fail" else "xpass"
                     done.append((index, result))
-                    mark = {"pass": "ok", "fail": "FAIL", "xfail": "known-failing", "xpass": "FIXED (remove from known_failing)"}
-                    self.log(f"{language:6} {case.id:45} {mark[result.status]:>6} {result.elapsed_ms:7.0f} ms"
-                             + (f"  {result.problems[0][:150]}" if result.problems else ""))
+                    self.progress.finished(result)
             finally:
                 for driver in mine.values():
                     driver.close()
@@ -296,12 +301,14 @@ class Run:
                  f"x {list(self.options.languages)}, server={self.options.server_mode}, output {self.directory}")
         inputs = RunInputs(self.directory / "inputs")
         results: List[report.CaseResult] = []
+        matrix_started = started
         try:
             with concurrent.futures.ThreadPoolExecutor(2) as pool:
                 built = pool.submit(self._build_drivers)
                 servers = pool.submit(self._start_servers)
                 servers.result()
                 build_errors = built.result()
+            matrix_started = time.monotonic()
             with concurrent.futures.ThreadPoolExecutor(len(self.options.languages)) as pool:
                 for language_results in pool.map(lambda spec: self._run_language(spec, inputs, build_errors.get(spec.name)),
                                                  self.options.drivers):
@@ -312,6 +319,7 @@ class Run:
                 (self.directory / f"server-{name}.log").write_text(server.logs())
                 if code not in (0, None):
                     self.log(f"server {name} exited with {code}")
+        matrix_s = time.monotonic() - matrix_started
         results += self._secret_scan(results)
         wall = time.monotonic() - started
         header = (f"## Conformance matrix — run {self.run_id}\n\n{len(self.cases)} cases from "
@@ -321,11 +329,18 @@ class Run:
         if self.drivers_seen:
             header += "\n\nDrivers: " + "; ".join(f"{name} = {self.drivers_seen[name]}"
                                                  for name in self.options.languages if name in self.drivers_seen) + "."
-        text = report.write_all(self.directory, self.cases, self.options.languages, results, header)
-        print(text)
+        report.write_all(self.directory, self.cases, self.options.languages, results, header)
         passed = sum(r.status == "pass" for r in results)
         failed = sum(not r.ok for r in results)
         known = sum(r.status == "xfail" for r in results)
+        print(report.summary(self.options.languages, results, matrix_s))
+        print(f"run: {wall:.1f} s in all ({matrix_started - started:.1f} s to start servers and build drivers)")
         print(f"reports: {self.directory}/matrix.md, junit.xml, results.json")
+        if not self.options.patterns:
+            removed, added = inventory_changes(self.cases)
+            if removed or added:
+                print(f"case inventory (conformance/cases/INVENTORY.txt) differs: gone {removed}, new {added} "
+                      f"(a renamed case is both); if that is meant: scripts/conformance.sh --write-inventory")
+                failed += 1
         print(f"conformance: {passed} passed, {failed} failed" + (f", {known} skipped" if known else ""))
         return 1 if failed else 0
