@@ -356,9 +356,10 @@ def test_root_certificates_forms(tmp_path, pki, monkeypatch):
 
 def test_authorization_is_never_accepted_as_metadata():
     from fpgascore._config import normalize_metadata
-    with pytest.raises(ValueError, match="access_token"):
+    with pytest.raises(fpgascore.InvalidInputError, match="access_token") as refused:
         fpgascore.PredictionClient("127.0.0.1", 1, metadata=[("Authorization", "sneaky")])
-    with pytest.raises(ValueError, match="access_token"):
+    assert refused.value.code == grpc.StatusCode.INVALID_ARGUMENT and "sneaky" not in str(refused.value)
+    with pytest.raises(ValueError, match="access_token"):  # InvalidInputError is a ValueError too
         normalize_metadata({"authorization": "per-call"})
 
 

@@ -86,6 +86,8 @@ def test_a_matching_answer_passes():
      "server received authorization fingerprints"),
     (Expectation(request_id_matches_log=True), answer(failed(pb.INTERNAL, "x", "r-1")), [{"request_id": "r-2"}],
      "error request_id 'r-1' is not one the server logged"),
+    (Expectation(request_id_on_success=True), answer(scored([GOLDEN])), [{"request_id": "r-2"}],
+     "result 0: request_id '' on success is not one the server logged"),
     (Expectation(max_elapsed_ms=100), answer(scored([GOLDEN])), [], "took 500 ms"),
     (Expectation(), answer(error="bad line"), [], "driver error: bad line"),
     (Expectation(), answer(), [], "driver returned no results"),

@@ -33,6 +33,7 @@ RAW_STUB_FAILS = {
     "key-unsendable-refused": "refuses an unsendable key at construction, naming the problem",
     "auth-plaintext-refused": "refuses to send a key over plaintext",
     "auth-plaintext-refused-at-construction": "refuses a key over plaintext when built",
+    "auth-as-user-metadata-refused": "refuses 'authorization' given as user metadata (it would bypass the key rules)",
     # error classification: gRPC's own message does not say "certificate was not trusted"
     "tls-untrusted-ca": "classifies a TLS verification failure",
     "tls-wrong-roots-explicit": "classifies a TLS verification failure",

@@ -7,6 +7,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 from ._auth import KeyRing, check_transport
 from ._channel import DEFAULT_MAX_RESPONSE_BYTES, ChannelOption, check_max_response_bytes, target_of
+from ._errors import InvalidInputError
 from ._retry import RetryPolicy
 from ._tensors import INPUT_NAME, MODEL_NAME, OUTPUT_NAME, SIGNATURE_NAME
 from ._tls import RootCertificates
@@ -25,10 +26,10 @@ def normalize_metadata(metadata: Optional[Any]) -> Tuple[Tuple[str, str], ...]:
     pairs = []
     for key, value in items:
         if not isinstance(key, str) or not key:
-            raise ValueError(f"metadata keys are non-empty strings, not {key!r}")
+            raise InvalidInputError(f"metadata keys are non-empty strings, not {key!r}")
         if key.lower() == "authorization":
             # It would bypass the plaintext-key refusal and the key handling (failover, scheme).
-            raise ValueError("'authorization' comes from access_token; it cannot be given as metadata")
+            raise InvalidInputError("'authorization' comes from access_token; it cannot be given as metadata")
         pairs.append((key.lower(), value))
     return tuple(pairs)
 

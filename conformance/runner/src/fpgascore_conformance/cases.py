@@ -51,6 +51,8 @@ class Expectation:
     attempts_max: Optional[int] = None
     received_authorization: Optional[Sequence[str]] = None
     request_id_matches_log: bool = False
+    # Every successful call reports a request id, one the server logged for the case.
+    request_id_on_success: bool = False
     max_elapsed_ms: Optional[float] = None
     # action "metadata": what model_metadata() returns (model_name, version, signature_name,
     # inputs and outputs as [name, dtype, shape] in name order).

@@ -103,6 +103,12 @@ def judge(expect: Expectation, answer: pb.DriverAnswer, calls: Sequence[dict], e
         for result in failures:
             if not result.request_id or result.request_id not in logged:
                 problems.append(f"error request_id {result.request_id!r} is not one the server logged {logged}")
+    if expect.request_id_on_success:
+        logged = [c.get("request_id") for c in calls]
+        for index, result in enumerate(results):
+            if result.code == pb.OK and (not result.request_id or result.request_id not in logged):
+                problems.append(f"result {index}: request_id {result.request_id!r} on success is not one the server "
+                                f"logged {logged}")
     if expect.max_elapsed_ms is not None and elapsed_ms > expect.max_elapsed_ms:
         problems.append(f"took {elapsed_ms:.0f} ms, more than {expect.max_elapsed_ms:.0f} ms")
     return problems
