@@ -26,6 +26,7 @@ RAW_STUB_FAILS = {
     # the secondary key (CLIENT_SPEC "Security"): the stub sends only the first key
     "auth-failover": "fails over to the secondary key and keeps it",
     "auth-failover-both-wrong": "fails over once",
+    "auth-failover-concurrent": "fails over under concurrent calls",
     "auth-key-rotation": "fails over after a rotation, on a kept client",
     "model-metadata-secondary-failover": "fails over on the metadata call",
     # key checks: the stub sends what it is given
