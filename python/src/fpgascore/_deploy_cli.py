@@ -86,7 +86,9 @@ def _token(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
     return value
 
 
-def _env_key(variable: Optional[str], parser: argparse.ArgumentParser) -> Optional[str]:
+def env_key(variable: Optional[str], parser: argparse.ArgumentParser) -> Optional[str]:
+    """The key in environment variable ``variable`` (None when no variable is named); a usage
+    error when it is unset or empty. Keys never come from the command line itself."""
     if not variable:
         return None
     value = os.environ.get(variable)
@@ -150,8 +152,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO) 
         if action == "create":
             service = client.create_service(
                 args.name, args.model, ssl_enabled=args.ssl, ssl_certificate=args.cert, ssl_key=args.key,
-                primary_key=_env_key(args.primary_key_env, parser),
-                secondary_key=_env_key(args.secondary_key_env, parser), num_replicas=args.replicas)
+                primary_key=env_key(args.primary_key_env, parser),
+                secondary_key=env_key(args.secondary_key_env, parser), num_replicas=args.replicas)
         elif action == "update":
             service = client.update_service(args.service, ssl_enabled=args.ssl, ssl_certificate=args.cert,
                                             ssl_key=args.key, model_id=args.model)

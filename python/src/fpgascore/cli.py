@@ -59,15 +59,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _key(variable: Optional[str], parser: argparse.ArgumentParser) -> Optional[str]:
-    if not variable:
-        return None
-    value = os.environ.get(variable)
-    if not value:
-        parser.error(f"environment variable {variable} is not set or empty")
-    return value
-
-
 def _print_text(images: Sequence[str], tops: List[List[Prediction]], out: TextIO) -> None:
     for image, top in zip(images, tops):
         print(image, file=out)
@@ -133,8 +124,8 @@ def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None, err
             return 2
     if args.batch_size < 1:
         parser.error("--batch-size must be at least 1")
-    primary = _key(args.key_env, parser)
-    secondary = _key(args.secondary_key_env, parser)
+    primary = _deploy_cli.env_key(args.key_env, parser)
+    secondary = _deploy_cli.env_key(args.secondary_key_env, parser)
     results: List[Dict[str, Any]] = []
     done = 0
     batch: Sequence[str] = args.images[:args.batch_size]
