@@ -13,6 +13,7 @@ next one.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import os
 import pathlib
 import queue
@@ -149,7 +150,11 @@ class DriverFailure(Exception):
 def build(spec: DriverSpec, log_path: pathlib.Path) -> None:
     if spec.build is None:
         return
-    with open(log_path, "wb") as log:
+    # Runs on one machine share the built drivers: one builds at a time (a build with nothing
+    # to do leaves the files another run's driver is running from untouched).
+    TOOLS.mkdir(parents=True, exist_ok=True)
+    with open(TOOLS / f"driver-build-{spec.name}.lock", "w") as lock, open(log_path, "wb") as log:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         result = subprocess.run(list(spec.build), cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, env={**os.environ, **spec.env}, timeout=900)
     if result.returncode != 0:
