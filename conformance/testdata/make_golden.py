@@ -21,7 +21,8 @@ import numpy as np  # noqa: E402
 from fpgascore_emulator.network import Classifier, Featurizer  # noqa: E402
 from fpgascore_emulator.preprocess import image_to_input  # noqa: E402
 
-IMAGES = ["gradient.jpg", "checkerboard.png", "rings.jpg", "tiny-noise.png", "large-150k.jpg"]
+IMAGES = ["gradient.jpg", "checkerboard.png", "rings.jpg", "tiny-noise.png", "large-150k.jpg",
+          "grey.png", "grey-16-bit.png", "palette.png", "rgba.png", "cmyk.jpg", "multi-picture.mpo"]
 
 
 def golden_entry(scores: np.ndarray) -> dict:

@@ -42,6 +42,17 @@ def main():
     # about 150 KB: the benchmark's and the conformance suite's "large" JPEG
     Image.fromarray(noise(400, 380, 11)).save(OUT / "large-150k.jpg", quality=92)
     (OUT / "corrupt.jpg").write_bytes((OUT / "gradient.jpg").read_bytes()[:600])
+    # Every colour mode the service accepts (conformance/server/README.md, "Which images").
+    Image.fromarray(gradient(256, 300)[:, :, 0]).save(OUT / "grey.png")
+    wide = (rings(320, 256)[:, :, 0].astype(np.uint16) * 257) ^ np.uint16(0x00A5)  # low bytes matter not
+    Image.fromarray(wide).save(OUT / "grey-16-bit.png")
+    Image.fromarray(checkerboard(288, 260)).quantize(colors=16, dither=Image.Dither.NONE).save(OUT / "palette.png")
+    rgba = np.dstack([gradient(300, 280), np.linspace(0, 255, 300 * 280).reshape(280, 300).astype(np.uint8)])
+    Image.fromarray(rgba, "RGBA").save(OUT / "rgba.png")
+    cmyk = np.dstack([rings(300, 260), gradient(300, 260)[:, :, :1]])
+    Image.fromarray(cmyk, "CMYK").save(OUT / "cmyk.jpg", quality=90)
+    first, second = Image.fromarray(checkerboard(320, 240)), Image.fromarray(gradient(320, 240))
+    first.save(OUT / "multi-picture.mpo", format="MPO", save_all=True, append_images=[second], quality=90)
 
 
 if __name__ == "__main__":
