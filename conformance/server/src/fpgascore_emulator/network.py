@@ -61,11 +61,23 @@ class Classifier:
         weights = integer_weights(seed + 4, (FEATURES, CLASSES), _CLASSIFIER_BITS)
         # Centre each class's weights (times FEATURES, to stay in integers): ReLU features
         # share a large common component that would otherwise pick the same class for all.
-        self._weights = weights * FEATURES - weights.sum(axis=0, keepdims=True)
+        # The centred product m @ (w * FEATURES - colsum) is computed as
+        # (m @ w) * FEATURES - sum(m) * colsum, every term an exact integer; m @ w in float32
+        # over two halves of the features, each of whose sums stays below 2**24 (1024 terms of
+        # at most 127 x 127), so float32 BLAS is exact too and reads half the bytes.
+        self._halves = [np.ascontiguousarray(part, dtype=np.float32) for part in np.split(weights, 2)]
+        assert all(bfp.product_dtype(len(part), _CLASSIFIER_BITS, _CLASSIFIER_BITS) is np.float32
+                   for part in self._halves)
+        self._column_sums = weights.sum(axis=0, keepdims=True)
 
     def __call__(self, features: np.ndarray) -> np.ndarray:
         mantissas, _ = bfp.quantize_rows(features, _CLASSIFIER_BITS)  # scale-free logits
-        logits = np.ldexp(mantissas @ self._weights, _LOGIT_EXPONENT)
+        narrow = mantissas.astype(np.float32)
+        half = self._halves[0].shape[0]
+        products = ((narrow[:, :half] @ self._halves[0]).astype(np.float64)
+                    + (narrow[:, half:] @ self._halves[1]).astype(np.float64))
+        centred = products * FEATURES - mantissas.sum(axis=1, keepdims=True) * self._column_sums
+        logits = np.ldexp(centred, _LOGIT_EXPONENT)
         return np.stack([_softmax(row) for row in logits]).astype(np.float32)
 
 
@@ -85,7 +97,8 @@ def _patches(x: np.ndarray, size: int) -> np.ndarray:
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
-    top = max(logits)
-    exps = [math.exp(v - top) for v in logits.tolist()]
-    total = math.fsum(exps)
-    return np.array([v / total for v in exps])
+    """math.exp (the C library's, the same on every machine this runs on) of each shifted
+    logit, summed correctly rounded; numpy's own exp may differ in the last bit by CPU."""
+    shifted = (logits - logits.max()).tolist()
+    exps = np.fromiter(map(math.exp, shifted), dtype=np.float64, count=len(shifted))
+    return exps / math.fsum(exps)
