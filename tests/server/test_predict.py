@@ -33,9 +33,14 @@ def test_each_image_scores_bit_for_bit_as_its_golden_vector(caller, name):
     assert [int(i) for i in np.argsort(-scores[0], kind="stable")[:5]] == [c for c, _ in GOLDEN[name]["top5"]]
 
 
+# The colour-mode images (grey.png, cmyk.jpg, multi-picture.mpo, ...) redraw these patterns,
+# so they may share a pattern's top class.
+DISTINCT_PATTERNS = ["gradient.jpg", "checkerboard.png", "rings.jpg", "tiny-noise.png", "large-150k.jpg"]
+
+
 def test_different_images_have_different_top_classes():
-    tops = {entry["top5"][0][0] for entry in GOLDEN.values()}
-    assert len(tops) == len(GOLDEN)
+    tops = {GOLDEN[name]["top5"][0][0] for name in DISTINCT_PATTERNS}
+    assert len(tops) == len(DISTINCT_PATTERNS)
 
 
 def test_batch_rows_equal_single_image_scores(caller):
