@@ -16,6 +16,7 @@ for arg in "$@"; do
   case "$arg" in
     --server=process | process) server=process ;;
     --list | --write-inventory) server=none ;;  # about the cases only: no server at all
+    --target | --target=*) server=none ;;        # a server that is already running: none to start
   esac
 done
 # Only a container run needs the engine: it holds podman's API service for its own lifetime

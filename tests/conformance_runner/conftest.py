@@ -7,7 +7,7 @@ import json
 import os
 import pathlib
 import subprocess
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import pytest
 
@@ -23,6 +23,8 @@ class RunOutcome:
     stdout: str
     results: Dict[Tuple[str, str], dict]   # (driver, case id) -> results.json entry
     matrix: str
+    stderr: str = ""
+    directory: Optional[pathlib.Path] = None   # the run's folder
 
     def statuses(self, driver: str) -> Dict[str, str]:
         return {case: r["status"] for (name, case), r in self.results.items() if name == driver}
@@ -31,9 +33,11 @@ class RunOutcome:
         return sorted(case for case, status in self.statuses(driver).items() if status == "fail")
 
 
-def run_conformance(args: Sequence[str], cwd: pathlib.Path, out: pathlib.Path, timeout: float = 600) -> RunOutcome:
-    """scripts/conformance.sh --server=process ARGS, run from CWD (not the repository)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("FPGASCORE_CALLER_DIR", "PYTHONPATH")}
+def run_conformance(args: Sequence[str], cwd: pathlib.Path, out: pathlib.Path, timeout: float = 600,
+                    env: Optional[Dict[str, str]] = None) -> RunOutcome:
+    """scripts/conformance.sh --server=process ARGS, run from CWD (not the repository), with
+    ENV added to this process's environment."""
+    env = {**{k: v for k, v in os.environ.items() if k not in ("FPGASCORE_CALLER_DIR", "PYTHONPATH")}, **(env or {})}
     env["FPGASCORE_SKIP_SETUP"] = "1"
     done = subprocess.run([str(REPO / "scripts" / "conformance.sh"), "--server=process", "--out", str(out), *args],
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
@@ -44,7 +48,7 @@ def run_conformance(args: Sequence[str], cwd: pathlib.Path, out: pathlib.Path, t
     entries = json.loads(runs[0].read_text())
     return RunOutcome(done.returncode, done.stdout,
                       {(e["language"], e["case_id"]): e for e in entries},
-                      (runs[0].parent / "matrix.md").read_text())
+                      (runs[0].parent / "matrix.md").read_text(), done.stderr, runs[0].parent)
 
 
 def case_ids(patterns: Sequence[str] = ()) -> List[str]:

@@ -161,3 +161,48 @@ def test_a_renamed_case_shows_as_gone_and_new_against_the_inventory(tmp_path: pa
 
 def test_the_shipped_inventory_lists_every_case():
     assert inventory_changes(load_cases()) == ([], []), "run scripts/conformance.sh --write-inventory"
+
+
+def test_needs_are_derived_from_the_case_plus_its_explicit_list(tmp_path: pathlib.Path):
+    from fpgascore_conformance.cases import needs_of
+    (tmp_path / "a.toml").write_text('''
+[[case]]
+name = "controls"
+transports = ["plaintext", "tls"]
+client = { metadata = { "x-conformance-fail" = "1:UNAVAILABLE" }, secondary_access_token = "$secondary" }
+action = { kind = "metadata" }
+expect = { codes = ["OK"], metadata = { model_name = "m" } }
+
+[[case]]
+name = "logged"
+server = "rotation"
+needs = ["server-log"]
+steps = [{ rotate = { primary = "$primary2" } }, { expect = { codes = ["OK"] } }]
+''')
+    profiles = load_servers()
+    got = {case.id: needs_of(case, profiles[case.server]) for case in load_cases(tmp_path)}
+    assert got == {"controls@plaintext": ["server-controls", "reference-model", "plaintext", "secondary-key"],
+                   "controls@tls": ["server-controls", "reference-model", "tls", "keys", "secondary-key"],
+                   "logged": ["server-profile", "key-rotation", "server-log", "tls", "keys"]}
+    (tmp_path / "a.toml").write_text('[[case]]\nname = "x"\nneeds = ["server-controls"]\n')
+    with pytest.raises(ValueError, match="cannot be written"):
+        load_cases(tmp_path)
+
+
+def test_without_the_server_log_only_the_answer_is_judged():
+    expect = Expectation(codes=["OK"], golden=["gradient.jpg"], attempts=3, received_authorization=["k"],
+                         request_id_on_success=True)
+    other_model = scored([[(7, 0.5), (3, 0.25)]])
+    assert evaluate.judge(expect, answer(scored([GOLDEN])), [], 1.0)            # the log is judged by default
+    assert evaluate.judge(expect, answer(scored([GOLDEN])), [], 1.0, server_log=False) == []
+    assert evaluate.judge(expect, answer(other_model), [], 1.0, server_log=False)  # golden scores still checked
+    assert evaluate.judge(expect, answer(other_model), [], 1.0, server_log=False, golden_scores=False) == []
+    assert evaluate.judge(expect, answer(scored([GOLDEN, GOLDEN])), [], 1.0, server_log=False, golden_scores=False)
+    assert evaluate.judge(expect, answer(failed(pb.UNAVAILABLE, "down")), [], 1.0, server_log=False)
+
+
+def test_skipped_results_are_ok_and_counted():
+    results = [result("py", "a", "pass"), result("py", "b", "skip", problems=["needs the reference server: x"])]
+    assert all(r.ok for r in results)
+    assert "py: 1 passed, 0 failed, 1 skipped" in report.summary(["py"], results, 1.0)
+    assert "⏭️ skipped" in report.matrix([], ["py"], results)

@@ -10,6 +10,8 @@ A case template (TOML table in [[case]]):
     action = {...}                kind = images | tensor | request | metadata | none, and its inputs
     expect = {...}                the outcome (see Expectation)
     steps = [...]                 optional: calls on one client, with `rotate` steps between
+    needs = [...]                 optional: what the case needs of the server that cannot be derived
+                                  (NEEDS; the derived ones: needs_of)
 """
 from __future__ import annotations
 
@@ -21,6 +23,28 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 CONFORMANCE_DIR = pathlib.Path(__file__).resolve().parents[3]
 TRANSPORT_SERVERS = {"plaintext": "plain", "tls": "tls"}
+
+# What a case can need of the server it runs against (conformance/README.md, "Testing a
+# running server"). The first group only the reference server has (a --target run skips the
+# case, "needs the reference server"); the second is what a --target run was told about its
+# target (skipped when it was not).
+REFERENCE_NEEDS = {
+    "server-controls": "server controls (x-conformance-* metadata)",
+    "server-profile": "a reference-server configuration other than plain/tls",
+    "key-rotation": "keys rotated during the case",
+    "server-log": "the server's conformance log (the case's point is what the server received)",
+    "reference-model": "the reference model's metadata",
+}
+TARGET_NEEDS = {
+    "plaintext": "a plaintext target (no --target-tls)",
+    "tls": "a TLS target (--target-tls)",
+    "keys": "a target that demands a key, and the key (--target-key-env)",
+    "secondary-key": "a second accepted key (--target-secondary-key-env)",
+    "private-ca": "a target whose certificate the system roots do not trust (--target-ca)",
+}
+NEEDS = {**REFERENCE_NEEDS, **TARGET_NEEDS}
+# Only these can be written in a case's `needs`: the others are derived from the case.
+EXPLICIT_NEEDS = ("server-log", "private-ca")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +100,7 @@ class Case:
     action: Dict[str, Any]
     steps: Sequence[Step]
     timeout_s: float = 60.0
+    needs: Sequence[str] = ()           # explicit, from the TOML (needs_of adds the derived ones)
 
     @property
     def uses_env_roots(self) -> Optional[str]:
@@ -109,6 +134,11 @@ def _expand(template: Dict[str, Any], servers: Dict[str, ServerProfile]) -> List
         variants = [(template["server"], None)]
     else:
         variants = [(TRANSPORT_SERVERS[t], t) for t in template.get("transports", ["plaintext"])]
+    needs = tuple(template.get("needs", ()))
+    wrong = sorted(set(needs) - set(EXPLICIT_NEEDS))
+    if wrong:
+        raise ValueError(f"case {name}: needs {wrong} cannot be written (only {list(EXPLICIT_NEEDS)}; "
+                         f"the others are derived)")
     cases = []
     for server, transport in variants:
         if server not in servers:
@@ -124,8 +154,28 @@ def _expand(template: Dict[str, Any], servers: Dict[str, ServerProfile]) -> List
         cases.append(Case(id=case_id, template=name, summary=template.get("summary", ""), server=server,
                           transport=resolved_transport, client=variant_client,
                           action=dict(template.get("action", {"kind": "none"})), steps=steps,
-                          timeout_s=float(template.get("timeout_s", 60.0))))
+                          timeout_s=float(template.get("timeout_s", 60.0)), needs=needs))
     return cases
+
+
+def needs_of(case: Case, profile: ServerProfile) -> List[str]:
+    """Everything the case needs of a server (NEEDS), derived from the case plus its explicit
+    `needs`, in NEEDS order."""
+    found = set(case.needs)
+    if any(key.lower().startswith("x-conformance-") for key in case.client.get("metadata", {})):
+        found.add("server-controls")
+    if case.server not in TRANSPORT_SERVERS.values():
+        found.add("server-profile")
+    if any(step.rotate for step in case.steps):
+        found.add("key-rotation")
+    if any(step.expect is not None and step.expect.metadata is not None for step in case.steps):
+        found.add("reference-model")
+    found.add("tls" if profile.tls else "plaintext")
+    if profile.keys:
+        found.add("keys")
+    if "$secondary" in repr(case.client):
+        found.add("secondary-key")
+    return [need for need in NEEDS if need in found]
 
 
 def load_cases(directory: pathlib.Path = CONFORMANCE_DIR / "cases",

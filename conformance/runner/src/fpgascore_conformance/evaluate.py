@@ -60,8 +60,17 @@ def metadata_of(result: pb.CallResult) -> Optional[Dict[str, Any]]:
             "signature_name": m.signature_name, "inputs": specs(m.inputs), "outputs": specs(m.outputs)}
 
 
-def judge(expect: Expectation, answer: pb.DriverAnswer, calls: Sequence[dict], elapsed_ms: float) -> List[str]:
-    """Everything that differs from the expectation; empty when the case passed."""
+# The expectations judged from the server's conformance log, not from the client's answer.
+LOG_EXPECTATIONS = ("attempts", "attempts_min", "attempts_max", "received_authorization",
+                    "request_id_matches_log", "request_id_on_success")
+
+
+def judge(expect: Expectation, answer: pb.DriverAnswer, calls: Sequence[dict], elapsed_ms: float,
+          server_log: bool = True, golden_scores: bool = True) -> List[str]:
+    """Everything that differs from the expectation; empty when the case passed. Without
+    ``server_log`` (a --target run: no log to read) the LOG_EXPECTATIONS are not judged;
+    without ``golden_scores`` (a target that does not serve the reference model) golden
+    expectations check the answer's shape and top-k rows only, not the scores."""
     problems: List[str] = []
     if answer.error:
         return [f"driver error: {answer.error}"]
@@ -87,11 +96,15 @@ def judge(expect: Expectation, answer: pb.DriverAnswer, calls: Sequence[dict], e
             if any(expect.message_excludes in text for text in (result.message, result.request_id, encode(result))):
                 problems.append("a secret appears in the client's error or result")
     if expect.golden:
-        problems += _golden(expect.golden, results, expect.score_offset)
+        problems += _golden(expect.golden, results, expect.score_offset, scores=golden_scores)
     if expect.metadata is not None:
         for index, result in enumerate(results):
             if result.code == pb.OK and metadata_of(result) != expect.metadata:
                 problems.append(f"result {index}: metadata {metadata_of(result)}, expected {expect.metadata}")
+    if not server_log:
+        if expect.max_elapsed_ms is not None and elapsed_ms > expect.max_elapsed_ms:
+            problems.append(f"took {elapsed_ms:.0f} ms, more than {expect.max_elapsed_ms:.0f} ms")
+        return problems
     problems += _attempts(expect, calls)
     if expect.received_authorization is not None:
         wanted = [fingerprint(v) for v in expect.received_authorization]
@@ -126,7 +139,8 @@ def _attempts(expect: Expectation, calls: Sequence[dict]) -> List[str]:
     return []
 
 
-def _golden(images: Sequence[str], results: Sequence[pb.CallResult], offset: float = 0.0) -> List[str]:
+def _golden(images: Sequence[str], results: Sequence[pb.CallResult], offset: float = 0.0,
+            scores: bool = True) -> List[str]:
     problems = []
     for index, result in enumerate(results):
         if result.code != pb.OK:
@@ -137,6 +151,10 @@ def _golden(images: Sequence[str], results: Sequence[pb.CallResult], offset: flo
             continue
         if len(result.top_k) != len(images):
             problems.append(f"result {index}: {len(result.top_k)} top-k rows for {len(images)} images")
+            continue
+        if not scores:
+            if any(not top.predictions for top in result.top_k):
+                problems.append(f"result {index}: a top-k row without predictions")
             continue
         for top, name in zip(result.top_k, images):
             row = [(p.class_id, p.score) for p in top.predictions]

@@ -12,10 +12,11 @@ from typing import Callable, Dict, List, Sequence, Tuple
 
 from .cases import Case
 
-SYMBOLS = {"pass": "✅", "fail": "❌", "xfail": "⚠️ known", "xpass": "❗ fixed?"}
+SYMBOLS = {"pass": "✅", "fail": "❌", "xfail": "⚠️ known", "xpass": "❗ fixed?", "skip": "⏭️ skipped"}
 # Which status a case shows when its repetitions differ: the worst.
-_SEVERITY = {"pass": 0, "xfail": 1, "xpass": 2, "fail": 3}
-MARKS = {"pass": "ok", "fail": "FAIL", "xfail": "known-failing", "xpass": "FIXED (remove from known_failing)"}
+_SEVERITY = {"skip": 0, "pass": 0, "xfail": 1, "xpass": 2, "fail": 3}
+MARKS = {"pass": "ok", "fail": "FAIL", "xfail": "known-failing", "xpass": "FIXED (remove from known_failing)",
+         "skip": "skipped"}
 
 
 @dataclasses.dataclass
@@ -23,7 +24,7 @@ class CaseResult:
     language: str
     case_id: str
     template: str
-    status: str               # pass | fail | xfail (listed as known failing, failed) | xpass
+    status: str               # pass | fail | xfail (listed as known failing, failed) | xpass | skip (not run: problems say why)
     problems: List[str]
     elapsed_ms: float
     repetition: int = 0       # 0-based, with --repeat
@@ -32,7 +33,7 @@ class CaseResult:
 
     @property
     def ok(self) -> bool:
-        return self.status in ("pass", "xfail")
+        return self.status in ("pass", "xfail", "skip")
 
 
 def write_junit(path: pathlib.Path, results: Sequence[CaseResult]) -> None:
@@ -41,7 +42,7 @@ def write_junit(path: pathlib.Path, results: Sequence[CaseResult]) -> None:
         mine = [r for r in results if r.language == language]
         suite = ET.SubElement(suites, "testsuite", name=f"conformance.{language}", tests=str(len(mine)),
                               failures=str(sum(not r.ok for r in mine)),
-                              skipped=str(sum(r.status == "xfail" for r in mine)),
+                              skipped=str(sum(r.status in ("xfail", "skip") for r in mine)),
                               time=f"{sum(r.elapsed_ms for r in mine) / 1000:.3f}")
         repeated = any(r.repetition for r in mine)
         for result in mine:
@@ -54,6 +55,8 @@ def write_junit(path: pathlib.Path, results: Sequence[CaseResult]) -> None:
                 ET.SubElement(case, "failure", message="listed as known failing but passed")
             elif result.status == "xfail":
                 ET.SubElement(case, "skipped", message="known failing: " + "; ".join(result.problems)[:500])
+            elif result.status == "skip":
+                ET.SubElement(case, "skipped", message="skipped (" + "; ".join(result.problems)[:500] + ")")
     ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
 
 
@@ -90,7 +93,9 @@ def matrix(cases: Sequence[Case], languages: Sequence[str], results: Sequence[Ca
     totals = []
     for lang in languages:
         mine = [r for r in results if r.language == lang]
-        totals.append(f"{sum(r.status == 'pass' for r in mine)}/{len(mine)}")
+        skipped = sum(r.status == "skip" for r in mine)
+        totals.append(f"{sum(r.status == 'pass' for r in mine)}/{len(mine) - skipped}"
+                      + (f" ({skipped} skipped)" if skipped else ""))
     lines.append("| **passed** | " + " | ".join(totals) + " |")
     return "\n".join(lines)
 
@@ -119,9 +124,10 @@ def summary(languages: Sequence[str], results: Sequence[CaseResult], wall_s: flo
         mine = [r for r in results if r.language == lang]
         timed = [r for r in mine if r.elapsed_ms]
         overhead = (sum(r.elapsed_ms - r.driver_ms for r in timed) / len(timed)) if timed else 0.0
-        counts = {status: sum(r.status == status for r in mine) for status in ("pass", "fail", "xfail", "xpass")}
+        counts = {status: sum(r.status == status for r in mine) for status in ("pass", "fail", "xfail", "xpass", "skip")}
         lines.append(f"{lang}: {counts['pass']} passed, {counts['fail'] + counts['xpass']} failed"
                      + (f", {counts['xfail']} known failing" if counts["xfail"] else "")
+                     + (f", {counts['skip']} skipped" if counts["skip"] else "")
                      + f"; runner overhead {overhead:.0f} ms per case")
     lines.append(f"matrix: {len(results)} results in {wall_s:.1f} s (the cases alone, servers up and drivers built)")
     return "\n".join(lines)

@@ -15,7 +15,8 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 from . import drivers, evaluate, protocol, report
-from .cases import Case, ServerProfile, inventory_changes, load_cases, load_servers, select, substitute
+from .cases import (NEEDS, REFERENCE_NEEDS, Case, ServerProfile, inventory_changes, load_cases, load_servers, needs_of,
+                    select, substitute)
 from .certs import TlsMaterial, make_tls_material
 from .emulator import EmulatorContainer, EmulatorProcess, ServerConfig, build_image, docker_client
 from .inputs import RunInputs
@@ -30,6 +31,30 @@ ACTIONS = {"images": pb.ACTION_IMAGES, "tensor": pb.ACTION_TENSOR, "request": pb
 AUTH_SCHEMES = {"raw": pb.AUTH_SCHEME_RAW, "bearer": pb.AUTH_SCHEME_BEARER}
 
 
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """A server that is already running (--target): no server is started, and the cases that
+    need the reference server (cases.REFERENCE_NEEDS) or what this target was not said to
+    have (cases.TARGET_NEEDS) are skipped."""
+    host: str
+    port: int
+    tls: bool = False
+    ca: Optional[pathlib.Path] = None          # the roots that trust it (None: the system roots)
+    server_name: Optional[str] = None          # the TLS name to check its certificate against
+    primary_key: Optional[str] = dataclasses.field(default=None, repr=False)
+    secondary_key: Optional[str] = dataclasses.field(default=None, repr=False)
+    reference_model: bool = False              # it serves the reference model: golden scores, metadata
+
+    def has(self, need: str) -> bool:
+        """Whether this target meets one of cases.NEEDS."""
+        return {"plaintext": not self.tls, "tls": self.tls, "keys": bool(self.primary_key),
+                "secondary-key": bool(self.secondary_key), "private-ca": self.ca is not None,
+                "reference-model": self.reference_model}.get(need, False)
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}" + (" (TLS)" if self.tls else " (plaintext)")
+
+
 @dataclasses.dataclass
 class Options:
     server_mode: str = "container"       # container | process
@@ -39,6 +64,7 @@ class Options:
     build_drivers: bool = True
     jobs: int = 1                        # cases of one driver run at once (each on its own driver process)
     repeat: int = 1                      # every case this many times (flakiness: per-case pass rates)
+    target: Optional[Target] = None      # a running server instead of the reference servers
 
     @property
     def languages(self) -> List[str]:
@@ -59,6 +85,11 @@ class Run:
             raise SystemExit(f"no case matches {list(options.patterns)}")
         self.secrets = {name: f"{name}-{token_source.token_hex(12)}"
                         for name in ("primary", "secondary", "primary2", "wrong", "wrong2")}
+        self.target = options.target
+        if self.target:  # the target's own keys: scanned for like the run's, never printed
+            for name, value in (("primary", self.target.primary_key), ("secondary", self.target.secondary_key)):
+                if value:
+                    self.secrets[name] = value
         self.servers: Dict[str, object] = {}
         self._exclusive = {name: threading.Lock() for name, p in self.profiles.items() if p.exclusive}
         self._log_lock = threading.Lock()
@@ -81,7 +112,22 @@ class Run:
             require_auth=profile.require_auth, conformance=True, service_time_ms=profile.service_time_ms,
             fpgas=profile.fpgas, queue_depth=profile.queue_depth, max_message_bytes=profile.max_message_bytes)
 
+    def skip_reason(self, case: Case) -> Optional[str]:
+        """Why a --target run does not run the case (None: it runs)."""
+        if not self.target:
+            return None
+        unmet = [need for need in needs_of(case, self.profiles[case.server]) if not self.target.has(need)]
+        reference = [REFERENCE_NEEDS[n] for n in unmet if n in REFERENCE_NEEDS]
+        if reference:
+            return "needs the reference server: " + "; ".join(reference)
+        if unmet:
+            return "needs " + "; ".join(NEEDS[n] for n in unmet)
+        return None
+
     def _start_servers(self) -> None:
+        if self.target:  # nothing to start; the TLS material is only for the roots that must fail
+            self.tls = make_tls_material(self.directory / "tls")
+            return
         needed = sorted({case.server for case in self.cases})
         self.tls = make_tls_material(self.directory / "tls", [self._container_name(p) for p in needed])
         client = None
@@ -129,7 +175,9 @@ class Run:
     # ----- one case -------------------------------------------------------------------------
     def _roots_file(self, name: Optional[str]) -> Optional[str]:
         files = {"ca": self.tls.ca, "self-signed": self.tls.self_signed.cert, "untrusted-ca": self.tls.untrusted_ca}
-        if name in (None, "", "system"):
+        if self.target:  # "ca" is what trusts the target
+            files["ca"] = str(self.target.ca) if self.target.ca else None
+        if name in (None, "", "system") or files[name] is None:
             return None
         return str(files[name])
 
@@ -137,13 +185,14 @@ class Run:
         """The case's DriverRequest line (proto/fpgascore/conformance/v1/driver.proto)."""
         client = substitute(case.client, self.secrets)
         action = case.action
-        server = self.servers[case.server]
+        host, port = (self.target.host, self.target.port) if self.target else ("127.0.0.1", self.servers[case.server].port)
         roots = client.get("roots", "system")
+        default_name = (self.target.server_name if self.target and client.get("use_ssl") else None) or ""
         message = pb.DriverRequest(
-            id=prefix, host="127.0.0.1", port=server.port,
+            id=prefix, host=host, port=port,
             use_ssl=bool(client.get("use_ssl")),
             root_certificates_file=(None if roots.startswith("env:") else self._roots_file(roots)) or "",
-            server_name_override=client.get("server_name_override") or "",
+            server_name_override=client.get("server_name_override") or default_name,
             auth_scheme=AUTH_SCHEMES[client.get("auth_scheme", "raw")],
             allow_insecure_key=bool(client.get("allow_insecure_key", False)),
             timeout_ms=client.get("timeout_ms", 10000),
@@ -180,7 +229,10 @@ class Run:
     def _run_case(self, case: Case, language: str, driver_for, inputs: RunInputs,
                   repetition: int = 0) -> report.CaseResult:
         base = f"{self.run_id}:{language}:{case.id}" + (f":r{repetition}" if repetition else "")
-        server = self.servers[case.server]
+        skipped = self.skip_reason(case)
+        if skipped:
+            return report.CaseResult(language, case.id, case.template, "skip", [skipped], 0.0, repetition)
+        server = self.servers.get(case.server)   # None against a --target
         problems: List[str] = []
         driver_ms = 0.0
         started = time.monotonic()
@@ -202,12 +254,16 @@ class Run:
             elapsed_ms = (time.monotonic() - call_started) * 1000
             driver_ms += elapsed_ms
             expect = substitute(step.expect, self.secrets)
-            calls = self._calls_seen(server, prefix, evaluate.expected_attempts(expect))
-            step_problems = evaluate.judge(expect, answer, calls, elapsed_ms)
+            if server is None:  # a target's log cannot be read: judged on the client's answer alone
+                step_problems = evaluate.judge(expect, answer, [], elapsed_ms, server_log=False,
+                                               golden_scores=self.target.reference_model)
+            else:
+                calls = self._calls_seen(server, prefix, evaluate.expected_attempts(expect))
+                step_problems = evaluate.judge(expect, answer, calls, elapsed_ms)
             problems += [f"step {index}: {p}" if multi_step else p for p in step_problems]
         if multi_step and any(s.rotate for s in case.steps):
             server.rotate_keys(self.secrets["primary"], self.secrets["secondary"])
-        if problems:
+        if problems and server is not None:
             self._keep_server_log(language, case, server, base)
         return report.CaseResult(language, case.id, case.template, "fail" if problems else "pass", problems,
                                  (time.monotonic() - started) * 1000, repetition, driver_ms)
@@ -251,7 +307,8 @@ class Run:
 
             def driver_for(env_roots: Optional[str]) -> drivers.DriverProcess:
                 if env_roots not in mine:
-                    env = {"GRPC_DEFAULT_SSL_ROOTS_FILE_PATH": self._roots_file(env_roots)} if env_roots else {}
+                    roots_file = self._roots_file(env_roots) if env_roots else None
+                    env = {"GRPC_DEFAULT_SSL_ROOTS_FILE_PATH": roots_file} if roots_file else {}
                     mine[env_roots] = drivers.DriverProcess(
                         spec, env, self.directory / f"driver-{language}-{env_roots or 'default'}{suffix}.stderr")
                 return mine[env_roots]
@@ -266,7 +323,7 @@ class Run:
                             result = self._run_case(case, language, driver_for, inputs, repetition)
                     else:
                         result = self._run_case(case, language, driver_for, inputs, repetition)
-                    if any(fnmatch.fnmatchcase(case.id, pattern) for pattern in known):
+                    if result.status != "skip" and any(fnmatch.fnmatchcase(case.id, pattern) for pattern in known):
                         result.status = "xfail" if result.status == "fail" else "xpass"
                     done.append((index, result))
                     self.progress.finished(result)
@@ -298,7 +355,9 @@ class Run:
     def execute(self) -> int:
         started = time.monotonic()
         self.log(f"run {self.run_id}: {len(self.cases)} cases ({len({c.template for c in self.cases})} templates) "
-                 f"x {list(self.options.languages)}, server={self.options.server_mode}, output {self.directory}")
+                 f"x {list(self.options.languages)}, "
+                 + (f"target {self.target}, {sum(self.skip_reason(c) is None for c in self.cases)} of them runnable"
+                    if self.target else f"server={self.options.server_mode}") + f", output {self.directory}")
         inputs = RunInputs(self.directory / "inputs")
         results: List[report.CaseResult] = []
         matrix_started = started
@@ -322,9 +381,10 @@ class Run:
         matrix_s = time.monotonic() - matrix_started
         results += self._secret_scan(results)
         wall = time.monotonic() - started
+        against = f"against the target {self.target}" if self.target else f"server as {self.options.server_mode}"
         header = (f"## Conformance matrix — run {self.run_id}\n\n{len(self.cases)} cases from "
                   f"{len({c.template for c in self.cases})} templates × {len(self.options.languages)} languages, "
-                  f"server as {self.options.server_mode}, {wall:.0f} s on {platform.node()} "
+                  f"{against}, {wall:.0f} s on {platform.node()} "
                   f"({platform.machine()}, {platform.python_version()}).")
         if self.drivers_seen:
             header += "\n\nDrivers: " + "; ".join(f"{name} = {self.drivers_seen[name]}"
@@ -333,6 +393,7 @@ class Run:
         passed = sum(r.status == "pass" for r in results)
         failed = sum(not r.ok for r in results)
         known = sum(r.status == "xfail" for r in results)
+        skipped = sum(r.status == "skip" for r in results)
         print(report.summary(self.options.languages, results, matrix_s))
         print(f"run: {wall:.1f} s in all ({matrix_started - started:.1f} s to start servers and build drivers)")
         print(f"reports: {self.directory}/matrix.md, junit.xml, results.json")
@@ -342,5 +403,6 @@ class Run:
                 print(f"case inventory (conformance/cases/INVENTORY.txt) differs: gone {removed}, new {added} "
                       f"(a renamed case is both); if that is meant: scripts/conformance.sh --write-inventory")
                 failed += 1
-        print(f"conformance: {passed} passed, {failed} failed" + (f", {known} skipped" if known else ""))
+        print(f"conformance: {passed} passed, {failed} failed" + (f", {known} known failing" if known else "")
+              + (f", {skipped} skipped" if skipped else ""))
         return 1 if failed else 0
