@@ -1,5 +1,14 @@
 """The emulated accelerators: a pool of FPGAs, each scoring one image at a time with a fixed
-service time, fed by one bounded queue. A request first reserves a queue place per image;
+service time, fed by one bounded queue.
+
+The service time is what a user reading ``--service-time-ms`` expects: the time from a
+request's arrival to its answer, the CPU stages (decode, pre-process, classify, encode)
+inside it rather than added to it. Each FPGA keeps a virtual timeline: an image occupies it
+from ``max(the request's arrival, the end of the FPGA's previous image)`` for one service
+time, and its features are released an answer lead (the measured time the server needs after
+the FPGA to answer) before that end. So a lone image is answered one service time after it
+arrived, N images on one FPGA after N service times, and saturation stays at FPGAs / service
+time. Where the compute takes longer than the service time, the compute sets the pace. A request first reserves a queue place per image;
 when they do not all fit, it is refused at once (backpressure) instead of waiting or
 growing memory. A place is freed when an FPGA takes the image, or when the call that queued
 it ends (``withdraw``): nothing is computed for a caller who has left.
@@ -13,6 +22,10 @@ import time
 from typing import Callable, Deque, List, Optional
 
 import numpy as np
+
+
+# The first guess of how long answering takes after the FPGA (measured from then on).
+ANSWER_LEAD_S = 0.0005
 
 
 class QueueFull(Exception):
@@ -32,10 +45,11 @@ class BatchTooLarge(Exception):
 
 
 class _Job:
-    __slots__ = ("image", "future")
+    __slots__ = ("image", "arrival", "future")
 
-    def __init__(self, image: np.ndarray) -> None:
+    def __init__(self, image: np.ndarray, arrival: float) -> None:
         self.image = image
+        self.arrival = arrival  # time.perf_counter() when the request arrived
         self.future: concurrent.futures.Future = concurrent.futures.Future()
 
 
@@ -47,8 +61,10 @@ class Reservation:
         self.count = count
         self._open = True
 
-    def submit(self, images: List[np.ndarray]) -> List[concurrent.futures.Future]:
-        futures = self._pool._enqueue(self, images)
+    def submit(self, images: List[np.ndarray], arrival: Optional[float] = None) -> List[concurrent.futures.Future]:
+        """Queues the images of a request that arrived at ``arrival`` (time.perf_counter(); now
+        when not given)."""
+        futures = self._pool._enqueue(self, images, self._pool._clock() if arrival is None else arrival)
         self._open = False  # the places now belong to the queued jobs
         return futures
 
@@ -60,8 +76,11 @@ class Reservation:
 
 class FpgaPool:
     def __init__(self, featurize: Callable[[np.ndarray], np.ndarray], fpgas: int,
-                 queue_depth: int, service_time_s: float) -> None:
+                 queue_depth: int, service_time_s: float,
+                 clock: Callable[[], float] = time.perf_counter, sleep: Callable[[float], None] = time.sleep) -> None:
         self._featurize = featurize
+        self._clock = clock
+        self._sleep = sleep
         self._capacity = queue_depth
         self._service_time_s = service_time_s
         self._fpgas = fpgas
@@ -69,6 +88,9 @@ class FpgaPool:
         self._held = 0  # queue places reserved or filled by jobs not yet on an FPGA
         self._ready = threading.Condition()
         self._closed = False
+        # How long the server takes after the FPGA to answer (classify, encode, send): an
+        # exponential average of what the service reports, the features' release lead.
+        self._answer_lead_s = ANSWER_LEAD_S
         self._workers = [threading.Thread(target=self._run, name=f"fpga-{i}", daemon=True)
                          for i in range(fpgas)]
         for worker in self._workers:
@@ -89,10 +111,11 @@ class FpgaPool:
             self._held += count
         return Reservation(self, count)
 
-    def _enqueue(self, reservation: "Reservation", images: List[np.ndarray]) -> List[concurrent.futures.Future]:
+    def _enqueue(self, reservation: "Reservation", images: List[np.ndarray],
+                 arrival: float) -> List[concurrent.futures.Future]:
         if len(images) != reservation.count:
             raise ValueError(f"reserved {reservation.count} places, got {len(images)} images")
-        jobs = [_Job(image) for image in images]
+        jobs = [_Job(image, arrival) for image in images]
         with self._ready:
             self._jobs.extend(jobs)
             self._ready.notify(len(jobs))
@@ -137,22 +160,31 @@ class FpgaPool:
             self._held -= 1
             return self._jobs.popleft()
 
+    def record_answer_time(self, seconds: float) -> None:
+        """The service reports how long answering took after a request's last image left
+        the FPGA; the release lead follows it (bounded: a stalled answer must not make the
+        FPGAs release early for everyone)."""
+        if 0 <= seconds < 0.05:
+            self._answer_lead_s += 0.1 * (seconds - self._answer_lead_s)
+
     def _run(self) -> None:
+        free_at = 0.0  # this FPGA's virtual timeline: when its previous image's time ended
         while True:
             job = self._next()
             if job is None:
                 return
             if not job.future.set_running_or_notify_cancel():
                 continue  # cancelled after it left the queue
-            started = time.perf_counter()
+            start = max(job.arrival, free_at)
             try:
                 features = self._featurize(job.image)
             except BaseException as error:  # reported to the waiting call
                 job.future.set_exception(error)
                 continue
-            remaining = self._service_time_s - (time.perf_counter() - started)
+            free_at = max(start + self._service_time_s, self._clock())
+            remaining = free_at - self._answer_lead_s - self._clock()
             if remaining > 0:
-                time.sleep(remaining)
+                self._sleep(remaining)
             job.future.set_result(features)
 
     def waiting(self) -> int:

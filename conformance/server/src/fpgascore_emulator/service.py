@@ -156,6 +156,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
 
     def _predict(self, request: predict_pb2.PredictRequest, context: grpc.ServicerContext,
                  control: controls.Controls, fields: Dict[str, object]) -> predict_pb2.PredictResponse:
+        arrival = time.perf_counter()  # the service time runs from here (after any injected delay)
         self._check_spec(request.model_spec, signature=True)
         outputs = self._output_names(request)
         tensor = self._input_tensor(request)
@@ -163,11 +164,12 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         reservation = self._reserve(tensor, fields)
         try:
             images = self._images(tensor, context, end)
-            futures = reservation.submit(images)
+            futures = reservation.submit(images, arrival)
         finally:
             reservation.release()
         end.on_end(lambda: self._pool.withdraw(futures))
         features = self._wait(futures, context, end)
+        answering = time.perf_counter()
         response = predict_pb2.PredictResponse()
         self.servable.answer_spec(response.model_spec)
         as_float_val = self._float_val_default if control.float_val is None else control.float_val
@@ -181,6 +183,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             tamper.pad(response, control, self._settings.max_message_bytes)
         except controls.ControlError as error:
             raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from None
+        self._pool.record_answer_time(time.perf_counter() - answering)
         return response
 
     def _controls(self, metadata, fields) -> controls.Controls:
