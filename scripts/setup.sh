@@ -23,7 +23,7 @@ DEBIAN_PACKAGES=(
   # Python: the house language (reference server, Python client, conformance runner, tooling)
   python3 python3-venv python3-pip python3-build python3-wheel python3-setuptools
   python3-grpcio python3-protobuf python3-numpy python3-pil python3-cryptography libopenblas0-pthread
-  python3-docker python3-pytest python3-pytest-timeout python3-hypothesis tox
+  python3-docker python3-pytest python3-pytest-timeout python3-hypothesis python3-prometheus-client tox
   # code generation (protoc-gen-go and protoc-gen-go-grpc come with the Go stack below)
   protobuf-compiler protobuf-compiler-grpc
   # misc

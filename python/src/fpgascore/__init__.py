@@ -23,7 +23,8 @@ from ._tensors import (IMAGE_SHAPE, INPUT_NAME, MODEL_NAME, NUM_CLASSES, OUTPUT_
                        decode_scores, float_tensor, image_tensor, predict_request)
 from .aio import AsyncPredictionClient
 from .client import PredictionClient
-from .deployment import AsyncDeploymentClient, AuthKeys, DeploymentClient, KeyType, Model, Service, ServiceState
+from .deployment import (AsyncDeploymentClient, AuthKeys, DeploymentClient, KeyType, Model, ReplicaHealth,
+                         ReplicaStatus, Service, ServiceState)
 from .v1.predict_pb2 import ModelSpec, PredictRequest, PredictResponse
 from .v1.tensor_pb2 import DataType, TensorProto, TensorShapeProto
 
@@ -31,7 +32,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "PredictionClient", "AsyncPredictionClient", "RetryPolicy",
-    "DeploymentClient", "AsyncDeploymentClient", "Model", "Service", "ServiceState", "AuthKeys", "KeyType", "CallInfo", "ModelMetadata", "TensorSpec",
+    "DeploymentClient", "AsyncDeploymentClient", "Model", "Service", "ServiceState", "ReplicaStatus", "ReplicaHealth", "AuthKeys", "KeyType", "CallInfo", "ModelMetadata", "TensorSpec",
     "Prediction", "top_k", "labels", "label",
     "image_tensor", "float_tensor", "predict_request", "decode_scores",
     "PredictRequest", "PredictResponse", "ModelSpec", "TensorProto", "TensorShapeProto", "DataType",

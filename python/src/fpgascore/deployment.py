@@ -36,8 +36,8 @@ from ._tls import RootCertificates
 from .v1 import deployment_pb2 as pb
 from .v1 import deployment_service_pb2_grpc
 
-__all__ = ["DeploymentClient", "AsyncDeploymentClient", "Model", "Service", "ServiceState", "AuthKeys", "KeyType",
-           "ADMIN_TOKEN_ENV"]
+__all__ = ["DeploymentClient", "AsyncDeploymentClient", "Model", "Service", "ServiceState", "ReplicaStatus",
+           "ReplicaHealth", "AuthKeys", "KeyType", "ADMIN_TOKEN_ENV"]
 
 ADMIN_TOKEN_ENV = "FPGASCORE_ADMIN_TOKEN"
 DEFAULT_TIMEOUT = 120.0  # a create waits for the service to serve (a container start, on a busy machine)
@@ -51,6 +51,12 @@ class ServiceState(str, enum.Enum):
     FAILED = "FAILED"
     DELETING = "DELETING"
     UNKNOWN = "UNKNOWN"
+
+
+class ReplicaHealth(str, enum.Enum):
+    SERVING = "SERVING"
+    NOT_SERVING = "NOT_SERVING"
+    UNKNOWN = "UNKNOWN"  # its metrics could not be read (``health_message`` says why), or a newer manager's value
 
 
 class KeyType(str, enum.Enum):
@@ -101,6 +107,34 @@ class AuthKeys:
 
 
 @dataclass(frozen=True)
+class ReplicaStatus:
+    """One server of a service as its /metrics showed it when ``get_service`` was answered.
+    Counts and latencies are over the server process's lifetime (a restart starts them again);
+    latencies are of Predict calls, every outcome, estimated from the server's histogram."""
+
+    index: int
+    health: ReplicaHealth
+    health_message: str = ""
+    calls_by_code: Dict[str, int] = field(default_factory=dict)
+    images_scored: int = 0
+    queue_in_use: int = 0
+    queue_capacity: int = 0
+    latency_p50_ms: float = 0.0
+    latency_p99_ms: float = 0.0
+    observed_at: Optional[datetime.datetime] = None
+
+    @classmethod
+    def _from(cls, message: pb.ReplicaStatus) -> "ReplicaStatus":
+        known = pb.ReplicaStatus.Health.DESCRIPTOR.values_by_number.get(message.health)
+        health = ReplicaHealth.__members__.get(known.name if known else "", ReplicaHealth.UNKNOWN)
+        return cls(index=message.index, health=health, health_message=message.health_message,
+                   calls_by_code=dict(message.calls_by_code), images_scored=message.images_scored,
+                   queue_in_use=message.queue_in_use, queue_capacity=message.queue_capacity,
+                   latency_p50_ms=message.latency_p50_ms, latency_p99_ms=message.latency_p99_ms,
+                   observed_at=_time(message.observed_at))
+
+
+@dataclass(frozen=True)
 class Service:
     """A scoring service. ``primary_key`` / ``secondary_key`` are set only on what
     ``create_service`` (and an ``update_service`` that turned SSL on) returns; otherwise
@@ -122,6 +156,8 @@ class Service:
     certificate_not_after: Optional[datetime.datetime] = None
     primary_key: Optional[str] = field(default=None, repr=False)
     secondary_key: Optional[str] = field(default=None, repr=False)
+    # Filled by get_service only: each running server's status, read from its metrics.
+    replicas: Tuple[ReplicaStatus, ...] = ()
 
     @classmethod
     def _from(cls, message: pb.Service, keys: Optional[pb.AuthKeys] = None) -> "Service":
@@ -135,7 +171,8 @@ class Service:
             certificate_sha256=message.certificate_sha256,
             certificate_not_after=_time(message.certificate_not_after),
             primary_key=keys.primary_key or None if keys is not None else None,
-            secondary_key=keys.secondary_key or None if keys is not None else None)
+            secondary_key=keys.secondary_key or None if keys is not None else None,
+            replicas=tuple(ReplicaStatus._from(replica) for replica in message.replicas))
 
     @property
     def address(self) -> str:

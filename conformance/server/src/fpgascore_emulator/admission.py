@@ -27,6 +27,7 @@ from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 import grpc
 
 from .logs import LineBudget
+from .metrics import Metrics
 from .security import authorization_of
 
 # Method path -> the event name its log lines carry; these need the key when auth is on.
@@ -86,12 +87,13 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
     def __init__(self, refuse: Callable[[str, grpc.ServicerContext], None],
                  accepts: Callable[[Optional[str]], bool], auth_required: bool, request_wait_s: float,
                  slots: int, refuse_busy: Callable[[str, grpc.ServicerContext], None],
-                 rate_limit_logs: bool = True) -> None:
+                 rate_limit_logs: bool = True, metrics: Optional[Metrics] = None) -> None:
         """``refuse(event, context)`` answers a call without a valid key (and logs it);
         ``accepts(authorization)`` says whether a header holds a key; ``refuse_busy(event,
         context)`` answers an admissible call when all ``slots`` are taken."""
         self._refuse = refuse
         self._refuse_busy = refuse_busy
+        self._metrics = metrics
         self._slots = slots
         self._admitted = 0
         self._admitted_lock = threading.Lock()
@@ -107,6 +109,9 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
 
     def intercept_service(self, continuation, details: grpc.HandlerCallDetails):
         handler = continuation(details)
+        if handler is None and self._metrics:
+            # grpcio answers UNIMPLEMENTED; counted as method "other" (never the peer's path).
+            self._metrics.record(details.method, grpc.StatusCode.UNIMPLEMENTED, None)
         if handler is None or handler.unary_unary is None:
             return handler
         event = KEYED_METHODS.get(details.method)
@@ -159,7 +164,12 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
             try:
                 request = next(requests)
             except (StopIteration, grpc.RpcError):
-                if not expired and context.is_active():  # the caller half-closed without a message
+                half_closed = not expired and context.is_active()
+                if self._metrics:
+                    self._metrics.record(KEYED_METHODS.get(method, method),
+                                         grpc.StatusCode.INVALID_ARGUMENT if half_closed else grpc.StatusCode.CANCELLED,
+                                         None)
+                if half_closed:  # the caller half-closed without a message
                     context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the call ended without its request message")
                 # Cancelled: the caller left, or its message did not come within the wait.
                 self.abandoned_lines.log("request.abandoned", method=method, peer=peer, request_wait_s=self._request_wait_s)

@@ -104,6 +104,10 @@ class DecodeLanes:
         self.large = DecodeBudget(capacity_pixels)
         self.small = DecodeBudget(max(SMALL_IMAGE_PIXELS, capacity_pixels // 4))
 
+    def held(self) -> int:
+        """Pixels decoding now, both lanes."""
+        return self.large.held() + self.small.held()
+
     def hold(self, pixels: int, timeout: Optional[float], abandoned: threading.Event):
         lane = self.small if pixels <= SMALL_IMAGE_PIXELS else self.large
         return lane.hold(pixels, timeout, abandoned)

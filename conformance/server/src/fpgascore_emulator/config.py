@@ -21,6 +21,9 @@ class Settings:
     port_file: Optional[str] = None
     # Plaintext, loopback-only port serving grpc.health.v1 alone (container HEALTHCHECK); 0 = off.
     health_port: int = 0
+    # Plaintext HTTP port serving Prometheus metrics (/metrics) on metrics_host; 0 = off.
+    metrics_port: int = 0
+    metrics_host: str = "127.0.0.1"
     tls_cert: Optional[str] = None
     tls_key: Optional[str] = None
     primary_key_file: Optional[str] = None
@@ -116,6 +119,8 @@ def validate(settings: Settings) -> None:
         raise SystemExit("--max-request-megapixels and --decode-budget-megapixels must be at least 1")
     if not settings.decode_wait_seconds > 0:
         raise SystemExit("--decode-wait-seconds must be positive")
+    if not 0 <= settings.metrics_port <= 65535:
+        raise SystemExit("--metrics-port must be 0 (off) or a TCP port")
     if settings.service_time_ms < 0:
         raise SystemExit("--service-time-ms must not be negative")
 

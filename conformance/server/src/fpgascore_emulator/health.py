@@ -26,6 +26,10 @@ class HealthServicer(health_service_pb2_grpc.HealthServicer):
             self._status = SERVING if serving else NOT_SERVING
             self._changed.notify_all()
 
+    def serving(self) -> bool:
+        with self._changed:
+            return self._status == SERVING
+
     def Check(self, request, context):
         if request.service not in _KNOWN_SERVICES:
             context.abort(grpc.StatusCode.NOT_FOUND, f"unknown service '{request.service}'")

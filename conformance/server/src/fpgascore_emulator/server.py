@@ -16,6 +16,7 @@ from .config import Settings
 from .fpga import FpgaPool
 from .health import MAX_WATCHERS, HealthServicer
 from .logs import log
+from .metrics import Metrics
 from . import memory, model as models
 from .security import KeyStore, TlsError, TlsFiles
 from .service import ModelServicer, PredictionServicer
@@ -47,12 +48,14 @@ class EmulatorServer:
         self.health = HealthServicer()
         # Admitted calls hold a thread while their images wait; the rest answer at once.
         workers = settings.queue_depth + settings.fpgas + 16
-        predictions = PredictionServicer(settings, self.keys, self.pool, model)
+        self.metrics = Metrics(self.pool.waiting, settings.queue_depth,
+                               lambda: predictions.decode_pixels_in_use(), self.health.serving)
+        predictions = PredictionServicer(settings, self.keys, self.pool, model, self.metrics)
         self._refusal_lines = predictions.refusal_lines
         self._admission = AdmissionInterceptor(predictions.refuse, self.keys.accepts,
                                                settings.tls or settings.require_auth, settings.request_wait_seconds,
                                                settings.max_concurrent_rpcs, predictions.refuse_busy,
-                                               rate_limit_logs=not settings.conformance)
+                                               rate_limit_logs=not settings.conformance, metrics=self.metrics)
         self._server = grpc.server(
             ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc"),
             interceptors=[self._admission],
@@ -86,17 +89,30 @@ class EmulatorServer:
             health_service_pb2_grpc.add_HealthServicer_to_server(self.health, self._health_server)
             if not self._health_server.add_insecure_port(f"127.0.0.1:{settings.health_port}"):
                 raise SystemExit(f"cannot listen on 127.0.0.1:{settings.health_port}")
+        self.metrics_port = 0
+
+    def _serve_metrics(self) -> None:
+        if not self.settings.metrics_port:
+            return
+        try:
+            self.metrics_port = self.metrics.serve(self.settings.metrics_host, self.settings.metrics_port)
+        except OSError as error:
+            self._server.stop(0)
+            raise SystemExit(f"cannot listen on {self.settings.metrics_host}:{self.settings.metrics_port} "
+                             f"(--metrics-port): {error.strerror}") from None
 
     def start(self) -> None:
         self._server.start()
         if self._health_server:
             self._health_server.start()
+        self._serve_metrics()
         log("listening", host=self.settings.host, port=self.port, tls=bool(self.tls),
             auth=bool(self.tls) or self.settings.require_auth, fpgas=self.settings.fpgas,
             queue_depth=self.settings.queue_depth, service_time_ms=self.settings.service_time_ms,
             conformance=self.settings.conformance, null_model=self.settings.null_model,
             model=self.settings.model_name, model_version=self.settings.model_version,
-            response_encoding=self.settings.response_encoding)
+            response_encoding=self.settings.response_encoding, metrics_port=self.metrics_port,
+            metrics_host=self.settings.metrics_host if self.metrics_port else None)
         if self.settings.port_file:
             temporary = self.settings.port_file + ".tmp"
             with open(temporary, "w") as handle:
@@ -127,6 +143,7 @@ class EmulatorServer:
             self._health_server.stop(0).wait()
         self.pool.close()
         self._admission.close()
+        self.metrics.close()
         self._refusal_lines.flush()
         log("stopped")
 

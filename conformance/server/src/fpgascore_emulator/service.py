@@ -26,6 +26,7 @@ from .decoding import ImageError
 from .fpga import BatchTooLarge, FpgaPool, QueueFull
 from .limits import bounded_list
 from .logs import LineBudget, log
+from .metrics import Metrics
 from .model import Model
 from .security import KeyStore, fingerprint
 from .servable import BadSpec, NotFound, Servable
@@ -47,8 +48,10 @@ class _Abort(Exception):
 
 
 class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
-    def __init__(self, settings: Settings, keys: KeyStore, pool: FpgaPool, model: Model) -> None:
+    def __init__(self, settings: Settings, keys: KeyStore, pool: FpgaPool, model: Model,
+                 metrics: Optional[Metrics] = None) -> None:
         self._settings = settings
+        self._metrics = metrics
         self._keys = keys
         self._pool = pool
         self._classify = model.classify
@@ -96,6 +99,8 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         retry_ms = self._pool.drain_estimate_ms()
         self.busy_lines.log(event, code=grpc.StatusCode.RESOURCE_EXHAUSTED.name, latency_ms=0.0, message=message,
                             request_id=request_id, peer=context.peer())
+        if self._metrics:
+            self._metrics.record(event, grpc.StatusCode.RESOURCE_EXHAUSTED, 0.0)
         context.set_trailing_metadata(((REQUEST_ID, request_id), (PUSHBACK, str(retry_ms))))
         context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, message)
 
@@ -125,9 +130,15 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
 
     def _log(self, event: str, fields: Dict[str, object], code: grpc.StatusCode, started: float,
              message: str) -> None:
+        seconds = time.perf_counter() - started
         write = self.refusal_lines.log if code is grpc.StatusCode.UNAUTHENTICATED else log
-        write(event, code=code.name, latency_ms=round((time.perf_counter() - started) * 1000, 3),
-            message=message, **fields)
+        write(event, code=code.name, latency_ms=round(seconds * 1000, 3), message=message, **fields)
+        if self._metrics:
+            images = fields.get("images", 0)
+            self._metrics.record(event, code, seconds, images if isinstance(images, int) else 0)
+
+    def decode_pixels_in_use(self) -> int:
+        return self._decode_budget.held()
 
     def _admit(self, metadata: Dict[str, str], fields: Dict[str, object]) -> controls.Controls:
         """Authenticates the call, then obeys the conformance controls' delay and failure."""

@@ -176,8 +176,45 @@ class RegisterModelResponse(_message.Message):
     model: Model
     def __init__(self, model: _Optional[_Union[Model, _Mapping]] = ...) -> None: ...
 
+class ReplicaStatus(_message.Message):
+    __slots__ = ["calls_by_code", "health", "health_message", "images_scored", "index", "latency_p50_ms", "latency_p99_ms", "observed_at", "queue_capacity", "queue_in_use"]
+    class Health(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = []
+    class CallsByCodeEntry(_message.Message):
+        __slots__ = ["key", "value"]
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    CALLS_BY_CODE_FIELD_NUMBER: _ClassVar[int]
+    HEALTH_FIELD_NUMBER: _ClassVar[int]
+    HEALTH_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    HEALTH_UNSPECIFIED: ReplicaStatus.Health
+    IMAGES_SCORED_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P50_MS_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P99_MS_FIELD_NUMBER: _ClassVar[int]
+    NOT_SERVING: ReplicaStatus.Health
+    OBSERVED_AT_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_CAPACITY_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_IN_USE_FIELD_NUMBER: _ClassVar[int]
+    SERVING: ReplicaStatus.Health
+    UNKNOWN: ReplicaStatus.Health
+    calls_by_code: _containers.ScalarMap[str, int]
+    health: ReplicaStatus.Health
+    health_message: str
+    images_scored: int
+    index: int
+    latency_p50_ms: float
+    latency_p99_ms: float
+    observed_at: _timestamp_pb2.Timestamp
+    queue_capacity: int
+    queue_in_use: int
+    def __init__(self, index: _Optional[int] = ..., health: _Optional[_Union[ReplicaStatus.Health, str]] = ..., health_message: _Optional[str] = ..., calls_by_code: _Optional[_Mapping[str, int]] = ..., images_scored: _Optional[int] = ..., queue_in_use: _Optional[int] = ..., queue_capacity: _Optional[int] = ..., latency_p50_ms: _Optional[float] = ..., latency_p99_ms: _Optional[float] = ..., observed_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class Service(_message.Message):
-    __slots__ = ["certificate_not_after", "certificate_sha256", "created_at", "id", "ip_address", "model_id", "name", "num_replicas", "port", "runtime", "ssl_enabled", "state", "state_message", "updated_at"]
+    __slots__ = ["certificate_not_after", "certificate_sha256", "created_at", "id", "ip_address", "model_id", "name", "num_replicas", "port", "replicas", "runtime", "ssl_enabled", "state", "state_message", "updated_at"]
     class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = []
     CERTIFICATE_NOT_AFTER_FIELD_NUMBER: _ClassVar[int]
@@ -192,6 +229,7 @@ class Service(_message.Message):
     NAME_FIELD_NUMBER: _ClassVar[int]
     NUM_REPLICAS_FIELD_NUMBER: _ClassVar[int]
     PORT_FIELD_NUMBER: _ClassVar[int]
+    REPLICAS_FIELD_NUMBER: _ClassVar[int]
     RUNNING: Service.State
     RUNTIME_FIELD_NUMBER: _ClassVar[int]
     SSL_ENABLED_FIELD_NUMBER: _ClassVar[int]
@@ -208,12 +246,13 @@ class Service(_message.Message):
     name: str
     num_replicas: int
     port: int
+    replicas: _containers.RepeatedCompositeFieldContainer[ReplicaStatus]
     runtime: str
     ssl_enabled: bool
     state: Service.State
     state_message: str
     updated_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., model_id: _Optional[str] = ..., state: _Optional[_Union[Service.State, str]] = ..., state_message: _Optional[str] = ..., ip_address: _Optional[str] = ..., port: _Optional[int] = ..., ssl_enabled: bool = ..., num_replicas: _Optional[int] = ..., runtime: _Optional[str] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., certificate_sha256: _Optional[str] = ..., certificate_not_after: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., model_id: _Optional[str] = ..., state: _Optional[_Union[Service.State, str]] = ..., state_message: _Optional[str] = ..., ip_address: _Optional[str] = ..., port: _Optional[int] = ..., ssl_enabled: bool = ..., num_replicas: _Optional[int] = ..., runtime: _Optional[str] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., certificate_sha256: _Optional[str] = ..., certificate_not_after: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., replicas: _Optional[_Iterable[_Union[ReplicaStatus, _Mapping]]] = ...) -> None: ...
 
 class UpdateServiceRequest(_message.Message):
     __slots__ = ["model_id", "num_replicas", "service_id", "ssl_certificate", "ssl_enabled", "ssl_key"]

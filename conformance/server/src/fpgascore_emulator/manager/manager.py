@@ -18,6 +18,7 @@ import time
 from typing import Dict, List, Optional, Tuple
 
 from ..logs import log
+from . import replicas as replica_status
 from .errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, Unavailable, Unimplemented
 from .runtime import (EngineUnavailable, Handle, Runtime, RuntimeFailure, ServerSpec, remove_directory,
                       service_directory, write_secrets)
@@ -108,6 +109,13 @@ class Manager:
         """The service by id or name, its state checked against its runtime."""
         record = self._find(service_id)
         return self._checked(record)
+
+    def replicas(self, record: ServiceRecord) -> List[replica_status.ReplicaStatus]:
+        """Each running server's status, read from its /metrics now (none unless RUNNING)."""
+        if record.state != RUNNING or not record.runtime_ref:
+            return []
+        handle = Handle(record.port, record.runtime_ref)
+        return [replica_status.scrape(self.runtime.metrics_address(handle), index=0)]
 
     def services(self, model_id: str = "") -> List[ServiceRecord]:
         if model_id:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 import pathlib
 import signal
+import socket
 import subprocess
 import sys
 import time
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ..logs import log
 from .runtime import (RELOAD_TIMEOUT_SECONDS, STOP_GRACE_SECONDS, Handle, Runtime, RuntimeFailure, ServerSpec,
@@ -42,6 +43,21 @@ def _stat(pid: int) -> Optional[List[str]]:
 def _start_time(pid: int) -> Optional[str]:
     fields = _stat(pid)
     return fields[19] if fields else None  # field 22: start time in clock ticks since boot
+
+
+def _free_loopback_port() -> int:
+    """A port free now on 127.0.0.1, for a server's --metrics-port (the server exits if another
+    process takes it first: the start fails and says so)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _flag_value(argv: List[str], flag: str) -> int:
+    try:
+        return int(argv[argv.index(flag) + 1])
+    except (ValueError, IndexError):
+        return 0
 
 
 def _cmdline(pid: int) -> List[str]:
@@ -74,8 +90,10 @@ class ProcessRuntime(Runtime):
                if not key.startswith("FPGASCORE_")}  # the manager's settings (its token!) stay here
         env["PYTHONPATH"] = _package_path()
         env.update(server_environment(spec, str(directory / "secrets")))
+        metrics_port = _free_loopback_port()
         command = [self._python, "-m", "fpgascore_emulator", "serve", "--host", spec.host,
-                   "--port", str(spec.port), "--port-file", str(port_file)]
+                   "--port", str(spec.port), "--port-file", str(port_file),
+                   "--metrics-host", "127.0.0.1", "--metrics-port", str(metrics_port)]
         descriptor = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         offset = os.lseek(descriptor, 0, os.SEEK_END)
         try:
@@ -97,7 +115,7 @@ class ProcessRuntime(Runtime):
             time.sleep(0.05)
         port = int(port_file.read_text())
         ref = {"pid": process.pid, "start_time": _start_time(process.pid), "port_file": str(port_file),
-               "log": str(log_path), "port": port}
+               "log": str(log_path), "port": port, "metrics_port": metrics_port}
         return Handle(port, ref)
 
     @staticmethod
@@ -138,7 +156,8 @@ class ProcessRuntime(Runtime):
                 except (OSError, ValueError):
                     continue
                 found = {"pid": pid, "start_time": _start_time(pid), "port_file": port_file,
-                         "log": str(spec.directory.resolve() / "server.log"), "port": port}
+                         "log": str(spec.directory.resolve() / "server.log"), "port": port,
+                         "metrics_port": _flag_value(_cmdline(pid), "--metrics-port")}
                 return Handle(port, found)
         return None
 
@@ -167,6 +186,10 @@ class ProcessRuntime(Runtime):
                 self._terminate(pid)
                 removed.append(f"process {pid} of {service_id}")
         return removed
+
+    def metrics_address(self, handle: Handle) -> Optional[Tuple[str, int]]:
+        port = int(handle.ref.get("metrics_port") or 0)
+        return ("127.0.0.1", port) if port else None
 
     def logs(self, handle: Handle) -> str:
         return self._read(pathlib.Path(handle.ref.get("log", "")))

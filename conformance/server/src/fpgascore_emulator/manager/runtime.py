@@ -8,7 +8,7 @@ by the server's own log line (``keys.loaded``, ``tls.loaded``) before it answers
 
 Two runtimes share this surface (process.py, container.py):
 ``start(spec) -> Handle``, ``alive(handle)``, ``reload(handle, tls)``, ``stop(handle)``,
-``find(service_id)``, ``orphans(known_ids)``, ``logs(handle)``.
+``find(service_id)``, ``orphans(known_ids)``, ``logs(handle)``, ``metrics_address(handle)``.
 """
 from __future__ import annotations
 
@@ -215,3 +215,8 @@ class Runtime:
 
     def logs(self, handle: Handle) -> str:
         raise NotImplementedError
+
+    def metrics_address(self, handle: Handle) -> Optional[Tuple[str, int]]:
+        """Where the server's /metrics is reached from the manager; None: it has none
+        (the container runtime, for now)."""
+        return None

@@ -3,7 +3,7 @@ turns requests into Manager calls and records into messages."""
 from __future__ import annotations
 
 import hmac
-from typing import Callable, Optional
+from typing import Callable, Iterable, Optional
 
 import grpc
 
@@ -14,6 +14,7 @@ from ..logs import log
 from ..security import authorization_of
 from .errors import ManagerError
 from .manager import PRIMARY, SECONDARY, Manager
+from .replicas import ReplicaStatus
 from .store import ModelRecord, ServiceRecord
 from .validation import certificate_info
 
@@ -60,13 +61,24 @@ def model_message(record: ModelRecord) -> pb.Model:
     return message
 
 
-def service_message(record: ServiceRecord) -> pb.Service:
+def replica_message(status: ReplicaStatus) -> pb.ReplicaStatus:
+    message = pb.ReplicaStatus(
+        index=status.index, health=pb.ReplicaStatus.Health.Value(status.health), health_message=status.health_message,
+        calls_by_code=status.calls_by_code, images_scored=status.images_scored, queue_in_use=status.queue_in_use,
+        queue_capacity=status.queue_capacity, latency_p50_ms=status.latency_p50_ms,
+        latency_p99_ms=status.latency_p99_ms)
+    _timestamp(message.observed_at, status.observed_at)
+    return message
+
+
+def service_message(record: ServiceRecord, replicas: Iterable[ReplicaStatus] = ()) -> pb.Service:
     message = pb.Service(
         id=record.id, name=record.name, model_id=record.model_id, state=pb.Service.State.Value(record.state),
         state_message=record.state_message, ip_address=record.host, port=record.port,
         ssl_enabled=record.ssl_enabled, num_replicas=record.num_replicas, runtime=record.runtime)
     _timestamp(message.created_at, record.created_at)
     _timestamp(message.updated_at, record.updated_at)
+    message.replicas.extend(replica_message(status) for status in replicas)
     if record.ssl_enabled and record.certificate_pem:
         info = certificate_info(record.certificate_pem)
         message.certificate_sha256 = info.sha256
@@ -137,7 +149,8 @@ class DeploymentServicer(deployment_service_pb2_grpc.DeploymentServiceServicer):
 
     @_handled
     def GetService(self, request, context):
-        return pb.GetServiceResponse(service=service_message(self._manager.service(request.service_id)))
+        record = self._manager.service(request.service_id)
+        return pb.GetServiceResponse(service=service_message(record, self._manager.replicas(record)))
 
     @_handled
     def ListServices(self, request, context):
