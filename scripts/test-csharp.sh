@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the C# client's tests (csharp/FpgaScore.Tests, xunit) against the reference server
 # (scripts/run-emulator, started by the test fixtures on loopback), then checks that
-# `dotnet pack` builds the NuGet packages (library with XML docs and README; the CLI tool).
+# `dotnet pack` builds the NuGet packages (library with XML docs, the CLI tool; each with LICENSE,
+# README, the repository URL and the VERSION file's version in its nuspec, and a .snupkg).
 # Fails when a test fails, when no test ran, or when packing fails.
 #
 #   scripts/test-csharp.sh                                   # everything
@@ -39,19 +40,46 @@ log "packing csharp/FpgaScore and csharp/FpgaScore.Cli"
 dotnet pack csharp/FpgaScore/FpgaScore.csproj --no-restore -c Release -o "$work/packages" --verbosity quiet
 dotnet pack csharp/FpgaScore.Cli/FpgaScore.Cli.csproj --no-restore -c Release -o "$work/packages" --verbosity quiet
 pack_ok=1
-"$PYTHON" - "$work/packages" <<'PY' || pack_ok=0
-import pathlib, sys, zipfile
-folder = pathlib.Path(sys.argv[1])
-library = next(folder.glob("FpgaScore.0*.nupkg"))
-names = set(zipfile.ZipFile(library).namelist())
-wanted = ["README.md", "lib/net10.0/FpgaScore.dll", "lib/net10.0/FpgaScore.xml"]
-missing = [n for n in wanted if n not in names]
-tool = next(folder.glob("FpgaScore.Cli.*.nupkg"))
-if not any(n.endswith("DotnetToolSettings.xml") for n in zipfile.ZipFile(tool).namelist()):
-    missing.append(f"{tool.name}: DotnetToolSettings.xml")
-if missing:
-    sys.exit(f"package content missing: {missing}")
-print(f"packages ok: {library.name} ({len(names)} entries), {tool.name}")
+"$PYTHON" - "$work/packages" "$REPO_ROOT" <<'PY' || pack_ok=0
+import pathlib, re, sys, zipfile
+import xml.etree.ElementTree as ET
+folder, root = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+version = (root / "VERSION").read_text().strip()
+url = "https://github.com/fpgascore/fpgascore"
+problems = []
+# Every package: LICENSE and README inside, the nuspec's version, license, URLs, authors, and a
+# .snupkg beside it. The README's links must be absolute (nuget.org resolves no relative link).
+for package_id, wanted in (("FpgaScore", ["lib/net10.0/FpgaScore.dll", "lib/net10.0/FpgaScore.xml",
+                                           "lib/net8.0/FpgaScore.dll"]),
+                           ("FpgaScore.Cli", ["tools/net10.0/any/DotnetToolSettings.xml"])):
+    nupkg = folder / f"{package_id}.{version}.nupkg"
+    if not nupkg.exists():
+        problems.append(f"no {nupkg.name} (version {version} from VERSION) in {sorted(p.name for p in folder.iterdir())}")
+        continue
+    if not (folder / f"{package_id}.{version}.snupkg").exists():
+        problems.append(f"no {package_id}.{version}.snupkg beside {nupkg.name}")
+    with zipfile.ZipFile(nupkg) as z:
+        names = set(z.namelist())
+        problems += [f"{nupkg.name}: {n} missing" for n in ["LICENSE", "README.md", *wanted] if n not in names]
+        spec = ET.fromstring(z.read(f"{package_id}.nuspec"))
+        readme = z.read("README.md").decode() if "README.md" in names else ""
+    meta = {el.tag.split("}")[1]: el for el in spec.find("{*}metadata")}
+    text = {tag: (el.text or "").strip() for tag, el in meta.items()}
+    repository = meta.get("repository")
+    for what, have, want in (("version", text.get("version"), version), ("license", text.get("license"), "Apache-2.0"),
+                             ("projectUrl", text.get("projectUrl"), url), ("authors", text.get("authors"), "fpgascore"),
+                             ("readme", text.get("readme"), "README.md"),
+                             ("repository url", repository.get("url") if repository is not None else None, url),
+                             ("repository type", repository.get("type") if repository is not None else None, "git")):
+        if have != want:
+            problems.append(f"{nupkg.name}: nuspec {what} is {have!r}, not {want!r}")
+    relative = [t for t in re.findall(r"\]\(([^)\s]+)", readme) if not re.match(r"(https?:|mailto:|#)", t)]
+    if relative:
+        problems.append(f"{nupkg.name}: README.md has relative links {relative}")
+    print(f"{nupkg.name}: {len(names)} entries, version {text.get('version')}, repository {repository.get('url') if repository is not None else None}")
+if problems:
+    sys.exit("package problems:\n  " + "\n  ".join(problems))
+print(f"packages ok: FpgaScore and FpgaScore.Cli {version}, each with LICENSE, README, repository URL and a .snupkg")
 PY
 
 printf 'csharp: %d passed, %d failed\n' "$passed" "$failed"

@@ -7,6 +7,7 @@ internal sealed class CliArguments
         usage: fpgascore score --host H --port P [--ssl] [--ca PEM] [--server-name NAME]
                                [--key-env VAR] [--bearer] [--allow-insecure-key]
                                [--timeout SECONDS] [--top K] [--batch-size N] [--json] IMG...
+               fpgascore --version
 
         Scores the images, N per call (8 by default; the reference server takes up to 32), and
         prints the top-K classes of each (K = 5 by default), in the order given.
@@ -20,6 +21,20 @@ internal sealed class CliArguments
           --batch-size N        images per call (default 8)
           --json                print JSON instead of text
         """;
+
+    /// <summary>What <c>fpgascore --version</c> prints: <c>fpgascore X.Y.Z</c>, the package version (the
+    /// repository's VERSION, through Directory.Build.props), without SourceLink's <c>+commit</c> suffix.</summary>
+    public static string VersionLine
+    {
+        get
+        {
+            var informational = typeof(CliArguments).Assembly
+                .GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+                .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion ?? "";
+            var plus = informational.IndexOf('+');
+            return "fpgascore " + (plus >= 0 ? informational[..plus] : informational);
+        }
+    }
 
     public string Host { get; private set; } = "localhost";
     public int Port { get; private set; } = 50051;

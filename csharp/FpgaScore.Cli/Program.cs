@@ -5,6 +5,11 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
     Console.WriteLine(CliArguments.Usage);
     return args.Length == 0 ? 2 : 0;
 }
+if (args[0] is "--version" or "-V" or "version")
+{
+    Console.WriteLine(CliArguments.VersionLine);
+    return 0;
+}
 if (args[0] != "score")
 {
     Console.Error.WriteLine($"fpgascore: unknown command '{args[0]}'\n{CliArguments.Usage}");

@@ -26,6 +26,14 @@ public class CliTests
         Assert.Throws<ArgumentException>(() => CliArguments.Parse(["--batch-size", "0", "a.jpg"]));
     }
 
+    [Fact]
+    public void VersionIsTheRepositoryVersion()
+    {
+        var version = File.ReadAllText(Path.Combine(RepoPaths.Root, "VERSION")).Trim();
+        Assert.Equal($"fpgascore {version}", CliArguments.VersionLine);
+        Assert.Equal(version, typeof(ScoringClient).Assembly.GetName().Version?.ToString(3));
+    }
+
     private static readonly string[] s_names = ["checkerboard.png", "gradient.jpg", "large-150k.jpg", "rings.jpg", "tiny-noise.png"];
 
     /// <summary><paramref name="count"/> copies of the test images, in turn, named so that their order shows

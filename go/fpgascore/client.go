@@ -101,7 +101,7 @@ func NewClient(target string, opts ...Option) (*Client, error) {
 
 	dialOpts := []grpc.DialOption{
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: keepaliveTime, Timeout: keepaliveTimeout}),
-		grpc.WithUserAgent("fpgascore-go"),
+		grpc.WithUserAgent("fpgascore-go/" + Version),
 		// The client's own retry policy is the only one: no gRPC retries (transparent
 		// retries of calls that never reached the server stay), no service config from
 		// the resolver that could turn them on.

@@ -23,6 +23,13 @@ def run(*args: str, env_extra=None) -> subprocess.CompletedProcess:
     return subprocess.run([PYTHON, "-m", "fpgascore", *args], env=env, capture_output=True, text=True, timeout=60)
 
 
+def test_cli_version_is_the_repository_version():
+    result = run("--version")
+    version = (SRC.parents[1] / "VERSION").read_text().strip()
+    assert (result.returncode, result.stdout, result.stderr) == (0, f"fpgascore {version}\n", "")
+    assert fpgascore.__version__ == version
+
+
 def test_cli_prints_top5_with_labels(plain_server):
     result = run("score", "--host", plain_server.host, "--port", str(plain_server.port),
                  str(IMAGES / "gradient.jpg"), str(IMAGES / "rings.jpg"))

@@ -25,7 +25,8 @@ def test_readme_example_driver_passes_its_cases(workdir, tmp_path):
     outcome = run_conformance(args, cwd=workdir, out=tmp_path / "out")
     assert outcome.failing("example") == [], outcome.matrix
     assert len(outcome.statuses("example")) > 30 and outcome.returncode == 0
-    assert "example = readme-example (fpgascore 0.1.0, python; protocol 1.0)" in outcome.matrix
+    version = (REPO / "VERSION").read_text().strip()
+    assert f"example = readme-example (fpgascore {version}, python; protocol 1.0)" in outcome.matrix
 
 
 def test_readme_example_is_short():

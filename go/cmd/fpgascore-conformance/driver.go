@@ -9,7 +9,6 @@ import (
 	"math"
 	"net"
 	"os"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,12 +50,8 @@ func metadataOf(m *fpgascore.ModelMetadata) *cpb.ModelMetadata {
 
 // helloAnswer is the driver's first line.
 func helloAnswer() *cpb.HelloAnswer {
-	version := "(unknown)"
-	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
-		version = info.Main.Version // "(devel)" for a build from a checkout
-	}
 	return &cpb.HelloAnswer{ProtocolVersion: protocolVersion, Driver: "fpgascore-conformance",
-		Client: "github.com/fpgascore/fpgascore/go", ClientVersion: version, Language: "go"}
+		Client: "github.com/fpgascore/fpgascore/go", ClientVersion: fpgascore.Version, Language: "go"}
 }
 
 // badRequest is a line that is not a valid request.

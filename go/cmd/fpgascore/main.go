@@ -1,5 +1,6 @@
 // Command fpgascore scores images on an fpgascore server and prints the top classes.
 //
+//	fpgascore -version
 //	fpgascore score -host H -port P [-ssl] [-ca PEM] [-server-name N] [-key-env VAR]
 //	                [-bearer] [-allow-insecure-key] [-timeout 10s] [-top 5] [-batch-size 8]
 //	                [-json] IMG...
@@ -49,6 +50,7 @@ func main() {
 }
 
 const usage = `usage: fpgascore score -host H -port P [-ssl] [-ca PEM] [-key-env VAR] [-batch-size N] [-json] IMG...
+       fpgascore -version
 
 Scores images (JPEG/PNG files), -batch-size per call, and prints the top classes of each.
 `
@@ -71,6 +73,10 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		if len(args) == 0 {
 			return 2
 		}
+		return 0
+	}
+	if args[0] == "-version" || args[0] == "--version" || args[0] == "version" {
+		fmt.Fprintf(stdout, "fpgascore %s\n", fpgascore.Version)
 		return 0
 	}
 	if args[0] != "score" {

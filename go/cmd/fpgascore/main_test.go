@@ -118,3 +118,18 @@ func TestNonFiniteAnswerExitsOne(t *testing.T) {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
 	}
 }
+
+// TestVersion: -version (and --version) prints the module's version, the repository's VERSION, on stdout.
+func TestVersion(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "..", "VERSION"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "fpgascore " + strings.TrimSpace(string(raw)) + "\n"
+	for _, flag := range []string{"-version", "--version"} {
+		var stdout, stderr bytes.Buffer
+		if code := run([]string{flag}, &stdout, &stderr, func(string) string { return "" }); code != 0 || stdout.String() != want || stderr.Len() != 0 {
+			t.Errorf("%s: exit %d, stdout %q (want %q), stderr %q", flag, code, stdout.String(), want, stderr.String())
+		}
+	}
+}

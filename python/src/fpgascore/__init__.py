@@ -28,7 +28,7 @@ from .deployment import (AsyncDeploymentClient, AuthKeys, DeploymentClient, KeyT
 from .v1.predict_pb2 import ModelSpec, PredictRequest, PredictResponse
 from .v1.tensor_pb2 import DataType, TensorProto, TensorShapeProto
 
-__version__ = "0.1.0"
+from ._version import __version__  # generated from the repository's VERSION (scripts/generate.sh)
 
 __all__ = [
     "PredictionClient", "AsyncPredictionClient", "RetryPolicy",

@@ -7,6 +7,7 @@ import grpc
 import grpc.aio
 
 from ._tls import RootCertificates, channel_credentials
+from ._version import __version__
 
 __all__ = ["target_of", "channel_options", "create_channel", "create_aio_channel", "check_max_response_bytes",
            "DEFAULT_MAX_RESPONSE_BYTES"]
@@ -51,7 +52,7 @@ def channel_options(server_name_override: Optional[str] = None,
         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
         ("grpc.max_receive_message_length", max_response_bytes),
         ("grpc.enable_retries", 0),  # the client's own RetryPolicy retries, nothing else
-        ("grpc.primary_user_agent", "fpgascore-python"),
+        ("grpc.primary_user_agent", f"fpgascore-python/{__version__}"),
     ]
     if server_name_override:
         options.append(("grpc.ssl_target_name_override", server_name_override))

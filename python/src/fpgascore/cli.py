@@ -20,6 +20,7 @@ from . import _deploy_cli
 from ._errors import ScoringError
 from ._labels import Prediction, top_k
 from ._retry import RetryPolicy
+from ._version import __version__
 from .client import PredictionClient
 
 __all__ = ["main", "build_parser", "DEFAULT_BATCH_SIZE"]
@@ -34,6 +35,8 @@ _TOO_LARGE_MARKERS = ("per request", "batch size", "larger than max", "exceeds t
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m fpgascore", description="fpgascore image scoring client")
+    parser.add_argument("--version", action="version", version=f"fpgascore {__version__}",
+                        help="print the version (fpgascore X.Y.Z) and exit")
     commands = parser.add_subparsers(dest="command", required=True)
     score = commands.add_parser("score", help="score images and print the top classes")
     score.add_argument("images", nargs="+", metavar="IMG", help="image files (JPEG, PNG, ...)")
@@ -111,6 +114,9 @@ def _fail(args: argparse.Namespace, error: ScoringError, batch: Sequence[str], d
 def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> int:
     out, err = out or sys.stdout, err or sys.stderr  # looked up per call (tests replace them)
     parser = build_parser()
+    if list(sys.argv[1:] if argv is None else argv) == ["--version"]:
+        print(f"fpgascore {__version__}", file=out)  # to `out`, where argparse's action would use sys.stdout
+        return 0
     args = parser.parse_args(argv)
     if args.command in ("service", "model"):
         try:
