@@ -26,16 +26,13 @@ from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 import grpc
 
+from . import events
 from .logs import LineBudget
 from .metrics import Metrics
 from .security import authorization_of
 
 # Method path -> the event name its log lines carry; these need the key when auth is on.
-KEYED_METHODS: Dict[str, str] = {
-    "/tensorflow.serving.PredictionService/Predict": "predict",
-    "/tensorflow.serving.PredictionService/GetModelMetadata": "get_model_metadata",
-    "/tensorflow.serving.ModelService/GetModelStatus": "get_model_status",
-}
+KEYED_METHODS: Dict[str, str] = events.BY_METHOD
 # grpcio's maximum_concurrent_rpcs = this x the admission slots.
 GRPC_LIMIT_FACTOR = 4
 

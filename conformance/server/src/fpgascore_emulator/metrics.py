@@ -19,8 +19,10 @@ import grpc
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
 
+from . import events
+
 # The log events of the calls the server answers; the method label takes these values only.
-METHODS = ("predict", "get_model_metadata", "get_model_status", "other")
+METHODS = (*events.BY_METHOD.values(), "other")
 CODES = tuple(code.name for code in grpc.StatusCode)
 # 1 ms .. 10 s (a refusal takes well under 1 ms; a call at the deadline's end up to 10 s).
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)

@@ -71,12 +71,9 @@ class KeyStore:
 
     def accepts(self, authorization: Optional[str]) -> bool:
         """True when the header holds one of the keys. Constant time in the key contents."""
-        if authorization is None:
+        presented = presented_key(authorization)
+        if presented is None:
             return False
-        candidate = authorization.strip()
-        if candidate[: len(_BEARER)].lower() == _BEARER:
-            candidate = candidate[len(_BEARER):].strip()
-        presented = candidate.encode()
         with self._lock:
             slots = self._keys
         accepted = False
@@ -84,6 +81,17 @@ class KeyStore:
             matches = hmac.compare_digest(presented, key if is_set else secrets.token_bytes(32))
             accepted |= matches and is_set
         return accepted
+
+
+def presented_key(authorization: Optional[str]) -> Optional[bytes]:
+    """The key an ``authorization`` header presents: the raw value or ``Bearer <key>`` (scheme
+    case-insensitive), surrounding whitespace dropped; None without a header."""
+    if authorization is None:
+        return None
+    candidate = authorization.strip()
+    if candidate[: len(_BEARER)].lower() == _BEARER:
+        candidate = candidate[len(_BEARER):].strip()
+    return candidate.encode()
 
 
 class TlsError(ValueError):

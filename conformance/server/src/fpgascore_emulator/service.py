@@ -18,7 +18,7 @@ import numpy as np
 from fpgascore.v1 import (model_metadata_pb2, model_service_pb2_grpc, model_status_pb2, predict_pb2,
                           prediction_service_pb2_grpc, tensor_pb2)
 
-from . import controls, tamper, tensors
+from . import controls, events, tamper, tensors
 from .budget import Abandoned, BudgetBusy, DecodeLanes
 from .call_end import CallEnd
 from .config import Settings
@@ -71,7 +71,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
 
     def Predict(self, request: predict_pb2.PredictRequest,
                 context: grpc.ServicerContext) -> predict_pb2.PredictResponse:
-        return self.serve("predict", context, lambda control, fields: self._predict(request, context, control, fields))
+        return self.serve(events.PREDICT, context, lambda control, fields: self._predict(request, context, control, fields))
 
     def GetModelMetadata(self, request: model_metadata_pb2.GetModelMetadataRequest,
                          context: grpc.ServicerContext) -> model_metadata_pb2.GetModelMetadataResponse:
@@ -82,7 +82,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             except BadSpec as error:
                 raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from None
 
-        return self.serve("get_model_metadata", context, answer)
+        return self.serve(events.GET_MODEL_METADATA, context, answer)
 
     def refuse(self, event: str, context: grpc.ServicerContext) -> None:
         """Answers a call the admission interceptor found without a key (its message unread)."""
@@ -343,4 +343,4 @@ class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
             except NotFound as error:
                 raise _Abort(grpc.StatusCode.NOT_FOUND, str(error)) from None
 
-        return self._predictions.serve("get_model_status", context, answer)
+        return self._predictions.serve(events.GET_MODEL_STATUS, context, answer)

@@ -10,15 +10,15 @@ import grpc
 from fpgascore.v1 import deployment_pb2 as pb
 from fpgascore.v1 import deployment_service_pb2_grpc
 
-from ..logs import log
-from ..security import authorization_of
+from ..limits import bounded
+from ..logs import LineBudget, log
+from ..security import authorization_of, presented_key
 from .errors import ManagerError
 from .manager import PRIMARY, SECONDARY, Manager
 from .replicas import ReplicaStatus
 from .store import ModelRecord, ServiceRecord
 from .validation import certificate_info
 
-_BEARER = "bearer "
 _KEY_TYPES = {pb.RegenerateAuthKeysRequest.PRIMARY: PRIMARY, pb.RegenerateAuthKeysRequest.SECONDARY: SECONDARY}
 
 
@@ -34,19 +34,17 @@ class AdminTokenInterceptor(grpc.ServerInterceptor):
                           "this call needs the manager's admin token in 'authorization'")
 
         self._refusal = grpc.unary_unary_rpc_method_handler(refuse)
+        self._refusal_lines = LineBudget("manager.unauthenticated")
 
     def accepts(self, authorization: Optional[str]) -> bool:
-        if authorization is None:
-            return False
-        candidate = authorization.strip()
-        if candidate[: len(_BEARER)].lower() == _BEARER:
-            candidate = candidate[len(_BEARER):].strip()
-        return hmac.compare_digest(candidate.encode(), self._token)
+        presented = presented_key(authorization)
+        return presented is not None and hmac.compare_digest(presented, self._token)
 
     def intercept_service(self, continuation, handler_call_details):
         if self.accepts(authorization_of(handler_call_details.invocation_metadata)):
             return continuation(handler_call_details)
-        log("manager.unauthenticated", method=handler_call_details.method)
+        # Anyone who reaches the port can cause this line: bounded and rate-limited.
+        self._refusal_lines.log("manager.unauthenticated", method=bounded(handler_call_details.method))
         return self._refusal
 
 

@@ -13,6 +13,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
+from ..limits import bounded
 from ..security import TlsError, check_tls_pair
 from .errors import InvalidArgument
 
@@ -28,7 +29,7 @@ _CERT_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE---
 
 def shown(text: str, limit: int = 80) -> str:
     """A user-given name, quoted and bounded, for a message."""
-    return repr(text if len(text) <= limit else text[:limit] + "…")
+    return repr(bounded(text, limit))
 
 
 def check_service_name(name: str) -> str:
