@@ -82,7 +82,7 @@ def test_methods_a_hostile_peer_makes_up_never_become_label_values():
         after = _scrape(port)
     assert set(after) == set(before), "new series appeared: " + repr(sorted(set(after) - set(before))[:4])
     methods = {dict(labels).get("method") for _, labels in after} - {None}
-    assert methods == {"predict", "get_model_metadata", "get_model_status", "other"}
+    assert methods == {"predict", "get_model_metadata", "get_model_status", "health_check", "health_watch", "other"}
     assert _value(after, "fpgascore_calls_total", method="other", code="UNIMPLEMENTED") == len(made_up)
 
 

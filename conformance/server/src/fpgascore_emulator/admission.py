@@ -1,16 +1,12 @@
 """Admission: what happens to a call before it may hold one of the server's worker threads.
 
-grpcio runs server interceptors on its polling thread, before the call is handed to the
-thread pool, and hands a unary handler to a worker that then blocks until the request
-message arrives. So a peer that sends headers and never its message would hold a worker for
-as long as it likes, and enough of them starve every other caller. Here:
-
-- a call whose ``authorization`` is not a key (when auth is on) gets a handler that refuses
-  it without reading its message: its worker is back in the pool at once;
-- every other unary call takes one of ``--max-concurrent-rpcs`` admission slots (none free:
-  RESOURCE_EXHAUSTED with a retry hint, its message unread), then reads its message through a
-  request iterator, under a watchdog that cancels the call when the message has not arrived
-  within ``--request-wait-seconds``.
+grpcio hands a unary handler to a worker that then blocks until the request message arrives.
+So a peer that sends headers and never its message would hold a worker for as long as it
+likes, and enough of them starve every other caller. Keyless calls are refused at their
+headers (``auth``); here, every other unary call of a method the server serves takes one of
+``--max-concurrent-rpcs`` admission slots (none free: RESOURCE_EXHAUSTED with a retry hint,
+its message unread), then reads its message through a request iterator, under a watchdog
+that cancels the call when the message has not arrived within ``--request-wait-seconds``.
 
 grpcio's own concurrency limit counts every call, the refused ones too, so it is set well
 above the admission slots (``GRPC_LIMIT_FACTOR``): keyless calls, refused in a moment, cannot
@@ -22,19 +18,16 @@ import heapq
 import itertools
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Set, Tuple
 
 import grpc
 
-from . import events
+from .calls import PUSHBACK, Behaviour, CallAbandoned, CallError
 from .logs import LineBudget
-from .metrics import Metrics
-from .security import authorization_of
 
-# Method path -> the event name its log lines carry; these need the key when auth is on.
-KEYED_METHODS: Dict[str, str] = events.BY_METHOD
 # grpcio's maximum_concurrent_rpcs = this x the admission slots.
 GRPC_LIMIT_FACTOR = 4
+BUSY = "busy"  # the log-line budget of busy refusals
 
 
 class Watchdog:
@@ -81,21 +74,14 @@ class Watchdog:
 
 
 class AdmissionInterceptor(grpc.ServerInterceptor):
-    def __init__(self, refuse: Callable[[str, grpc.ServicerContext], None],
-                 accepts: Callable[[Optional[str]], bool], auth_required: bool, request_wait_s: float,
-                 slots: int, refuse_busy: Callable[[str, grpc.ServicerContext], None],
-                 rate_limit_logs: bool = True, metrics: Optional[Metrics] = None) -> None:
-        """``refuse(event, context)`` answers a call without a valid key (and logs it);
-        ``accepts(authorization)`` says whether a header holds a key; ``refuse_busy(event,
-        context)`` answers an admissible call when all ``slots`` are taken."""
-        self._refuse = refuse
-        self._refuse_busy = refuse_busy
-        self._metrics = metrics
+    def __init__(self, request_wait_s: float, slots: int, retry_after_ms: Callable[[], int],
+                 rate_limit_logs: bool = True) -> None:
+        """``retry_after_ms()`` is the retry hint of a call refused because all ``slots``
+        are taken."""
         self._slots = slots
+        self._retry_after_ms = retry_after_ms
         self._admitted = 0
         self._admitted_lock = threading.Lock()
-        self._accepts = accepts
-        self._auth_required = auth_required
         self._request_wait_s = request_wait_s
         self._watchdog = Watchdog()
         self.abandoned_lines = LineBudget("request.abandoned", enabled=rate_limit_logs)
@@ -104,24 +90,11 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
         self._watchdog.close()
         self.abandoned_lines.flush()
 
-    def intercept_service(self, continuation, details: grpc.HandlerCallDetails):
+    def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], Optional[grpc.RpcMethodHandler]],
+                          details: grpc.HandlerCallDetails) -> Optional[grpc.RpcMethodHandler]:
         handler = continuation(details)
-        if handler is None and self._metrics:
-            # grpcio answers UNIMPLEMENTED; counted as method "other" (never the peer's path).
-            self._metrics.record(details.method, grpc.StatusCode.UNIMPLEMENTED, None)
         if handler is None or handler.unary_unary is None:
             return handler
-        event = KEYED_METHODS.get(details.method)
-        if event and self._auth_required and not self._accepts(authorization_of(details.invocation_metadata)):
-            return grpc.stream_unary_rpc_method_handler(
-                lambda requests, context: self._refuse(event, context),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer)
-        if not self._take_slot():
-            return grpc.stream_unary_rpc_method_handler(
-                lambda requests, context: self._refuse_busy(event or details.method, context),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer)
         return grpc.stream_unary_rpc_method_handler(
             self._holding_slot(self._within_request_wait(handler.unary_unary, details.method)),
             request_deserializer=handler.request_deserializer,
@@ -131,15 +104,17 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
         with self._admitted_lock:
             return self._admitted
 
-    def _take_slot(self) -> bool:
-        with self._admitted_lock:
-            if self._admitted >= self._slots:
-                return False
-            self._admitted += 1
-            return True
-
-    def _holding_slot(self, behaviour):
-        def serve_then_free(requests, context: grpc.ServicerContext) -> Any:
+    def _holding_slot(self, behaviour: Behaviour) -> Behaviour:
+        def serve_then_free(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
+            with self._admitted_lock:
+                free = self._admitted < self._slots
+                if free:
+                    self._admitted += 1
+            if not free:
+                raise CallError(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                f"the server is answering its most calls at once ({self._slots}, "
+                                f"--max-concurrent-rpcs); retry later",
+                                ((PUSHBACK, str(self._retry_after_ms())),), refusal=BUSY)
             try:
                 return behaviour(requests, context)
             finally:
@@ -148,8 +123,8 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
 
         return serve_then_free
 
-    def _within_request_wait(self, behaviour, method: str):
-        def read_then_serve(requests, context: grpc.ServicerContext):
+    def _within_request_wait(self, behaviour: Behaviour, method: str) -> Behaviour:
+        def read_then_serve(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
             peer = context.peer()
             expired = []
 
@@ -161,16 +136,13 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
             try:
                 request = next(requests)
             except (StopIteration, grpc.RpcError):
-                half_closed = not expired and context.is_active()
-                if self._metrics:
-                    self._metrics.record(KEYED_METHODS.get(method, method),
-                                         grpc.StatusCode.INVALID_ARGUMENT if half_closed else grpc.StatusCode.CANCELLED,
-                                         None)
-                if half_closed:  # the caller half-closed without a message
-                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the call ended without its request message")
+                if not expired and context.is_active():  # the caller half-closed without a message
+                    raise CallError(grpc.StatusCode.INVALID_ARGUMENT, "the call ended without its request message",
+                                    refusal="request.abandoned") from None
                 # Cancelled: the caller left, or its message did not come within the wait.
-                self.abandoned_lines.log("request.abandoned", method=method, peer=peer, request_wait_s=self._request_wait_s)
-                return None
+                self.abandoned_lines.log("request.abandoned", method=method, peer=peer,
+                                         request_wait_s=self._request_wait_s)
+                raise CallAbandoned() from None
             finally:
                 self._watchdog.disarm(token)
             return behaviour(request, context)

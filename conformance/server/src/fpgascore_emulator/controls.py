@@ -32,6 +32,7 @@ PAD = "x-conformance-pad-response-bytes"
 SCORE_KINDS = ("nan", "inf", "-inf", "negative")
 MAX_PAD_BYTES = 64 * 1024 * 1024
 _MAX_TRACKED_CASES = 10_000
+MAX_SEEN = 32  # attempts per case id whose authorization fingerprint is kept
 _MAX_DELAY_MS = 60_000
 _MAX_CONTROL_CHARS = 40  # longer values are malformed, and never echoed
 
@@ -55,24 +56,32 @@ class Controls:
 
 
 class AttemptCounter:
-    """Counts attempts per case id, remembering a bounded number of ids."""
+    """Counts attempts per case id, and keeps what each attempt presented (a fingerprint of its
+    ``authorization``, up to ``MAX_SEEN`` per id), remembering a bounded number of ids."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._counts: "collections.OrderedDict[str, int]" = collections.OrderedDict()
+        self._cases: "collections.OrderedDict[str, Tuple[int, Tuple[str, ...]]]" = collections.OrderedDict()
 
-    def next(self, case: str) -> int:
+    def next(self, case: str, presented: str = "-") -> int:
         with self._lock:
-            count = self._counts.pop(case, 0) + 1
-            self._counts[case] = count
-            while len(self._counts) > _MAX_TRACKED_CASES:
-                self._counts.popitem(last=False)
-            return count
+            count, seen = self._cases.pop(case, (0, ()))
+            self._cases[case] = (count + 1, seen + (presented,) if len(seen) < MAX_SEEN else seen)
+            while len(self._cases) > _MAX_TRACKED_CASES:
+                self._cases.popitem(last=False)
+            return count + 1
+
+    def seen(self, case: str) -> Tuple[str, ...]:
+        """What the case's attempts presented, in order (the first ``MAX_SEEN``)."""
+        with self._lock:
+            return self._cases.get(case, (0, ()))[1]
 
 
-def read(metadata: Mapping[str, str], counter: AttemptCounter) -> Controls:
+def read(metadata: Mapping[str, str], counter: AttemptCounter, presented: str = "-") -> Controls:
+    """The call's controls; counts it as the next attempt of its case id, which presented
+    ``presented`` (an authorization fingerprint, "-" for none)."""
     case = metadata.get(CASE)
-    attempt = counter.next(case) if case else 0
+    attempt = counter.next(case, presented) if case else 0
     delay_s = 0.0
     if DELAY in metadata:
         try:

@@ -7,6 +7,9 @@ import grpc
 
 from fpgascore.v1 import health_pb2, health_service_pb2_grpc
 
+from .calls import CallError
+from .limits import bounded
+
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 _KNOWN_SERVICES = ("", "tensorflow.serving.PredictionService")
@@ -32,7 +35,7 @@ class HealthServicer(health_service_pb2_grpc.HealthServicer):
 
     def Check(self, request, context):
         if request.service not in _KNOWN_SERVICES:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"unknown service '{request.service}'")
+            raise CallError(grpc.StatusCode.NOT_FOUND, f"unknown service '{bounded(request.service)}'")
         with self._changed:
             return health_pb2.HealthCheckResponse(status=self._status)
 

@@ -4,15 +4,19 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Mapping, Optional
+from typing import List, Mapping, Optional
 
 import grpc
 
 from fpgascore.v1 import health_service_pb2_grpc, model_service_pb2_grpc, prediction_service_pb2_grpc
 
 from .admission import GRPC_LIMIT_FACTOR, AdmissionInterceptor
+from .auth import AuthInterceptor
+from .call_log import CallLogInterceptor
 from .config import Settings
+from .injection import ControlsReader, FaultInjector
 from .fpga import FpgaPool
 from .health import MAX_WATCHERS, HealthServicer
 from .logs import log
@@ -50,15 +54,14 @@ class EmulatorServer:
         workers = settings.queue_depth + settings.fpgas + 16
         self.metrics = Metrics(self.pool.waiting, settings.queue_depth,
                                lambda: predictions.decode_pixels_in_use(), self.health.serving)
-        predictions = PredictionServicer(settings, self.keys, self.pool, model, self.metrics)
-        self._refusal_lines = predictions.refusal_lines
-        self._admission = AdmissionInterceptor(predictions.refuse, self.keys.accepts,
-                                               settings.tls or settings.require_auth, settings.request_wait_seconds,
-                                               settings.max_concurrent_rpcs, predictions.refuse_busy,
-                                               rate_limit_logs=not settings.conformance, metrics=self.metrics)
+        predictions = PredictionServicer(settings, self.pool, model)
+        self._call_log = CallLogInterceptor(self.metrics, rate_limit_logs=not settings.conformance)
+        self._admission = AdmissionInterceptor(settings.request_wait_seconds, settings.max_concurrent_rpcs,
+                                               self.pool.drain_estimate_ms, rate_limit_logs=not settings.conformance)
+        interceptors = self._interceptors(settings)
         self._server = grpc.server(
             ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc"),
-            interceptors=[self._admission],
+            interceptors=interceptors,
             maximum_concurrent_rpcs=settings.max_concurrent_rpcs * GRPC_LIMIT_FACTOR,
             options=[
                 ("grpc.max_receive_message_length", settings.max_message_bytes),
@@ -70,7 +73,7 @@ class EmulatorServer:
                 ("grpc.so_reuseport", 0),
             ])
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(predictions, self._server)
-        model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(predictions), self._server)
+        model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(predictions.servable), self._server)
         health_service_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
         address = f"{settings.host}:{settings.port}"
         if self.tls:
@@ -85,11 +88,25 @@ class EmulatorServer:
             # that Check (the container's health check) is answered whatever watchers do.
             self._health_server = grpc.server(
                 ThreadPoolExecutor(max_workers=MAX_WATCHERS + 2, thread_name_prefix="health"),
-                interceptors=[self._admission], maximum_concurrent_rpcs=MAX_WATCHERS + 8)
+                interceptors=interceptors, maximum_concurrent_rpcs=MAX_WATCHERS + 8)
             health_service_pb2_grpc.add_HealthServicer_to_server(self.health, self._health_server)
             if not self._health_server.add_insecure_port(f"127.0.0.1:{settings.health_port}"):
                 raise SystemExit(f"cannot listen on 127.0.0.1:{settings.health_port}")
         self.metrics_port = 0
+
+    def _interceptors(self, settings: Settings) -> List[grpc.ServerInterceptor]:
+        """Outermost first: request id, log line and metrics; the conformance controls read
+        (and the attempt counted) before the key is checked; the key at the headers; an
+        admission slot and the request message; then the controls obeyed."""
+        chain: List[grpc.ServerInterceptor] = [self._call_log]
+        if settings.conformance:
+            chain.append(ControlsReader())
+        if settings.tls or settings.require_auth:
+            chain.append(AuthInterceptor(self.keys.accepts))
+        chain.append(self._admission)
+        if settings.conformance:
+            chain.append(FaultInjector(time.sleep))
+        return chain
 
     def _serve_metrics(self) -> None:
         if not self.settings.metrics_port:
@@ -144,7 +161,7 @@ class EmulatorServer:
         self.pool.close()
         self._admission.close()
         self.metrics.close()
-        self._refusal_lines.flush()
+        self._call_log.flush()
         log("stopped")
 
 

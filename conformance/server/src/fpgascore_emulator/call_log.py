@@ -1,0 +1,93 @@
+"""The outermost interceptor: every call of a method in ``events.BY_METHOD`` gets a request id
+(``request-id`` in its trailing metadata, success or error), one JSON log line when it ends
+(event, code, latency, message, request id, peer, and what the inner interceptors and the
+servicer added) and its count in the metrics; a ``CallError`` becomes the call's status, any
+other exception INTERNAL naming only the request id.
+
+Log lines any peer can cause at will (refusals, health probes) are rate-limited per kind
+(``logs.LineBudget``), except in conformance mode, whose runner reads every line.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Dict, Optional
+
+import grpc
+
+from . import events
+from .calls import REQUEST_ID, Behaviour, Call, CallAbandoned, CallError, rewrap, serving
+from .logs import LineBudget, log
+from .metrics import Metrics
+
+HEALTH_LINES = "health"
+
+
+class CallLogInterceptor(grpc.ServerInterceptor):
+    def __init__(self, metrics: Optional[Metrics] = None, rate_limit_logs: bool = True) -> None:
+        self._metrics = metrics
+        self._rate_limit_logs = rate_limit_logs
+        self._budgets: Dict[str, LineBudget] = {}
+
+    def budget(self, kind: str) -> LineBudget:
+        """The line budget of one kind of peer-caused line (made on first use)."""
+        if kind not in self._budgets:
+            self._budgets[kind] = LineBudget(kind, enabled=self._rate_limit_logs)
+        return self._budgets[kind]
+
+    def flush(self) -> None:
+        for budget in list(self._budgets.values()):
+            budget.flush()
+
+    def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], Optional[grpc.RpcMethodHandler]],
+                          details: grpc.HandlerCallDetails) -> Optional[grpc.RpcMethodHandler]:
+        handler = continuation(details)
+        if handler is None:
+            if self._metrics:  # grpcio answers UNIMPLEMENTED; counted as "other", never the peer's path
+                self._metrics.record(details.method, grpc.StatusCode.UNIMPLEMENTED, None)
+            return None
+        event = events.BY_METHOD.get(details.method)
+        if event is None:
+            return handler
+        write = self.budget(HEALTH_LINES).log if details.method in events.OPEN else log
+        return rewrap(handler, lambda behaviour: self._logged(event, behaviour, write))
+
+    def _logged(self, event: str, behaviour: Behaviour, write: Callable[..., None]) -> Behaviour:
+        def serve(request: Any, context: grpc.ServicerContext) -> Any:
+            call = Call.of(event, context)
+            started = time.perf_counter()
+            with serving(call):
+                try:
+                    response = behaviour(request, context)
+                except CallAbandoned:
+                    self._record(call, grpc.StatusCode.CANCELLED, None)
+                    return None
+                except CallError as error:
+                    writer = self.budget(error.refusal).log if error.refusal else log
+                    self._end(call, error.code, started, error.message, writer)
+                    context.set_trailing_metadata(self._trailers(call) + tuple(error.metadata))
+                    context.abort(error.code, error.message)
+                except Exception as error:  # a bug: report it without killing the server
+                    self._end(call, grpc.StatusCode.INTERNAL, started, repr(error), log)
+                    context.set_trailing_metadata(self._trailers(call))
+                    context.abort(grpc.StatusCode.INTERNAL, f"internal error (request {call.request_id})")
+            context.set_trailing_metadata(self._trailers(call))
+            self._end(call, grpc.StatusCode.OK, started, "", write)
+            return response
+
+        return serve
+
+    @staticmethod
+    def _trailers(call: Call) -> tuple:
+        return ((REQUEST_ID, call.request_id), *call.trailers)
+
+    def _end(self, call: Call, code: grpc.StatusCode, started: float, message: str,
+             write: Callable[..., None]) -> None:
+        seconds = time.perf_counter() - started
+        write(call.event, code=code.name, latency_ms=round(seconds * 1000, 3), message=message, **call.fields)
+        self._record(call, code, seconds)
+
+    def _record(self, call: Call, code: grpc.StatusCode, seconds: Optional[float]) -> None:
+        if self._metrics:
+            images = call.fields.get("images", 0)
+            self._metrics.record(call.event, code, seconds, images if isinstance(images, int) else 0)
+
