@@ -9,7 +9,7 @@ namespace FpgaScore.Conformance;
 /// </summary>
 internal static class Protocol
 {
-    public const string Version = "1.0";
+    public const string Version = "1.1";
 
     public static readonly JsonParser Parser = new(JsonParser.Settings.Default.WithIgnoreUnknownFields(true));
 

@@ -8,7 +8,7 @@ internal static class Results
     public static Dp.CallResult Ok(ScoringResult<float[,]> result, int k)
     {
         var scores = result.Scores;
-        var answer = new Dp.CallResult { Code = Dp.Code.Ok, RequestId = result.RequestId };
+        var answer = WithTrailers(new Dp.CallResult { Code = Dp.Code.Ok, RequestId = result.RequestId }, result.Trailers);
         answer.Shape.Add([scores.GetLength(0), scores.GetLength(1)]);
         foreach (var row in Predictions.TopK(scores, k))
         {
@@ -41,9 +41,18 @@ internal static class Results
 
     public static Dp.CallResult Failed(Exception error) => error switch
     {
-        ScoringException e => new Dp.CallResult { Code = CodeOf(e.StatusCode), Message = e.Details, RequestId = e.RequestId },
+        ScoringException e => WithTrailers(new Dp.CallResult { Code = CodeOf(e.StatusCode), Message = e.Details, RequestId = e.RequestId },
+            e.Trailers),
         _ => new Dp.CallResult { Code = Dp.Code.Unknown, Message = $"{error.GetType().Name}: {error.Message}" },
     };
+
+    /// <summary>The result with the call's text trailers, the first value of a key sent twice.</summary>
+    private static Dp.CallResult WithTrailers(Dp.CallResult result, Grpc.Core.Metadata trailers)
+    {
+        foreach (var entry in trailers)
+            if (!entry.IsBinary) result.Trailers.TryAdd(entry.Key, entry.Value);
+        return result;
+    }
 
     /// <summary>The protocol's code of a gRPC status code: the same numbers (and names: <c>UNAVAILABLE</c> in JSON).</summary>
     public static Dp.Code CodeOf(Grpc.Core.StatusCode code) => (Dp.Code)(int)code;

@@ -24,6 +24,9 @@ public class RetryTests
         var result = await ScoreAsync(client, caseId, fail);
         Assert.Equal(attempts, result.Attempts);
         Assert.Matches("^[0-9a-f]{32}$", result.RequestId);
+        // the last attempt's trailers: its request id, and the server's echo of the attempt number
+        Assert.Equal(result.RequestId, result.Trailers.GetValue("request-id"));
+        Assert.Equal(attempts.ToString(System.Globalization.CultureInfo.InvariantCulture), result.Trailers.GetValue("x-conformance-attempt"));
         Assert.Equal(attempts, (await server.CallsAsync(caseId, attempts)).Count);
     }
 
@@ -37,6 +40,7 @@ public class RetryTests
         Assert.Equal(StatusCode.Unavailable, error.StatusCode);
         Assert.Contains("injected failure (attempt 4", error.Message);
         Assert.Matches("^[0-9a-f]{32}$", error.RequestId);
+        Assert.Equal("4", error.Trailers.GetValue("x-conformance-attempt"));
         await Task.Delay(300);
         Assert.Equal(4, server.Calls(caseId).Count);
     }

@@ -9,7 +9,7 @@ public sealed partial class ScoringClient
     /// <c>PredictAsync</c>): attempts with the key in use, a secondary-key repeat, retries with backoff,
     /// all within the deadline.
     /// </summary>
-    private async Task<(TResponse Response, string RequestId, int Attempts)> InvokeAsync<TRequest, TResponse>(
+    private async Task<(TResponse Response, string RequestId, int Attempts, Metadata Trailers)> InvokeAsync<TRequest, TResponse>(
         Func<TRequest, CallOptions, AsyncUnaryCall<TResponse>> method, TRequest request, Metadata? headers, DateTime? deadline,
         CancellationToken cancellationToken)
     {
@@ -37,7 +37,8 @@ public sealed partial class ScoringClient
                 // Only a call that failed over itself moves the client to the other key, and only from the key this
                 // call started with: an older call still in flight on a revoked key must not switch the client back.
                 if (failedOver) _keys.Prefer(startKey, key);
-                return (response, ErrorMapper.RequestId(responseHeaders, call.GetTrailers()), attempts);
+                var trailers = call.GetTrailers();
+                return (response, ErrorMapper.RequestId(responseHeaders, trailers), attempts, trailers);
             }
             catch (RpcException error)
             {

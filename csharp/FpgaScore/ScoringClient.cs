@@ -109,15 +109,15 @@ public sealed partial class ScoringClient : IDisposable
         if (typeof(T) == typeof(float[]) && sent is > 1)
             throw new ScoringException(StatusCode.InvalidArgument,
                 $"the request holds {sent} images; float[] holds the scores of one: use float[,] or float[][] for a batch");
-        var (response, requestId, attempts) = await InvokeAsync(_stub.PredictAsync, message, headers, deadline, cancellationToken).ConfigureAwait(false);
+        var (response, requestId, attempts, trailers) = await InvokeAsync(_stub.PredictAsync, message, headers, deadline, cancellationToken).ConfigureAwait(false);
         try
         {
             var (scores, shape) = Scores.DecodeAs<T>(response, _outputName, sent);
-            return new ScoringResult<T>(scores, shape, requestId, attempts);
+            return new ScoringResult<T>(scores, shape, requestId, attempts) { Trailers = trailers };
         }
         catch (ScoringException e)
         {
-            throw new ScoringException(e.StatusCode, e.Details, requestId);
+            throw new ScoringException(e.StatusCode, e.Details, requestId, trailers);
         }
     }
 
@@ -164,7 +164,7 @@ public sealed partial class ScoringClient : IDisposable
         CancellationToken cancellationToken = default)
     {
         var request = ModelMetadataCodec.Request(_settings.ModelName);
-        var (response, requestId, _) = await InvokeAsync(_stub.GetModelMetadataAsync, request, headers, deadline, cancellationToken)
+        var (response, requestId, _, _) = await InvokeAsync(_stub.GetModelMetadataAsync, request, headers, deadline, cancellationToken)
             .ConfigureAwait(false);
         return ModelMetadataCodec.Decode(response, _settings.SignatureName, requestId);
     }

@@ -1,6 +1,11 @@
 package fpgascore
 
-import "context"
+import (
+	"context"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+)
 
 // CallInfo receives facts about one call: attach it to the call's context with
 // WithCallInfo; the client fills it in when the call returns, successful or not.
@@ -10,6 +15,11 @@ type CallInfo struct {
 	RequestID string
 	// Attempts is the number of attempts made, retries and key failover included.
 	Attempts int
+	// Code is the call's final code: codes.OK on success.
+	Code codes.Code
+	// Trailer is the last attempt's trailing metadata (nil when none arrived, e.g. the
+	// call never reached a server).
+	Trailer metadata.MD
 }
 
 type callInfoKey struct{}

@@ -225,6 +225,7 @@ func (c *Client) predictScores(ctx context.Context, req *pb.PredictRequest, rows
 	if err != nil {
 		if e, ok := err.(*Error); ok {
 			e.RequestID = info.RequestID
+			info.Code = e.Code
 		}
 		return nil, err
 	}
@@ -301,6 +302,8 @@ func callWithRetries[T any](c *Client, ctx context.Context, call func(context.Co
 		if info != nil {
 			info.Attempts++
 			info.RequestID = requestID(header, trailer)
+			info.Trailer = trailer
+			info.Code = status.Code(err)
 		}
 		if err == nil {
 			if failedOver {
@@ -316,6 +319,9 @@ func callWithRetries[T any](c *Client, ctx context.Context, call func(context.Co
 			}
 		}
 		e := errorFromCall(err, header, trailer, c.keys.secrets())
+		if info != nil {
+			info.Code = e.Code
+		}
 		retry++
 		if retry >= policy.MaxAttempts || !retryable(e.Code, header, trailer) || e.untrustedCertificate() || ctx.Err() != nil {
 			return none, e

@@ -540,3 +540,27 @@ func TestFakePredictLowLevel(t *testing.T) {
 		t.Fatalf("%v %v", err, got.GetModelSpec())
 	}
 }
+
+// CallInfo carries the last attempt's trailing metadata and the final code, on success and
+// on failure.
+func TestFakeCallInfoTrailerAndCode(t *testing.T) {
+	f := startFake(t, nil, failFirst(1, codes.Unavailable, "x-attempt-note", "seen"))
+	c := newTestClient(t, f.addr, fastRetries)
+	var info CallInfo
+	if _, err := c.ScoreImage(WithCallInfo(context.Background(), &info), []byte("img")); err != nil {
+		t.Fatal(err)
+	}
+	if info.Code != codes.OK || info.Attempts != 2 || info.Trailer.Get(RequestIDKey)[0] != "fake-2" ||
+		info.Trailer.Get("x-attempt-note")[0] != "seen" {
+		t.Fatalf("after a retried success: %+v", info)
+	}
+	failing := startFake(t, nil, failFirst(100, codes.InvalidArgument, "x-why", "bad image"))
+	c = newTestClient(t, failing.addr, fastRetries)
+	var failed CallInfo
+	if _, err := c.ScoreImage(WithCallInfo(context.Background(), &failed), []byte("img")); err == nil {
+		t.Fatal("no error")
+	}
+	if failed.Code != codes.InvalidArgument || len(failed.Trailer.Get("x-why")) != 1 {
+		t.Fatalf("after a failure: %+v", failed)
+	}
+}

@@ -83,6 +83,7 @@ func (c *Client) ModelMetadata(ctx context.Context) (*ModelMetadata, error) {
 	meta, bad := decodeMetadata(resp, c.opts.signatureName)
 	if bad != nil {
 		bad.RequestID = info.RequestID
+		info.Code = bad.Code
 		return nil, bad
 	}
 	return meta, nil

@@ -62,6 +62,7 @@ def test_async_retries_request_id_and_deadline(plain_server, case_id):
 
     info, invalid = run(main())
     assert info.attempts == 3 and info.request_id == plain_server.attempts(case_id)[-1]["request_id"]
+    assert dict(info.trailing_metadata)["x-conformance-attempt"] == "3"  # the server's echo of the last attempt
     assert len(plain_server.attempts(case_id + "/inv")) == 1 and invalid.request_id
 
 

@@ -378,3 +378,25 @@ def test_what_a_server_puts_into_a_metadata_error_is_bounded(fake):
         with pytest.raises(fpgascore.InternalError) as raised:
             client.model_metadata()
     assert len(str(raised.value)) < 1000
+
+
+def test_call_info_has_the_last_attempts_trailing_metadata(fake):
+    def handle(request, context):
+        attempt = len(fake.calls)
+        context.set_trailing_metadata([("request-id", f"id-{attempt}"), ("x-attempt", str(attempt)),
+                                       ("x-blob-bin", b"\x00\x01")])
+        if attempt < 2:
+            context.abort(C.UNAVAILABLE, "try again")
+        return scores_response(rows_of(request))[0]
+
+    fake.service.handler = handle
+    info = fpgascore.CallInfo()
+    with client_for(fake) as client:
+        client.score_image(b"x", call_info=info)
+    assert info.trailing_metadata == (("request-id", "id-2"), ("x-attempt", "2"))  # text entries only
+    fake.service.handler = failing(C.INVALID_ARGUMENT, trailing=[("x-why", "bad image")])
+    failed = fpgascore.CallInfo()
+    with client_for(fake) as client, pytest.raises(fpgascore.ScoringError):
+        client.score_image(b"x", call_info=failed)
+    assert dict(failed.trailing_metadata)["x-why"] == "bad image"
+    assert fpgascore.CallInfo().trailing_metadata == ()

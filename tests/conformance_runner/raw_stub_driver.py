@@ -109,6 +109,14 @@ def request_id_of(call) -> str:
     return ""
 
 
+def with_trailers(result: pb.CallResult, call) -> pb.CallResult:
+    """The result with the call's text trailers (the server's echo among them)."""
+    for key, value in call.trailing_metadata() or ():
+        if isinstance(value, str) and key not in result.trailers:
+            result.trailers[key] = value
+    return result
+
+
 def one_call(stub, request: pb.DriverRequest, metadata, k: int) -> pb.CallResult:
     timeout = (request.timeout_ms if request.HasField("timeout_ms") else 10000) / 1000.0
     try:
@@ -116,11 +124,12 @@ def one_call(stub, request: pb.DriverRequest, metadata, k: int) -> pb.CallResult
             ask = model_metadata_pb2.GetModelMetadataRequest(model_spec=predict_pb2.ModelSpec(
                 name=model_spec(request).name), metadata_field=["signature_def"])
             response, call = stub.GetModelMetadata.with_call(ask, timeout=timeout, metadata=metadata)
-            return metadata_result(request, response, request_id_of(call))
+            return with_trailers(metadata_result(request, response, request_id_of(call)), call)
         response, call = stub.Predict.with_call(predict_request(request), timeout=timeout, metadata=metadata)
-        return scores_result(response, k, request_id_of(call))
+        return with_trailers(scores_result(response, k, request_id_of(call)), call)
     except grpc.RpcError as error:
-        return pb.CallResult(code=error.code().value[0], message=error.details() or "", request_id=request_id_of(error))
+        return with_trailers(pb.CallResult(code=error.code().value[0], message=error.details() or "",
+                                           request_id=request_id_of(error)), error)
     except Exception as error:  # noqa: BLE001 - a file that cannot be read, an answer that does not decode
         return pb.CallResult(code=pb.UNKNOWN, message=f"{type(error).__name__}: {error}")
 

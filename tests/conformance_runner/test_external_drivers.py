@@ -50,6 +50,6 @@ def test_another_major_version_is_refused(workdir, tmp_path):
     for case in ("image-jpeg@plaintext", "auth-none"):
         future = outcome.results[("future", case)]
         assert future["status"] == "fail"
-        assert "refused: it speaks driver protocol 2.0, this runner speaks 1.0" in future["problems"][0]
+        assert "refused: it speaks driver protocol 2.0, this runner speaks 1.1" in future["problems"][0]
         old = outcome.results[("old", case)]
         assert old["status"] == "fail" and "names no protocol_version" in old["problems"][0]

@@ -108,6 +108,43 @@ def test_server_calls_are_the_cases_own_attempts():
     assert [c["case"] for c in evaluate.server_calls(log, "run:python:a")] == ["run:python:a", "run:python:a#2"]
 
 
+def echoing(result: pb.CallResult, attempt: str, presented: str) -> pb.CallResult:
+    result.trailers.update({"x-conformance-attempt": attempt, "x-conformance-authorization": presented})
+    return result
+
+
+def test_the_servers_echo_tells_the_attempts_and_keys_of_every_call():
+    fp_a, fp_b = evaluate.fingerprint("key-a"), evaluate.fingerprint("key-b")
+    given = answer(echoing(scored([GOLDEN]), "2", f"{fp_a},-"), echoing(failed(pb.UNAVAILABLE), "1", fp_b))
+    calls = evaluate.echoed_calls(given)
+    assert calls == [{"authorization_sha256": fp_a}, {"authorization_sha256": None}, {"authorization_sha256": fp_b}]
+    # judged as the log's records would be: a wrong count or key is found
+    assert evaluate.judge(Expectation(attempts=2), given, calls, 1.0) == ["server saw 3 attempts, expected 2"]
+    one = answer(echoing(scored([GOLDEN]), "2", f"{fp_a},{fp_b}"))
+    assert evaluate.judge(Expectation(received_authorization=["key-a", "key-b"]), one,
+                          evaluate.echoed_calls(one), 1.0) == []
+    assert "fingerprints" in evaluate.judge(Expectation(received_authorization=["key-b", "key-a"]), one,
+                                            evaluate.echoed_calls(one), 1.0)[0]
+
+
+@pytest.mark.parametrize("trailers", [
+    {},                                                                       # the call never reached the server
+    {"x-conformance-attempt": "x", "x-conformance-authorization": "-"},     # garbled
+    {"x-conformance-attempt": "40", "x-conformance-authorization": "-,-"},  # more attempts than the echo keeps
+])
+def test_without_a_complete_echo_on_every_call_only_the_log_can_tell(trailers):
+    incomplete = failed(pb.UNAVAILABLE)
+    incomplete.trailers.update(trailers)
+    assert evaluate.echoed_calls(answer(echoing(scored([GOLDEN]), "1", "-"), incomplete)) is None
+
+
+def test_request_ids_and_several_calls_keys_still_need_the_log():
+    one, two = answer(scored([GOLDEN])), answer(scored([GOLDEN]), scored([GOLDEN]))
+    assert not evaluate.needs_log(Expectation(attempts=1, received_authorization=["k"]), one)
+    assert evaluate.needs_log(Expectation(received_authorization=["k", "k"]), two)
+    assert evaluate.needs_log(Expectation(request_id_on_success=True), one)
+
+
 def result(language, case_id, status, repetition=0, problems=()):
     return report.CaseResult(language, case_id, case_id, status, list(problems), 100.0, repetition, 60.0)
 

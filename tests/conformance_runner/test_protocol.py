@@ -52,7 +52,7 @@ def test_not_an_answer_is_a_protocol_error(line):
 def test_version_handshake():
     assert protocol.refusal(pb.HelloAnswer(protocol_version="1.0")) is None
     assert protocol.refusal(pb.HelloAnswer(protocol_version="1.7")) is None  # minor versions are compatible
-    assert "speaks driver protocol 2.0, this runner speaks 1.0" in protocol.refusal(pb.HelloAnswer(protocol_version="2.0"))
+    assert "speaks driver protocol 2.0, this runner speaks 1.1" in protocol.refusal(pb.HelloAnswer(protocol_version="2.0"))
     assert "names no protocol_version" in protocol.refusal(pb.HelloAnswer())
     assert "speaks driver protocol banana" in protocol.refusal(pb.HelloAnswer(protocol_version="banana"))
 

@@ -26,7 +26,7 @@ def test_readme_example_driver_passes_its_cases(workdir, tmp_path):
     assert outcome.failing("example") == [], outcome.matrix
     assert len(outcome.statuses("example")) > 30 and outcome.returncode == 0
     version = (REPO / "VERSION").read_text().strip()
-    assert f"example = readme-example (fpgascore {version}, python; protocol 1.0)" in outcome.matrix
+    assert f"example = readme-example (fpgascore {version}, python; protocol 1.1)" in outcome.matrix
 
 
 def test_readme_example_is_short():

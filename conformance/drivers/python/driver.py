@@ -45,7 +45,7 @@ from google.protobuf import json_format  # noqa: E402
 import fpgascore  # noqa: E402
 from fpgascore_conformance.v1 import driver_pb2 as pb  # noqa: E402
 
-PROTOCOL_VERSION = "1.0"
+PROTOCOL_VERSION = "1.1"
 CASE = "x-conformance-case"
 
 
@@ -205,11 +205,13 @@ def handle(request: pb.DriverRequest) -> pb.DriverAnswer:
             info = fpgascore.CallInfo()
             try:
                 value = work(client, metadata, info)
-                if isinstance(value, fpgascore.ModelMetadata):
-                    return _metadata_ok(value, info)
-                return _ok(value, k, info)
+                result = _metadata_ok(value, info) if isinstance(value, fpgascore.ModelMetadata) else _ok(value, k, info)
             except Exception as error:  # noqa: BLE001 - every failure becomes a result
-                return _failed(error)
+                result = _failed(error)
+            for key, text in info.trailing_metadata:
+                if key not in result.trailers:  # a key sent twice keeps its first value
+                    result.trailers[key] = text
+            return result
 
         if concurrency > 1:
             with ThreadPoolExecutor(max_workers=concurrency) as pool:

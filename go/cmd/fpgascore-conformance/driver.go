@@ -26,7 +26,7 @@ import (
 const caseKey = "x-conformance-case"
 
 // protocolVersion is the version of proto/fpgascore/conformance/v1/driver.proto spoken here.
-const protocolVersion = "1.0"
+const protocolVersion = "1.1"
 
 // unmarshal reads canonical JSON of either field-name spelling and ignores unknown fields,
 // as the protocol asks of every reader.
@@ -183,13 +183,17 @@ func (d *driver) handle(req *cpb.DriverRequest) ([]*cpb.CallResult, error) {
 		var info fpgascore.CallInfo
 		ctx := fpgascore.WithCallInfo(metadata.AppendToOutgoingContext(context.Background(), pairs...), &info)
 		scores, meta, err := call(ctx, client)
-		if err != nil {
-			return failed(err, info.RequestID)
+		var result *cpb.CallResult
+		switch {
+		case err != nil:
+			result = failed(err, info.RequestID)
+		case meta != nil:
+			result = &cpb.CallResult{Code: cpb.Code_OK, RequestId: info.RequestID, Metadata: metadataOf(meta)}
+		default:
+			result = succeeded(scores, k, info.RequestID)
 		}
-		if meta != nil {
-			return &cpb.CallResult{Code: cpb.Code_OK, RequestId: info.RequestID, Metadata: metadataOf(meta)}
-		}
-		return succeeded(scores, k, info.RequestID)
+		result.Trailers = textTrailers(info.Trailer)
+		return result
 	}
 	results := make([]*cpb.CallResult, calls)
 	if concurrency > 1 {
@@ -373,4 +377,18 @@ func succeeded(s *fpgascore.Scores, k int, requestID string) *cpb.CallResult {
 		r.TopK[i] = row
 	}
 	return r
+}
+
+// textTrailers is a call's trailing metadata for the answer: text keys, the first value of each.
+func textTrailers(md metadata.MD) map[string]string {
+	if len(md) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(md))
+	for key, values := range md {
+		if len(values) > 0 && !strings.HasSuffix(key, "-bin") {
+			out[key] = values[0]
+		}
+	}
+	return out
 }

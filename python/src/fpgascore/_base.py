@@ -10,7 +10,7 @@ import grpc
 import numpy as np
 
 from ._config import ClientConfig, check_timeout
-from ._errors import (DeadlineExceededError, ScoringError, UntrustedCertificateError, from_rpc_error,
+from ._errors import (DeadlineExceededError, Metadata, ScoringError, UntrustedCertificateError, from_rpc_error,
                       request_id_of)
 from ._metadata import ModelMetadata, decode_metadata, metadata_request
 from ._retry import RetryPlanner
@@ -31,11 +31,14 @@ class CallInfo:
         request_id: the server's ``request-id`` of the last attempt ("" when none).
         attempts: attempts made, a secondary-key repeat included.
         code: the final status code (OK on success).
+        trailing_metadata: the last attempt's trailing metadata as (key, value) pairs, text
+            values only (empty when none arrived, e.g. the call never reached a server).
     """
 
     request_id: str = ""
     attempts: int = 0
     code: grpc.StatusCode = grpc.StatusCode.OK
+    trailing_metadata: Tuple[Tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -104,9 +107,10 @@ class ClientBase:
         return from_rpc_error(exc, self._config.keys.secrets)
 
     @staticmethod
-    def _fill(info: Optional[CallInfo], attempts: int, code: grpc.StatusCode, request_id: str) -> None:
+    def _fill(info: Optional[CallInfo], attempts: int, code: grpc.StatusCode, request_id: str,
+              trailing: Tuple[Tuple[str, str], ...]) -> None:
         if info is not None:
-            info.attempts, info.code, info.request_id = attempts, code, request_id
+            info.attempts, info.code, info.request_id, info.trailing_metadata = attempts, code, request_id, trailing
 
     def _log_retry(self, error: ScoringError, attempt: int, sleep: float) -> None:
         logger.info("fpgascore: attempt %d to %s failed with %s (request-id %s); retrying in %.3f s",
@@ -141,13 +145,14 @@ class CallAttempts:
         self._failed_over = False
         self._attempts = 0
         self._last: Optional[ScoringError] = None
+        self._trailing: Tuple[Tuple[str, str], ...] = ()  # the last attempt's
 
     def next(self) -> Tuple[float, Tuple[Tuple[str, str], ...]]:
         """(seconds left, metadata) for the next attempt; raises when no time is left."""
         remaining = self._deadline - time.monotonic()
         if remaining <= 0:
             error = self._last or DeadlineExceededError("deadline exceeded before the call was sent")
-            self._client._fill(self._info, self._attempts, error.code, error.request_id)
+            self._client._fill(self._info, self._attempts, error.code, error.request_id, self._trailing)
             raise error
         self._attempts += 1
         return remaining, self._client._config.call_metadata(self._key, self._metadata)
@@ -156,32 +161,32 @@ class CallAttempts:
         """Seconds to wait before the next attempt (0 for a key failover); raises the
         client's error when the call must give up."""
         last = self._last = self._client._error(exc)
+        trailing = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None  # type: ignore[attr-defined]
+        self._trailing = text_metadata(trailing)
         if last.code == grpc.StatusCode.UNAUTHENTICATED and self._keys.has_secondary and not self._failed_over:
             self._failed_over, self._key = True, self._keys.other(self._key)
             return 0.0
-        trailing = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None  # type: ignore[attr-defined]
         if self._planner is None:
             self._planner = self._client._planner(self._deadline)
         sleep = None if isinstance(last, UntrustedCertificateError) else self._planner.next_sleep(
             last.code, trailing, self._attempts - int(self._failed_over))
         if sleep is None:
-            self._client._fill(self._info, self._attempts, last.code, last.request_id)
+            self._client._fill(self._info, self._attempts, last.code, last.request_id, self._trailing)
             raise last from None  # the grpcio error behind it adds nothing for the caller
         self._client._log_retry(last, self._attempts, sleep)
         return sleep
 
-    def succeeded(self, request_id: str) -> None:
+    def succeeded(self, trailing: Metadata, initial: Metadata) -> None:
+        """The call's answer came, with this trailing and initial metadata."""
         if self._failed_over:
             self._keys.prefer(self._key)
-        self._client._fill(self._info, self._attempts, grpc.StatusCode.OK, request_id)
+        self._client._fill(self._info, self._attempts, grpc.StatusCode.OK, request_id_of(trailing, initial),
+                           text_metadata(trailing))
 
 
-def request_id_from_call(call: Any) -> str:
-    """The ``request-id`` of a finished blocking call."""
-    try:
-        return request_id_of(call.trailing_metadata(), call.initial_metadata())
-    except Exception:  # pragma: no cover - metadata unavailable
-        return ""
+def text_metadata(metadata: Metadata) -> Tuple[Tuple[str, str], ...]:
+    """The text (not ``-bin``) entries of a metadata, as plain (key, value) pairs."""
+    return tuple((str(key), value) for key, value in metadata or () if isinstance(value, str))
 
 
 def output_filter_list(output_filter: Sequence[str]) -> List[str]:

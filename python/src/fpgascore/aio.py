@@ -10,7 +10,7 @@ import numpy as np
 
 from ._base import CallAttempts, CallInfo, ClientBase, Prepared, output_filter_list
 from ._channel import create_aio_channel
-from ._errors import ScoringError, request_id_of
+from ._errors import ScoringError
 from ._metadata import ModelMetadata
 from ._tensors import ImageInput
 from .v1 import predict_pb2, prediction_service_pb2_grpc, tensor_pb2
@@ -86,7 +86,7 @@ class AsyncPredictionClient(ClientBase):
             except grpc.RpcError as exc:
                 await asyncio.sleep(attempts.failed(exc))
                 continue
-            attempts.succeeded(request_id_of(await call.trailing_metadata(), await call.initial_metadata()))
+            attempts.succeeded(await call.trailing_metadata(), await call.initial_metadata())
             return response
 
     async def close(self) -> None:

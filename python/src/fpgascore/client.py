@@ -7,7 +7,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 import grpc
 import numpy as np
 
-from ._base import CallAttempts, CallInfo, ClientBase, Prepared, output_filter_list, request_id_from_call
+from ._base import CallAttempts, CallInfo, ClientBase, Prepared, output_filter_list
 from ._channel import create_channel
 from ._errors import ScoringError
 from ._metadata import ModelMetadata
@@ -98,7 +98,7 @@ class PredictionClient(ClientBase):
             except grpc.RpcError as exc:
                 time.sleep(attempts.failed(exc))
                 continue
-            attempts.succeeded(request_id_from_call(call))
+            attempts.succeeded(call.trailing_metadata(), call.initial_metadata())
             return response
 
     # -- lifetime -------------------------------------------------------------------------

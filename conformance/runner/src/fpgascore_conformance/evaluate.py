@@ -38,6 +38,35 @@ def server_calls(log_text: str, case_prefix: str) -> List[dict]:
     return calls
 
 
+# The reference server's echo of what it saw, in a call's trailers (conformance mode).
+ECHO_ATTEMPT = "x-conformance-attempt"
+ECHO_AUTHORIZATION = "x-conformance-authorization"
+REQUEST_ID_EXPECTATIONS = ("request_id_matches_log", "request_id_on_success")
+
+
+def echoed_calls(answer: pb.DriverAnswer) -> Optional[List[dict]]:
+    """The server's attempts as its echo in the results' trailers tells them, in the form of
+    ``server_calls`` records (``authorization_sha256`` of each attempt, in order per call);
+    None when a result carries no (or an incomplete) echo: then only the log can tell."""
+    calls: List[dict] = []
+    for result in answer.results:
+        attempt_text = result.trailers.get(ECHO_ATTEMPT, "")
+        if not attempt_text.isdigit():
+            return None
+        presented = result.trailers.get(ECHO_AUTHORIZATION, "").split(",")
+        if len(presented) != int(attempt_text):  # more attempts than the echo keeps
+            return None
+        calls += [{"authorization_sha256": None if value == "-" else value} for value in presented]
+    return calls
+
+
+def needs_log(expect: Expectation, answer: pb.DriverAnswer) -> bool:
+    """Whether judging the step needs the server's log records beyond its echo: the request
+    ids the server logged, or the interleaving of several calls' keys."""
+    return (any(getattr(expect, name) for name in REQUEST_ID_EXPECTATIONS)
+            or (expect.received_authorization is not None and len(answer.results) > 1))
+
+
 def expected_attempts(expect: Expectation) -> Optional[int]:
     if expect.attempts is not None:
         return expect.attempts

@@ -13,7 +13,7 @@ from google.protobuf.message import Message
 
 from .v1 import driver_pb2 as pb
 
-PROTOCOL_VERSION = "1.0"
+PROTOCOL_VERSION = "1.1"
 RUNNER = "fpgascore-conformance"
 PROTO = "proto/fpgascore/conformance/v1/driver.proto"
 

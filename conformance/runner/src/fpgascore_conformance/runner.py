@@ -15,7 +15,7 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 from . import drivers, evaluate, protocol, report
-from .cases import (NEEDS, REFERENCE_NEEDS, Case, ServerProfile, inventory_changes, load_cases, load_servers, needs_of,
+from .cases import (NEEDS, REFERENCE_NEEDS, Case, Expectation, ServerProfile, inventory_changes, load_cases, load_servers, needs_of,
                     select, substitute)
 from .certs import TlsMaterial, make_tls_material
 from .emulator import EmulatorContainer, EmulatorProcess, ServerConfig, build_image, docker_client
@@ -93,6 +93,7 @@ class Run:
         self.servers: Dict[str, object] = {}
         self._exclusive = {name: threading.Lock() for name, p in self.profiles.items() if p.exclusive}
         self._log_lock = threading.Lock()
+        self.server_views = {"echo": 0, "log": 0}  # how each judged step learnt what the server saw
         self.drivers_seen: Dict[str, str] = {}   # driver name -> what its HelloAnswer says
         self.progress = report.Progress(len(self.cases) * len(options.drivers) * max(1, options.repeat),
                                         lambda line: print(line, flush=True))
@@ -216,6 +217,19 @@ class Run:
             message.request_file = inputs.request(action["request"])
         return message
 
+    def _server_view(self, server, prefix: str, expect: Expectation, answer: pb.DriverAnswer) -> List[dict]:
+        """What the server saw of the step's calls: from its echo in the answer's trailers
+        when every call carries one (then the log is read only for what the echo lacks, and
+        the number of its lines is known: no wait), else from its log."""
+        echoed = evaluate.echoed_calls(answer)
+        with self._log_lock:
+            self.server_views["log" if echoed is None else "echo"] += 1
+        if echoed is None:
+            return self._calls_seen(server, prefix, evaluate.expected_attempts(expect))
+        if not evaluate.needs_log(expect, answer):
+            return echoed
+        return self._calls_seen(server, prefix, len(echoed))
+
     def _calls_seen(self, server, prefix: str, wanted: Optional[int]) -> List[dict]:
         """The server's log records of the case. Waits up to LOG_WAIT_S for ``wanted`` of
         them; when none or an unknown number are expected, gives stray lines 0.3 s to appear."""
@@ -258,7 +272,7 @@ class Run:
                 step_problems = evaluate.judge(expect, answer, [], elapsed_ms, server_log=False,
                                                golden_scores=self.target.reference_model)
             else:
-                calls = self._calls_seen(server, prefix, evaluate.expected_attempts(expect))
+                calls = self._server_view(server, prefix, expect, answer)
                 step_problems = evaluate.judge(expect, answer, calls, elapsed_ms)
             problems += [f"step {index}: {p}" if multi_step else p for p in step_problems]
         if multi_step and any(s.rotate for s in case.steps):
@@ -395,6 +409,10 @@ class Run:
         known = sum(r.status == "xfail" for r in results)
         skipped = sum(r.status == "skip" for r in results)
         print(report.summary(self.options.languages, results, matrix_s))
+        if any(self.server_views.values()):
+            print(f"server view: {self.server_views['echo']} steps judged from the server's echo in the trailers, "
+                  f"{self.server_views['log']} from its log (no echo: the call never reached it, or the client "
+                  f"does not report trailers)")
         print(f"run: {wall:.1f} s in all ({matrix_started - started:.1f} s to start servers and build drivers)")
         print(f"reports: {self.directory}/matrix.md, junit.xml, results.json")
         if not self.options.patterns:

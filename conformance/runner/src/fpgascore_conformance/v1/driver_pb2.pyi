@@ -33,20 +33,29 @@ UNIMPLEMENTED: Code
 UNKNOWN: Code
 
 class CallResult(_message.Message):
-    __slots__ = ["code", "message", "metadata", "request_id", "shape", "top_k"]
+    __slots__ = ["code", "message", "metadata", "request_id", "shape", "top_k", "trailers"]
+    class TrailersEntry(_message.Message):
+        __slots__ = ["key", "value"]
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     CODE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     SHAPE_FIELD_NUMBER: _ClassVar[int]
     TOP_K_FIELD_NUMBER: _ClassVar[int]
+    TRAILERS_FIELD_NUMBER: _ClassVar[int]
     code: Code
     message: str
     metadata: ModelMetadata
     request_id: str
     shape: _containers.RepeatedScalarFieldContainer[int]
     top_k: _containers.RepeatedCompositeFieldContainer[TopK]
-    def __init__(self, code: _Optional[_Union[Code, str]] = ..., message: _Optional[str] = ..., request_id: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ..., top_k: _Optional[_Iterable[_Union[TopK, _Mapping]]] = ..., metadata: _Optional[_Union[ModelMetadata, _Mapping]] = ...) -> None: ...
+    trailers: _containers.ScalarMap[str, str]
+    def __init__(self, code: _Optional[_Union[Code, str]] = ..., message: _Optional[str] = ..., request_id: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ..., top_k: _Optional[_Iterable[_Union[TopK, _Mapping]]] = ..., metadata: _Optional[_Union[ModelMetadata, _Mapping]] = ..., trailers: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class DriverAnswer(_message.Message):
     __slots__ = ["error", "id", "results"]
