@@ -76,7 +76,11 @@ internal sealed class Driver : IDisposable
                     var headers = new Metadata();
                     foreach (var (key, value) in metadata)
                         headers.Add(key, key == CaseKey && calls > 1 ? $"{baseCase}#{i}" : value);
-                    return await Task.Run(() => work(client, headers));
+                    // cancel_after_ms: the caller cancels the call through its CancellationToken
+                    using var cancel = request.CancelAfterMs > 0
+                        ? new CancellationTokenSource(TimeSpan.FromMilliseconds(request.CancelAfterMs))
+                        : new CancellationTokenSource();
+                    return await Task.Run(() => work(client, headers, cancel.Token));
                 }
                 catch (Exception e)
                 {

@@ -10,9 +10,9 @@ namespace FpgaScore.Conformance;
 internal static class Work
 {
     /// <summary>One call; its result object (<see cref="Results"/>). A failure is thrown.</summary>
-    public delegate Task<Dp.CallResult> Call(ScoringClient client, Metadata headers);
+    public delegate Task<Dp.CallResult> Call(ScoringClient client, Metadata headers, CancellationToken cancel);
 
-    private delegate Task<ScoringResult<float[,]>> Scoring(ScoringClient client, Metadata headers);
+    private delegate Task<ScoringResult<float[,]>> Scoring(ScoringClient client, Metadata headers, CancellationToken cancel);
 
     /// <param name="request">The request line.</param>
     /// <param name="k">The top-k of a scoring result.</param>
@@ -22,26 +22,26 @@ internal static class Work
         Dp.Action.Images => Scored(Images(request.Images.ToArray()), k),
         Dp.Action.Tensor => Scored(Tensor(request), k),
         Dp.Action.Request => Scored(FromFile(request.RequestFile.Length > 0 ? request.RequestFile : throw new BadRequestException("ACTION_REQUEST needs 'request_file'")), k),
-        Dp.Action.Metadata => async (client, headers) => Results.Ok(await client.GetModelMetadataAsync(headers)),
+        Dp.Action.Metadata => async (client, headers, cancel) => Results.Ok(await client.GetModelMetadataAsync(headers, null, cancel)),
         var other => throw new BadRequestException($"'action' must be one of ACTION_IMAGES, ACTION_TENSOR, ACTION_REQUEST, ACTION_METADATA, ACTION_NONE, not {other}"),
     };
 
-    private static Call Scored(Scoring scoring, int k) => async (client, headers) => Results.Ok(await scoring(client, headers), k);
+    private static Call Scored(Scoring scoring, int k) => async (client, headers, cancel) => Results.Ok(await scoring(client, headers, cancel), k);
 
     private static Scoring Images(string[] paths) =>
-        (client, headers) => client.ScoreWithDetailsAsync<float[,]>(ImageRequest.FromFiles(paths), headers);
+        (client, headers, cancel) => client.ScoreWithDetailsAsync<float[,]>(ImageRequest.FromFiles(paths), headers, null, cancel);
 
     private static Scoring Tensor(Dp.DriverRequest request)
     {
         var file = request.TensorFile;
         if (file.Length == 0 || request.TensorShape.Count == 0) throw new BadRequestException("ACTION_TENSOR needs 'tensor_file' and 'tensor_shape'");
         var shape = request.TensorShape.Select(d => (long)d).ToArray();
-        return (client, headers) =>
+        return (client, headers, cancel) =>
         {
             var bytes = ReadFile(file);
             var values = new float[bytes.Length / sizeof(float)];
             for (int i = 0; i < values.Length; i++) values[i] = BinaryPrimitives.ReadSingleLittleEndian(bytes.AsSpan(i * sizeof(float)));
-            return client.ScoreWithDetailsAsync<float[,]>(new FloatRequest(values, shape), headers);
+            return client.ScoreWithDetailsAsync<float[,]>(new FloatRequest(values, shape), headers, null, cancel);
         };
     }
 
@@ -49,7 +49,7 @@ internal static class Work
     /// The stored request's inputs and output filter, sent with the low-level <see cref="ScoringClient.PredictAsync"/>
     /// (which gives a request without model_spec the client's own), then decoded as <c>output_alias</c>.
     /// </summary>
-    private static Scoring FromFile(string path) => async (client, headers) =>
+    private static Scoring FromFile(string path) => async (client, headers, cancel) =>
     {
         PredictRequest stored;
         try
@@ -63,7 +63,7 @@ internal static class Work
         var request = new PredictRequest();
         request.Inputs.Add(stored.Inputs);
         request.OutputFilter.Add(stored.OutputFilter);
-        var response = await client.PredictAsync(request, headers);
+        var response = await client.PredictAsync(request, headers, null, cancel);
         var (values, shape) = Scores.Decode(response);
         return new ScoringResult<float[,]>(Scores.Convert<float[,]>(values, shape), shape, "", 0);
     };

@@ -125,6 +125,14 @@ def one_call(stub, request: pb.DriverRequest, metadata, k: int) -> pb.CallResult
                 name=model_spec(request).name), metadata_field=["signature_def"])
             response, call = stub.GetModelMetadata.with_call(ask, timeout=timeout, metadata=metadata)
             return with_trailers(metadata_result(request, response, request_id_of(call)), call)
+        if request.cancel_after_ms > 0:  # the caller cancels the call's future
+            future = stub.Predict.future(predict_request(request), timeout=timeout, metadata=metadata)
+            try:
+                response = future.result(timeout=request.cancel_after_ms / 1000.0)
+            except grpc.FutureTimeoutError:
+                future.cancel()
+                return pb.CallResult(code=pb.CANCELLED, message="cancelled by the caller")
+            return with_trailers(scores_result(response, k, request_id_of(future)), future)
         response, call = stub.Predict.with_call(predict_request(request), timeout=timeout, metadata=metadata)
         return with_trailers(scores_result(response, k, request_id_of(call)), call)
     except grpc.RpcError as error:
@@ -170,7 +178,7 @@ def handle(request: pb.DriverRequest) -> pb.DriverAnswer:
 def main() -> int:
     lines = (line for line in sys.stdin if line.strip())
     json_format.Parse(next(lines, "{}"), pb.Hello(), ignore_unknown_fields=True)
-    hello = pb.HelloAnswer(protocol_version="1.0", driver="raw-stub-driver", client="grpcio generated stub",
+    hello = pb.HelloAnswer(protocol_version="1.1", driver="raw-stub-driver", client="grpcio generated stub",
                            client_version=grpc.__version__, language="python")
     print(json_format.MessageToJson(hello, indent=None), flush=True)
     for line in lines:

@@ -4,6 +4,7 @@ methods (not on health), and, in conformance mode, what the server saw echoed in
 Spoken to with raw generated stubs and generic calls, no client SDK."""
 import hashlib
 import json
+import time
 
 import grpc
 import pytest
@@ -112,3 +113,30 @@ def test_a_call_without_a_case_id_and_a_server_without_conformance_echo_nothing(
         _, trailers = rpc.plaintext(server.target).predict(
             rpc.image_request([rpc.image("gradient.jpg")]), [("x-conformance-case", "echo-3")])
     assert trailers.get("request-id") and not any(key.startswith("x-conformance-") for key in trailers)
+
+
+def test_named_request_headers_come_back_unchanged_and_bounded(keyed_server):
+    caller = rpc.plaintext(keyed_server.target)
+    request = rpc.image_request([rpc.image("gradient.jpg")])
+    value = "Tag with spaces; and=signs, commas"
+    _, trailers = caller.predict(request, [("authorization", PRIMARY), ("x-app-tag", value), ("x-long", "v" * 300),
+                                           ("x-conformance-echo-metadata", "x-app-tag, x-long,x-absent")])
+    assert trailers["x-conformance-metadata-x-app-tag"] == value
+    assert trailers["x-conformance-metadata-x-long"] == "v" * 256 and "x-conformance-metadata-x-absent" not in trailers
+    for keys in ("authorization", "x-a-bin", ",".join(f"x-{n}" for n in range(9))):
+        refused = caller.error(request, [("authorization", PRIMARY), ("x-conformance-echo-metadata", keys)])
+        assert refused.code() == grpc.StatusCode.INVALID_ARGUMENT, keys
+
+
+def test_an_injected_delay_ends_when_the_caller_cancels(keyed_server):
+    stub = prediction_service_pb2_grpc.PredictionServiceStub(grpc.insecure_channel(keyed_server.target))
+    future = stub.Predict.future(rpc.image_request([rpc.image("gradient.jpg")]), timeout=30, metadata=[
+        ("authorization", PRIMARY), ("x-conformance-case", "cancel-1"), ("x-conformance-delay-ms", "20000")])
+    time.sleep(1.0)  # the call is in its delay by now
+    future.cancel()
+    for _ in range(100):  # the server ends the call (and logs it) long before the 20 s delay
+        ended = [r for r in _records(keyed_server) if r.get("case") == "cancel-1" and r.get("event") == "predict"]
+        if ended:
+            break
+        time.sleep(0.1)
+    assert ended and ended[0]["code"] == "CANCELLED", ended

@@ -21,16 +21,20 @@ Choices the spec leaves open, which the Go and C# drivers mirror:
   client's own model spec) and reports the decoded output;
 - a ``session`` client keeps the connection settings of its first line; each line's
   ``metadata`` is sent with that line's calls;
+- ``cancel_after_ms`` > 0: each call is made with the asyncio client (``AsyncPredictionClient``,
+  same options, a fresh client per call) as a task that is cancelled after that long, the way
+  asyncio code cancels; the ``CancelledError`` it ends with is reported as CANCELLED;
 - ``error`` is set (and ``results`` empty) only for a line that is not a valid request.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Dict
+from typing import Any, Dict, Optional
 
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # grpc core's own log lines; stderr stays ours
 if __package__ in (None, ""):  # run as a script from a checkout: find python/src and the protocol
@@ -39,6 +43,7 @@ if __package__ in (None, ""):  # run as a script from a checkout: find python/sr
         if _src.is_dir() and str(_src) not in sys.path:
             sys.path.insert(0, str(_src))
 
+import grpc  # noqa: E402
 import numpy as np  # noqa: E402
 from google.protobuf import json_format  # noqa: E402
 
@@ -77,7 +82,7 @@ def _policy(request: pb.DriverRequest) -> fpgascore.RetryPolicy:
         raise BadRequest(f"bad 'retry': {exc}") from None
 
 
-def _client(request: pb.DriverRequest, without_metadata: bool) -> fpgascore.PredictionClient:
+def _client(request: pb.DriverRequest, without_metadata: bool, kind: Any = fpgascore.PredictionClient) -> Any:
     if not request.host or not request.port:
         raise BadRequest("'host' and 'port' are required")
     timeout_ms = _optional(request, "timeout_ms")
@@ -85,7 +90,7 @@ def _client(request: pb.DriverRequest, without_metadata: bool) -> fpgascore.Pred
         raise BadRequest("'timeout_ms' must be positive")
     if request.auth_scheme not in (pb.AUTH_SCHEME_UNSPECIFIED, pb.AUTH_SCHEME_RAW, pb.AUTH_SCHEME_BEARER):
         raise BadRequest(f"unknown 'auth_scheme' {request.auth_scheme}")
-    return fpgascore.PredictionClient(
+    return kind(
         request.host, request.port,
         use_ssl=request.use_ssl,
         access_token=_optional(request, "access_token"),
@@ -204,7 +209,8 @@ def handle(request: pb.DriverRequest) -> pb.DriverAnswer:
                 metadata = list(pairs.items())
             info = fpgascore.CallInfo()
             try:
-                value = work(client, metadata, info)
+                value = (_cancelled(request, work, metadata, info) if request.cancel_after_ms > 0
+                         else work(client, metadata, info))
                 result = _metadata_ok(value, info) if isinstance(value, fpgascore.ModelMetadata) else _ok(value, k, info)
             except Exception as error:  # noqa: BLE001 - every failure becomes a result
                 result = _failed(error)
@@ -222,6 +228,24 @@ def handle(request: pb.DriverRequest) -> pb.DriverAnswer:
         if not session:
             client.close()
     return answer
+
+
+def _cancelled(request: pb.DriverRequest, work, metadata: Optional[list], info: fpgascore.CallInfo) -> Any:
+    """The call made with the asyncio client as a task cancelled ``cancel_after_ms`` after it
+    started; CANCELLED (a ScoringError) when the cancellation ended it."""
+    async def call_then_cancel() -> Any:
+        async with _client(request, without_metadata=metadata is not None, kind=fpgascore.AsyncPredictionClient) as client:
+            task = asyncio.ensure_future(work(client, metadata, info))
+            done, _ = await asyncio.wait({task}, timeout=request.cancel_after_ms / 1000.0)
+            if not done:
+                task.cancel()
+            try:
+                return await task
+            except asyncio.CancelledError:
+                raise fpgascore.ScoringError("the caller cancelled the call (its asyncio task)",
+                                             grpc.StatusCode.CANCELLED) from None
+
+    return asyncio.run(call_then_cancel())
 
 
 def hello_answer() -> pb.HelloAnswer:

@@ -181,7 +181,13 @@ func (d *driver) handle(req *cpb.DriverRequest) ([]*cpb.CallResult, error) {
 			pairs = append(pairs, key, value)
 		}
 		var info fpgascore.CallInfo
-		ctx := fpgascore.WithCallInfo(metadata.AppendToOutgoingContext(context.Background(), pairs...), &info)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		if after := req.GetCancelAfterMs(); after > 0 { // the caller cancels the call's context
+			stop := time.AfterFunc(time.Duration(after)*time.Millisecond, cancel)
+			defer stop.Stop()
+		}
+		ctx = fpgascore.WithCallInfo(metadata.AppendToOutgoingContext(ctx, pairs...), &info)
 		scores, meta, err := call(ctx, client)
 		var result *cpb.CallResult
 		switch {

@@ -32,6 +32,7 @@ REFERENCE_NEEDS = {
     "server-controls": "server controls (x-conformance-* metadata)",
     "server-profile": "a reference-server configuration other than plain/tls",
     "key-rotation": "keys rotated during the case",
+    "server-restart": "the server restarted during the case",
     "server-log": "the server's conformance log (the case's point is what the server received)",
     "reference-model": "the reference model's metadata",
 }
@@ -59,6 +60,8 @@ class ServerProfile:
     fpgas: int = 1
     max_message_bytes: Optional[int] = None
     exclusive: bool = False
+    # The server closes a connection idle this long (--max-connection-idle-seconds); 0 = never.
+    max_connection_idle_seconds: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,12 +84,18 @@ class Expectation:
     # action "metadata": what model_metadata() returns (model_name, version, signature_name,
     # inputs and outputs as [name, dtype, shape] in name order).
     metadata: Optional[Dict[str, Any]] = None
+    # Every call's trailers (as its driver reports them) hold these keys with these values.
+    trailers: Optional[Dict[str, str]] = None
 
 
 @dataclasses.dataclass(frozen=True)
 class Step:
+    """One step of a case: calls judged by ``expect``, or a change between calls: new keys
+    (``rotate``), a graceful server restart on the same port (``restart``), an idle pause."""
     expect: Optional[Expectation] = None
     rotate: Optional[Dict[str, str]] = None
+    restart: bool = False
+    idle_ms: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,6 +126,22 @@ def _expectation(table: Dict[str, Any]) -> Expectation:
     return Expectation(**table)
 
 
+STEP_KINDS = ("expect", "rotate", "restart", "idle_ms")
+
+
+def _step(case: str, table: Dict[str, Any]) -> Step:
+    if len(table) != 1 or next(iter(table)) not in STEP_KINDS:
+        raise ValueError(f"case {case}: a step is one of {list(STEP_KINDS)}, not {sorted(table)}")
+    kind, value = next(iter(table.items()))
+    if kind == "expect":
+        return Step(expect=_expectation(value))
+    if kind == "rotate":
+        return Step(rotate=dict(value))
+    if kind == "restart":
+        return Step(restart=bool(value))
+    return Step(idle_ms=int(value))
+
+
 def load_servers(path: pathlib.Path = CONFORMANCE_DIR / "servers.toml") -> Dict[str, ServerProfile]:
     data = tomllib.loads(path.read_text())
     return {name: ServerProfile(name=name, **table) for name, table in data.items()}
@@ -126,8 +151,7 @@ def _expand(template: Dict[str, Any], servers: Dict[str, ServerProfile]) -> List
     name = template["name"]
     client = dict(template.get("client", {}))
     if "steps" in template:
-        steps = [Step(expect=_expectation(s["expect"])) if "expect" in s else Step(rotate=dict(s["rotate"]))
-                 for s in template["steps"]]
+        steps = [_step(name, s) for s in template["steps"]]
     else:
         steps = [Step(expect=_expectation(template.get("expect", {})))]
     if "server" in template:
@@ -168,6 +192,8 @@ def needs_of(case: Case, profile: ServerProfile) -> List[str]:
         found.add("server-profile")
     if any(step.rotate for step in case.steps):
         found.add("key-rotation")
+    if any(step.restart for step in case.steps):
+        found.add("server-restart")
     if any(step.expect is not None and step.expect.metadata is not None for step in case.steps):
         found.add("reference-model")
     found.add("tls" if profile.tls else "plaintext")

@@ -130,9 +130,10 @@ class EmulatorProcess(_Emulator):
         env.pop("FPGASCORE_PRIMARY_KEY", None)
         env.pop("FPGASCORE_SECONDARY_KEY", None)
         port_file = self._workdir / "port"
-        self._log = open(self._log_path, "wb")
+        port_file.unlink(missing_ok=True)
+        self._log = open(self._log_path, "ab")  # a bounced server's lines follow its earlier ones
         self._process = subprocess.Popen(
-            [str(RUN_EMULATOR), "serve", "--host", "127.0.0.1", "--port", "0", "--port-file", str(port_file)],
+            [str(RUN_EMULATOR), "serve", "--host", "127.0.0.1", "--port", str(self.port), "--port-file", str(port_file)],
             env=env, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + self._timeout
         while not port_file.exists():
@@ -148,6 +149,11 @@ class EmulatorProcess(_Emulator):
     def pid(self) -> int:
         assert self._process is not None
         return self._process.pid
+
+    def bounce(self, timeout: float = 15.0) -> None:
+        """Stops the server gracefully and starts it again on the same port (logs kept)."""
+        self._halt(timeout)
+        self.start()
 
     def reload(self) -> None:
         assert self._process is not None
@@ -271,6 +277,11 @@ class EmulatorContainer(_Emulator):
         starts = self.logs().count('"event":"listening"')
         self._container.start()
         self._wait_listening(timeout, after=starts)
+
+    def bounce(self, timeout: float = 15.0) -> None:
+        """Stops the server gracefully and starts it again (same name, port and settings)."""
+        self._container.stop(timeout=int(timeout))
+        self.restart()
 
     def health(self) -> str:
         """Runs the image's health check command inside the container; returns its output."""

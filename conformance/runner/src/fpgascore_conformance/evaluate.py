@@ -130,6 +130,13 @@ def judge(expect: Expectation, answer: pb.DriverAnswer, calls: Sequence[dict], e
         for index, result in enumerate(results):
             if result.code == pb.OK and metadata_of(result) != expect.metadata:
                 problems.append(f"result {index}: metadata {metadata_of(result)}, expected {expect.metadata}")
+    if expect.trailers:
+        for index, result in enumerate(results):
+            wrong = {key: result.trailers.get(key) for key, value in expect.trailers.items()
+                     if result.trailers.get(key) != value}
+            if wrong:
+                problems.append(f"result {index}: trailers {wrong}, expected {expect.trailers}"
+                                + ("" if result.trailers else " (the driver reported no trailers)"))
     if not server_log:
         if expect.max_elapsed_ms is not None and elapsed_ms > expect.max_elapsed_ms:
             problems.append(f"took {elapsed_ms:.0f} ms, more than {expect.max_elapsed_ms:.0f} ms")

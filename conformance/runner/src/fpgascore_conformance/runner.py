@@ -111,7 +111,9 @@ class Run:
             primary_key=self.secrets["primary"] if profile.keys else None,
             secondary_key=self.secrets["secondary"] if profile.keys else None,
             require_auth=profile.require_auth, conformance=True, service_time_ms=profile.service_time_ms,
-            fpgas=profile.fpgas, queue_depth=profile.queue_depth, max_message_bytes=profile.max_message_bytes)
+            fpgas=profile.fpgas, queue_depth=profile.queue_depth, max_message_bytes=profile.max_message_bytes,
+            extra_env={"FPGASCORE_MAX_CONNECTION_IDLE_SECONDS": str(profile.max_connection_idle_seconds)}
+            if profile.max_connection_idle_seconds else {})
 
     def skip_reason(self, case: Case) -> Optional[str]:
         """Why a --target run does not run the case (None: it runs)."""
@@ -201,7 +203,7 @@ class Run:
             action=ACTIONS[action.get("kind", "none")],
             images=[inputs.image(n) for n in action.get("images", [])],
             calls=action.get("calls", 1), concurrency=action.get("concurrency", 1),
-            top_k=5, session=session or "")
+            top_k=5, session=session or "", cancel_after_ms=action.get("cancel_after_ms", 0))
         for field in ("access_token", "secondary_access_token", "model_name", "signature_name"):
             if client.get(field) is not None:  # absent and empty differ: an empty key is a key
                 setattr(message, field, client[field])
@@ -256,6 +258,11 @@ class Run:
             if step.rotate:
                 rotated = substitute(step.rotate, self.secrets)
                 server.rotate_keys(rotated.get("primary"), rotated.get("secondary"))
+                continue
+            if step.restart or step.idle_ms:  # the case's own time, not the runner's overhead
+                paused = time.monotonic()
+                server.bounce() if step.restart else time.sleep(step.idle_ms / 1000)
+                driver_ms += (time.monotonic() - paused) * 1000
                 continue
             prefix = f"{base}~{index}" if multi_step else base
             message = self._request(case, prefix, inputs, session=base if multi_step else None)

@@ -50,6 +50,9 @@ class Settings:
     # messages the server reads; keyless calls are refused without reading theirs.
     max_concurrent_rpcs: int = 64
     grace_seconds: float = 10.0
+    # A connection with no call for this long is closed (HTTP/2 GOAWAY: clients reconnect for
+    # their next call), as load balancers close idle connections; 0 = never.
+    max_connection_idle_seconds: float = 0.0
     # How long a call may take to send its request message once its headers are in.
     request_wait_seconds: float = 10.0
     # Decode budgets: what one request's images may declare, in total, and how many pixels
@@ -121,6 +124,8 @@ def validate(settings: Settings) -> None:
         raise SystemExit("--decode-wait-seconds must be positive")
     if not 0 <= settings.metrics_port <= 65535:
         raise SystemExit("--metrics-port must be 0 (off) or a TCP port")
+    if settings.max_connection_idle_seconds < 0:
+        raise SystemExit("--max-connection-idle-seconds must be 0 (never) or positive")
     if settings.service_time_ms < 0:
         raise SystemExit("--service-time-ms must not be negative")
 

@@ -11,6 +11,9 @@ server runs with --conformance; otherwise the headers are ignored.
                                         (finite, all negative); "nan@I,C" (also inf, -inf)
                                         changes only the score of image I, class C
     x-conformance-pad-response-bytes: <n>   add an output of n bytes to the answer (n <= 64 MiB)
+    x-conformance-echo-metadata: <k1>,<k2>  send these request headers back in the trailers, as
+                                        x-conformance-metadata-<k>: <value> (at most 8 keys; not
+                                        authorization; values cut at 256 characters)
 
 What the last two do to an answer is in ``tamper``.
 """
@@ -29,6 +32,10 @@ FAIL = "x-conformance-fail"
 ENCODING = "x-conformance-encoding"
 SCORES = "x-conformance-scores"
 PAD = "x-conformance-pad-response-bytes"
+ECHO = "x-conformance-echo-metadata"
+ECHOED = "x-conformance-metadata-"
+MAX_ECHO_KEYS = 8
+MAX_ECHO_VALUE_CHARS = 256
 SCORE_KINDS = ("nan", "inf", "-inf", "negative")
 MAX_PAD_BYTES = 64 * 1024 * 1024
 _MAX_TRACKED_CASES = 10_000
@@ -53,6 +60,8 @@ class Controls:
     scores: Optional[str] = None
     scores_at: Optional[Tuple[int, int]] = None
     pad_bytes: int = 0
+    # x-conformance-echo-metadata: the request headers to send back in the trailers.
+    echo_keys: Tuple[str, ...] = ()
 
 
 class AttemptCounter:
@@ -109,7 +118,24 @@ def read(metadata: Mapping[str, str], counter: AttemptCounter, presented: str = 
     scores, scores_at = _scores(metadata.get(SCORES))
     return Controls(case=case, attempt=attempt, delay_s=delay_s, fail_code=fail_code,
                     float_val=None if encoding is None else encoding == "float_val",
-                    scores=scores, scores_at=scores_at, pad_bytes=_pad_bytes(metadata.get(PAD)))
+                    scores=scores, scores_at=scores_at, pad_bytes=_pad_bytes(metadata.get(PAD)),
+                    echo_keys=_echo_keys(metadata.get(ECHO)))
+
+
+def _echo_keys(text: Optional[str]) -> Tuple[str, ...]:
+    if text is None:
+        return ()
+    keys = tuple(key.strip() for key in text.split(",") if key.strip())
+    if len(keys) > MAX_ECHO_KEYS or any(len(key) > _MAX_CONTROL_CHARS for key in keys):
+        raise ControlError(f"{ECHO} names at most {MAX_ECHO_KEYS} keys of at most {_MAX_CONTROL_CHARS} characters")
+    if "authorization" in keys or any(key.endswith("-bin") for key in keys):
+        raise ControlError(f"{ECHO} cannot echo authorization or binary (-bin) headers")
+    return keys
+
+
+def echoed(metadata: Mapping[str, str], keys: Tuple[str, ...]) -> Tuple[Tuple[str, str], ...]:
+    """The trailers that send ``keys`` of the request's metadata back (absent keys: not sent)."""
+    return tuple((ECHOED + key, metadata[key][:MAX_ECHO_VALUE_CHARS]) for key in keys if key in metadata)
 
 
 def _scores(text: Optional[str]) -> Tuple[Optional[str], Optional[Tuple[int, int]]]:

@@ -16,6 +16,7 @@
 """
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable, List, Optional
 
 import grpc
@@ -52,6 +53,7 @@ class ControlsReader(grpc.ServerInterceptor):
                 raise CallError(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from None
             call.control = control
             call.fields.update(case=control.case, attempt=control.attempt)
+            call.trailers += controls.echoed(call.metadata, control.echo_keys)
             if control.case:
                 call.trailers += [(ATTEMPT, str(control.attempt)),
                                   (AUTHORIZATION, ",".join(self._attempts.seen(control.case))),
@@ -75,12 +77,12 @@ def applied(control: controls.Controls) -> str:
         parts.append(f"scores={control.scores}{at}")
     if control.pad_bytes:
         parts.append(f"pad-response-bytes={control.pad_bytes}")
+    if control.echo_keys:
+        parts.append(f"echo-metadata={'+'.join(control.echo_keys)}")
     return ",".join(parts) or "none"
 
 
 class FaultInjector(grpc.ServerInterceptor):
-    def __init__(self, sleep: Callable[[float], None]) -> None:
-        self._sleep = sleep
 
     def intercept_service(self, continuation: Continuation,
                           details: grpc.HandlerCallDetails) -> Optional[grpc.RpcMethodHandler]:
@@ -92,8 +94,10 @@ class FaultInjector(grpc.ServerInterceptor):
     def _obeying(self, behaviour: Behaviour) -> Behaviour:
         def obey_then_serve(request: Any, context: grpc.ServicerContext) -> Any:
             control = current().control
-            if control.delay_s:
-                self._sleep(control.delay_s)
+            if control.delay_s:  # cut short when the call ends (the caller cancelled, its deadline)
+                ended = threading.Event()
+                if context.add_callback(ended.set):
+                    ended.wait(control.delay_s)
             if control.fail_code is not None:
                 pushback = ((PUSHBACK, "0"),) if control.fail_code is grpc.StatusCode.RESOURCE_EXHAUSTED else ()
                 raise CallError(control.fail_code,

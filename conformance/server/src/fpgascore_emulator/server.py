@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import List, Mapping, Optional
 
@@ -71,7 +70,8 @@ class EmulatorServer:
                 ("grpc.http2.min_ping_interval_without_data_ms", KEEPALIVE_MIN_PING_INTERVAL_MS),
                 ("grpc.http2.max_ping_strikes", 3),
                 ("grpc.so_reuseport", 0),
-            ])
+            ] + ([("grpc.max_connection_idle_ms", round(settings.max_connection_idle_seconds * 1000))]
+                 if settings.max_connection_idle_seconds else []))
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(predictions, self._server)
         model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(predictions.servable), self._server)
         health_service_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
@@ -105,7 +105,7 @@ class EmulatorServer:
             chain.append(AuthInterceptor(self.keys.accepts))
         chain.append(self._admission)
         if settings.conformance:
-            chain.append(FaultInjector(time.sleep))
+            chain.append(FaultInjector())
         return chain
 
     def _serve_metrics(self) -> None:

@@ -68,7 +68,7 @@ class DriverAnswer(_message.Message):
     def __init__(self, id: _Optional[str] = ..., results: _Optional[_Iterable[_Union[CallResult, _Mapping]]] = ..., error: _Optional[str] = ...) -> None: ...
 
 class DriverRequest(_message.Message):
-    __slots__ = ["access_token", "action", "allow_insecure_key", "auth_scheme", "calls", "concurrency", "host", "id", "images", "metadata", "model_name", "port", "request_file", "retry", "root_certificates_file", "secondary_access_token", "server_name_override", "session", "signature_name", "tensor_file", "tensor_shape", "timeout_ms", "top_k", "use_ssl"]
+    __slots__ = ["access_token", "action", "allow_insecure_key", "auth_scheme", "calls", "cancel_after_ms", "concurrency", "host", "id", "images", "metadata", "model_name", "port", "request_file", "retry", "root_certificates_file", "secondary_access_token", "server_name_override", "session", "signature_name", "tensor_file", "tensor_shape", "timeout_ms", "top_k", "use_ssl"]
     class MetadataEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -81,6 +81,7 @@ class DriverRequest(_message.Message):
     ALLOW_INSECURE_KEY_FIELD_NUMBER: _ClassVar[int]
     AUTH_SCHEME_FIELD_NUMBER: _ClassVar[int]
     CALLS_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_AFTER_MS_FIELD_NUMBER: _ClassVar[int]
     CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
     HOST_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
@@ -105,6 +106,7 @@ class DriverRequest(_message.Message):
     allow_insecure_key: bool
     auth_scheme: AuthScheme
     calls: int
+    cancel_after_ms: int
     concurrency: int
     host: str
     id: str
@@ -124,7 +126,7 @@ class DriverRequest(_message.Message):
     timeout_ms: int
     top_k: int
     use_ssl: bool
-    def __init__(self, id: _Optional[str] = ..., host: _Optional[str] = ..., port: _Optional[int] = ..., use_ssl: bool = ..., root_certificates_file: _Optional[str] = ..., server_name_override: _Optional[str] = ..., access_token: _Optional[str] = ..., secondary_access_token: _Optional[str] = ..., auth_scheme: _Optional[_Union[AuthScheme, str]] = ..., allow_insecure_key: bool = ..., timeout_ms: _Optional[int] = ..., retry: _Optional[_Union[RetryPolicy, _Mapping]] = ..., model_name: _Optional[str] = ..., signature_name: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., action: _Optional[_Union[Action, str]] = ..., images: _Optional[_Iterable[str]] = ..., tensor_file: _Optional[str] = ..., tensor_shape: _Optional[_Iterable[int]] = ..., request_file: _Optional[str] = ..., calls: _Optional[int] = ..., concurrency: _Optional[int] = ..., top_k: _Optional[int] = ..., session: _Optional[str] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., host: _Optional[str] = ..., port: _Optional[int] = ..., use_ssl: bool = ..., root_certificates_file: _Optional[str] = ..., server_name_override: _Optional[str] = ..., access_token: _Optional[str] = ..., secondary_access_token: _Optional[str] = ..., auth_scheme: _Optional[_Union[AuthScheme, str]] = ..., allow_insecure_key: bool = ..., timeout_ms: _Optional[int] = ..., retry: _Optional[_Union[RetryPolicy, _Mapping]] = ..., model_name: _Optional[str] = ..., signature_name: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., action: _Optional[_Union[Action, str]] = ..., images: _Optional[_Iterable[str]] = ..., tensor_file: _Optional[str] = ..., tensor_shape: _Optional[_Iterable[int]] = ..., request_file: _Optional[str] = ..., calls: _Optional[int] = ..., concurrency: _Optional[int] = ..., top_k: _Optional[int] = ..., session: _Optional[str] = ..., cancel_after_ms: _Optional[int] = ...) -> None: ...
 
 class Hello(_message.Message):
     __slots__ = ["protocol_version", "runner"]
