@@ -25,6 +25,7 @@ Choices the spec leaves open, which the Go and C# drivers mirror:
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
@@ -34,10 +35,13 @@ from typing import Dict
 
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # grpc core's own log lines; stderr stays ours
 if __package__ in (None, ""):  # run as a script from a checkout: find python/src and the protocol
+    # ... only what is not importable already: with an installed client (a wheel in a virtual
+    # environment: --artifacts), that client is the one driven, never the checkout's.
     _root = Path(__file__).resolve().parents[3]
-    for _src in (_root / "python" / "src", _root / "conformance" / "runner" / "src"):
-        if _src.is_dir() and str(_src) not in sys.path:
-            sys.path.insert(0, str(_src))
+    for _module, _src in (("fpgascore", _root / "python" / "src"),
+                          ("fpgascore_conformance", _root / "conformance" / "runner" / "src")):
+        if importlib.util.find_spec(_module) is None and _src.is_dir():
+            sys.path.append(str(_src))
 
 import numpy as np  # noqa: E402
 from google.protobuf import json_format  # noqa: E402
@@ -279,5 +283,15 @@ def main() -> int:
     return 0
 
 
+def where() -> dict:
+    """Which client this driver drives: ``driver.py --where`` prints it as JSON and exits (the
+    runner's --artifacts mode checks that it is the installed wheel, not the checkout)."""
+    return {"fpgascore": str(Path(fpgascore.__file__).resolve()), "version": fpgascore.__version__,
+            "python": sys.executable, "prefix": sys.prefix}
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--where"]:
+        print(json.dumps(where()))
+        sys.exit(0)
     sys.exit(main())
