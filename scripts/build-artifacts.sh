@@ -63,8 +63,10 @@ done
 
 {
   echo "# fpgascore $version release artifacts (scripts/build-artifacts.sh), $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD 2>/dev/null || echo ' with uncommitted changes')"
-  (cd "$out" && find python nuget go -type f ! -name go.sum.txt 2>/dev/null | sort | xargs -r sha256sum)
-  [[ -f "$out/go/go.sum.txt" ]] && sed 's/^/go.sum: /' "$out/go/go.sum.txt"
+  for kind in python nuget go; do
+    if [[ -d "$out/$kind" ]]; then (cd "$out" && find "$kind" -type f ! -name go.sum.txt | sort | xargs -r sha256sum); fi
+  done
+  if [[ -f "$out/go/go.sum.txt" ]]; then sed 's/^/go.sum: /' "$out/go/go.sum.txt"; fi
 } > "$out/MANIFEST.txt"
 log "artifacts in $out:"
 sed 's/^/  /' "$out/MANIFEST.txt" >&2

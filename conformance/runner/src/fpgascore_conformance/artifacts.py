@@ -46,6 +46,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
 from typing import Dict, List, Optional, Sequence
 
@@ -195,9 +196,10 @@ def _fail(message: str) -> None:
 
 def build_python(artifact: Artifact, folder: pathlib.Path) -> dict:
     venv = folder / "venv"
-    _run([drivers.python_executable(), "-m", "venv", "--system-site-packages", venv])
-    _run([venv / "bin" / "python", "-m", "pip", "install", "--no-deps", "--no-index", "--no-cache-dir",
-          "--disable-pip-version-check", "--quiet", artifact.path])
+    # No pip of its own (small, quick): the machine's pip installs into it (pip --python).
+    _run([drivers.python_executable(), "-m", "venv", "--without-pip", "--system-site-packages", venv])
+    _run([drivers.python_executable(), "-m", "pip", "--python", venv / "bin" / "python", "install", "--no-deps",
+          "--no-index", "--no-cache-dir", "--disable-pip-version-check", "--quiet", artifact.path])
     return check_python(artifact, folder)
 
 
@@ -364,10 +366,12 @@ def check_csharp(artifact: Artifact, folder: pathlib.Path) -> dict:
 
 
 def _prune(folder: pathlib.Path, language: str) -> None:
+    """Removes the language's builds beyond the newest KEEP_BUILDS that no run used for an hour."""
     builds = sorted((p for p in BUILD_ROOT.glob(f"{language}-*") if p.is_dir() and p != folder),
                     key=lambda p: p.stat().st_mtime, reverse=True)
     for old in builds[KEEP_BUILDS - 1:]:
-        shutil.rmtree(old, ignore_errors=True)
+        if time.time() - old.stat().st_mtime > 3600:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def build(language: str, directory: pathlib.Path, folder: pathlib.Path) -> int:
