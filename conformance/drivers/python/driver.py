@@ -8,6 +8,10 @@ input. Messages are read and written with the generated types and protobuf's JSO
 Uses only the public ``fpgascore`` API.
 
     PYTHONPATH=python/src:conformance/runner/src /usr/bin/python3 conformance/drivers/python/driver.py
+    VENV/bin/python conformance/drivers/python/driver.py --where   # which fpgascore it drives (JSON)
+
+An installed ``fpgascore`` (e.g. the wheel in a virtual environment: the runner's --artifacts)
+is the one driven; only a client that is not importable is looked for in the checkout.
 
 Choices the spec leaves open, which the Go and C# drivers mirror:
 - with ``calls`` > 1, call i (1-based) sends ``x-conformance-case: <case>#<i>``;

@@ -190,6 +190,20 @@ def _run(argv: Sequence[str], **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([str(a) for a in argv], check=True, stdin=subprocess.DEVNULL, **kwargs)
 
 
+def _compile(argv: Sequence[str], **kwargs) -> None:
+    """Runs a build (its output into the log); a failure names the first error it printed."""
+    print("+ " + " ".join(str(a) for a in argv), flush=True)
+    done = subprocess.run([str(a) for a in argv], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, **kwargs)
+    print(done.stdout, end="", flush=True)
+    if done.returncode != 0:
+        lines = done.stdout.splitlines()
+        first = next((line for pattern in (r"\.go:\d+:\d+: ", r": error ", r"^go: (?!downloading)")
+                      for line in lines if re.search(pattern, line)), "")
+        _fail(f"`{pathlib.Path(str(argv[0])).name} {argv[1]}` exited with {done.returncode}"
+              + (f": {first.strip()[:300]}" if first else ""))
+
+
 def _fail(message: str) -> None:
     raise ArtifactError(message)
 
@@ -254,7 +268,7 @@ def build_go(artifact: Artifact, directory: pathlib.Path, folder: pathlib.Path) 
            "GOSUMDB": "off", "GONOSUMDB": "", "GOPRIVATE": "", "GOFLAGS": "-mod=mod -modcacherw",
            "GOMODCACHE": str(folder / "modcache"), "GOTOOLCHAIN": "local"}
     binary = folder / "fpgascore-conformance"
-    _run(["go", "build", "-o", binary, "."], cwd=source, env=env)
+    _compile(["go", "build", "-o", binary, "."], cwd=source, env=env)
     return check_go(artifact, folder)
 
 
@@ -342,9 +356,9 @@ def build_csharp(artifact: Artifact, directory: pathlib.Path, folder: pathlib.Pa
 """)
     env = {**os.environ, "DOTNET_CLI_TELEMETRY_OPTOUT": "1", "DOTNET_NOLOGO": "1"}
     env.pop("NUGET_PACKAGES", None)   # it would win over the nuget.config's packages folder
-    _run(["dotnet", "build", folder / "FpgaScore.Conformance.csproj", "-c", "Release", "-o", folder / "out",
-          "--nologo", "-v", "quiet", "-p:ImportDirectoryBuildProps=false", "-p:ImportDirectoryBuildTargets=false"],
-         cwd=folder, env=env)
+    _compile(["dotnet", "build", folder / "FpgaScore.Conformance.csproj", "-c", "Release", "-o", folder / "out",
+              "--nologo", "-v", "quiet", "-p:ImportDirectoryBuildProps=false", "-p:ImportDirectoryBuildTargets=false"],
+             cwd=folder, env=env)
     return check_csharp(artifact, folder)
 
 
