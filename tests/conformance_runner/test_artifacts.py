@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import re
 import subprocess
 import zipfile
 
@@ -127,3 +128,18 @@ def test_go_module_zip(tmp_path):
     assert f"{module} v{VERSION} {zip_hash}" in done.stdout.splitlines()
     found = artifacts.find(tmp_path, ["go"])["go"]   # tmp_path as an artifacts folder holding go/ only
     assert found.version == VERSION and found.digest == zip_hash and found.name == f"{module}@v{VERSION}"
+
+
+def test_the_go_driver_may_import_only_the_public_api(tmp_path, monkeypatch):
+    """The separate module gets the driver protocol's types beside the driver; any other
+    internal package of the client module is refused before anything builds (another module
+    cannot import it: the driver would not build for a user of the published module)."""
+    driver = tmp_path / "driver"
+    driver.mkdir()
+    module = artifacts.go_module_path()
+    (driver / "main.go").write_text(f'package main\n\nimport (\n\tcpb "{module}/internal/conformancepb"\n'
+                                    f'\t"{module}/internal/retrytables"\n)\n')
+    monkeypatch.setattr(artifacts, "GO_DRIVER", driver)
+    artifact = artifacts.Artifact("go", tmp_path / "v0.0.0.zip", "0.0.0", "h1:x", f"{module}@v0.0.0")
+    with pytest.raises(artifacts.ArtifactError, match=re.escape(f"imports {module}/internal/retrytables: internal")):
+        artifacts.build_go(artifact, tmp_path, tmp_path / "build")

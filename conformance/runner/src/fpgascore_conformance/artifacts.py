@@ -265,7 +265,9 @@ def build_go(artifact: Artifact, directory: pathlib.Path, folder: pathlib.Path) 
         text = text.replace(internal, f'"{DRIVER_MODULE}/conformancepb"')
         hidden = re.findall(rf'"{re.escape(module)}/(?:[^"]*/)?internal(?:/[^"]*)?"', text)
         if hidden:
-            _fail(f"{path.relative_to(REPO_ROOT)} imports {hidden}: internal to the client module, which another "
+            name = path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
+            packages = ", ".join(h.strip('"') for h in hidden)
+            _fail(f"{name} imports {packages}: internal to the client module, which another "
                   f"module cannot import (only the driver protocol's types are copied beside the driver)")
         (source / path.name).write_text(text)
     (source / "go.mod").write_text(
