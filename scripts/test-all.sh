@@ -6,9 +6,11 @@
 #   scripts/test-all.sh go csharp             # a subset, by name
 # Suites: generated (checked-in code is fresh), server (tests/: reference server, container, the manager
 # and the service lifecycle in process and container mode — tests/deployment/,
-# TF-Serving compatibility), python (client), go, csharp, conformance (the matrix against the
-# containerized server), soak (one minute of all three clients at once against the container
-# at saturation: only OK / RESOURCE_EXHAUSTED, flat memory; `make soak` is the 10-minute run).
+# TF-Serving compatibility), python (client), go, csharp, conformance (builds the release packages
+# with scripts/build-artifacts.sh into out/test-all/artifacts and runs the matrix once on them,
+# --artifacts, against the containerized server: what would be published, not the tree), soak
+# (one minute of all three clients at once against the container at saturation: only OK /
+# RESOURCE_EXHAUSTED, flat memory; `make soak` is the 10-minute run).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -42,7 +44,10 @@ run_server() {
 run_python() { scripts/test-python-client.sh -q; }
 run_go() { scripts/test-go.sh; }
 run_csharp() { scripts/test-csharp.sh; }
-run_conformance() { scripts/conformance.sh --server=container; }
+run_conformance() {
+  scripts/build-artifacts.sh "$REPO_ROOT/out/test-all/artifacts" || return 1
+  scripts/conformance.sh --server=container --artifacts "$REPO_ROOT/out/test-all/artifacts"
+}
 run_soak() { "$PYTHON" bench/soak.py --minutes 1 --check; }
 
 declare -A outcome seconds

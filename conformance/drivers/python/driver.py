@@ -8,6 +8,10 @@ input. Messages are read and written with the generated types and protobuf's JSO
 Uses only the public ``fpgascore`` API.
 
     PYTHONPATH=python/src:conformance/runner/src /usr/bin/python3 conformance/drivers/python/driver.py
+    VENV/bin/python conformance/drivers/python/driver.py --where   # which fpgascore it drives (JSON)
+
+An installed ``fpgascore`` (e.g. the wheel in a virtual environment: the runner's --artifacts)
+is the one driven; only a client that is not importable is looked for in the checkout.
 
 Choices the spec leaves open, which the Go and C# drivers mirror:
 - with ``calls`` > 1, call i (1-based) sends ``x-conformance-case: <case>#<i>``;
@@ -29,6 +33,7 @@ Choices the spec leaves open, which the Go and C# drivers mirror:
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
 import sys
@@ -38,10 +43,13 @@ from typing import Any, Dict, Optional
 
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # grpc core's own log lines; stderr stays ours
 if __package__ in (None, ""):  # run as a script from a checkout: find python/src and the protocol
+    # ... only what is not importable already: with an installed client (a wheel in a virtual
+    # environment: --artifacts), that client is the one driven, never the checkout's.
     _root = Path(__file__).resolve().parents[3]
-    for _src in (_root / "python" / "src", _root / "conformance" / "runner" / "src"):
-        if _src.is_dir() and str(_src) not in sys.path:
-            sys.path.insert(0, str(_src))
+    for _module, _src in (("fpgascore", _root / "python" / "src"),
+                          ("fpgascore_conformance", _root / "conformance" / "runner" / "src")):
+        if importlib.util.find_spec(_module) is None and _src.is_dir():
+            sys.path.append(str(_src))
 
 import grpc  # noqa: E402
 import numpy as np  # noqa: E402
@@ -305,5 +313,15 @@ def main() -> int:
     return 0
 
 
+def where() -> dict:
+    """Which client this driver drives: ``driver.py --where`` prints it as JSON and exits (the
+    runner's --artifacts mode checks that it is the installed wheel, not the checkout)."""
+    return {"fpgascore": str(Path(fpgascore.__file__).resolve()), "version": fpgascore.__version__,
+            "python": sys.executable, "prefix": sys.prefix}
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--where"]:
+        print(json.dumps(where()))
+        sys.exit(0)
     sys.exit(main())

@@ -6,7 +6,7 @@ import os
 import pathlib
 import sys
 
-from . import drivers
+from . import artifacts, drivers
 from .cases import INVENTORY, load_cases, load_servers, needs_of, select, write_inventory
 from .runner import Options, Run, Target
 
@@ -30,6 +30,11 @@ def main(argv=None) -> int:
                         help="only cases whose id or template name matches (repeatable)")
     parser.add_argument("--out", default="out/conformance", help="where reports go (default out/conformance)")
     parser.add_argument("--no-build", action="store_true", help="use the drivers as already built")
+    parser.add_argument("--artifacts", metavar="DIR",
+                        help="test the built packages in DIR (scripts/build-artifacts.sh DIR) instead of the tree: "
+                             "the wheel in a fresh virtual environment, the .nupkg from DIR/nuget as a local feed "
+                             "in a fresh driver project, the Go module from DIR/go as a file:// module proxy in a "
+                             "separate module (see conformance/README.md)")
     parser.add_argument("--jobs", type=int, default=1, metavar="N",
                         help="run N cases of each driver at once, each on its own driver process (default 1; "
                              "timing-sensitive cases get less slack on a small machine)")
@@ -79,8 +84,19 @@ def main(argv=None) -> int:
         chosen = target_of(args)
     except ValueError as error:
         parser.error(str(error))
-    options = Options(server_mode=args.server, target=chosen,
-                      drivers=drivers.select_drivers(args.language, args.driver, args.known_failing),
+    builtins, tested = None, None
+    if args.artifacts:
+        directory = (drivers.caller_dir() / args.artifacts).resolve()   # relative to where you ran it
+        try:
+            found = artifacts.find(directory, drivers.chosen_languages(args.language, args.driver))
+        except artifacts.ArtifactError as error:
+            parser.error(str(error))
+        if not found:
+            parser.error("--artifacts tests the built-in drivers' packages: no built-in driver is selected")
+        builtins = artifacts.specs(directory, found)
+        tested = f"{directory}: " + "; ".join(f"{name} {found[name].describe()}" for name in found)
+    options = Options(server_mode=args.server, target=chosen, artifacts=tested,
+                      drivers=drivers.select_drivers(args.language, args.driver, args.known_failing, builtins),
                       patterns=args.case, out_dir=pathlib.Path(args.out), build_drivers=not args.no_build,
                       jobs=max(1, args.jobs), repeat=max(1, args.repeat))
     return Run(options).execute()

@@ -41,6 +41,7 @@ class DriverSpec:
     build: Optional[Sequence[str]] = None   # a command run once from the repo root, or None
     env: Dict[str, str] = dataclasses.field(default_factory=dict)
     known_failing: Optional[pathlib.Path] = None   # case-id globs, one a line ('#' comments)
+    client_version: Optional[str] = None   # the clientVersion its HelloAnswer must say (--artifacts), or None
 
 
 def python_executable() -> str:
@@ -110,16 +111,24 @@ def external_spec(text: str, known_failing: Optional[pathlib.Path] = None) -> Dr
     return DriverSpec(name, argv, caller_dir(), None, {}, known_failing)
 
 
-def select_drivers(languages: Optional[str], externals: Sequence[str],
-                   known_failing: Sequence[str] = ()) -> List[DriverSpec]:
-    """The drivers of a run: the built-ins --language names (all of them when neither
-    --language nor --driver is given; none for "none"), then each --driver, in order."""
-    files = known_failing_files(known_failing)
+def chosen_languages(languages: Optional[str], externals: Sequence[str]) -> List[str]:
+    """The built-ins --language names (all of them when neither --language nor --driver is
+    given; none for "none")."""
     if languages is None:
-        chosen = [] if externals else list(LANGUAGES)
-    else:
-        chosen = languages_from(languages)
-    specs = [dataclasses.replace(DRIVERS[name], known_failing=files.get(name, DRIVERS[name].known_failing))
+        return [] if externals else list(LANGUAGES)
+    return languages_from(languages)
+
+
+def select_drivers(languages: Optional[str], externals: Sequence[str],
+                   known_failing: Sequence[str] = (),
+                   builtins: Optional[Dict[str, DriverSpec]] = None) -> List[DriverSpec]:
+    """The drivers of a run: the built-ins --language names (chosen_languages; their specs
+    from BUILTINS when given, e.g. built on the release packages, else DRIVERS), then each
+    --driver, in order."""
+    files = known_failing_files(known_failing)
+    chosen = chosen_languages(languages, externals)
+    builtins = {**DRIVERS, **(builtins or {})}
+    specs = [dataclasses.replace(builtins[name], known_failing=files.get(name, builtins[name].known_failing))
              for name in chosen]
     for text in externals:
         spec = external_spec(text)
@@ -158,8 +167,9 @@ def build(spec: DriverSpec, log_path: pathlib.Path) -> None:
         result = subprocess.run(list(spec.build), cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, env={**os.environ, **spec.env}, timeout=900)
     if result.returncode != 0:
-        raise DriverFailure(f"building the {spec.name} driver failed (exit {result.returncode}); "
-                            f"see {log_path}")
+        errors = [line for line in log_path.read_text(errors="replace").splitlines() if line.startswith("error: ")]
+        raise DriverFailure(f"building the {spec.name} driver failed (exit {result.returncode})"
+                            + (f": {errors[-1][len('error: '):][:500]}" if errors else "") + f"; see {log_path}")
 
 
 class DriverProcess:

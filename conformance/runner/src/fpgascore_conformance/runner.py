@@ -65,6 +65,7 @@ class Options:
     jobs: int = 1                        # cases of one driver run at once (each on its own driver process)
     repeat: int = 1                      # every case this many times (flakiness: per-case pass rates)
     target: Optional[Target] = None      # a running server instead of the reference servers
+    artifacts: Optional[str] = None      # --artifacts: which packages the built-in drivers are built on
 
     @property
     def languages(self) -> List[str]:
@@ -308,8 +309,14 @@ class Run:
             # protocol fails every case with that one reason, at once.
             first = pool[None] = drivers.DriverProcess(spec, {}, self.directory / f"driver-{language}-default.stderr")
             try:
-                self.drivers_seen[language] = protocol.describe(first.start())
+                hello = first.start()
+                self.drivers_seen[language] = protocol.describe(hello)
                 self.log(f"{language}: {self.drivers_seen[language]}")
+                if spec.client_version is not None and hello.client_version != spec.client_version:
+                    first.close()
+                    raise drivers.DriverFailure(
+                        f"the {language} driver says client version {hello.client_version!r}, the package "
+                        f"it was built on is {spec.client_version}")
             except drivers.DriverFailure as failure:
                 build_error = str(failure)
                 self.log(f"{language}: {failure}")
@@ -379,6 +386,8 @@ class Run:
                  f"x {list(self.options.languages)}, "
                  + (f"target {self.target}, {sum(self.skip_reason(c) is None for c in self.cases)} of them runnable"
                     if self.target else f"server={self.options.server_mode}") + f", output {self.directory}")
+        if self.options.artifacts:
+            self.log(f"testing the built packages, not the tree: {self.options.artifacts}")
         inputs = RunInputs(self.directory / "inputs")
         results: List[report.CaseResult] = []
         matrix_started = started
@@ -407,6 +416,8 @@ class Run:
                   f"{len({c.template for c in self.cases})} templates × {len(self.options.languages)} languages, "
                   f"{against}, {wall:.0f} s on {platform.node()} "
                   f"({platform.machine()}, {platform.python_version()}).")
+        if self.options.artifacts:
+            header += f"\n\nPackages tested (--artifacts), not the tree: {self.options.artifacts}."
         if self.drivers_seen:
             header += "\n\nDrivers: " + "; ".join(f"{name} = {self.drivers_seen[name]}"
                                                  for name in self.options.languages if name in self.drivers_seen) + "."
@@ -422,6 +433,8 @@ class Run:
                   f"does not report trailers)")
         print(f"run: {wall:.1f} s in all ({matrix_started - started:.1f} s to start servers and build drivers)")
         print(f"reports: {self.directory}/matrix.md, junit.xml, results.json")
+        if self.options.artifacts:
+            print(f"packages tested: {self.options.artifacts}")
         if not self.options.patterns:
             removed, added = inventory_changes(self.cases)
             if removed or added:
@@ -429,5 +442,5 @@ class Run:
                       f"(a renamed case is both); if that is meant: scripts/conformance.sh --write-inventory")
                 failed += 1
         print(f"conformance: {passed} passed, {failed} failed" + (f", {known} known failing" if known else "")
-              + (f", {skipped} skipped" if skipped else ""))
+              + (f", {skipped} skipped" if skipped else "") + (" (on the built packages)" if self.options.artifacts else ""))
         return 1 if failed else 0
