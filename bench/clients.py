@@ -1,21 +1,29 @@
 """Every client against its raw generated stub, side by side in one run (part of make bench).
 
-For each language x payload (150 KB JPEG, batch of 8, [1,224,224,3] float tensor) x
-concurrency (1, 16) x transport (plaintext, TLS), the language's bench command compares the
-public client API with the raw stub (which builds its request on every call, as the client
-does) against the same server. Two servers (--servers):
+For each language x payload (150 KB JPEG, batch of 8 distinct images, [1,224,224,3] float
+tensor) x concurrency (1, 16) x transport (plaintext, TLS), the public client API is compared
+with the raw stub (which builds its request on every call, as the client does) against the
+same server. Two servers (--servers):
   * reference: the Python reference server with service time 0 and --null-model (no model
     work: what is left is transport, encoding, the grpcio server's own cost and client cost);
-  * native: `fpgascore-bench serve` (bench/native_server.py), a Go server doing no work, so
-    the latency is mostly the client's and the transport's.
-Each configuration runs --reps paired processes (`--mode client/stub`, then `stub/client`,
-...): one process holds both sides and alternates short phases of each (A B B A ...), so the
-two sides share the process's thread placement and the machine's drift. A rep's ratio is its
-client p50 over its stub p50; the row's ratio is the median of the reps' ratios, its
-latencies the medians over the reps. First, on the first server (--no-noise skips it), the same
-procedure with the stub on both sides (`stub/stub`, an A/A test) shows how far from 1.000 the
-ratio strays by noise alone. A TCP loopback echo of the same sizes (bench/tcp_floor.py) is the
-floor.
+  * native: the Go null server (go/internal/cmd/bench-null-server, bench/native_server.py),
+    doing no work, so the latency is mostly the client's and the transport's.
+
+This file does all the planning and all the statistics. Each language has a thin worker
+(bench/workers/python_worker.py, go/internal/cmd/bench-worker, csharp/FpgaScore.Bench): it
+reads one plan, a JSON line on stdin (make_plan: server, payload, concurrency, each side's
+mode, warm-up calls, the phases in order), sets up each side (the client, or the raw stub, each
+on its own connection), runs the phases and prints one JSON report: per phase its side, the
+latency of every call, its wall and process CPU time (check_report, side_results).
+
+Each configuration runs --reps paired processes (client/stub, then stub/client, ...): one
+process holds both sides and alternates short phases of each (A B B A ..., every worker
+waiting for the others between phases), so the two sides share the process's thread
+placement and the machine's drift. A rep's ratio is its client p50 over its stub p50; the
+row's ratio is the median of the reps' ratios, its latencies the medians over the reps. First,
+on the first server (--no-noise skips it), the same procedure with the stub on both sides
+(stub/stub, an A/A test) shows how far from 1.000 the ratio strays by noise alone. A TCP
+loopback echo of the same sizes (bench/tcp_floor.py) is the floor.
 
     /usr/bin/python3 bench/clients.py [--languages python,go,csharp] [--servers reference,native]
         [--calls 800] [--reps 4] [--json F] [--markdown F]
@@ -46,17 +54,20 @@ from native_server import NativeServer  # noqa: E402
 IMAGE = ROOT / "conformance" / "testdata" / "images" / "large-150k.jpg"
 TOOLS = ROOT / ".tools"
 KEY_ENV = "FPGASCORE_BENCH_KEY"
-NATIVE_SERVER = TOOLS / "bin" / "fpgascore-bench"
-GO_BUILD = ["bash", "-c", "source scripts/go-env.sh && cd go && go build -o ../.tools/bin/fpgascore-bench ./cmd/fpgascore-bench"]
+NATIVE_SERVER = TOOLS / "bin" / "fpgascore-bench-null-server"
+GO_BUILD = ["bash", "-c", "source scripts/go-env.sh && cd go && "
+            "go build -o ../.tools/bin/fpgascore-bench-null-server ./internal/cmd/bench-null-server && "
+            "go build -o ../.tools/bin/fpgascore-bench-worker ./internal/cmd/bench-worker"]
 BUILD = {
-    "native": GO_BUILD,  # the native server is the Go bench binary's serve mode
+    "native": GO_BUILD,  # the native null server lives in the Go module, beside the Go worker
     "go": GO_BUILD,
     "csharp": ["dotnet", "build", "csharp/FpgaScore.Bench/FpgaScore.Bench.csproj", "-c", "Release",
                "-o", str(TOOLS / "csharp-bench"), "--nologo", "-v", "quiet"],
 }
-RUN = {
-    "python": [os.environ.get("FPGASCORE_PYTHON", "/usr/bin/python3"), str(ROOT / "python" / "benchmarks" / "fpgascore_bench.py")],
-    "go": [str(TOOLS / "bin" / "fpgascore-bench")],
+# Each language's worker: it reads one plan (a JSON line) on stdin, runs it, prints one report.
+WORKER = {
+    "python": [os.environ.get("FPGASCORE_PYTHON", "/usr/bin/python3"), str(ROOT / "bench" / "workers" / "python_worker.py")],
+    "go": [str(TOOLS / "bin" / "fpgascore-bench-worker")],
     "csharp": ["dotnet", str(TOOLS / "csharp-bench" / "FpgaScore.Bench.dll")],
 }
 # A paired process: phases of 20 calls (at least 4 per worker, so that a phase at concurrency
@@ -64,24 +75,117 @@ RUN = {
 PHASE_CALLS = 20
 WARMUP_CALLS = 300
 PAYLOAD_FLOOR = {"jpeg": "jpeg-150k", "batch8": "batch-8", "tensor": "tensor-602112"}
+SIDE_NAMES = ("a", "b")
+ABBA = (0, 1, 1, 0)  # the order of the sides in each block of four phases: cancels order effects
+
+
+# -- planning: what a worker is told to do -------------------------------------------------------
+
+def plan_phases(calls: int, concurrency: int, phase_calls: int = PHASE_CALLS) -> list:
+    """The measured phases of a paired process, as (side index, calls of each worker): each
+    worker makes max(1, K // N) calls a phase, K = max(phase_calls, 4 N); both sides get the
+    same number of phases, the fewest that make at least `calls` calls each, in the order
+    A B B A A B B A ..."""
+    if calls < 1 or concurrency < 1:
+        raise ValueError(f"calls and concurrency must be at least 1, not {calls} and {concurrency}")
+    per_worker = max(1, max(phase_calls, 4 * concurrency) // concurrency)
+    phases_per_side = -(-calls // (per_worker * concurrency))
+    return [(ABBA[i % 4], per_worker) for i in range(2 * phases_per_side)]
+
+
+def warmup_per_worker(concurrency: int) -> int:
+    """Warm-up calls of each worker on each side: WARMUP_CALLS a side in all, so that JITs
+    (.NET's tiers) reach steady state."""
+    return -(-WARMUP_CALLS // concurrency)
+
+
+def make_plan(modes, payload: str, concurrency: int, calls: int, *, port: int, host: str = "127.0.0.1",
+              tls: bool = False, ca=None, key_env=None, image=IMAGE) -> dict:
+    """The plan a worker runs (the JSON line on its stdin): where to call, what to send, each
+    side's mode (client: the public API; stub: the raw generated stub), warm-up calls per worker
+    and side, and the phases in order, each a side and the calls of each of the N workers."""
+    if len(modes) != 2 or set(modes) - {"client", "stub"}:
+        raise ValueError(f"a plan has two sides, each client or stub, not {modes!r}")
+    return {"host": host, "port": port, "tls": tls, "ca": str(ca) if ca else None, "key_env": key_env,
+            "payload": payload, "image": str(image), "concurrency": concurrency,
+            "warmup": warmup_per_worker(concurrency),
+            "sides": [{"name": SIDE_NAMES[i], "mode": mode} for i, mode in enumerate(modes)],
+            "phases": [{"side": SIDE_NAMES[side], "calls_per_worker": n} for side, n in plan_phases(calls, concurrency)]}
+
+
+# -- statistics: what the workers' raw timings say ------------------------------------------------
+
+def percentile(values, p: float) -> float:
+    """The p-th percentile, interpolated linearly between the closest ranks (numpy's default)."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("no values")
+    rank = p / 100 * (len(ordered) - 1)
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (rank - low) * (ordered[high] - ordered[low])
+
+
+class BadReport(RuntimeError):
+    """A worker's report does not match its plan."""
+
+
+def check_report(plan: dict, report: dict) -> None:
+    """A report has one entry per planned phase, in order: the phase's side, one latency per
+    call of each worker, its wall and CPU time."""
+    phases = report.get("phases") if isinstance(report, dict) else None
+    if not isinstance(phases, list) or len(phases) != len(plan["phases"]):
+        raise BadReport(f"the plan has {len(plan['phases'])} phases, the report "
+                        f"{len(phases) if isinstance(phases, list) else 'none'}")
+    for index, (planned, got) in enumerate(zip(plan["phases"], phases)):
+        want = planned["calls_per_worker"] * plan["concurrency"]
+        latencies = got.get("latencies_ms")
+        if got.get("side") != planned["side"]:
+            raise BadReport(f"phase {index}: side {got.get('side')!r}, planned {planned['side']!r}")
+        if not isinstance(latencies, list) or len(latencies) != want:
+            raise BadReport(f"phase {index}: {len(latencies) if isinstance(latencies, list) else 'no'} "
+                            f"latencies, planned {want}")
+        if any(not isinstance(x, (int, float)) or x < 0 for x in latencies) or \
+                not all(isinstance(got.get(k), (int, float)) and got[k] >= 0 for k in ("wall_ms", "cpu_ms")):
+            raise BadReport(f"phase {index}: a latency, wall_ms or cpu_ms is not a number >= 0")
+
+
+def side_results(plan: dict, report: dict) -> list:
+    """Per side of the plan (A, then B): its mode, calls, latency percentiles, throughput over
+    the wall time of its phases, and process CPU per call over its phases."""
+    check_report(plan, report)
+    results = []
+    for side in plan["sides"]:
+        mine = [phase for phase in report["phases"] if phase["side"] == side["name"]]
+        latencies = [x for phase in mine for x in phase["latencies_ms"]]
+        wall_s = sum(phase["wall_ms"] for phase in mine) / 1000
+        results.append({"mode": side["mode"], "side": side["name"], "calls": len(latencies),
+                        "p50_ms": percentile(latencies, 50), "p90_ms": percentile(latencies, 90),
+                        "p99_ms": percentile(latencies, 99),
+                        "throughput_per_s": len(latencies) / wall_s if wall_s > 0 else float("inf"),
+                        "cpu_ms_per_call": sum(phase["cpu_ms"] for phase in mine) / len(latencies)})
+    return results
+
+
+def run_worker(language: str, plan: dict) -> dict:
+    """One process of the language's worker, told `plan`: its report."""
+    command = WORKER[language]
+    result = subprocess.run(command, input=json.dumps(plan) + "\n", capture_output=True, text=True, timeout=600,
+                            cwd=ROOT)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed (exit {result.returncode}): {result.stderr[-800:]}")
+    try:
+        return json.loads(result.stdout)
+    except ValueError:
+        raise BadReport(f"{' '.join(command)} printed {result.stdout[-800:]!r}, not one JSON report") from None
 
 
 def run_paired(language, modes, payload, concurrency, server, tls, ca, calls) -> tuple:
-    """One paired process of the language's bench command (--mode A/B): A's and B's results."""
-    command = RUN[language] + ["--host", "127.0.0.1", "--port", str(server.port), "--payload", payload,
-                               "--image", str(IMAGE), "--concurrency", str(concurrency), "--calls", str(calls),
-                               "--mode", "/".join(modes), "--phase-calls", str(max(PHASE_CALLS, 4 * concurrency)),
-                               # per worker: WARMUP_CALLS in all, so that JITs (.NET's tiers) reach steady state
-                               "--warmup", str(-(-WARMUP_CALLS // concurrency))]
-    if tls:
-        command += ["--tls", "--ca", str(ca), "--key-env", KEY_ENV]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
-    if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed: {result.stderr[-800:]}")
-    lines = [json.loads(line) for line in result.stdout.strip().splitlines()[-2:]]
-    if [line.get("side") for line in lines] != ["a", "b"] or [line["mode"] for line in lines] != list(modes):
-        raise RuntimeError(f"{' '.join(command)} printed {result.stdout[-800:]!r}, not sides a and b")
-    return lines[0], lines[1]
+    """One paired process of the language's worker (sides A and B): A's and B's results."""
+    plan = make_plan(modes, payload, concurrency, calls, port=server.port, tls=tls, ca=ca if tls else None,
+                     key_env=KEY_ENV if tls else None)
+    a, b = side_results(plan, run_worker(language, plan))
+    return a, b
 
 
 @contextlib.contextmanager
@@ -128,7 +232,7 @@ def measure_row(args, server_name, language, tls_on, payload, concurrency, serve
 
 def noise_row(args, server_name, language, payload, concurrency, server) -> dict:
     """The ratio measurement's own noise: the same procedure as measure_row with the stub on
-    both sides (`--mode stub/stub`, an A/A test); its ratio would be 1.000 on a quiet machine."""
+    both sides (a stub/stub plan, an A/A test); its ratio would be 1.000 on a quiet machine."""
     ratios = []
     for _ in range(args.reps):
         a, b = run_paired(language, ("stub", "stub"), payload, concurrency, server, False, None, args.calls)

@@ -1,4 +1,5 @@
-"""The native benchmark partner: `fpgascore-bench serve`, a Go PredictionService that does no
+"""The native benchmark partner: the Go null server (go/internal/cmd/bench-null-server, built
+by bench/clients.py into .tools/bin/fpgascore-bench-null-server), a PredictionService that does no
 work at all (uniform scores, the reference server's answer shape). Against the Python
 reference server a call's latency is mostly that server's own per-call cost; against this
 one it is mostly the client's and the transport's, which is what the TCP floor measures.
@@ -23,7 +24,7 @@ from typing import Optional, Tuple
 class NativeServer:
     def __init__(self, binary: pathlib.Path, tls: Optional[Tuple[pathlib.Path, pathlib.Path]] = None,
                  key_env: Optional[str] = None) -> None:
-        self.command = [str(binary), "serve", "--host", "127.0.0.1", "--port", "0"]
+        self.command = [str(binary), "--host", "127.0.0.1", "--port", "0"]
         if tls:
             self.command += ["--tls", "--cert", str(tls[0]), "--key", str(tls[1])]
         if key_env:

@@ -7,7 +7,6 @@
 #   - the emulator: latency vs service time, server CPU per image, saturation vs theory, past
 #     the queue bound
 #   - keyed calls next to hostile peers (half-open keyless streams, worst-case images)
-#   - each language's own micro-benchmark
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -32,10 +31,4 @@ run "Emulator, 2 FPGAs x 20 ms" "$PYTHON" bench/emulator.py --service-time-ms 20
 run "Emulator, 2 FPGAs x 50 ms" "$PYTHON" bench/emulator.py --service-time-ms 50 --fpgas 2 --seconds 5 --json "$out/emulator-50ms.json"
 run "Hostile peers (keyed calls at 50 % of 2 FPGAs x 20 ms; 200 keyless half-open streams; worst-case images)" \
   "$PYTHON" bench/hostile.py --seconds 10 --json "$out/hostile.json"
-for payload in image batch8 tensor; do
-  run "Python client vs raw stub ($payload, emulator, service time 0)" \
-    "$PYTHON" python/benchmarks/bench_client_vs_stub.py --payload "$payload" --calls 200
-done
-if [[ -x scripts/bench-go.sh ]]; then run "Go client vs raw stub" scripts/bench-go.sh; fi
-if [[ -x scripts/bench-csharp.sh ]]; then run "C# client vs raw stub" scripts/bench-csharp.sh; fi
 log "report: $report"

@@ -5,7 +5,6 @@
 #
 #   scripts/test-go.sh                 # go.mod minimums, gofmt, go vet, staticcheck, go test -race
 #   scripts/test-go.sh -run TestFake   # extra arguments go to `go test`
-#   FPGASCORE_GO_BENCH=1 scripts/test-go.sh   # also run the client-vs-raw-stub benchmark
 #
 # Exits non-zero on any failure, and when no test ran.
 set -euo pipefail
@@ -73,8 +72,4 @@ if (( passed == 0 )); then
   exit 1
 fi
 
-if [[ "${FPGASCORE_GO_BENCH:-0}" == 1 ]]; then
-  say "benchmark: client vs raw stub"
-  go test -run '^$' -bench ClientVsRawStub -benchmem -count 1 ./fpgascore/
-fi
 echo "go: $passed passed, $failed failed, $skipped skipped"

@@ -25,7 +25,7 @@ internal static class Callers
 
     /// <summary>A new caller with its own client or channel: "client" (the public API) or "stub" (the generated stub).</summary>
     /// <exception cref="ArgumentOutOfRangeException">Not one of <see cref="Modes"/>.</exception>
-    public static ICaller Create(string mode, BenchOptions o, Payload payload) => mode switch
+    public static ICaller Create(string mode, Plan o, Payload payload) => mode switch
     {
         "client" => new ClientCaller(o, payload),
         "stub" => new StubCaller(o, payload),
@@ -33,7 +33,7 @@ internal static class Callers
     };
 }
 
-/// <summary>The request contents, built once from the flags.</summary>
+/// <summary>The request contents, built once from the plan.</summary>
 internal sealed class Payload
 {
     public const int Height = 224, Width = 224, Channels = 3;
@@ -71,7 +71,7 @@ internal sealed class ClientCaller : ICaller
     private readonly IScoringRequest _request;
     private readonly int _rows;
 
-    public ClientCaller(BenchOptions o, Payload payload)
+    public ClientCaller(Plan o, Payload payload)
     {
         _client = new ScoringClient(new ScoringClientOptions
         {
@@ -79,7 +79,6 @@ internal sealed class ClientCaller : ICaller
             Port = o.Port,
             UseSsl = o.Tls,
             RootCertificatesFile = o.Ca,
-            ServerNameOverride = o.ServerName,
             AccessToken = o.Key,
             RetryPolicy = RetryPolicy.Disabled,
         });
@@ -119,7 +118,7 @@ internal sealed class StubCaller : ICaller
     private readonly int _rows;
     private readonly Metadata? _headers;
 
-    public StubCaller(BenchOptions o, Payload payload)
+    public StubCaller(Plan o, Payload payload)
     {
         _channel = Channel(o);
         _stub = new PredictionService.PredictionServiceClient(_channel);
@@ -194,49 +193,33 @@ internal sealed class StubCaller : ICaller
         return values;
     }
 
-    /// <summary>Like the library's channel: TLS with custom roots (CustomRootTrust) and the server-name override as :authority/SNI.</summary>
-    private static GrpcChannel Channel(BenchOptions o)
+    /// <summary>Like the library's channel: TLS with the system's roots, or with the plan's CA as the only root (CustomRootTrust).</summary>
+    private static GrpcChannel Channel(Plan o)
     {
         var sockets = new SocketsHttpHandler
         {
             PooledConnectionIdleTimeout = System.Threading.Timeout.InfiniteTimeSpan,
             EnableMultipleHttp2Connections = true,
         };
-        HttpMessageHandler handler = sockets;
-        if (o.Tls)
+        if (o.Tls && o.Ca is not null)
         {
-            var expectedName = o.ServerName ?? o.Host;
-            X509Certificate2Collection? roots = null;
-            if (o.Ca is not null)
-            {
-                roots = new X509Certificate2Collection();
-                roots.ImportFromPemFile(o.Ca);
-                if (roots.Count == 0) throw new ArgumentException($"--ca {o.Ca} holds no PEM certificate");
-            }
+            var roots = new X509Certificate2Collection();
+            roots.ImportFromPemFile(o.Ca);
+            if (roots.Count == 0) throw new ArgumentException($"the CA {o.Ca} holds no PEM certificate");
             sockets.SslOptions = new SslClientAuthenticationOptions
             {
-                RemoteCertificateValidationCallback = (_, certificate, presented, errors) =>
-                    roots is null
-                        ? errors == SslPolicyErrors.None || OnlyNameMismatch(errors, certificate, expectedName)
-                        : Trusted(certificate, presented, roots, expectedName),
+                RemoteCertificateValidationCallback = (_, certificate, presented, _) => Trusted(certificate, presented, roots, o.Host),
             };
-            if (o.ServerName is not null)
-                handler = new AuthorityHandler(o.ServerName) { InnerHandler = sockets };
         }
-        var scheme = o.Tls ? "https" : "http";
-        return GrpcChannel.ForAddress(new UriBuilder(scheme, o.Host, o.Port).Uri, new GrpcChannelOptions
+        return GrpcChannel.ForAddress(new UriBuilder(o.Tls ? "https" : "http", o.Host, o.Port).Uri, new GrpcChannelOptions
         {
-            HttpHandler = handler,
+            HttpHandler = sockets,
             DisposeHttpClient = true,
             Credentials = o.Tls ? ChannelCredentials.SecureSsl : ChannelCredentials.Insecure,
             MaxReceiveMessageSize = 64 * 1024 * 1024,
             MaxSendMessageSize = 64 * 1024 * 1024,
         });
     }
-
-    private static bool OnlyNameMismatch(SslPolicyErrors errors, X509Certificate? certificate, string expectedName) =>
-        errors == SslPolicyErrors.RemoteCertificateNameMismatch && certificate is not null &&
-        new X509Certificate2(certificate).MatchesHostname(expectedName);
 
     private static bool Trusted(X509Certificate? certificate, X509Chain? presented, X509Certificate2Collection roots, string expectedName)
     {
@@ -252,14 +235,5 @@ internal sealed class StubCaller : ICaller
             foreach (var element in presented.ChainElements)
                 policy.ExtraStore.Add(element.Certificate);
         return chain.Build(leaf) && leaf.MatchesHostname(expectedName);
-    }
-
-    private sealed class AuthorityHandler(string authority) : DelegatingHandler
-    {
-        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
-        {
-            request.Headers.Host = authority;
-            return base.SendAsync(request, cancellationToken);
-        }
     }
 }

@@ -2,7 +2,7 @@ using System.Diagnostics;
 
 namespace FpgaScore.Bench;
 
-/// <summary>What the single and the paired runner share: workers run at once with a barrier at the end, and timed calls.</summary>
+/// <summary>Workers run at once with a barrier at the end, and timed calls.</summary>
 internal static class Workers
 {
     /// <summary>

@@ -1,24 +1,15 @@
-package main
+package benchserver
 
 import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/binary"
-	"encoding/json"
-	"encoding/pem"
 	"io"
 	"math"
-	"math/big"
-	"net"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -32,14 +23,15 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/fpgascore/fpgascore/go/fpgascorepb"
+	"github.com/fpgascore/fpgascore/go/internal/testcert"
 )
 
 // startNull serves the null server of cfg (its port is ignored: 127.0.0.1:0) for the test's
 // duration and returns its address.
-func startNull(t *testing.T, cfg serveConfig) string {
+func startNull(t *testing.T, cfg Config) string {
 	t.Helper()
-	cfg.host, cfg.port = "127.0.0.1", 0
-	srv, lis, err := newNullServer(&cfg)
+	cfg.Host, cfg.Port = "127.0.0.1", 0
+	srv, lis, err := New(&cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,35 +66,8 @@ func rawStub(t *testing.T, addr, caFile string) pb.PredictionServiceClient {
 // selfSigned writes a self-signed certificate for 127.0.0.1 and its key as PEM files.
 func selfSigned(t *testing.T) (certFile, keyFile string) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	certFile, keyFile, err := testcert.Write(t.TempDir())
 	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "fpgascore-bench test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return certFile, keyFile
@@ -158,7 +123,7 @@ func checkMatrix(t *testing.T, resp *pb.PredictResponse, name string, rows, colu
 var requestIDPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 func TestServePredict(t *testing.T) {
-	stub := rawStub(t, startNull(t, serveConfig{}), "")
+	stub := rawStub(t, startNull(t, Config{}), "")
 	image := bytes.Repeat([]byte{0xff}, 150*1024) // never decoded
 	for _, c := range []struct {
 		name string
@@ -212,7 +177,7 @@ func TestServePredict(t *testing.T) {
 }
 
 func TestServeInvalidArgument(t *testing.T) {
-	stub := rawStub(t, startNull(t, serveConfig{}), "")
+	stub := rawStub(t, startNull(t, Config{}), "")
 	tooMany := make([][]byte, 65)
 	for i := range tooMany {
 		tooMany[i] = []byte("x")
@@ -248,7 +213,7 @@ func TestServeInvalidArgument(t *testing.T) {
 func TestServeAuth(t *testing.T) {
 	cert, key := selfSigned(t)
 	const secret = "s3cret-key"
-	stub := rawStub(t, startNull(t, serveConfig{tls: true, certFile: cert, keyFile: key, accessKey: secret}), cert)
+	stub := rawStub(t, startNull(t, Config{TLS: true, CertFile: cert, KeyFile: key, AccessKey: secret}), cert)
 	for _, c := range []struct {
 		authorization []string
 		want          codes.Code
@@ -293,12 +258,12 @@ func TestServeFlags(t *testing.T) {
 		{"--nope"},
 	} {
 		var out, errOut bytes.Buffer
-		if code := serveCommand(context.Background(), args, &out, &errOut); code != 2 || out.Len() != 0 || errOut.Len() == 0 {
+		if code := Command(context.Background(), args, &out, &errOut); code != 2 || out.Len() != 0 || errOut.Len() == 0 {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out.String(), errOut.String())
 		}
 	}
 	var out, errOut bytes.Buffer
-	if code := serveCommand(context.Background(), []string{"--port", "0", "--tls", "--cert", cert, "--key", cert}, &out, &errOut); code != 1 {
+	if code := Command(context.Background(), []string{"--port", "0", "--tls", "--cert", cert, "--key", cert}, &out, &errOut); code != 1 {
 		t.Errorf("unusable key file: exit %d, stderr %q", code, errOut.String())
 	}
 }
@@ -312,7 +277,7 @@ func TestServeCommand(t *testing.T) {
 	var errOut bytes.Buffer
 	exited := make(chan int, 1)
 	go func() {
-		code := serveCommand(ctx, []string{"--port", "0"}, stdoutW, &errOut)
+		code := Command(ctx, []string{"--port", "0"}, stdoutW, &errOut)
 		stdoutW.Close()
 		exited <- code
 	}()
@@ -338,53 +303,5 @@ func TestServeCommand(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("the server did not stop")
-	}
-}
-
-// TestBenchAgainstNullServer runs the bench, client and stub modes, against the null server:
-// plaintext with every payload, and TLS with a key.
-func TestBenchAgainstNullServer(t *testing.T) {
-	img := filepath.Join(t.TempDir(), "large.jpg")
-	if err := os.WriteFile(img, bytes.Repeat([]byte{0xd8}, 150*1024), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert, key := selfSigned(t)
-	t.Setenv("FPGASCORE_BENCH_TEST_KEY", "k3y")
-	plain := startNull(t, serveConfig{})
-	secure := startNull(t, serveConfig{tls: true, certFile: cert, keyFile: key, accessKey: "k3y"})
-	type target struct {
-		addr, payload string
-		extra         []string
-	}
-	var runs []target
-	for _, payload := range []string{"jpeg", "batch8", "tensor"} {
-		runs = append(runs, target{plain, payload, nil})
-	}
-	runs = append(runs, target{secure, "jpeg", []string{"--tls", "--ca", cert, "--key-env", "FPGASCORE_BENCH_TEST_KEY"}})
-	for _, r := range runs {
-		_, port, _ := net.SplitHostPort(r.addr)
-		for _, mode := range []string{"client", "stub"} {
-			args := append([]string{"--host", "127.0.0.1", "--port", port, "--payload", r.payload, "--image", img,
-				"--concurrency", "2", "--calls", "10", "--warmup", "2", "--mode", mode}, r.extra...)
-			var out, errOut bytes.Buffer
-			if code := run(args, &out, &errOut); code != 0 {
-				t.Fatalf("%v: exit %d: %s", args, code, errOut.String())
-			}
-			var res result
-			if err := json.Unmarshal(out.Bytes(), &res); err != nil {
-				t.Fatalf("%v: %v: %q", args, err, out.String())
-			}
-			if res.Mode != mode || res.Payload != r.payload || res.Calls != 10 || res.TLS != (r.extra != nil) || res.ThroughputPerS <= 0 {
-				t.Errorf("%v: %+v", args, res)
-			}
-		}
-	}
-	// Without the key the secure server refuses the bench's calls.
-	_, port, _ := net.SplitHostPort(secure)
-	var out, errOut bytes.Buffer
-	args := []string{"--host", "127.0.0.1", "--port", port, "--tls", "--ca", cert, "--payload", "jpeg", "--image", img,
-		"--concurrency", "1", "--calls", "1", "--mode", "stub"}
-	if code := run(args, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "Unauthenticated") {
-		t.Errorf("no key: exit %d, stderr %q", code, errOut.String())
 	}
 }

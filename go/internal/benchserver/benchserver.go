@@ -1,7 +1,10 @@
-// The serve mode: a native "null" server, the benchmark partner that shows what a gRPC call
-// costs when the server is native Go instead of the reference server (Python grpcio):
+// Package benchserver is the native "null" server, the benchmark partner of bench/clients.py
+// (bench/native_server.py runs it as go/internal/cmd/bench-null-server): it shows what a gRPC
+// call costs when the server is native Go instead of the reference server (Python grpcio):
 //
-//	fpgascore-bench serve --port P [--host 127.0.0.1] [--tls --cert PEM --key PEM] [--key-env VAR]
+//	bench-null-server --port P [--host 127.0.0.1] [--tls --cert PEM --key PEM] [--key-env VAR]
+//
+// It lives under internal/ so that the published module's commands (cmd/...) do not offer it.
 //
 // It serves tensorflow.serving.PredictionService/Predict with no model work at all: every
 // image scores a uniform 1/1000 per class, like the reference server's --null-model. The
@@ -22,7 +25,7 @@
 // On startup it prints one line to stdout, "listening on HOST:PORT" (the real port when
 // --port is 0), then serves until SIGINT or SIGTERM, stops gracefully and exits 0. Bad flags:
 // exit 2; cannot listen or serve: exit 1.
-package main
+package benchserver
 
 import (
 	"context"
@@ -71,25 +74,25 @@ const (
 	authorizationMD = "authorization"
 )
 
-// serveConfig is what the serve flags say.
-type serveConfig struct {
-	host      string
-	port      int
-	tls       bool
-	certFile  string
-	keyFile   string
-	accessKey string // from the variable --key-env names; empty: calls are not authenticated
+// Config is what the serve flags say.
+type Config struct {
+	Host      string
+	Port      int
+	TLS       bool
+	CertFile  string
+	KeyFile   string
+	AccessKey string // from the variable --key-env names; empty: calls are not authenticated
 }
 
-func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
-	cfg := &serveConfig{}
-	fs := flag.NewFlagSet("fpgascore-bench serve", flag.ContinueOnError)
+func parseServeFlags(args []string, stderr io.Writer) (*Config, error) {
+	cfg := &Config{}
+	fs := flag.NewFlagSet("bench-null-server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.host, "host", "127.0.0.1", "address to listen on")
-	fs.IntVar(&cfg.port, "port", -1, "port to listen on (required; 0 picks a free one)")
-	fs.BoolVar(&cfg.tls, "tls", false, "serve TLS (needs --cert and --key)")
-	fs.StringVar(&cfg.certFile, "cert", "", "PEM file of the server certificate chain (needs --tls)")
-	fs.StringVar(&cfg.keyFile, "key", "", "PEM file of the server private key (needs --tls)")
+	fs.StringVar(&cfg.Host, "host", "127.0.0.1", "address to listen on")
+	fs.IntVar(&cfg.Port, "port", -1, "port to listen on (required; 0 picks a free one)")
+	fs.BoolVar(&cfg.TLS, "tls", false, "serve TLS (needs --cert and --key)")
+	fs.StringVar(&cfg.CertFile, "cert", "", "PEM file of the server certificate chain (needs --tls)")
+	fs.StringVar(&cfg.KeyFile, "key", "", "PEM file of the server private key (needs --tls)")
 	keyEnv := fs.String("key-env", "", "name of the environment variable holding the access key calls must send (needs --tls)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -100,24 +103,24 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	switch {
 	case fs.NArg() > 0:
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
-	case cfg.port < 0 || cfg.port > 65535:
+	case cfg.Port < 0 || cfg.Port > 65535:
 		return nil, errors.New("--port is required (0-65535, 0 picks a free port)")
-	case cfg.tls && (cfg.certFile == "" || cfg.keyFile == ""):
+	case cfg.TLS && (cfg.CertFile == "" || cfg.KeyFile == ""):
 		return nil, errors.New("--tls needs --cert and --key")
-	case !cfg.tls && (cfg.certFile != "" || cfg.keyFile != "" || *keyEnv != ""):
+	case !cfg.TLS && (cfg.CertFile != "" || cfg.KeyFile != "" || *keyEnv != ""):
 		return nil, errors.New("--cert, --key and --key-env need --tls")
 	}
 	if *keyEnv != "" {
-		if cfg.accessKey = os.Getenv(*keyEnv); cfg.accessKey == "" {
+		if cfg.AccessKey = os.Getenv(*keyEnv); cfg.AccessKey == "" {
 			return nil, fmt.Errorf("the variable %s named by --key-env is empty", *keyEnv)
 		}
 	}
 	return cfg, nil
 }
 
-// serveCommand is `fpgascore-bench serve ARGS`: it serves until ctx ends (main cancels it on
+// Command is `bench-null-server ARGS`: it serves until ctx ends (main cancels it on
 // SIGINT/SIGTERM), then stops gracefully. It returns the exit code.
-func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg, err := parseServeFlags(args, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -125,23 +128,23 @@ func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		var pe parseError
 		if !errors.As(err, &pe) {
-			fmt.Fprintln(stderr, "fpgascore-bench serve:", err)
+			fmt.Fprintln(stderr, "bench-null-server:", err)
 		}
 		return 2
 	}
-	srv, lis, err := newNullServer(cfg)
+	srv, lis, err := New(cfg)
 	if err != nil {
-		fmt.Fprintln(stderr, "fpgascore-bench serve:", err)
+		fmt.Fprintln(stderr, "bench-null-server:", err)
 		return 1
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
 	port := strconv.Itoa(lis.Addr().(*net.TCPAddr).Port)
-	fmt.Fprintf(stdout, "listening on %s\n", net.JoinHostPort(cfg.host, port))
+	fmt.Fprintf(stdout, "listening on %s\n", net.JoinHostPort(cfg.Host, port))
 
 	select {
 	case err := <-served: // Serve returns early only on a listener failure
-		fmt.Fprintln(stderr, "fpgascore-bench serve:", err)
+		fmt.Fprintln(stderr, "bench-null-server:", err)
 		return 1
 	case <-ctx.Done():
 	}
@@ -156,16 +159,16 @@ func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	return 0
 }
 
-// newNullServer listens on cfg's address and returns the gRPC server, not yet serving
+// New listens on cfg's address and returns the gRPC server, not yet serving
 // (srv.Serve(lis) serves), with the null PredictionService registered.
-func newNullServer(cfg *serveConfig) (*grpc.Server, net.Listener, error) {
+func New(cfg *Config) (*grpc.Server, net.Listener, error) {
 	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(maxRecvMsgBytes),
 		// The reference server's keepalive policy: pings every 10 s or more, calls or not.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 	}
-	if cfg.tls {
-		pair, err := tls.LoadX509KeyPair(cfg.certFile, cfg.keyFile)
+	if cfg.TLS {
+		pair, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
 		if err != nil {
 			return nil, nil, fmt.Errorf("loading --cert/--key: %w", err)
 		}
@@ -174,12 +177,12 @@ func newNullServer(cfg *serveConfig) (*grpc.Server, net.Listener, error) {
 			MinVersion:   tls.VersionTLS12,
 		})))
 	}
-	lis, err := net.Listen("tcp", net.JoinHostPort(cfg.host, strconv.Itoa(cfg.port)))
+	lis, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
 	if err != nil {
 		return nil, nil, err
 	}
 	srv := grpc.NewServer(opts...)
-	pb.RegisterPredictionServiceServer(srv, newNullService(cfg.accessKey))
+	pb.RegisterPredictionServiceServer(srv, newNullService(cfg.AccessKey))
 	return srv, lis, nil
 }
 
@@ -390,6 +393,9 @@ func shapeString(t *pb.TensorProto) string {
 	}
 	return "[" + strings.Join(dims, ", ") + "]"
 }
+
+// parseError is an error the flag package has already reported.
+type parseError struct{ error }
 
 // newRequestID is a random 32-hex-digit id, like the reference server's uuid4().hex.
 func newRequestID() string {
