@@ -74,7 +74,7 @@ def test_judging_reads_typed_answers():
 # client option the runner does not send would silently test nothing.
 CLIENT_KEYS = {"use_ssl", "roots", "env_roots", "server_name_override", "access_token", "secondary_access_token",
                "auth_scheme", "allow_insecure_key", "timeout_ms", "retry", "metadata", "model_name", "signature_name"}
-ACTION_KEYS = {"kind", "images", "calls", "concurrency", "from_images", "zeros_shape", "request"}
+ACTION_KEYS = {"kind", "images", "calls", "concurrency", "from_images", "zeros_shape", "request", "cancel_after_ms"}
 
 
 def test_every_case_option_is_one_the_runner_sends():

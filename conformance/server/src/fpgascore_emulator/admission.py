@@ -137,8 +137,9 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
                 request = next(requests)
             except (StopIteration, grpc.RpcError):
                 if not expired and context.is_active():  # the caller half-closed without a message
-                    raise CallError(grpc.StatusCode.INVALID_ARGUMENT, "the call ended without its request message",
-                                    refusal="request.abandoned") from None
+                    raise CallError(grpc.StatusCode.INVALID_ARGUMENT,
+                                    "the call ended without its request message (none sent, or one over "
+                                    "--max-message-bytes)", refusal="request.abandoned") from None
                 # Cancelled: the caller left, or its message did not come within the wait.
                 self.abandoned_lines.log("request.abandoned", method=method, peer=peer,
                                          request_wait_s=self._request_wait_s)
