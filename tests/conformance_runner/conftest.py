@@ -14,7 +14,8 @@ import pytest
 REPO = pathlib.Path(__file__).resolve().parents[2]
 HERE = pathlib.Path(__file__).resolve().parent
 PYTHON = os.environ.get("FPGASCORE_PYTHON", "/usr/bin/python3")
-RAW_STUB = HERE / "raw_stub_driver.py"
+RAW_STUB = REPO / "conformance" / "drivers" / "raw_stub" / "driver.py"
+RAW_STUB_KNOWN_FAILING = REPO / "conformance" / "known_failing" / "raw-stub.txt"
 
 
 @dataclasses.dataclass

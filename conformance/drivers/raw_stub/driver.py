@@ -10,7 +10,7 @@ local input checks, no error classification, no deadline handling beyond passing
 timeout. tests/conformance_runner/test_raw_stub.py runs the conformance suite with it and
 checks that the suite fails it exactly where a client's own logic is needed.
 
-    /usr/bin/python3 tests/conformance_runner/raw_stub_driver.py   # the Hello first, then requests
+    /usr/bin/python3 conformance/drivers/raw_stub/driver.py   # the Hello first, then requests
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")
-_ROOT = Path(__file__).resolve().parents[2]
+_ROOT = Path(__file__).resolve().parents[3]
 for _src in (_ROOT / "python" / "src", _ROOT / "conformance" / "runner" / "src"):
     if str(_src) not in sys.path:
         sys.path.insert(0, str(_src))
