@@ -8,7 +8,8 @@ from typing import List
 
 import pytest
 
-from servers import PYTHON, REPO, FakeServer
+from conftest import PYTHON, REPO
+from fake_server import FakeServer
 
 BENCH = REPO / "python" / "benchmarks" / "fpgascore_bench.py"
 
