@@ -4,18 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/binary"
 	"encoding/json"
-	"encoding/pem"
 	"io"
 	"math"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -32,6 +26,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/fpgascore/fpgascore/go/fpgascorepb"
+	"github.com/fpgascore/fpgascore/go/internal/testkit"
 )
 
 // startNull serves the null server of cfg (its port is ignored: 127.0.0.1:0) for the test's
@@ -71,41 +66,14 @@ func rawStub(t *testing.T, addr, caFile string) pb.PredictionServiceClient {
 	return pb.NewPredictionServiceClient(conn)
 }
 
-// selfSigned writes a self-signed certificate for 127.0.0.1 and its key as PEM files.
-func selfSigned(t *testing.T) (certFile, keyFile string) {
+// testCerts are the test certificates of scripts/make-dev-certs, in a folder of the test's.
+func testCerts(t *testing.T) *testkit.Certs {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	certs, err := testkit.MakeCerts(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "fpgascore-bench test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
+	return certs
 }
 
 func imagesRequest(images ...[]byte) *pb.PredictRequest {
@@ -246,9 +214,9 @@ func TestServeInvalidArgument(t *testing.T) {
 }
 
 func TestServeAuth(t *testing.T) {
-	cert, key := selfSigned(t)
+	certs := testCerts(t)
 	const secret = "s3cret-key"
-	stub := rawStub(t, startNull(t, serveConfig{tls: true, certFile: cert, keyFile: key, accessKey: secret}), cert)
+	stub := rawStub(t, startNull(t, serveConfig{tls: true, certFile: certs.Server.Cert, keyFile: certs.Server.Key, accessKey: secret}), certs.CA)
 	for _, c := range []struct {
 		authorization []string
 		want          codes.Code
@@ -279,7 +247,8 @@ func TestServeAuth(t *testing.T) {
 }
 
 func TestServeFlags(t *testing.T) {
-	cert, key := selfSigned(t)
+	certs := testCerts(t)
+	cert, key := certs.Server.Cert, certs.Server.Key
 	t.Setenv("FPGASCORE_BENCH_TEST_EMPTY", "")
 	for _, args := range [][]string{
 		{},                       // --port is required
@@ -348,10 +317,10 @@ func TestBenchAgainstNullServer(t *testing.T) {
 	if err := os.WriteFile(img, bytes.Repeat([]byte{0xd8}, 150*1024), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cert, key := selfSigned(t)
+	certs := testCerts(t)
 	t.Setenv("FPGASCORE_BENCH_TEST_KEY", "k3y")
 	plain := startNull(t, serveConfig{})
-	secure := startNull(t, serveConfig{tls: true, certFile: cert, keyFile: key, accessKey: "k3y"})
+	secure := startNull(t, serveConfig{tls: true, certFile: certs.Server.Cert, keyFile: certs.Server.Key, accessKey: "k3y"})
 	type target struct {
 		addr, payload string
 		extra         []string
@@ -360,7 +329,7 @@ func TestBenchAgainstNullServer(t *testing.T) {
 	for _, payload := range []string{"jpeg", "batch8", "tensor"} {
 		runs = append(runs, target{plain, payload, nil})
 	}
-	runs = append(runs, target{secure, "jpeg", []string{"--tls", "--ca", cert, "--key-env", "FPGASCORE_BENCH_TEST_KEY"}})
+	runs = append(runs, target{secure, "jpeg", []string{"--tls", "--ca", certs.CA, "--key-env", "FPGASCORE_BENCH_TEST_KEY"}})
 	for _, r := range runs {
 		_, port, _ := net.SplitHostPort(r.addr)
 		for _, mode := range []string{"client", "stub"} {
@@ -382,7 +351,7 @@ func TestBenchAgainstNullServer(t *testing.T) {
 	// Without the key the secure server refuses the bench's calls.
 	_, port, _ := net.SplitHostPort(secure)
 	var out, errOut bytes.Buffer
-	args := []string{"--host", "127.0.0.1", "--port", port, "--tls", "--ca", cert, "--payload", "jpeg", "--image", img,
+	args := []string{"--host", "127.0.0.1", "--port", port, "--tls", "--ca", certs.CA, "--payload", "jpeg", "--image", img,
 		"--concurrency", "1", "--calls", "1", "--mode", "stub"}
 	if code := run(args, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "Unauthenticated") {
 		t.Errorf("no key: exit %d, stderr %q", code, errOut.String())
