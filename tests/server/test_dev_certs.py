@@ -13,8 +13,8 @@ from . import rpc
 
 SCRIPT = rpc.ROOT / "scripts" / "make-dev-certs"
 KEY = "dev-certs-key-5c1e"
-FILES = ["ca.pem", "untrusted-ca.pem"] + [f"{stem}{end}" for stem in ("server", "self-signed", "expired", "wrong-host",
-                                                                        "untrusted") for end in (".pem", "-key.pem")]
+STEMS = ("server", "self-signed", "expired", "wrong-host", "untrusted")
+FILES = ["ca.pem", "untrusted-ca.pem"] + [stem + end for stem in STEMS for end in (".pem", "-key.pem")]
 
 
 def make(*args: str) -> subprocess.CompletedProcess:
