@@ -1,7 +1,7 @@
 // Package testkit is what the Go tests share with the Python and C# tests: test certificates
 // from scripts/make-dev-certs and the reference server started by the one documented command,
-// scripts/run-emulator serve --port 0 --port-file FILE. No certificate is made and no server
-// launch is worked out here; a change to either is made in those scripts.
+// scripts/run-emulator serve --port 0 --port-file FILE. It only runs those scripts: what the
+// certificates are and how the server starts are changed there, once, for every language.
 package testkit
 
 import (
