@@ -58,7 +58,7 @@ public class TlsTests
     [Fact]
     public async Task TheServerNameOverrideIsCheckedAgainstTheCertificate()
     {
-        var server = await Servers.GetAsync(ServerKind.Alias);
+        var server = await Servers.GetAsync(ServerKind.WrongHost);
         using (var plain = Clients.For(server, o => o.AccessToken = Servers.PrimaryKey))
         {
             var error = await Assert.ThrowsAsync<ScoringException>(() => ScoreAsync(plain));
@@ -67,7 +67,7 @@ public class TlsTests
         }
         using var overridden = Clients.For(server, o =>
         {
-            o.ServerNameOverride = "scoring.internal.test";
+            o.ServerNameOverride = Pki.WrongHostName;
             o.AccessToken = Servers.PrimaryKey;
         });
         Assert.Equal(1000, (await ScoreAsync(overridden)).Length);

@@ -94,7 +94,7 @@ func TestMaxResponseBytesIsChecked(t *testing.T) {
 
 func TestEmulatorNonFiniteAnswer(t *testing.T) {
 	e := emulatorFor(t, "plain")
-	c := newTestClient(t, e.addr, fastRetries)
+	c := newTestClient(t, e.Addr, fastRetries)
 	images := [][]byte{testImage(t, "gradient.jpg"), testImage(t, "rings.jpg")}
 	for control, want := range map[string]string{"nan": "(NaN) at image 0, class 0", "inf@1,999": "(+Inf) at image 1, class 999"} {
 		id := caseID(t, control)
@@ -104,7 +104,7 @@ func TestEmulatorNonFiniteAnswer(t *testing.T) {
 		if !errors.As(err, &fe) || fe.Code != codes.Internal || !errors.Is(err, ErrNonFiniteScore) || !strings.Contains(fe.Message, want) {
 			t.Fatalf("%s: %v", control, err)
 		}
-		logged := e.logRecords(t, id)
+		logged := e.Records(id)
 		if len(logged) != 1 || info.Attempts != 1 || fe.RequestID == "" || fe.RequestID != logged[0]["request_id"] {
 			t.Errorf("%s: request id %q, attempts %d, server log %v", control, fe.RequestID, info.Attempts, logged)
 		}
@@ -113,7 +113,7 @@ func TestEmulatorNonFiniteAnswer(t *testing.T) {
 
 func TestEmulatorNegativeScoresPassThrough(t *testing.T) {
 	e := emulatorFor(t, "plain")
-	c := newTestClient(t, e.addr)
+	c := newTestClient(t, e.Addr)
 	img := testImage(t, "rings.jpg")
 	honest, err := c.ScoreImage(context.Background(), img)
 	if err != nil {
@@ -137,20 +137,20 @@ func TestEmulatorResponseLimit(t *testing.T) {
 	}
 	plain := emulatorFor(t, "plain")
 	// 15 MiB: over grpc-go's own 4 MB default, under the client's 16 MiB.
-	if _, err := newTestClient(t, plain.addr).ScoreImage(pad(caseID(t, "15mib"), 15*mib), img); err != nil {
+	if _, err := newTestClient(t, plain.Addr).ScoreImage(pad(caseID(t, "15mib"), 15*mib), img); err != nil {
 		t.Fatalf("a 15 MiB answer: %v", err)
 	}
 	var info CallInfo
-	small := newTestClient(t, plain.addr, fastRetries, WithMaxResponseBytes(mib))
+	small := newTestClient(t, plain.Addr, fastRetries, WithMaxResponseBytes(mib))
 	_, err := small.ScoreImage(WithCallInfo(pad(caseID(t, "over"), mib), &info), img)
 	if ErrorCode(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "received message larger than max") || info.Attempts != 1 {
 		t.Fatalf("over WithMaxResponseBytes: %v (attempts %d)", err, info.Attempts)
 	}
 	large := emulatorFor(t, "large-answers")
-	if _, err := newTestClient(t, large.addr).ScoreImage(pad(caseID(t, "16mib"), 16*mib), img); ErrorCode(err) != codes.ResourceExhausted {
+	if _, err := newTestClient(t, large.Addr).ScoreImage(pad(caseID(t, "16mib"), 16*mib), img); ErrorCode(err) != codes.ResourceExhausted {
 		t.Fatalf("over the default 16 MiB: %v", err)
 	}
-	if _, err := newTestClient(t, large.addr, WithMaxResponseBytes(17*mib)).ScoreImage(pad(caseID(t, "raised"), 16*mib), img); err != nil {
+	if _, err := newTestClient(t, large.Addr, WithMaxResponseBytes(17*mib)).ScoreImage(pad(caseID(t, "raised"), 16*mib), img); err != nil {
 		t.Fatalf("a raised limit: %v", err)
 	}
 }

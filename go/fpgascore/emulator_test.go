@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/fpgascore/fpgascore/go/fpgascorepb"
+	"github.com/fpgascore/fpgascore/go/internal/testkit"
 )
 
 var scoredImages = []string{"checkerboard.png", "gradient.jpg", "large-150k.jpg", "rings.jpg", "tiny-noise.png"}
@@ -53,7 +54,7 @@ func checkRows(t *testing.T, s *Scores, rows int) {
 
 func TestEmulatorScoreImages(t *testing.T) {
 	e := emulatorFor(t, "plain")
-	c := newTestClient(t, e.addr)
+	c := newTestClient(t, e.Addr)
 	ctx := context.Background()
 	var batch [][]byte
 	var singles []*Scores
@@ -97,7 +98,7 @@ func TestEmulatorScoreImages(t *testing.T) {
 
 func TestEmulatorScoreTensor(t *testing.T) {
 	e := emulatorFor(t, "plain")
-	c := newTestClient(t, e.addr)
+	c := newTestClient(t, e.Addr)
 	values := make([]float32, 2*224*224*3)
 	for i := range values {
 		values[i] = float32(i%251) - 120
@@ -119,7 +120,7 @@ func TestEmulatorScoreTensor(t *testing.T) {
 
 func TestEmulatorOutputEncodings(t *testing.T) {
 	e := emulatorFor(t, "plain")
-	c := newTestClient(t, e.addr)
+	c := newTestClient(t, e.Addr)
 	img := [][]byte{testImage(t, "rings.jpg"), testImage(t, "checkerboard.png")}
 	var got [2]*Scores
 	for i, enc := range []string{"tensor_content", "float_val"} {
@@ -140,7 +141,7 @@ func TestEmulatorOutputEncodings(t *testing.T) {
 
 func TestEmulatorBadInputs(t *testing.T) {
 	e := emulatorFor(t, "plain")
-	c := newTestClient(t, e.addr)
+	c := newTestClient(t, e.Addr)
 	ctx := context.Background()
 	_, err := c.ScoreImages(ctx, [][]byte{testImage(t, "gradient.jpg"), testImage(t, "corrupt.jpg")})
 	var fe *Error
@@ -151,20 +152,20 @@ func TestEmulatorBadInputs(t *testing.T) {
 		t.Fatalf("request id %q", fe.RequestID)
 	}
 	// A wrong input name is the server's INVALID_ARGUMENT, not retried.
-	c2 := newTestClient(t, e.addr, WithInputName("pixels"))
+	c2 := newTestClient(t, e.Addr, WithInputName("pixels"))
 	id := caseID(t, "input-name")
 	_, err = c2.ScoreImage(withCase(ctx, id), testImage(t, "gradient.jpg"))
-	if status.Code(err) != codes.InvalidArgument || len(e.logRecords(t, id)) != 1 {
-		t.Fatalf("wrong input name: %v, %d attempts", err, len(e.logRecords(t, id)))
+	if status.Code(err) != codes.InvalidArgument || len(e.Records(id)) != 1 {
+		t.Fatalf("wrong input name: %v, %d attempts", err, len(e.Records(id)))
 	}
 	// An unknown output is refused by the server; "features" is served.
-	c3 := newTestClient(t, e.addr, WithOutputName("nonsense"))
+	c3 := newTestClient(t, e.Addr, WithOutputName("nonsense"))
 	if _, err := c3.ScoreImage(ctx, testImage(t, "gradient.jpg")); status.Code(err) != codes.InvalidArgument {
 		t.Fatalf("unknown output: %v", err)
 	}
 	// It is no [N, 1000] score tensor: the Score calls refuse it (as the Python and C#
 	// clients do), Predict + DecodeScores read it.
-	c4 := newTestClient(t, e.addr, WithOutputName("features"))
+	c4 := newTestClient(t, e.Addr, WithOutputName("features"))
 	if _, err := c4.ScoreImage(ctx, testImage(t, "gradient.jpg")); status.Code(err) != codes.Internal || !strings.Contains(err.Error(), "1000") {
 		t.Fatalf("features output through ScoreImage: %v", err)
 	}
@@ -188,7 +189,7 @@ func asError(err error, target **Error) bool {
 
 func TestEmulatorRetries(t *testing.T) {
 	e := emulatorFor(t, "plain")
-	c := newTestClient(t, e.addr, fastRetries)
+	c := newTestClient(t, e.Addr, fastRetries)
 	img := testImage(t, "tiny-noise.png")
 	for _, tc := range []struct {
 		fail     string
@@ -211,7 +212,7 @@ func TestEmulatorRetries(t *testing.T) {
 		if status.Code(err) != tc.code {
 			t.Errorf("%s: %v", tc.fail, err)
 		}
-		if n := len(e.logRecords(t, id)); n != tc.attempts {
+		if n := len(e.Records(id)); n != tc.attempts {
 			t.Errorf("%s: %d attempts, want %d", tc.fail, n, tc.attempts)
 		}
 		if err != nil {
@@ -221,12 +222,12 @@ func TestEmulatorRetries(t *testing.T) {
 		}
 	}
 	// max_attempts 1: no retry.
-	c1 := newTestClient(t, e.addr, WithRetryPolicy(NoRetries()))
+	c1 := newTestClient(t, e.Addr, WithRetryPolicy(NoRetries()))
 	id := caseID(t, "no-retries")
 	if _, err := c1.ScoreImage(withCase(context.Background(), id, "x-conformance-fail", "1:UNAVAILABLE"), img); status.Code(err) != codes.Unavailable {
 		t.Fatal(err)
 	}
-	if n := len(e.logRecords(t, id)); n != 1 {
+	if n := len(e.Records(id)); n != 1 {
 		t.Fatalf("%d attempts", n)
 	}
 }
@@ -234,7 +235,7 @@ func TestEmulatorRetries(t *testing.T) {
 func TestEmulatorDeadlines(t *testing.T) {
 	e := emulatorFor(t, "plain")
 	img := testImage(t, "tiny-noise.png")
-	c := newTestClient(t, e.addr, WithTimeout(300*time.Millisecond))
+	c := newTestClient(t, e.Addr, WithTimeout(300*time.Millisecond))
 	start := time.Now()
 	_, err := c.ScoreImage(withCase(context.Background(), caseID(t, "default"), "x-conformance-delay-ms", "3000"), img)
 	if status.Code(err) != codes.DeadlineExceeded || time.Since(start) > 2*time.Second {
@@ -242,7 +243,7 @@ func TestEmulatorDeadlines(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	c2 := newTestClient(t, e.addr)
+	c2 := newTestClient(t, e.Addr)
 	start = time.Now()
 	_, err = c2.ScoreImage(withCase(ctx, caseID(t, "ctx"), "x-conformance-delay-ms", "3000"), img)
 	if status.Code(err) != codes.DeadlineExceeded || time.Since(start) > 2*time.Second {
@@ -251,7 +252,7 @@ func TestEmulatorDeadlines(t *testing.T) {
 	// The deadline bounds retries: each attempt takes 200 ms and fails; 450 ms allow at
 	// most 3 attempts and end in the last UNAVAILABLE or DEADLINE_EXCEEDED, never later.
 	id := caseID(t, "bounded")
-	c3 := newTestClient(t, e.addr, WithTimeout(450*time.Millisecond), fastRetries)
+	c3 := newTestClient(t, e.Addr, WithTimeout(450*time.Millisecond), fastRetries)
 	start = time.Now()
 	_, err = c3.ScoreImage(withCase(context.Background(), id, "x-conformance-delay-ms", "200", "x-conformance-fail", "10:UNAVAILABLE"), img)
 	if code := status.Code(err); code != codes.Unavailable && code != codes.DeadlineExceeded {
@@ -261,7 +262,7 @@ func TestEmulatorDeadlines(t *testing.T) {
 		t.Fatalf("took %v", el)
 	}
 	time.Sleep(300 * time.Millisecond) // let the server log a late attempt
-	if n := len(e.logRecords(t, id)); n < 1 || n > 3 {
+	if n := len(e.Records(id)); n < 1 || n > 3 {
 		t.Fatalf("%d attempts", n)
 	}
 }
@@ -282,7 +283,7 @@ func TestEmulatorQueueFullPushback(t *testing.T) {
 		wg.Wait()
 		return errs
 	}
-	noRetry := newTestClient(t, e.addr, WithRetryPolicy(NoRetries()))
+	noRetry := newTestClient(t, e.Addr, WithRetryPolicy(NoRetries()))
 	exhausted := 0
 	for _, err := range run(noRetry, 6) {
 		if status.Code(err) == codes.ResourceExhausted {
@@ -294,7 +295,7 @@ func TestEmulatorQueueFullPushback(t *testing.T) {
 	if exhausted == 0 {
 		t.Fatal("no RESOURCE_EXHAUSTED from a full queue")
 	}
-	retrying := newTestClient(t, e.addr, WithRetryPolicy(RetryPolicy{MaxAttempts: 20}), WithTimeout(30*time.Second))
+	retrying := newTestClient(t, e.Addr, WithRetryPolicy(RetryPolicy{MaxAttempts: 20}), WithTimeout(30*time.Second))
 	for _, err := range run(retrying, 4) {
 		if err != nil {
 			t.Fatalf("with pushback retries: %v", err)
@@ -310,15 +311,15 @@ func TestEmulatorTLSTrusted(t *testing.T) {
 	img := testImage(t, "gradient.jpg")
 	ctx := context.Background()
 	for name, opts := range map[string][]Option{
-		"root file":           {WithRootCAFile(testCerts.caFile)},
-		"root PEM":            {WithRootCAPEM(testCerts.caPEM)},
-		"name override":       {WithRootCAFile(testCerts.caFile), WithServerNameOverride("localhost")},
-		"TLS + root PEM":      {WithTLS(), WithRootCAPEM(testCerts.caPEM)},
-		"localhost by target": {WithRootCAFile(testCerts.caFile)},
+		"root file":           {WithRootCAFile(testCerts.CA)},
+		"root PEM":            {WithRootCAPEM(testCerts.CAPEM)},
+		"name override":       {WithRootCAFile(testCerts.CA), WithServerNameOverride("localhost")},
+		"TLS + root PEM":      {WithTLS(), WithRootCAPEM(testCerts.CAPEM)},
+		"localhost by target": {WithRootCAFile(testCerts.CA)},
 	} {
-		target := e.addr
+		target := e.Addr
 		if name == "localhost by target" {
-			target = strings.Replace(e.addr, "127.0.0.1", "localhost", 1)
+			target = strings.Replace(e.Addr, "127.0.0.1", "localhost", 1)
 		}
 		c := newTestClient(t, target, append(opts, WithAccessToken(testPrimaryKey))...)
 		if _, err := c.ScoreImage(ctx, img); err != nil {
@@ -330,25 +331,25 @@ func TestEmulatorTLSTrusted(t *testing.T) {
 func TestEmulatorTLSRootsEnvVar(t *testing.T) {
 	e := emulatorFor(t, "tls")
 	img := testImage(t, "gradient.jpg")
-	t.Setenv(RootsEnvVar, testCerts.caFile)
-	c := newTestClient(t, e.addr, WithTLS(), WithAccessToken(testPrimaryKey))
+	t.Setenv(RootsEnvVar, testCerts.CA)
+	c := newTestClient(t, e.Addr, WithTLS(), WithAccessToken(testPrimaryKey))
 	if _, err := c.ScoreImage(context.Background(), img); err != nil {
 		t.Fatalf("env roots: %v", err)
 	}
 	// Explicit roots win over the variable.
-	c2 := newTestClient(t, e.addr, WithRootCAFile(testCerts.otherCA), WithAccessToken(testPrimaryKey))
+	c2 := newTestClient(t, e.Addr, WithRootCAFile(testCerts.UntrustedCA), WithAccessToken(testPrimaryKey))
 	if _, err := c2.ScoreImage(context.Background(), img); !untrusted(err) {
 		t.Fatalf("explicit other CA: %v", err)
 	}
 	// The variable replaces the system roots: a file with another CA is not trusted.
-	t.Setenv(RootsEnvVar, testCerts.otherCA)
-	c3 := newTestClient(t, e.addr, WithTLS(), WithAccessToken(testPrimaryKey))
+	t.Setenv(RootsEnvVar, testCerts.UntrustedCA)
+	c3 := newTestClient(t, e.Addr, WithTLS(), WithAccessToken(testPrimaryKey))
 	if _, err := c3.ScoreImage(context.Background(), img); !untrusted(err) {
 		t.Fatalf("env other CA: %v", err)
 	}
 	// An unreadable file is a configuration error.
-	t.Setenv(RootsEnvVar, testCerts.dir+"/missing.pem")
-	if _, err := NewClient(e.addr, WithTLS()); status.Code(err) != codes.InvalidArgument {
+	t.Setenv(RootsEnvVar, testCerts.Dir+"/missing.pem")
+	if _, err := NewClient(e.Addr, WithTLS()); status.Code(err) != codes.InvalidArgument {
 		t.Fatalf("missing env file: %v", err)
 	}
 }
@@ -368,14 +369,14 @@ func TestEmulatorTLSUntrusted(t *testing.T) {
 		{"tls-expired", "expired"},
 	} {
 		e := emulatorFor(t, tc.kind)
-		opts := []Option{WithRootCAFile(testCerts.caFile), WithAccessToken(testPrimaryKey)}
+		opts := []Option{WithRootCAFile(testCerts.CA), WithAccessToken(testPrimaryKey)}
 		switch tc.name {
 		case "system roots":
 			opts = []Option{WithTLS(), WithAccessToken(testPrimaryKey)}
 		case "other CA":
-			opts[0] = WithRootCAFile(testCerts.otherCA)
+			opts[0] = WithRootCAFile(testCerts.UntrustedCA)
 		}
-		c := newTestClient(t, e.addr, opts...)
+		c := newTestClient(t, e.Addr, opts...)
 		start := time.Now()
 		_, err := c.ScoreImage(context.Background(), img)
 		if !untrusted(err) {
@@ -391,7 +392,7 @@ func TestEmulatorTLSUntrusted(t *testing.T) {
 	}
 	// The wrong-host certificate is fine when its name is the override.
 	e := emulatorFor(t, "tls-wrong-host")
-	c := newTestClient(t, e.addr, WithRootCAFile(testCerts.caFile), WithServerNameOverride("wrong.example.com"), WithAccessToken(testPrimaryKey))
+	c := newTestClient(t, e.Addr, WithRootCAFile(testCerts.CA), WithServerNameOverride(testkit.WrongHostName), WithAccessToken(testPrimaryKey))
 	if _, err := c.ScoreImage(context.Background(), img); err != nil {
 		t.Fatalf("override: %v", err)
 	}
@@ -408,7 +409,7 @@ func fingerprint(value string) string {
 func TestEmulatorAuthMatrix(t *testing.T) {
 	e := emulatorFor(t, "tls")
 	img := testImage(t, "tiny-noise.png")
-	roots := WithRootCAFile(testCerts.caFile)
+	roots := WithRootCAFile(testCerts.CA)
 	for _, tc := range []struct {
 		name string
 		opts []Option
@@ -425,7 +426,7 @@ func TestEmulatorAuthMatrix(t *testing.T) {
 		{"both wrong", []Option{WithAccessToken("retired-key"), WithSecondaryAccessToken("other-key")}, codes.Unauthenticated,
 			[]string{"retired-key", "other-key"}},
 	} {
-		c := newTestClient(t, e.addr, append([]Option{roots}, tc.opts...)...)
+		c := newTestClient(t, e.Addr, append([]Option{roots}, tc.opts...)...)
 		id := caseID(t, tc.name)
 		_, err := c.ScoreImage(withCase(context.Background(), id), img)
 		if status.Code(err) != tc.code {
@@ -436,7 +437,7 @@ func TestEmulatorAuthMatrix(t *testing.T) {
 			t.Errorf("%s: no request id", tc.name)
 		}
 		// Every attempt is in the server's log with the fingerprint of what was sent.
-		recs := e.logRecords(t, id)
+		recs := e.Records(id)
 		if len(recs) != len(tc.sent) && !(tc.sent == nil && len(recs) == 1) {
 			t.Errorf("%s: %d server records, want %d", tc.name, len(recs), len(tc.sent))
 		} else {
@@ -456,12 +457,12 @@ func TestEmulatorAuthMatrix(t *testing.T) {
 			if _, err := c.ScoreImage(withCase(context.Background(), id2), img); err != nil {
 				t.Fatal(err)
 			}
-			if recs := e.logRecords(t, id2); len(recs) != 1 || recs[0]["authorization_sha256"] != fingerprint(testSecondaryKey) {
+			if recs := e.Records(id2); len(recs) != 1 || recs[0]["authorization_sha256"] != fingerprint(testSecondaryKey) {
 				t.Errorf("after failover: %v", recs)
 			}
 		}
 	}
-	if log := e.logText(t); strings.Contains(log, testPrimaryKey) || strings.Contains(log, testSecondaryKey) {
+	if log := e.Log(); strings.Contains(log, testPrimaryKey) || strings.Contains(log, testSecondaryKey) {
 		t.Fatal("a key reached the server log")
 	}
 }
@@ -469,14 +470,14 @@ func TestEmulatorAuthMatrix(t *testing.T) {
 func TestEmulatorInsecureKey(t *testing.T) {
 	e := emulatorFor(t, "plain-auth")
 	img := testImage(t, "tiny-noise.png")
-	if _, err := NewClient(e.addr, WithAccessToken(testPrimaryKey)); status.Code(err) != codes.FailedPrecondition {
+	if _, err := NewClient(e.Addr, WithAccessToken(testPrimaryKey)); status.Code(err) != codes.FailedPrecondition {
 		t.Fatalf("key over plaintext: %v", err)
 	}
-	c := newTestClient(t, e.addr, WithAccessToken(testPrimaryKey), WithAllowInsecureKey())
+	c := newTestClient(t, e.Addr, WithAccessToken(testPrimaryKey), WithAllowInsecureKey())
 	if _, err := c.ScoreImage(context.Background(), img); err != nil {
 		t.Fatal(err)
 	}
-	none := newTestClient(t, e.addr)
+	none := newTestClient(t, e.Addr)
 	if _, err := none.ScoreImage(context.Background(), img); status.Code(err) != codes.Unauthenticated {
 		t.Fatal(err)
 	}
@@ -487,8 +488,8 @@ func TestEmulatorInsecureKey(t *testing.T) {
 func TestEmulatorDocumentedDialPattern(t *testing.T) {
 	e := emulatorFor(t, "tls")
 	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(testCerts.caPEM)
-	conn, err := grpc.NewClient(e.addr,
+	pool.AppendCertsFromPEM(testCerts.CAPEM)
+	conn, err := grpc.NewClient(e.Addr,
 		grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(pool, "")),
 		grpc.WithPerRPCCredentials(&AccessTokenCredentials{Key: testPrimaryKey}))
 	if err != nil {
@@ -509,7 +510,7 @@ func TestEmulatorDocumentedDialPattern(t *testing.T) {
 	}
 	checkRows(t, s, 1)
 	// Bearer form too.
-	conn2, err := grpc.NewClient(e.addr,
+	conn2, err := grpc.NewClient(e.Addr,
 		grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(pool, "")),
 		grpc.WithPerRPCCredentials(&AccessTokenCredentials{Key: testSecondaryKey, Bearer: true}))
 	if err != nil {
@@ -520,7 +521,7 @@ func TestEmulatorDocumentedDialPattern(t *testing.T) {
 		t.Fatal(err)
 	}
 	// grpc-go itself refuses the credentials on a plaintext connection.
-	if _, err := grpc.NewClient(e.addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+	if _, err := grpc.NewClient(e.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithPerRPCCredentials(&AccessTokenCredentials{Key: "k"})); err == nil {
 		t.Fatal("plaintext dial with key credentials accepted")
 	}

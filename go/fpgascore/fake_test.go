@@ -462,14 +462,14 @@ func TestFakeConcurrentCalls(t *testing.T) {
 }
 
 func TestFakeUntrustedCertificate(t *testing.T) {
-	f := startFake(t, serverTLS(t, testCerts.selfSigned), nil)
-	c := newTestClient(t, f.addr, WithRootCAFile(testCerts.caFile), fastRetries)
+	f := startFake(t, serverTLS(t, testCerts.SelfSigned), nil)
+	c := newTestClient(t, f.addr, WithRootCAFile(testCerts.CA), fastRetries)
 	_, err := c.ScoreImage(context.Background(), []byte("i"))
 	if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "certificate was not trusted") {
 		t.Fatalf("err %v", err)
 	}
-	good := startFake(t, serverTLS(t, testCerts.good), nil)
-	c2 := newTestClient(t, good.addr, WithRootCAPEM(testCerts.caPEM), WithAccessToken("k"))
+	good := startFake(t, serverTLS(t, testCerts.Server), nil)
+	c2 := newTestClient(t, good.addr, WithRootCAPEM(testCerts.CAPEM), WithAccessToken("k"))
 	if _, err := c2.ScoreImage(context.Background(), []byte("i")); err != nil {
 		t.Fatal(err)
 	}

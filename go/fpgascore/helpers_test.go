@@ -1,30 +1,19 @@
 package fpgascore
 
-// Test helpers: the repository root, test certificates, the reference server (the Python
-// emulator, scripts/run-emulator) started on demand, and a small in-process gRPC server
-// for failures the emulator cannot inject.
+// Test helpers: the repository root, test certificates (scripts/make-dev-certs), the
+// reference server (scripts/run-emulator) started on demand, both through internal/testkit,
+// and a small in-process gRPC server for failures the emulator cannot inject.
 
 import (
-	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -32,6 +21,7 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	pb "github.com/fpgascore/fpgascore/go/fpgascorepb"
+	"github.com/fpgascore/fpgascore/go/internal/testkit"
 )
 
 const (
@@ -40,8 +30,8 @@ const (
 )
 
 var (
-	testDir   string // temporary directory of this test run
-	testCerts *certSet
+	testDir   string         // temporary directory of this test run
+	testCerts *testkit.Certs // scripts/make-dev-certs, once per run
 )
 
 func TestMain(m *testing.M) {
@@ -51,7 +41,7 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	testDir = dir
-	testCerts, err = makeCerts(filepath.Join(dir, "certs"))
+	testCerts, err = testkit.MakeCerts(filepath.Join(dir, "certs"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "making test certificates:", err)
 		os.Exit(2)
@@ -66,21 +56,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// repoRoot walks up from the working directory to the folder holding scripts/run-emulator
-// (or, failing that, the go/ module's parent).
+// repoRoot is the folder holding scripts/run-emulator (or, failing that, the go/ module's parent).
 func repoRoot() string {
-	wd, _ := os.Getwd()
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "scripts", "run-emulator")); err == nil {
-			return dir
-		}
-		if _, err := os.Stat(filepath.Join(dir, "conformance", "CLIENT_SPEC.md")); err == nil {
-			return dir
-		}
-		if filepath.Dir(dir) == dir {
-			return filepath.Dir(filepath.Dir(wd)) // go/fpgascore -> repo
-		}
+	if root := testkit.RepoRoot(); root != "" {
+		return root
 	}
+	wd, _ := os.Getwd()
+	return filepath.Dir(filepath.Dir(wd)) // go/fpgascore -> repo
 }
 
 func testImage(t testing.TB, name string) []byte {
@@ -93,160 +75,32 @@ func testImage(t testing.TB, name string) []byte {
 }
 
 // ---------------------------------------------------------------------------------------
-// Certificates.
-
-type certSet struct {
-	dir        string
-	caPEM      []byte
-	caFile     string
-	otherCA    string // a CA file that signed none of the server certs
-	good       keyPair
-	selfSigned keyPair
-	wrongHost  keyPair
-	expired    keyPair
-}
-
-type keyPair struct{ certFile, keyFile string }
-
-func makeCerts(dir string) (*certSet, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	cs := &certSet{dir: dir}
-	caKey, caCert, caDER, err := newCA("fpgascore test CA")
-	if err != nil {
-		return nil, err
-	}
-	cs.caPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
-	cs.caFile = filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(cs.caFile, cs.caPEM, 0o600); err != nil {
-		return nil, err
-	}
-	_, _, otherDER, err := newCA("fpgascore other CA")
-	if err != nil {
-		return nil, err
-	}
-	cs.otherCA = filepath.Join(dir, "other-ca.pem")
-	if err := os.WriteFile(cs.otherCA, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: otherDER}), 0o600); err != nil {
-		return nil, err
-	}
-	now := time.Now()
-	loopback := []string{"localhost"}
-	ips := []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")}
-	specs := []struct {
-		name       string
-		dst        *keyPair
-		dns        []string
-		ips        []net.IP
-		notBefore  time.Time
-		notAfter   time.Time
-		selfSigned bool
-	}{
-		{"good", &cs.good, loopback, ips, now.Add(-time.Hour), now.Add(24 * time.Hour), false},
-		{"self-signed", &cs.selfSigned, loopback, ips, now.Add(-time.Hour), now.Add(24 * time.Hour), true},
-		{"wrong-host", &cs.wrongHost, []string{"wrong.example.com"}, nil, now.Add(-time.Hour), now.Add(24 * time.Hour), false},
-		{"expired", &cs.expired, loopback, ips, now.Add(-48 * time.Hour), now.Add(-24 * time.Hour), false},
-	}
-	for i, s := range specs {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			return nil, err
-		}
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(int64(100 + i)),
-			Subject:      pkix.Name{CommonName: "fpgascore test " + s.name},
-			DNSNames:     s.dns,
-			IPAddresses:  s.ips,
-			NotBefore:    s.notBefore,
-			NotAfter:     s.notAfter,
-			KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-			ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		}
-		parent, signer := caCert, caKey
-		if s.selfSigned {
-			parent, signer = tmpl, key
-			tmpl.BasicConstraintsValid = true
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
-		if err != nil {
-			return nil, err
-		}
-		keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-		if err != nil {
-			return nil, err
-		}
-		s.dst.certFile = filepath.Join(dir, s.name+".pem")
-		s.dst.keyFile = filepath.Join(dir, s.name+".key")
-		chain := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-		if err := os.WriteFile(s.dst.certFile, chain, 0o600); err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(s.dst.keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-			return nil, err
-		}
-	}
-	return cs, nil
-}
-
-func newCA(name string) (*ecdsa.PrivateKey, *x509.Certificate, []byte, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(7 * 24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	cert, err := x509.ParseCertificate(der)
-	return key, cert, der, err
-}
-
-// ---------------------------------------------------------------------------------------
-// The reference server (scripts/run-emulator).
-
-type emulator struct {
-	name    string
-	addr    string // 127.0.0.1:port
-	port    int
-	cmd     *exec.Cmd
-	logFile string
-	done    chan struct{}
-}
+// The reference server (scripts/run-emulator, through testkit).
 
 var (
 	emulatorsMu sync.Mutex
-	emulators   = map[string]*emulator{}
+	emulators   = map[string]*testkit.Emulator{}
 	emulatorErr = map[string]error{}
 )
 
-// emulatorKinds are the reference-server configurations the tests use.
+// emulatorArgs are the serve flags of each reference-server configuration the tests use.
 func emulatorArgs(kind string) ([]string, error) {
 	keys := []string{"--primary-key-file", writeKeyFile("primary", testPrimaryKey),
 		"--secondary-key-file", writeKeyFile("secondary", testSecondaryKey)}
-	tlsArgs := func(kp keyPair) []string { return []string{"--tls-cert", kp.certFile, "--tls-key", kp.keyFile} }
+	tlsArgs := func(kp testkit.Pair) []string { return []string{"--tls-cert", kp.Cert, "--tls-key", kp.Key} }
 	switch kind {
 	case "plain":
 		return []string{"--conformance"}, nil
 	case "plain-auth":
 		return append([]string{"--conformance", "--require-auth"}, keys...), nil
 	case "tls":
-		return append(append([]string{"--conformance"}, tlsArgs(testCerts.good)...), keys...), nil
+		return append(append([]string{"--conformance"}, tlsArgs(testCerts.Server)...), keys...), nil
 	case "tls-self-signed":
-		return append(tlsArgs(testCerts.selfSigned), keys...), nil
+		return append(tlsArgs(testCerts.SelfSigned), keys...), nil
 	case "tls-wrong-host":
-		return append(tlsArgs(testCerts.wrongHost), keys...), nil
+		return append(tlsArgs(testCerts.WrongHost), keys...), nil
 	case "tls-expired":
-		return append(tlsArgs(testCerts.expired), keys...), nil
+		return append(tlsArgs(testCerts.Expired), keys...), nil
 	case "queue-1":
 		return []string{"--conformance", "--queue-depth", "1", "--service-time-ms", "300"}, nil
 	case "large-answers": // sends answers over the clients' 16 MiB response limit
@@ -268,7 +122,7 @@ func writeKeyFile(name, key string) string {
 // emulatorFor returns the shared reference server of a kind, starting it on first use.
 // Without scripts/run-emulator the test is skipped, unless FPGASCORE_REQUIRE_EMULATOR=1
 // (scripts/test-go.sh sets it), which makes it fail.
-func emulatorFor(t testing.TB, kind string) *emulator {
+func emulatorFor(t testing.TB, kind string) *testkit.Emulator {
 	t.Helper()
 	emulatorsMu.Lock()
 	defer emulatorsMu.Unlock()
@@ -278,18 +132,17 @@ func emulatorFor(t testing.TB, kind string) *emulator {
 	if err, ok := emulatorErr[kind]; ok {
 		t.Fatalf("reference server %q did not start: %v", kind, err)
 	}
-	script := filepath.Join(repoRoot(), "scripts", "run-emulator")
-	if _, err := os.Stat(script); err != nil {
+	if _, err := testkit.Script("run-emulator"); err != nil {
 		if os.Getenv("FPGASCORE_REQUIRE_EMULATOR") == "1" {
-			t.Fatalf("reference server needed but %s is missing", script)
+			t.Fatalf("reference server needed: %v", err)
 		}
-		t.Skipf("no reference server (%s missing)", script)
+		t.Skipf("no reference server: %v", err)
 	}
 	args, err := emulatorArgs(kind)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := startEmulator(script, kind, args)
+	e, err := testkit.StartEmulator(filepath.Join(testDir, "emulator-"+kind), args...)
 	if err != nil {
 		emulatorErr[kind] = err
 		t.Fatalf("reference server %q did not start: %v", kind, err)
@@ -298,109 +151,15 @@ func emulatorFor(t testing.TB, kind string) *emulator {
 	return e
 }
 
-func startEmulator(script, kind string, extra []string) (*emulator, error) {
-	dir := filepath.Join(testDir, "emulator-"+kind)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	portFile := filepath.Join(dir, "port")
-	logFile := filepath.Join(dir, "stderr.log")
-	logOut, err := os.Create(logFile)
-	if err != nil {
-		return nil, err
-	}
-	args := append([]string{"serve", "--host", "127.0.0.1", "--port", "0", "--port-file", portFile,
-		"--grace-seconds", "1"}, extra...)
-	cmd := exec.Command(script, args...)
-	cmd.Stdout = logOut
-	cmd.Stderr = logOut
-	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
-	dieWithParent(cmd)
-	if err := cmd.Start(); err != nil {
-		logOut.Close()
-		return nil, err
-	}
-	e := &emulator{name: kind, cmd: cmd, logFile: logFile, done: make(chan struct{})}
-	go func() { cmd.Wait(); logOut.Close(); close(e.done) }()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if data, err := os.ReadFile(portFile); err == nil && len(strings.TrimSpace(string(data))) > 0 {
-			e.port, err = strconv.Atoi(strings.TrimSpace(string(data)))
-			if err != nil {
-				e.stop()
-				return nil, err
-			}
-			e.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(e.port))
-			return e, nil
-		}
-		select {
-		case <-e.done:
-			log, _ := os.ReadFile(logFile)
-			return nil, fmt.Errorf("exited early: %s", log)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			e.stop()
-			return nil, fmt.Errorf("no port file after 60 s")
-		}
-	}
-}
-
-func (e *emulator) stop() {
-	if e.cmd.Process == nil {
-		return
-	}
-	e.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-e.done:
-	case <-time.After(5 * time.Second):
-		e.cmd.Process.Kill()
-		<-e.done
-	}
-}
-
 func stopAllEmulators() {
 	emulatorsMu.Lock()
 	defer emulatorsMu.Unlock()
 	var wg sync.WaitGroup
 	for _, e := range emulators {
 		wg.Add(1)
-		go func(e *emulator) { defer wg.Done(); e.stop() }(e)
+		go func(e *testkit.Emulator) { defer wg.Done(); e.Stop() }(e)
 	}
 	wg.Wait()
-}
-
-// logRecords returns the server's JSON log lines whose "case" is caseID.
-func (e *emulator) logRecords(t testing.TB, caseID string) []map[string]interface{} {
-	t.Helper()
-	f, err := os.Open(e.logFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []map[string]interface{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var rec map[string]interface{}
-		if json.Unmarshal(sc.Bytes(), &rec) != nil {
-			continue
-		}
-		if rec["case"] == caseID {
-			out = append(out, rec)
-		}
-	}
-	return out
-}
-
-// logText returns the server's whole log.
-func (e *emulator) logText(t testing.TB) string {
-	t.Helper()
-	data, err := os.ReadFile(e.logFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(data)
 }
 
 // caseID makes a conformance case id unique to this test run.
@@ -460,9 +219,9 @@ func startFake(t testing.TB, creds credentials.TransportCredentials, handle func
 	return f
 }
 
-func serverTLS(t testing.TB, kp keyPair) credentials.TransportCredentials {
+func serverTLS(t testing.TB, kp testkit.Pair) credentials.TransportCredentials {
 	t.Helper()
-	cert, err := tls.LoadX509KeyPair(kp.certFile, kp.keyFile)
+	cert, err := tls.LoadX509KeyPair(kp.Cert, kp.Key)
 	if err != nil {
 		t.Fatal(err)
 	}

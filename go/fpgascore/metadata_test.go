@@ -17,7 +17,7 @@ import (
 func TestEmulatorModelMetadata(t *testing.T) {
 	e := emulatorFor(t, "plain")
 	var info CallInfo
-	m, err := newTestClient(t, e.addr).ModelMetadata(WithCallInfo(context.Background(), &info))
+	m, err := newTestClient(t, e.Addr).ModelMetadata(WithCallInfo(context.Background(), &info))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func TestEmulatorModelMetadata(t *testing.T) {
 
 func TestEmulatorUnknownModelAndSignature(t *testing.T) {
 	e := emulatorFor(t, "plain")
-	c := newTestClient(t, e.addr, WithModelName("inception"))
+	c := newTestClient(t, e.Addr, WithModelName("inception"))
 	for _, call := range []func() error{
 		func() error {
 			_, err := c.ScoreImages(context.Background(), [][]byte{testImage(t, "gradient.jpg")})
@@ -52,7 +52,7 @@ func TestEmulatorUnknownModelAndSignature(t *testing.T) {
 			t.Fatalf("got %v, want NOT_FOUND naming the model", err)
 		}
 	}
-	_, err := newTestClient(t, e.addr, WithSignatureName("classify")).ScoreImages(context.Background(), [][]byte{testImage(t, "gradient.jpg")})
+	_, err := newTestClient(t, e.Addr, WithSignatureName("classify")).ScoreImages(context.Background(), [][]byte{testImage(t, "gradient.jpg")})
 	if ErrorCode(err) != codes.InvalidArgument || !strings.Contains(err.Error(), `"classify" not found`) {
 		t.Fatalf("got %v, want INVALID_ARGUMENT naming the signature", err)
 	}

@@ -253,7 +253,7 @@ func TestNewClientConfigErrors(t *testing.T) {
 		"authorization metadata": {"127.0.0.1:1", []Option{WithTLS(), WithMetadata("Authorization", "k2")}, codes.InvalidArgument},
 		"allowed insecure key":   {"127.0.0.1:1", []Option{WithAccessToken("k"), WithAllowInsecureKey()}, codes.OK},
 		"key with TLS":           {"127.0.0.1:1", []Option{WithTLS(), WithAccessToken("k")}, codes.OK},
-		"roots imply TLS w/ key": {"127.0.0.1:1", []Option{WithRootCAPEM(testCerts.caPEM), WithAccessToken("k")}, codes.OK},
+		"roots imply TLS w/ key": {"127.0.0.1:1", []Option{WithRootCAPEM(testCerts.CAPEM), WithAccessToken("k")}, codes.OK},
 	}
 	for name, c := range cases {
 		client, err := NewClient(c.target, c.opts...)
@@ -277,7 +277,7 @@ func TestNewClientConfigErrors(t *testing.T) {
 
 // Empty explicit roots never fall back to the environment variable's roots.
 func TestEmptyRootsDoNotFallBack(t *testing.T) {
-	t.Setenv(RootsEnvVar, testCerts.caFile)
+	t.Setenv(RootsEnvVar, testCerts.CA)
 	for name, opt := range map[string]Option{"pem": WithRootCAPEM(nil), "file": WithRootCAFile("")} {
 		c, err := NewClient("127.0.0.1:1", opt)
 		if ErrorCode(err) != codes.InvalidArgument {

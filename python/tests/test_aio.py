@@ -10,7 +10,7 @@ import pytest
 
 import fpgascore
 from conftest import IMAGES
-from servers import failing
+from fake_server import failing
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -27,7 +27,7 @@ def test_async_scoring_matches_the_blocking_client(tls_server, pki, keys):
     async def main():
         async with fpgascore.AsyncPredictionClient(tls_server.host, tls_server.port, use_ssl=True,
                                                    access_token=keys["primary"],
-                                                   root_certificates=pki.ca_cert) as client:
+                                                   root_certificates=pki.ca) as client:
             one = await client.score_image(IMAGES / "gradient.jpg")
             batch = await client.score_images([IMAGES / "gradient.jpg", IMAGES / "rings.jpg"])
             array = await client.score_numpy_array(np.zeros((224, 224, 3), dtype=np.float32))
@@ -37,7 +37,7 @@ def test_async_scoring_matches_the_blocking_client(tls_server, pki, keys):
 
     one, batch, array, response, many = run(main())
     with fpgascore.PredictionClient(tls_server.host, tls_server.port, use_ssl=True, access_token=keys["primary"],
-                                    root_certificates=pki.ca_cert) as client:
+                                    root_certificates=pki.ca) as client:
         np.testing.assert_array_equal(one, client.score_image(IMAGES / "gradient.jpg"))
     assert one.shape == (1000,) and batch.shape == (2, 1000) and array.shape == (1000,)
     np.testing.assert_allclose(batch[0], one, rtol=1e-5, atol=1e-7)
@@ -71,13 +71,13 @@ def test_async_failover_and_untrusted_certificate(tls_server, pki, keys):
     async def main():
         async with fpgascore.AsyncPredictionClient("localhost", tls_server.port, use_ssl=True, access_token="old",
                                                    secondary_access_token=keys["secondary"],
-                                                   root_certificates=str(pki.ca_cert)) as client:
+                                                   root_certificates=str(pki.ca)) as client:
             info = fpgascore.CallInfo()
             await client.score_image(IMAGES / "gradient.jpg", call_info=info)
             second = fpgascore.CallInfo()
             await client.score_image(IMAGES / "gradient.jpg", call_info=second)
         async with fpgascore.AsyncPredictionClient(tls_server.host, tls_server.port, use_ssl=True,
-                                                   root_certificates=pki.other_ca_cert, retry_policy=FAST) as client:
+                                                   root_certificates=pki.untrusted_ca, retry_policy=FAST) as client:
             with pytest.raises(fpgascore.UntrustedCertificateError) as untrusted:
                 await client.score_image(IMAGES / "gradient.jpg")
         return info, second, untrusted.value

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import fpgascore
-from conftest import IMAGES, SRC
-from servers import PYTHON, scores_response
+from conftest import IMAGES, PYTHON, SRC
+from fake_server import scores_response
 
 GOLDEN = json.loads((IMAGES.parent / "golden.json").read_text())
 
@@ -42,7 +42,7 @@ def test_cli_prints_top5_with_labels(plain_server):
 
 
 def test_cli_json_over_tls_with_key_from_env(tls_server, pki, keys):
-    result = run("score", "--host", "localhost", "--port", str(tls_server.port), "--ssl", "--ca", str(pki.ca_cert),
+    result = run("score", "--host", "localhost", "--port", str(tls_server.port), "--ssl", "--ca", str(pki.ca),
                  "--key-env", "MY_KEY", "--json", str(IMAGES / "checkerboard.png"), env_extra={"MY_KEY": keys["primary"]})
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
@@ -53,7 +53,7 @@ def test_cli_json_over_tls_with_key_from_env(tls_server, pki, keys):
 
 
 def test_cli_errors(tls_server, pki, keys, plain_server):
-    result = run("score", "--port", str(tls_server.port), "--ssl", "--ca", str(pki.ca_cert), "--key-env", "MY_KEY",
+    result = run("score", "--port", str(tls_server.port), "--ssl", "--ca", str(pki.ca), "--key-env", "MY_KEY",
                  "--json", str(IMAGES / "gradient.jpg"), env_extra={"MY_KEY": "wrong-" + keys["primary"]})
     assert result.returncode == 1 and "UNAUTHENTICATED" in result.stderr
     assert json.loads(result.stdout)["error"]["code"] == "UNAUTHENTICATED" and keys["primary"] not in result.stderr
@@ -64,7 +64,7 @@ def test_cli_errors(tls_server, pki, keys, plain_server):
     assert result.returncode == 2 and "UNSET_VARIABLE_X" in result.stderr
     result = run("score", "--port", str(plain_server.port), str(IMAGES / "corrupt.jpg"))
     assert result.returncode == 1 and "INVALID_ARGUMENT" in result.stderr and "request-id" in result.stderr
-    result = run("score", "--port", str(tls_server.port), "--ssl", "--ca", str(pki.other_ca_cert),
+    result = run("score", "--port", str(tls_server.port), "--ssl", "--ca", str(pki.untrusted_ca),
                  str(IMAGES / "gradient.jpg"))
     assert result.returncode == 1 and "certificate was not trusted" in result.stderr
 

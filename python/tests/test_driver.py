@@ -6,18 +6,13 @@ import json
 import os
 import re
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 from google.protobuf import json_format
 
-from conftest import IMAGES
-from servers import PYTHON, REPO
-
-if str(REPO / "conformance" / "runner" / "src") not in sys.path:
-    sys.path.insert(0, str(REPO / "conformance" / "runner" / "src"))
-from fpgascore_conformance.v1 import driver_pb2 as pb  # noqa: E402
+from conftest import IMAGES, PYTHON, REPO
+from fpgascore_conformance.v1 import driver_pb2 as pb
 
 pytestmark = [pytest.mark.timeout(90), pytest.mark.emulator]
 
@@ -79,7 +74,7 @@ def test_driver_protocol(plain_server, tls_server, pki, keys, tmp_path, case_id)
     requests = [
         base(plain_server, id="images", images=[str(IMAGES / "gradient.jpg"), str(IMAGES / "rings.jpg")]),
         "this is not json",
-        base(tls_server, id="tls", use_ssl=True, root_certificates_file=str(pki.ca_cert),
+        base(tls_server, id="tls", use_ssl=True, root_certificates_file=str(pki.ca),
              access_token="bad", secondary_access_token=keys["secondary"]),
         base(plain_server, id="retry", metadata={"x-conformance-case": case_id, "x-conformance-fail": "2:UNAVAILABLE"}),
         base(plain_server, id="insecure", access_token="k", action=pb.ACTION_NONE),
@@ -123,9 +118,9 @@ def test_driver_protocol(plain_server, tls_server, pki, keys, tmp_path, case_id)
 
 def test_driver_system_roots_from_env(tls_server, pki, keys):
     request = base(tls_server, id="env", use_ssl=True, access_token=keys["primary"])
-    trusted, = drive([request], env_extra={"GRPC_DEFAULT_SSL_ROOTS_FILE_PATH": str(pki.ca_cert)})
+    trusted, = drive([request], env_extra={"GRPC_DEFAULT_SSL_ROOTS_FILE_PATH": str(pki.ca)})
     assert codes(trusted) == ["OK"]
-    untrusted, = drive([request], env_extra={"GRPC_DEFAULT_SSL_ROOTS_FILE_PATH": str(pki.other_ca_cert)})
+    untrusted, = drive([request], env_extra={"GRPC_DEFAULT_SSL_ROOTS_FILE_PATH": str(pki.untrusted_ca)})
     result = untrusted.results[0]
     assert result.code == pb.UNAVAILABLE and "certificate was not trusted" in result.message
 

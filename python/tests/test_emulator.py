@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import fpgascore
-from conftest import IMAGES, SRC
-from servers import PYTHON, start_emulator
+from conftest import IMAGES, PYTHON, SRC, start_emulator
+from fpgascore_conformance.certs import WRONG_HOST
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.emulator]
 
@@ -31,7 +31,7 @@ def sha256(text: str) -> str:
 
 def tls_client(server, pki, keys, **options) -> fpgascore.PredictionClient:
     options.setdefault("access_token", keys["primary"])
-    options.setdefault("root_certificates", pki.ca_cert.read_bytes())
+    options.setdefault("root_certificates", pki.ca.read_bytes())
     options.setdefault("retry_policy", FAST)
     return fpgascore.PredictionClient(server.host, server.port, use_ssl=True, **options)
 
@@ -58,8 +58,7 @@ SNIPPET = textwrap.dedent('''
 
 @pytest.fixture(scope="module")
 def authkey_server(tmp_path_factory, pki):
-    server = start_emulator(tmp_path_factory.mktemp("authkey"), tls=(pki.server_cert, pki.server_key),
-                            primary_key="authKey")
+    server = start_emulator(tls_cert=pki.server.cert, tls_key=pki.server.key, primary_key="authKey")
     yield server
     server.stop()
 
@@ -71,15 +70,15 @@ def run_snippet(server, roots_file: Path) -> subprocess.CompletedProcess:
 
 
 def test_documented_snippet_verbatim_with_roots_from_the_environment(authkey_server, pki):
-    result = run_snippet(authkey_server, pki.ca_cert)
+    result = run_snippet(authkey_server, pki.ca)
     assert result.returncode == 0, result.stderr
     output = json.loads(result.stdout)
     assert output["shape"] == [1000] and output["dtype"] == "float32" and abs(output["sum"] - 1.0) < 1e-3
-    assert authkey_server.log_lines()[-1].get("authorization_sha256", "")[:16] == sha256("authKey")
+    assert authkey_server.records()[-1].get("authorization_sha256", "")[:16] == sha256("authKey")
 
 
 def test_environment_roots_replace_the_system_roots(authkey_server, pki):
-    result = run_snippet(authkey_server, pki.other_ca_cert)
+    result = run_snippet(authkey_server, pki.untrusted_ca)
     assert result.returncode != 0
     assert "UntrustedCertificateError" in result.stderr and "certificate was not trusted" in result.stderr
     assert "authKey" not in result.stderr
@@ -97,25 +96,25 @@ def test_system_roots_do_not_trust_the_test_ca(authkey_server):
 
 @pytest.mark.parametrize("form", ["bytes", "text", "path", "pathlike"])
 def test_explicit_roots_in_every_form(tls_server, pki, keys, form):
-    roots = {"bytes": pki.ca_cert.read_bytes(), "text": pki.ca_cert.read_text(),
-             "path": str(pki.ca_cert), "pathlike": pki.ca_cert}[form]
+    roots = {"bytes": pki.ca.read_bytes(), "text": pki.ca.read_text(),
+             "path": str(pki.ca), "pathlike": pki.ca}[form]
     with tls_client(tls_server, pki, keys, root_certificates=roots) as client:
         assert client.score_image(IMAGES / "gradient.jpg").shape == (1000,)
 
 
 def test_localhost_name_and_server_name_override(tls_server, pki, keys):
     with fpgascore.PredictionClient("localhost", tls_server.port, use_ssl=True, access_token=keys["primary"],
-                                    root_certificates=pki.ca_cert) as client:
+                                    root_certificates=pki.ca) as client:
         client.score_image(IMAGES / "gradient.jpg")
     with tls_client(tls_server, pki, keys, server_name_override="localhost") as client:
         client.score_image(IMAGES / "gradient.jpg")
-    with tls_client(tls_server, pki, keys, server_name_override="elsewhere.example") as client:
+    with tls_client(tls_server, pki, keys, server_name_override=WRONG_HOST) as client:
         with pytest.raises(fpgascore.UntrustedCertificateError):
             client.score_image(IMAGES / "gradient.jpg")
 
 
 def test_untrusted_certificates_are_unavailable(bad_cert_server, pki, keys):
-    roots = pki.other_ca_cert if bad_cert_server.kind == "other_ca" else pki.ca_cert
+    roots = pki.untrusted_ca if bad_cert_server.kind == "other_ca" else pki.ca
     with tls_client(bad_cert_server, pki, keys, root_certificates=roots) as client:
         with pytest.raises(fpgascore.UnavailableError) as info:
             client.score_image(IMAGES / "gradient.jpg")
@@ -124,7 +123,7 @@ def test_untrusted_certificates_are_unavailable(bad_cert_server, pki, keys):
     assert error.code == C.UNAVAILABLE and "certificate was not trusted" in str(error)
     assert error.request_id == "" and keys["primary"] not in str(error)
     if bad_cert_server.kind == "wrong_host":  # valid for another name: accepted when that name is checked
-        with tls_client(bad_cert_server, pki, keys, server_name_override="elsewhere.example") as client:
+        with tls_client(bad_cert_server, pki, keys, server_name_override=WRONG_HOST) as client:
             assert client.score_image(IMAGES / "gradient.jpg").shape == (1000,)
 
 
@@ -162,7 +161,7 @@ def test_failover_to_the_secondary_key_and_keep_it(tls_server, pki, keys, case_i
         client.score_image(IMAGES / "gradient.jpg", metadata=case(case_id + "/2"))
     assert info.attempts == 2
     # Find the refused attempt by the key's fingerprint (whether or not its log line has the case id).
-    refused = [line for line in tls_server.log_lines()
+    refused = [line for line in tls_server.records()
                if (line.get("authorization_sha256") or "")[:16] == sha256(revoked)]
     assert [line["code"] for line in refused] == ["UNAUTHENTICATED"]
     first = [a["authorization_sha256"][:16] for a in tls_server.attempts(case_id + "/1")]
@@ -193,7 +192,7 @@ def test_keys_never_in_server_or_client_logs(tls_server, pki, keys, caplog, case
     with tls_client(tls_server, pki, keys) as client:
         client.score_image(IMAGES / "gradient.jpg", metadata=case(case_id, fail="1:UNAVAILABLE"))
     assert "retrying" in caplog.text
-    for text in (caplog.text, tls_server.log.read_text()):
+    for text in (caplog.text, tls_server.logs()):
         assert keys["primary"] not in text and keys["secondary"] not in text
 
 
@@ -359,8 +358,7 @@ def test_top_k_has_labels(plain_server):
 @pytest.fixture(scope="module")
 def busy_server(tmp_path_factory):
     """One FPGA, a queue of one, 300 ms per batch: easy to fill."""
-    server = start_emulator(tmp_path_factory.mktemp("busy"),
-                            extra=["--fpgas", "1", "--queue-depth", "1", "--service-time-ms", "300"])
+    server = start_emulator(fpgas=1, queue_depth=1, service_time_ms=300)
     yield server
     server.stop()
 
@@ -434,7 +432,7 @@ def test_responses_up_to_the_limit_are_read_and_larger_ones_are_resource_exhaust
 
 
 def test_the_default_response_limit_is_16_mib(tmp_path):
-    server = start_emulator(tmp_path / "large-answers", extra=["--max-message-bytes", str(32 * MiB)])
+    server = start_emulator(max_message_bytes=32 * MiB)
     try:
         pad = [("x-conformance-pad-response-bytes", str(16 * MiB))]
         with fpgascore.PredictionClient(server.host, server.port, retry_policy=FAST) as client:

@@ -6,8 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import IMAGES
-from servers import PYTHON, REPO
+from conftest import IMAGES, PYTHON, REPO
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.emulator]
 
@@ -33,7 +32,7 @@ def test_example_over_tls(tls_server, pki, keys):
     env = dict(os.environ, FPGASCORE_KEY=keys["primary"])
     env.pop("PYTHONPATH", None)
     result = subprocess.run([PYTHON, str(EXAMPLES / "score_image.py"), "--host", "localhost", "--port",
-                             str(tls_server.port), "--ssl", "--ca", str(pki.ca_cert), str(IMAGES / "gradient.jpg")],
+                             str(tls_server.port), "--ssl", "--ca", str(pki.ca), str(IMAGES / "gradient.jpg")],
                             env=env, capture_output=True, text=True, timeout=100)
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.splitlines()) == 5

@@ -11,7 +11,7 @@ import pytest
 
 import fpgascore
 from fpgascore.v1 import predict_pb2
-from servers import failing, rows_of, scores_response
+from fake_server import failing, rows_of, scores_response
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -159,7 +159,7 @@ def test_default_deadline_is_ten_seconds(fake):
 
 
 def test_keys_on_every_call_raw_and_bearer():
-    from servers import start_fake
+    from fake_server import start_fake
     fake = start_fake()
     try:
         with client_for(fake, access_token="k1", allow_insecure_key=True) as client:

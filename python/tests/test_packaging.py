@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from servers import PYTHON, REPO
+from conftest import PYTHON, REPO
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -337,17 +337,17 @@ def test_option_checks():
 
 
 def test_root_certificates_forms(tmp_path, pki, monkeypatch):
-    pem = pki.ca_cert.read_bytes()
+    pem = pki.ca.read_bytes()
     assert resolve_root_certificates(pem) == pem
     assert resolve_root_certificates(pem.decode()) == pem
-    assert resolve_root_certificates(str(pki.ca_cert)) == pem
-    assert resolve_root_certificates(pki.ca_cert) == pem
+    assert resolve_root_certificates(str(pki.ca)) == pem
+    assert resolve_root_certificates(pki.ca) == pem
     with pytest.raises(ValueError):
         resolve_root_certificates(b"not a certificate")
     with pytest.raises(ValueError):
         resolve_root_certificates(tmp_path / "missing.pem")
-    monkeypatch.setenv("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", str(pki.other_ca_cert))
-    assert resolve_root_certificates(None) == pki.other_ca_cert.read_bytes()
+    monkeypatch.setenv("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", str(pki.untrusted_ca))
+    assert resolve_root_certificates(None) == pki.untrusted_ca.read_bytes()
     assert resolve_root_certificates(pem) == pem  # explicit roots win
     monkeypatch.delenv("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH")
     system = resolve_root_certificates(None)

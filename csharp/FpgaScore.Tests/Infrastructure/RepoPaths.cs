@@ -8,7 +8,10 @@ public static class RepoPaths
     /// <summary>The repository root (the folder holding <c>scripts/run-emulator</c>).</summary>
     public static string Root => s_root.Value;
 
-    public static string Emulator => Path.Combine(Root, "scripts", "run-emulator");
+    /// <summary><c>scripts/run-emulator</c>: the reference server's one launch command.</summary>
+    public static string Emulator => Script("run-emulator");
+
+    public static string Script(string name) => Path.Combine(Root, "scripts", name);
 
     public static string Vectors(string name) => Path.Combine(Root, "tests", "vectors", name);
 

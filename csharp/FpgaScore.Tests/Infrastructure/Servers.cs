@@ -11,7 +11,7 @@ public enum ServerKind
     PlainAuth,
     /// <summary>TLS with a certificate of the test CA (localhost, 127.0.0.1), primary and secondary keys.</summary>
     Secure,
-    /// <summary>TLS with a certificate valid only for wrong.example.</summary>
+    /// <summary>TLS with a certificate of the test CA valid only for <see cref="Pki.WrongHostName"/>.</summary>
     WrongHost,
     /// <summary>TLS with an expired certificate of the test CA.</summary>
     Expired,
@@ -19,8 +19,6 @@ public enum ServerKind
     Untrusted,
     /// <summary>TLS with a self-signed certificate.</summary>
     SelfSigned,
-    /// <summary>TLS with a certificate of the test CA valid only for scoring.internal.test.</summary>
-    Alias,
     /// <summary>Plaintext, one FPGA with a queue of one image and 300 ms per image: RESOURCE_EXHAUSTED with pushback under load.</summary>
     Busy,
     /// <summary>Plaintext, messages limited to 100 000 bytes.</summary>
@@ -63,7 +61,6 @@ public static class Servers
             ServerKind.Expired => keys with { Tls = Pki.Expired },
             ServerKind.Untrusted => keys with { Tls = Pki.Untrusted },
             ServerKind.SelfSigned => keys with { Tls = Pki.SelfSigned },
-            ServerKind.Alias => keys with { Tls = Pki.AliasServer },
             ServerKind.Busy => new EmulatorSettings { ExtraArgs = ["--fpgas", "1", "--queue-depth", "1", "--service-time-ms", "300"] },
             ServerKind.SmallLimit => new EmulatorSettings { ExtraArgs = ["--max-message-bytes", "100000"] },
             ServerKind.LargeAnswers => new EmulatorSettings { ExtraArgs = ["--max-message-bytes", (32 << 20).ToString()] },

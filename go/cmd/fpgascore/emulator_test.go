@@ -1,37 +1,33 @@
 package main
 
-// The command against the real reference server (scripts/run-emulator, started once for
-// this package's tests): any number of images in calls of -batch-size, in order, and what a
-// failed call reports.
+// The command against the real reference server (scripts/run-emulator through testkit,
+// started once for this package's tests): any number of images in calls of -batch-size, in
+// order, and what a failed call reports.
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/fpgascore/fpgascore/go/internal/testkit"
 )
 
 var (
 	serverOnce sync.Once
-	serverPort string
+	server     *testkit.Emulator
 	serverErr  error
 )
 
 // repoRoot is the folder holding scripts/run-emulator, walking up from the test's directory.
 func repoRoot(t *testing.T) string {
-	wd, _ := os.Getwd()
-	for dir := wd; filepath.Dir(dir) != dir; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "scripts", "run-emulator")); err == nil {
-			return dir
-		}
+	if root := testkit.RepoRoot(); root != "" {
+		return root
 	}
 	if os.Getenv("FPGASCORE_REQUIRE_EMULATOR") == "1" {
 		t.Fatal("reference server needed but scripts/run-emulator is missing")
@@ -43,12 +39,20 @@ func repoRoot(t *testing.T) string {
 // referenceServer returns the port of a plaintext reference server with its defaults
 // (--max-batch 32, --queue-depth 32), started on first use and stopped by TestMain.
 func referenceServer(t *testing.T) string {
-	root := repoRoot(t)
-	serverOnce.Do(func() { serverPort, serverErr = startServer(root) })
+	repoRoot(t)
+	serverOnce.Do(func() {
+		var dir string
+		if dir, serverErr = os.MkdirTemp("", "fpgascore-cli-test-"); serverErr == nil {
+			stopServer = func() { os.RemoveAll(dir) }
+			if server, serverErr = testkit.StartEmulator(dir, "--conformance"); serverErr == nil {
+				stopServer = func() { server.Stop(); os.RemoveAll(dir) }
+			}
+		}
+	})
 	if serverErr != nil {
 		t.Fatalf("reference server: %v", serverErr)
 	}
-	return serverPort
+	return strconv.Itoa(server.Port)
 }
 
 var stopServer = func() {}
@@ -57,49 +61,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	stopServer()
 	os.Exit(code)
-}
-
-func startServer(root string) (string, error) {
-	dir, err := os.MkdirTemp("", "fpgascore-cli-test-")
-	if err != nil {
-		return "", err
-	}
-	portFile := filepath.Join(dir, "port")
-	log, err := os.Create(filepath.Join(dir, "server.log"))
-	if err != nil {
-		return "", err
-	}
-	cmd := exec.Command(filepath.Join(root, "scripts", "run-emulator"), "serve", "--host", "127.0.0.1", "--port", "0",
-		"--port-file", portFile, "--grace-seconds", "1", "--conformance")
-	cmd.Stdout, cmd.Stderr = log, log
-	dieWithParent(cmd)
-	if err := cmd.Start(); err != nil {
-		return "", err
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); log.Close(); close(done) }()
-	stopServer = func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		os.RemoveAll(dir)
-	}
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
-		if data, err := os.ReadFile(portFile); err == nil && len(bytes.TrimSpace(data)) > 0 {
-			return strings.TrimSpace(string(data)), nil
-		}
-		select {
-		case <-done:
-			text, _ := os.ReadFile(log.Name())
-			return "", fmt.Errorf("exited early: %s", text)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	return "", fmt.Errorf("no port file after 60 s")
 }
 
 // manyImages copies the test images, in turn, into count files named so that their order

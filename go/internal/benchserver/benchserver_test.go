@@ -23,7 +23,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/fpgascore/fpgascore/go/fpgascorepb"
-	"github.com/fpgascore/fpgascore/go/internal/testcert"
+	"github.com/fpgascore/fpgascore/go/internal/testkit"
 )
 
 // startNull serves the null server of cfg (its port is ignored: 127.0.0.1:0) for the test's
@@ -63,14 +63,14 @@ func rawStub(t *testing.T, addr, caFile string) pb.PredictionServiceClient {
 	return pb.NewPredictionServiceClient(conn)
 }
 
-// selfSigned writes a self-signed certificate for 127.0.0.1 and its key as PEM files.
-func selfSigned(t *testing.T) (certFile, keyFile string) {
+// testCerts are the test certificates of scripts/make-dev-certs, in a folder of the test's.
+func testCerts(t *testing.T) *testkit.Certs {
 	t.Helper()
-	certFile, keyFile, err := testcert.Write(t.TempDir())
+	certs, err := testkit.MakeCerts(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return certFile, keyFile
+	return certs
 }
 
 func imagesRequest(images ...[]byte) *pb.PredictRequest {
@@ -211,9 +211,9 @@ func TestServeInvalidArgument(t *testing.T) {
 }
 
 func TestServeAuth(t *testing.T) {
-	cert, key := selfSigned(t)
+	certs := testCerts(t)
 	const secret = "s3cret-key"
-	stub := rawStub(t, startNull(t, Config{TLS: true, CertFile: cert, KeyFile: key, AccessKey: secret}), cert)
+	stub := rawStub(t, startNull(t, Config{TLS: true, CertFile: certs.Server.Cert, KeyFile: certs.Server.Key, AccessKey: secret}), certs.CA)
 	for _, c := range []struct {
 		authorization []string
 		want          codes.Code
@@ -244,7 +244,8 @@ func TestServeAuth(t *testing.T) {
 }
 
 func TestServeFlags(t *testing.T) {
-	cert, key := selfSigned(t)
+	certs := testCerts(t)
+	cert, key := certs.Server.Cert, certs.Server.Key
 	t.Setenv("FPGASCORE_BENCH_TEST_EMPTY", "")
 	for _, args := range [][]string{
 		{},                       // --port is required

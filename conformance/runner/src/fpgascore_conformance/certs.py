@@ -1,14 +1,20 @@
 """Fresh TLS material for a test run, made with `cryptography`: a CA, a server certificate
 it signs (SANs: localhost, 127.0.0.1 and any extra names), and the variants the conformance
 cases need: self-signed, expired, wrong host, and one signed by a CA nobody trusts.
+
+The one maker of test certificates: the Python, Go and C# tests all use it (Go and C# through
+``scripts/make-dev-certs``, which runs ``python3 -m fpgascore_conformance.certs``), and so can
+an application developer who wants a CA and a server certificate for localhost.
 """
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import datetime
 import ipaddress
 import pathlib
-from typing import Iterable, Optional
+import sys
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -16,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 DEFAULT_NAMES = ("localhost", "127.0.0.1")
+WRONG_HOST = "wrong.example"  # the only name of the wrong-host certificate
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,11 +96,12 @@ def _write(directory: pathlib.Path, stem: str, chain: bytes, key) -> CertPair:
     return pair
 
 
-def make_tls_material(directory: pathlib.Path, extra_names: Iterable[str] = ()) -> TlsMaterial:
-    """Writes a fresh set of PEM files into ``directory`` and returns their paths."""
+def make_tls_material(directory: pathlib.Path, extra_names: Iterable[str] = (), days: int = 2) -> TlsMaterial:
+    """Writes a fresh set of PEM files into ``directory`` and returns their paths; all but the
+    expired certificate are valid from an hour ago for ``days`` days."""
     directory.mkdir(parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.timezone.utc)
-    start, end = now - datetime.timedelta(hours=1), now + datetime.timedelta(days=2)
+    start, end = now - datetime.timedelta(hours=1), now + datetime.timedelta(days=days)
     names = list(DEFAULT_NAMES) + list(extra_names)
 
     def authority(label: str):
@@ -119,7 +127,50 @@ def make_tls_material(directory: pathlib.Path, extra_names: Iterable[str] = ()) 
         self_signed=leaf("self-signed", None, None, names),
         expired=leaf("expired", ca_cert, ca_key, names, not_before=now - datetime.timedelta(days=3),
                      not_after=now - datetime.timedelta(days=1)),
-        wrong_host=leaf("wrong-host", ca_cert, ca_key, ["wrong.example"]),
+        wrong_host=leaf("wrong-host", ca_cert, ca_key, [WRONG_HOST]),
         untrusted=leaf("untrusted", other_cert, other_key, names),
         untrusted_ca=directory / "untrusted-ca.pem",
     )
+
+
+def describe(material: TlsMaterial, names: Iterable[str]) -> List[Tuple[str, str]]:
+    """(file, what it is) for every file make_tls_material wrote."""
+    valid = ", ".join(names)
+    rows = [(material.ca, "the CA: trust this one (a client's root certificates)")]
+    for pair, what in ((material.server, f"server certificate (then the CA) for {valid}, signed by ca.pem"),
+                       (material.self_signed, f"self-signed certificate for {valid} (its own root)"),
+                       (material.expired, f"certificate for {valid} signed by ca.pem, expired yesterday"),
+                       (material.wrong_host, f"certificate for {WRONG_HOST} only, signed by ca.pem"),
+                       (material.untrusted, f"certificate for {valid} signed by untrusted-ca.pem")):
+        rows += [(pair.cert, what), (pair.key, "its private key (0600)")]
+    rows.append((material.untrusted_ca, "a CA that signed only untrusted.pem"))
+    return rows
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="make-dev-certs",
+        description="Writes a fresh test CA and certificates into DIR (PEM, EC P-256): a server certificate "
+                    "signed by the CA for localhost and 127.0.0.1 (and every --name), and the certificates a "
+                    "client must refuse (self-signed, expired, wrong host, signed by another CA). Files of an "
+                    "earlier run in DIR are replaced.",
+        epilog="Serve with the server certificate and trust the CA, e.g.: "
+               "scripts/run-emulator serve --port 50051 --tls-cert DIR/server.pem --tls-key DIR/server-key.pem, "
+               "then a client with root certificates DIR/ca.pem. For tests and development only.")
+    parser.add_argument("--out", required=True, metavar="DIR", help="the folder to write (made if missing)")
+    parser.add_argument("--name", action="append", default=[], metavar="HOST",
+                        help="another DNS name or IP address for the server certificate (repeatable)")
+    parser.add_argument("--days", type=int, default=30, help="how long the certificates are valid (default 30)")
+    args = parser.parse_args(argv)
+    if args.days < 1:
+        parser.error("--days must be at least 1")
+    out = pathlib.Path(args.out).resolve()
+    material = make_tls_material(out, args.name, days=args.days)
+    print(f"certificates in {out} (valid {args.days} days):")
+    for path, what in describe(material, [*DEFAULT_NAMES, *args.name]):
+        print(f"  {path.name:22} {what}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

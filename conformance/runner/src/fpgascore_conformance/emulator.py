@@ -7,6 +7,7 @@ which talks to Docker or to podman's Docker-compatible API). Both have the same 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import pathlib
 import shutil
@@ -15,7 +16,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from typing import Dict, Optional
+from typing import Any, Dict, List, Optional
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[4]
 RUN_EMULATOR = REPO_ROOT / "scripts" / "run-emulator"
@@ -107,6 +108,21 @@ class _Emulator:
         """The server's log lines so far (JSON, one per line); kept after stop()."""
         return self._final_logs if self._final_logs is not None else self._read_logs()
 
+    def records(self) -> List[Dict[str, Any]]:
+        """The server's JSON log lines so far, parsed (other output is passed over)."""
+        found = []
+        for line in self.logs().splitlines():
+            if line.startswith("{"):
+                try:
+                    found.append(json.loads(line))
+                except ValueError:
+                    continue
+        return found
+
+    def attempts(self, case: str) -> List[Dict[str, Any]]:
+        """The log lines of the attempts of one conformance case id (x-conformance-case)."""
+        return [record for record in self.records() if record.get("case") == case]
+
     def stop(self, timeout: float = 15.0) -> Optional[int]:
         """Stops the server gracefully (SIGTERM); returns its exit code."""
         code = self._halt(timeout)
@@ -116,20 +132,23 @@ class _Emulator:
 
 
 class EmulatorProcess(_Emulator):
-    """The server as a child process of this one (quick, no container engine needed)."""
+    """The server as a child process of this one (quick, no container engine needed), started
+    by the one documented command, ``scripts/run-emulator serve --port 0 --port-file FILE``, as
+    the Go and C# tests start it too."""
 
     def __init__(self, config: ServerConfig, startup_timeout: float = 30.0) -> None:
         super().__init__(config)
         self._timeout = startup_timeout
         self._process: Optional[subprocess.Popen] = None
         self._log_path = self._workdir / "server.log"
+        self.port_file = self._workdir / "port"  # the server writes its bound port there once listening
 
     def start(self) -> None:
         cert_dir = str(self.config.tls_cert.parent) if self.config.tls_cert else ""
         env = {**os.environ, **self.config.environment(self.key_dir, cert_dir, str(self.key_dir))}
         env.pop("FPGASCORE_PRIMARY_KEY", None)
         env.pop("FPGASCORE_SECONDARY_KEY", None)
-        port_file = self._workdir / "port"
+        port_file = self.port_file
         port_file.unlink(missing_ok=True)
         self._log = open(self._log_path, "ab")  # a bounced server's lines follow its earlier ones
         self._process = subprocess.Popen(

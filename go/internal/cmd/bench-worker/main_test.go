@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/fpgascore/fpgascore/go/internal/benchserver"
-	"github.com/fpgascore/fpgascore/go/internal/testcert"
+	"github.com/fpgascore/fpgascore/go/internal/testkit"
 )
 
 // startNull serves the benchmark's null server on 127.0.0.1 for the test and returns its port.
@@ -93,13 +93,13 @@ func TestWorkerReportsEveryPlannedCall(t *testing.T) {
 // TestWorkerTLSAndKey: over TLS the worker's calls carry the key key_env names; the wrong key
 // fails the run.
 func TestWorkerTLSAndKey(t *testing.T) {
-	cert, key, err := testcert.Write(t.TempDir())
+	certs, err := testkit.MakeCerts(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := startNull(t, benchserver.Config{TLS: true, CertFile: cert, KeyFile: key, AccessKey: "k3y"})
+	port := startNull(t, benchserver.Config{TLS: true, CertFile: certs.Server.Cert, KeyFile: certs.Server.Key, AccessKey: "k3y"})
 	plan := shortPlan(port, "jpeg", testImage(t))
-	plan["tls"], plan["ca"], plan["key_env"] = true, cert, "BENCH_WORKER_TEST_KEY"
+	plan["tls"], plan["ca"], plan["key_env"] = true, certs.CA, "BENCH_WORKER_TEST_KEY"
 	t.Setenv("BENCH_WORKER_TEST_KEY", "k3y")
 	if code, _, errOut := runWorker(t, plan); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)

@@ -1,4 +1,4 @@
-package fpgascore
+package testkit
 
 import (
 	"os/exec"

@@ -1,98 +1,18 @@
-"""Servers for the tests: the real reference server (the emulator) as a subprocess, and a
-tiny in-process gRPC server whose behaviour each test scripts (for injected failures)."""
+"""A tiny in-process gRPC server whose behaviour each test scripts (for injected failures the
+reference server cannot produce); the reference server itself comes from the runner's kit
+(fpgascore_conformance.emulator, see conftest.py)."""
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
 import threading
 import time
 from concurrent import futures
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import grpc
 import numpy as np
 
 from fpgascore.v1 import predict_pb2, prediction_service_pb2_grpc, tensor_pb2
-
-REPO = Path(__file__).resolve().parents[2]
-RUN_EMULATOR = REPO / "scripts" / "run-emulator"
-PYTHON = os.environ.get("FPGASCORE_PYTHON", "/usr/bin/python3")
-
-
-@dataclass
-class Emulator:
-    host: str
-    port: int
-    log: Path
-    proc: subprocess.Popen
-
-    def log_lines(self) -> List[Dict[str, Any]]:
-        lines = []
-        for line in self.log.read_text(errors="replace").splitlines():
-            try:
-                lines.append(json.loads(line))
-            except ValueError:
-                continue
-        return lines
-
-    def attempts(self, case: str) -> List[Dict[str, Any]]:
-        """The server's log lines for the attempts of one conformance case id."""
-        return [line for line in self.log_lines() if line.get("case") == case]
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-def start_emulator(workdir: Path, *, tls: Optional[Tuple[Path, Path]] = None,
-                   primary_key: Optional[str] = None, secondary_key: Optional[str] = None,
-                   require_auth: bool = False, conformance: bool = True,
-                   extra: Sequence[str] = ()) -> Emulator:
-    """Starts ``scripts/run-emulator serve`` on a free loopback port; waits for its port file."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    port_file = workdir / "port"
-    port_file.unlink(missing_ok=True)  # never read a stale port
-    log = workdir / "server.log"
-    args = [str(RUN_EMULATOR), "serve", "--host", "127.0.0.1", "--port", "0", "--port-file", str(port_file)]
-    if tls:
-        args += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
-    for name, key in (("primary", primary_key), ("secondary", secondary_key)):
-        if key is not None:
-            key_file = workdir / f"{name}.key"
-            key_file.write_text(key)
-            key_file.chmod(0o600)
-            args += [f"--{name}-key-file", str(key_file)]
-    if require_auth:
-        args.append("--require-auth")
-    if conformance:
-        args.append("--conformance")
-    args += list(extra)
-    env = dict(os.environ, FPGASCORE_PYTHON=PYTHON)
-    env.pop("FPGASCORE_PRIMARY_KEY", None)
-    env.pop("FPGASCORE_SECONDARY_KEY", None)
-    with log.open("wb") as log_file:
-        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, env=env)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if port_file.exists() and port_file.read_text().strip():
-            return Emulator("127.0.0.1", int(port_file.read_text().strip()), log, proc)
-        if proc.poll() is not None:
-            raise RuntimeError(f"emulator exited with {proc.returncode}:\n{log.read_text()}")
-        time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError(f"emulator did not write {port_file} in 30 s:\n{log.read_text()}")
-
-
-# -- the in-process fake server ---------------------------------------------------------
 
 Handler = Callable[[predict_pb2.PredictRequest, grpc.ServicerContext], predict_pb2.PredictResponse]
 

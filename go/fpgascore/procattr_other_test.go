@@ -1,8 +1,0 @@
-//go:build !linux
-
-package fpgascore
-
-import "os/exec"
-
-// dieWithParent is a no-op where the kernel has no parent-death signal.
-func dieWithParent(cmd *exec.Cmd) {}
