@@ -51,7 +51,6 @@ if __package__ in (None, ""):  # run as a script from a checkout: find python/sr
         if importlib.util.find_spec(_module) is None and _src.is_dir():
             sys.path.append(str(_src))
 
-import grpc  # noqa: E402
 import numpy as np  # noqa: E402
 from google.protobuf import json_format  # noqa: E402
 
@@ -250,8 +249,7 @@ def _cancelled(request: pb.DriverRequest, work, metadata: Optional[list], info: 
             try:
                 return await task
             except asyncio.CancelledError:
-                raise fpgascore.ScoringError("the caller cancelled the call (its asyncio task)",
-                                             grpc.StatusCode.CANCELLED) from None
+                raise fpgascore.CancelledError("the caller cancelled the call (its asyncio task)") from None
 
     return asyncio.run(call_then_cancel())
 
