@@ -73,7 +73,7 @@ public class ConformanceDriverTests
         Assert.StartsWith("bad request: ", noAction.Error);
 
         var hello = Protocol.HelloAnswer();
-        Assert.Equal(("1.0", "csharp", "FpgaScore"), (hello.ProtocolVersion, hello.Language, hello.Client));
+        Assert.Equal(("1.1", "csharp", "FpgaScore"), (hello.ProtocolVersion, hello.Language, hello.Client));
         Assert.Matches(@"^\d+\.\d+\.\d+$", hello.ClientVersion);
     }
 

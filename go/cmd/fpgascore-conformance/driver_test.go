@@ -88,7 +88,7 @@ func startFake(t *testing.T) (*fake, int) {
 	return f, lis.Addr().(*net.TCPAddr).Port
 }
 
-const hello = `{"protocolVersion": "1.0", "runner": "test"}`
+const hello = `{"protocolVersion": "1.1", "runner": "test"}`
 
 // drive runs the driver on a Hello and the lines, and returns its HelloAnswer and answers.
 func drive(t *testing.T, lines ...string) (*cpb.HelloAnswer, []*cpb.DriverAnswer) {
