@@ -85,7 +85,24 @@ class _Emulator:
             (self.key_dir / f"{slot}.key").write_text(value or "")
         self.reload()
 
-    def reload(self) -> None:
+    def reload(self, timeout: float = 10.0) -> None:
+        """Makes the server re-read its keys and certificate (SIGHUP); returns once its log
+        says it did (a reload that failed logs too, and the server keeps what it had)."""
+        wanted = ("keys.", "tls.") if self.config.tls_cert else ("keys.",)
+        before = [self._reloads(kind) for kind in wanted]
+        self._signal_reload()
+        deadline = time.monotonic() + timeout
+        while any(self._reloads(kind) <= count for kind, count in zip(wanted, before)):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not reload within {timeout} s:\n{self.logs()[-2000:]}")
+            time.sleep(0.02)
+
+    def _reloads(self, kind: str) -> int:
+        """How many reloads of ``kind`` ("keys." or "tls.") the log shows, done or failed."""
+        logs = self._read_logs()
+        return sum(logs.count(f'"event":"{kind}{outcome}"') for outcome in ("loaded", "reload_failed"))
+
+    def _signal_reload(self) -> None:
         raise NotImplementedError
 
     def __enter__(self):
@@ -174,10 +191,9 @@ class EmulatorProcess(_Emulator):
         self._halt(timeout)
         self.start()
 
-    def reload(self) -> None:
+    def _signal_reload(self) -> None:
         assert self._process is not None
         self._process.send_signal(signal.SIGHUP)
-        time.sleep(0.5)  # the server polls for the signal every 0.2 s
 
     def _read_logs(self) -> str:
         return self._log_path.read_text(errors="replace") if self._log_path.exists() else ""
@@ -282,9 +298,8 @@ class EmulatorContainer(_Emulator):
         bindings = (self._container.attrs.get("NetworkSettings", {}).get("Ports") or {}).get(f"{CONTAINER_PORT}/tcp")
         return int(bindings[0]["HostPort"]) if bindings else 0
 
-    def reload(self) -> None:
+    def _signal_reload(self) -> None:
         self._container.kill(signal="SIGHUP")
-        time.sleep(0.5)
 
     def crash(self) -> None:
         """Kills the server (SIGKILL), as a machine failure would."""

@@ -2,6 +2,7 @@
 language, results judged and reported."""
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import dataclasses
 import datetime
@@ -354,15 +355,26 @@ class Run:
                 return mine[env_roots]
 
             done = []
+            pending = collections.deque(range(lane, len(work), lanes))
+            passed_over = 0  # cases in a row put back because another lane held their server
             try:
-                for index in range(lane, len(work), lanes):
+                while pending:
+                    index = pending.popleft()
                     repetition, case = work[index]
                     lock = self._exclusive.get(case.server)
-                    if lock:
-                        with lock:
-                            result = self._run_case(case, language, driver_for, inputs, repetition)
-                    else:
+                    # A case whose exclusive server another lane is using waits at the back of
+                    # this lane's queue, while the lane runs what it can; only when every case
+                    # left waits does the lane block.
+                    if lock and not lock.acquire(blocking=passed_over >= len(pending)):
+                        pending.append(index)
+                        passed_over += 1
+                        continue
+                    passed_over = 0
+                    try:
                         result = self._run_case(case, language, driver_for, inputs, repetition)
+                    finally:
+                        if lock:
+                            lock.release()
                     mark_known(result, known)
                     done.append((index, result))
                     self.progress.finished(result)
