@@ -4,8 +4,9 @@
 #
 #   scripts/test-all.sh                       # all suites
 #   scripts/test-all.sh go csharp             # a subset, by name
-# Suites: generated (checked-in code is fresh), server (tests/: reference server, container, the manager
-# and the service lifecycle in process and container mode — tests/deployment/,
+# Suites: generated (checked-in code is fresh), lint (scripts/lint.sh: flake8, mypy --strict,
+# gofmt, go vet, staticcheck, the C# analyzers as errors, dotnet format), server (tests/:
+# reference server, container, the manager and the service lifecycle in process and container mode — tests/deployment/,
 # TF-Serving compatibility), python (client), go, csharp, conformance (the matrix against the
 # containerized server), soak (one minute of all three clients at once against the container
 # at saturation: only OK / RESOURCE_EXHAUSTED, flat memory; `make soak` is the 10-minute run).
@@ -13,7 +14,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-ALL_SUITES=(generated server python go csharp conformance soak)
+ALL_SUITES=(generated lint server python go csharp conformance soak)
 suites=("$@")
 (( ${#suites[@]} )) || suites=("${ALL_SUITES[@]}")
 
@@ -35,6 +36,7 @@ for suite in "${suites[@]}"; do
 done
 
 run_generated() { scripts/generate.sh --check; }
+run_lint() { scripts/lint.sh; }
 run_server() {
   PYTHONPATH="$REPO_ROOT/python/src:$REPO_ROOT/conformance/server/src:$REPO_ROOT/conformance/runner/src" \
     "$PYTHON" -m pytest tests -p no:cacheprovider -q
