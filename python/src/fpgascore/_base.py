@@ -63,7 +63,7 @@ class ClientBase:
         tensor = image_tensor(images, out=request.inputs[self._config.input_name])
         return Prepared(request, len(tensor.string_val), squeeze)
 
-    def _array(self, array: np.ndarray) -> Prepared:
+    def _array(self, array: np.ndarray[Any, Any]) -> Prepared:
         request = self._request({}, self._scores_filter())
         tensor = image_array_tensor(array, out=request.inputs[self._config.input_name])
         squeeze = getattr(array, "ndim", 0) == 3
@@ -89,9 +89,9 @@ class ClientBase:
             exc.request_id = info.request_id
             raise
 
-    def _scores(self, prepared: Prepared, response: predict_pb2.PredictResponse) -> np.ndarray:
+    def _scores(self, prepared: Prepared, response: predict_pb2.PredictResponse) -> np.ndarray[Any, Any]:
         scores = decode_scores(response, self._config.output_name, prepared.rows, NUM_CLASSES)
-        return scores[0] if prepared.squeeze else scores
+        return scores[0] if prepared.squeeze else scores  # type: ignore[no-any-return]  # numpy types a row as Any
 
     # -- calls ----------------------------------------------------------------------------
     def _deadline(self, timeout: Optional[float]) -> float:
@@ -159,7 +159,7 @@ class CallAttempts:
         if last.code == grpc.StatusCode.UNAUTHENTICATED and self._keys.has_secondary and not self._failed_over:
             self._failed_over, self._key = True, self._keys.other(self._key)
             return 0.0
-        trailing = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None  # type: ignore[attr-defined]
+        trailing = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None
         if self._planner is None:
             self._planner = self._client._planner(self._deadline)
         sleep = None if isinstance(last, UntrustedCertificateError) else self._planner.next_sleep(
@@ -188,4 +188,3 @@ def output_filter_list(output_filter: Sequence[str]) -> List[str]:
     if isinstance(output_filter, str):
         return [output_filter]
     return list(output_filter)
-

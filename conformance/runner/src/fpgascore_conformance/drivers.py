@@ -203,7 +203,8 @@ class DriverProcess:
         why = protocol.refusal(answer)
         if why:
             self._kill()
-            raise DriverFailure(f"the {self.spec.name} driver is refused: {why}; its first line: {line.strip()[:200]!r}")
+            raise DriverFailure(
+                f"the {self.spec.name} driver is refused: {why}; its first line: {line.strip()[:200]!r}")
         self.hello = answer
 
     @staticmethod

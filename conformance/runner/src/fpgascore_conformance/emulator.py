@@ -296,4 +296,3 @@ class EmulatorContainer(_Emulator):
             if self._container is not None:
                 self._container.remove(force=True)
                 self._container = None
-

@@ -185,7 +185,8 @@ class Run:
         """The case's DriverRequest line (proto/fpgascore/conformance/v1/driver.proto)."""
         client = substitute(case.client, self.secrets)
         action = case.action
-        host, port = (self.target.host, self.target.port) if self.target else ("127.0.0.1", self.servers[case.server].port)
+        host, port = ((self.target.host, self.target.port) if self.target
+                      else ("127.0.0.1", self.servers[case.server].port))
         roots = client.get("roots", "system")
         default_name = (self.target.server_name if self.target and client.get("use_ssl") else None) or ""
         message = pb.DriverRequest(
@@ -348,7 +349,8 @@ class Run:
                      "client results": "\n".join(" ".join(r.problems) for r in results if r.language == language)}
             leaks = [f"{name} contains the {secret} key" for name, text in texts.items()
                      for secret, value in self.secrets.items() if value in text]
-            scanned.append(report.CaseResult(language, SECRET_SCAN, SECRET_SCAN, "fail" if leaks else "pass", leaks, 0.0))
+            scanned.append(report.CaseResult(language, SECRET_SCAN, SECRET_SCAN, "fail" if leaks else "pass",
+                                             leaks, 0.0))
         return scanned
 
     # ----- all ------------------------------------------------------------------------------
@@ -369,8 +371,9 @@ class Run:
                 build_errors = built.result()
             matrix_started = time.monotonic()
             with concurrent.futures.ThreadPoolExecutor(len(self.options.languages)) as pool:
-                for language_results in pool.map(lambda spec: self._run_language(spec, inputs, build_errors.get(spec.name)),
-                                                 self.options.drivers):
+                for language_results in pool.map(
+                        lambda spec: self._run_language(spec, inputs, build_errors.get(spec.name)),
+                        self.options.drivers):
                     results.extend(language_results)
         finally:
             for name, server in self.servers.items():
@@ -387,8 +390,9 @@ class Run:
                   f"{against}, {wall:.0f} s on {platform.node()} "
                   f"({platform.machine()}, {platform.python_version()}).")
         if self.drivers_seen:
-            header += "\n\nDrivers: " + "; ".join(f"{name} = {self.drivers_seen[name]}"
-                                                 for name in self.options.languages if name in self.drivers_seen) + "."
+            header += "\n\nDrivers: " + "; ".join(
+                f"{name} = {self.drivers_seen[name]}"
+                for name in self.options.languages if name in self.drivers_seen) + "."
         report.write_all(self.directory, self.cases, self.options.languages, results, header)
         passed = sum(r.status == "pass" for r in results)
         failed = sum(not r.ok for r in results)

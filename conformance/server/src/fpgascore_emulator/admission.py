@@ -169,7 +169,8 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
                 if half_closed:  # the caller half-closed without a message
                     context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the call ended without its request message")
                 # Cancelled: the caller left, or its message did not come within the wait.
-                self.abandoned_lines.log("request.abandoned", method=method, peer=peer, request_wait_s=self._request_wait_s)
+                self.abandoned_lines.log("request.abandoned", method=method, peer=peer,
+                                         request_wait_s=self._request_wait_s)
                 return None
             finally:
                 self._watchdog.disarm(token)

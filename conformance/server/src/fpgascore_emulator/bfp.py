@@ -44,8 +44,8 @@ def quantize_rows(values: np.ndarray, bits: int = MANTISSA_BITS,
 
     Returns ``(mantissas, exponents)``: arrays holding integers, mantissas shaped like
     ``values`` (of ``dtype``; any float type holds them exactly) and one float64 exponent per
-    row, so that ``mantissas * 2**exponents[:, None]`` approximates ``values``. Rounding is to nearest, ties to even; a row of zeros gets
-    exponent 0. Non-finite values must be rejected before this point.
+    row, so that ``mantissas * 2**exponents[:, None]`` approximates ``values``. Rounding is to
+    nearest, ties to even; a row of zeros gets exponent 0. Non-finite values must be rejected before this point.
     """
     values = np.asarray(values, dtype=np.float64)
     largest = np.max(np.abs(values), axis=1)

@@ -124,4 +124,3 @@ def _to_rgb(image: Image.Image, header: Header) -> np.ndarray:
         return np.repeat(grey[:, :, None], 3, axis=2)
     image.info.pop("transparency", None)  # alpha is dropped; PIL would warn about a palette's
     return np.asarray(image.convert("RGB"))
-

@@ -8,7 +8,8 @@ from ``max(the request's arrival, the end of the FPGA's previous image)`` for on
 time, and its features are released an answer lead (the measured time the server needs after
 the FPGA to answer) before that end. So a lone image is answered one service time after it
 arrived, N images on one FPGA after N service times, and saturation stays at FPGAs / service
-time. Where the compute takes longer than the service time, the compute sets the pace. A request first reserves a queue place per image;
+time. Where the compute takes longer than the service time, the compute sets the pace. A
+request first reserves a queue place per image;
 when they do not all fit, it is refused at once (backpressure) instead of waiting or
 growing memory. A place is freed when an FPGA takes the image, or when the call that queued
 it ends (``withdraw``): nothing is computed for a caller who has left.

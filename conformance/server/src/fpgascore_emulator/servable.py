@@ -48,7 +48,8 @@ class Servable:
         name = spec.name or self.name
         asked_version = spec.version.value if spec.HasField("version") else None
         if name != self.name or (asked_version is not None and asked_version != self.version):
-            asked = f"Latest({bounded(name)})" if asked_version is None else f"Specific({bounded(name)}, {asked_version})"
+            asked = (f"Latest({bounded(name)})" if asked_version is None
+                     else f"Specific({bounded(name)}, {asked_version})")
             raise NotFound(f"Servable not found for request: {asked}; this server serves "
                            f"'{self.name}' version {self.version}")
 
