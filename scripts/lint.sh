@@ -52,7 +52,8 @@ check_dotnet-build() {
   dotnet build csharp/FpgaScore.sln --nologo -v q -clp:NoSummary
 }
 check_dotnet-format() {
-  dotnet format csharp/FpgaScore.sln --verify-no-changes --no-restore -v q
+  # FpgaScore.Bench is being replaced (the benchmark rework); it is left out until then.
+  dotnet format csharp/FpgaScore.sln --verify-no-changes --no-restore -v q --exclude csharp/FpgaScore.Bench
 }
 
 declare -A outcome seconds

@@ -21,7 +21,7 @@ import re
 import shlex
 import subprocess
 import threading
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from . import protocol
 from .protocol import pb
@@ -169,7 +169,7 @@ class DriverProcess:
         if "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH" not in extra_env:
             self._env.pop("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", None)
         self._stderr_path = stderr_path
-        self._process: Optional[subprocess.Popen] = None
+        self._process: Optional[subprocess.Popen[Any]] = None
         self._lines: "queue.Queue[Optional[str]]" = queue.Queue()
         self.hello: Optional[pb.HelloAnswer] = None   # the running process's HelloAnswer
 
@@ -208,7 +208,7 @@ class DriverProcess:
         self.hello = answer
 
     @staticmethod
-    def _read(process: subprocess.Popen, lines: "queue.Queue[Optional[str]]") -> None:
+    def _read(process: subprocess.Popen[Any], lines: "queue.Queue[Optional[str]]") -> None:
         for line in process.stdout:
             lines.put(line)
         lines.put(None)

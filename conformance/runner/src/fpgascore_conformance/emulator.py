@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from typing import Dict, Optional
+from typing import Any, Dict, Optional
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[4]
 RUN_EMULATOR = REPO_ROOT / "scripts" / "run-emulator"
@@ -121,7 +121,7 @@ class EmulatorProcess(_Emulator):
     def __init__(self, config: ServerConfig, startup_timeout: float = 30.0) -> None:
         super().__init__(config)
         self._timeout = startup_timeout
-        self._process: Optional[subprocess.Popen] = None
+        self._process: Optional[subprocess.Popen[Any]] = None
         self._log_path = self._workdir / "server.log"
 
     def start(self) -> None:

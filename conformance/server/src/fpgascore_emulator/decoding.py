@@ -14,6 +14,8 @@ of every large photo, so memory and CPU are bounded by budgets instead (see ``bu
 """
 from __future__ import annotations
 
+from typing import Any
+
 import dataclasses
 import io
 
@@ -60,7 +62,7 @@ def read_header(data: bytes) -> Header:
         return _checked_header(image)
 
 
-def decode(data: bytes) -> np.ndarray:
+def decode(data: bytes) -> np.ndarray[Any, Any]:
     """JPEG/PNG bytes -> uint8 RGB array [H, W, 3]."""
     with _opened(data) as image:
         header = _checked_header(image)
@@ -113,7 +115,7 @@ def _checked_header(image: Image.Image) -> Header:
     return header
 
 
-def _to_rgb(image: Image.Image, header: Header) -> np.ndarray:
+def _to_rgb(image: Image.Image, header: Header) -> np.ndarray[Any, Any]:
     if header.mode == "RGB":
         return np.asarray(image)
     if header.mode in _SIXTEEN_BIT_GREY:

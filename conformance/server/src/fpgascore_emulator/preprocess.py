@@ -8,6 +8,8 @@ output may differ between libjpeg versions. PNG decoding is exact everywhere.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .decoding import decode
@@ -17,7 +19,7 @@ CROP = 224
 MEANS_RGB = np.array([123.68, 116.779, 103.939], dtype=np.float32)
 
 
-def preprocess(rgb: np.ndarray) -> np.ndarray:
+def preprocess(rgb: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """uint8 RGB [H, W, 3] -> float32 BGR [224, 224, 3], mean-subtracted."""
     height, width, _ = rgb.shape
     scale = RESIZE_SHORTER_SIDE / min(height, width)
@@ -44,6 +46,6 @@ def _bilinear_taps(in_size: int, out_size: int, start: int, count: int):
     return lower, upper, positions - lower
 
 
-def image_to_input(data: bytes) -> np.ndarray:
+def image_to_input(data: bytes) -> np.ndarray[Any, Any]:
     """JPEG/PNG bytes -> the featurizer's input (``decoding.decode`` says what is accepted)."""
     return preprocess(decode(data))

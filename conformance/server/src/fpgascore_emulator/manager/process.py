@@ -75,7 +75,7 @@ class ProcessRuntime(Runtime):
         self._services_dir = pathlib.Path(state_dir).resolve() / "services"
         self._python = python
         self._start_timeout = start_timeout
-        self._children: Dict[int, subprocess.Popen] = {}
+        self._children: Dict[int, subprocess.Popen[Any]] = {}
 
     # -- start ----------------------------------------------------------------------------
     def start(self, spec: ServerSpec) -> Handle:
