@@ -76,7 +76,8 @@ def matmul(a_mantissas: np.ndarray[Any, Any], a_exponents: np.ndarray[Any, Any],
     products = (a_mantissas @ b_mantissas).astype(np.float64)  # integers: exact in any order
     products *= _powers_of_two(a_exponents)[:, None]
     products *= _powers_of_two(b_exponents)[None, :]
-    return products
+    result: np.ndarray[Any, Any] = products
+    return result
 
 
 def sum_rows_exact(mantissas: np.ndarray[Any, Any], exponents: np.ndarray[Any, Any],

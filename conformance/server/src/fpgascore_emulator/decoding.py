@@ -14,10 +14,9 @@ of every large photo, so memory and CPU are bounded by budgets instead (see ``bu
 """
 from __future__ import annotations
 
-from typing import Any
-
 import dataclasses
 import io
+from typing import Any, Optional
 
 import numpy as np
 from PIL import Image
@@ -82,19 +81,20 @@ class _opened:
         if not data:
             raise ImageError("image is empty (0 bytes)")
         self._data = data
-        self._image = None
+        self._image: Optional[Image.Image] = None
 
     def __enter__(self) -> Image.Image:
         try:
-            self._image = Image.open(io.BytesIO(self._data))
-        except Image.UnidentifiedImageError:
+            self._image = image = Image.open(io.BytesIO(self._data))
+        except Image.UnidentifiedImageError:  # type: ignore[attr-defined]  # Debian's PIL stubs lack it
             raise ImageError(f"image is not a JPEG or PNG ({len(self._data)} bytes, "
                              f"starting {self._data[:8].hex()})") from None
         except Exception as error:
             raise ImageError(f"image could not be decoded ({type(error).__name__}: {bounded(str(error))})") from None
-        return self._image
+        return image
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
+        assert self._image is not None  # set by __enter__
         self._image.close()
 
 

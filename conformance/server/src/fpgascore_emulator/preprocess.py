@@ -8,7 +8,7 @@ output may differ between libjpeg versions. PNG decoding is exact everywhere.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Tuple
 
 import numpy as np
 
@@ -38,7 +38,8 @@ def preprocess(rgb: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     return np.ascontiguousarray(normalized[:, :, ::-1])
 
 
-def _bilinear_taps(in_size: int, out_size: int, start: int, count: int):
+def _bilinear_taps(in_size: int, out_size: int, start: int,
+                   count: int) -> Tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     positions = (np.arange(start, start + count, dtype=np.float64) + 0.5) * (in_size / out_size) - 0.5
     positions = np.clip(positions, 0.0, in_size - 1)
     lower = np.floor(positions).astype(np.int64)

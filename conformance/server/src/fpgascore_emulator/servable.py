@@ -101,7 +101,8 @@ class Servable:
         return response
 
 
-def _tensor_info(info: model_metadata_pb2.TensorInfo, name: str, dtype: int, shape: Sequence[int]) -> None:
+def _tensor_info(info: model_metadata_pb2.TensorInfo, name: str, dtype: tensor_pb2.DataType,
+                 shape: Sequence[int]) -> None:
     info.name = f"{name}:0"
     info.dtype = dtype
     info.tensor_shape.dim.extend(tensor_pb2.TensorShapeProto.Dim(size=size) for size in shape)

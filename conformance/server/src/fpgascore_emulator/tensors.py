@@ -35,7 +35,8 @@ def _check_dims(name: str, shape: List[int]) -> None:
 
 def dtype_name(value: int) -> str:
     try:
-        return tensor_pb2.DataType.Name(value)
+        name: str = tensor_pb2.DataType.Name(value)
+        return name
     except ValueError:
         return f"unknown dtype {value}"
 
@@ -50,7 +51,8 @@ def image_bytes(tensor: tensor_pb2.TensorProto, name: str, max_batch: int) -> Se
     if shape[0] != count:
         raise InputError(f"input '{name}' declares shape [{shape[0]}] but holds {count} images")
     _check_batch(name, count, max_batch)
-    return tensor.string_val
+    images: Sequence[bytes] = tensor.string_val
+    return images
 
 
 def float_batch_size(tensor: tensor_pb2.TensorProto, name: str, max_batch: int) -> int:

@@ -29,4 +29,5 @@ def integer_weights(seed: int, shape: tuple[int, ...], bits: int) -> np.ndarray[
     counter = np.arange(count, dtype=np.uint64) + np.uint64(seed << 32)
     span = np.uint64(2 ** (bits + 1) - 1)
     values = (_splitmix64(counter) % span).astype(np.int64) - (2**bits - 1)
-    return values.astype(np.float64).reshape(shape)
+    weights: np.ndarray[Any, Any] = values.astype(np.float64).reshape(shape)
+    return weights

@@ -50,7 +50,8 @@ def _free_loopback_port() -> int:
     process takes it first: the start fails and says so)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def _flag_value(argv: List[str], flag: str) -> int:
