@@ -33,6 +33,8 @@ from .security import authorization_of
 
 # Method path -> the event name its log lines carry; these need the key when auth is on.
 KEYED_METHODS: Dict[str, str] = events.BY_METHOD
+# A servicer method's behaviour: (request or request iterator, context) -> response.
+_Behaviour = Callable[[Any, grpc.ServicerContext], Any]
 # grpcio's maximum_concurrent_rpcs = this x the admission slots.
 GRPC_LIMIT_FACTOR = 4
 
@@ -104,7 +106,7 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
         self._watchdog.close()
         self.abandoned_lines.flush()
 
-    def intercept_service(self, continuation, details: grpc.HandlerCallDetails):
+    def intercept_service(self, continuation: Callable[[Any], Any], details: grpc.HandlerCallDetails) -> Any:
         handler = continuation(details)
         if handler is None and self._metrics:
             # grpcio answers UNIMPLEMENTED; counted as method "other" (never the peer's path).
@@ -138,8 +140,8 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
             self._admitted += 1
             return True
 
-    def _holding_slot(self, behaviour):
-        def serve_then_free(requests, context: grpc.ServicerContext) -> Any:
+    def _holding_slot(self, behaviour: _Behaviour) -> _Behaviour:
+        def serve_then_free(requests: Any, context: grpc.ServicerContext) -> Any:
             try:
                 return behaviour(requests, context)
             finally:
@@ -148,10 +150,10 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
 
         return serve_then_free
 
-    def _within_request_wait(self, behaviour, method: str):
-        def read_then_serve(requests, context: grpc.ServicerContext):
+    def _within_request_wait(self, behaviour: _Behaviour, method: str) -> _Behaviour:
+        def read_then_serve(requests: Any, context: grpc.ServicerContext) -> Any:
             peer = context.peer()
-            expired = []
+            expired: List[bool] = []
 
             def expire() -> None:
                 expired.append(True)

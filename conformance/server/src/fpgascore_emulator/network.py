@@ -17,7 +17,7 @@ rounded sum), so the scores are reproducible bit for bit too.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Tuple
 
 import math
 
@@ -53,7 +53,8 @@ class Featurizer:
         sums, exponent = bfp.sum_rows_exact(*bfp.quantize_rows(x))     # [256]
         pooled = np.ldexp(sums.astype(np.float64), exponent) / x.shape[0]
         x = bfp.matmul(*bfp.quantize_rows(pooled[None, :], dtype=self._t3), self._w3, self._e3)
-        return np.maximum(x[0], 0.0).astype(np.float32)
+        features: np.ndarray[Any, Any] = np.maximum(x[0], 0.0).astype(np.float32)
+        return features
 
 
 class Classifier:
@@ -80,10 +81,11 @@ class Classifier:
                     + (narrow[:, half:] @ self._halves[1]).astype(np.float64))
         centred = products * FEATURES - mantissas.sum(axis=1, keepdims=True) * self._column_sums
         logits = np.ldexp(centred, _LOGIT_EXPONENT)
-        return np.stack([_softmax(row) for row in logits]).astype(np.float32)
+        scores: np.ndarray[Any, Any] = np.stack([_softmax(row) for row in logits]).astype(np.float32)
+        return scores
 
 
-def _bfp_layer(seed: int, shape: tuple):
+def _bfp_layer(seed: int, shape: Tuple[int, int]) -> Tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], Any]:
     """A [k, n] weight matrix in BFP: (mantissas, column exponents, dtype), the mantissas in the
     narrowest type whose k-term products are still exact (the layer's inputs use it too)."""
     dtype = bfp.product_dtype(shape[0])
