@@ -5,13 +5,14 @@ import argparse
 import os
 import pathlib
 import sys
+from typing import Optional, Sequence
 
 from . import drivers
 from .cases import INVENTORY, load_cases, load_servers, needs_of, select, write_inventory
 from .runner import Options, Run, Target
 
 
-def main(argv=None) -> int:
+def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="fpgascore-conformance",
                                      description="Runs every conformance case for every client against the "
                                                  "reference server and prints the matrix.")
@@ -89,7 +90,7 @@ def main(argv=None) -> int:
     return Run(options).execute()
 
 
-def target_of(args: argparse.Namespace):
+def target_of(args: argparse.Namespace) -> Optional[Target]:
     """The --target* options as a Target (None without --target); keys read from the environment."""
     others = [name for name in ("target_tls", "target_ca", "target_server_name", "target_key_env",
                                 "target_secondary_key_env", "target_reference_model") if getattr(args, name)]

@@ -21,7 +21,7 @@ import re
 import shlex
 import subprocess
 import threading
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, BinaryIO, Dict, IO, List, Optional, Sequence, cast
 
 from . import protocol
 from .protocol import pb
@@ -182,7 +182,7 @@ class DriverProcess:
 
     def _start(self) -> None:
         self._close_stderr()
-        self._stderr = open(self._stderr_path, "ab")
+        self._stderr: Optional[BinaryIO] = open(self._stderr_path, "ab")
         self.hello = None
         try:
             self._process = subprocess.Popen(list(self.spec.run), cwd=self.spec.cwd, env=self._env,
@@ -209,15 +209,16 @@ class DriverProcess:
 
     @staticmethod
     def _read(process: subprocess.Popen[Any], lines: "queue.Queue[Optional[str]]") -> None:
-        for line in process.stdout:
+        for line in cast(IO[str], process.stdout):
             lines.put(line)
         lines.put(None)
 
     def _exchange(self, text: str, timeout: float, what: str) -> str:
         """Writes one line, returns the driver's next line (DriverFailure if there is none)."""
         try:
-            self._process.stdin.write(text + "\n")
-            self._process.stdin.flush()
+            stdin = cast(IO[str], cast("subprocess.Popen[str]", self._process).stdin)
+            stdin.write(text + "\n")
+            stdin.flush()
         except (BrokenPipeError, OSError) as error:
             self._kill()
             raise DriverFailure(f"driver did not take {what}: {error}; stderr: {self.stderr_tail()}")
@@ -227,7 +228,7 @@ class DriverProcess:
             self._kill()
             raise DriverFailure(f"driver did not answer {what} within {timeout:.0f} s (killed)") from None
         if line is None:
-            code = self._process.wait()
+            code = cast("subprocess.Popen[str]", self._process).wait()
             self._process = None
             self._close_stderr()
             raise DriverFailure(f"driver exited with {code} before answering {what}; stderr: {self.stderr_tail()}")
@@ -268,7 +269,7 @@ class DriverProcess:
     def close(self) -> None:
         if self._process is not None and self._process.poll() is None:
             try:
-                self._process.stdin.close()
+                cast(IO[str], self._process.stdin).close()
                 self._process.wait(timeout=10)
             except (subprocess.TimeoutExpired, OSError):
                 self._kill()
