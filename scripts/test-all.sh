@@ -6,8 +6,8 @@
 #   scripts/test-all.sh go csharp             # a subset, by name
 # Suites: generated (checked-in code is fresh), lint (scripts/lint.sh: flake8, mypy --strict,
 # gofmt, go vet, staticcheck, the C# analyzers as errors, dotnet format), server (tests/:
-# reference server, container, the manager and the service lifecycle in process and container mode — tests/deployment/,
-# TF-Serving compatibility), python (client), go, csharp, conformance (the matrix against the
+# reference server, container, the manager and the service lifecycle in process and
+# container mode — tests/deployment/, TF-Serving compatibility), python (client), go, csharp, conformance (the matrix against the
 # containerized server), soak (one minute of all three clients at once against the container
 # at saturation: only OK / RESOURCE_EXHAUSTED, flat memory; `make soak` is the 10-minute run).
 set -uo pipefail
