@@ -1,9 +1,10 @@
 # Convenience targets; each wraps a script in scripts/ (which is what CI and the README use).
-.PHONY: setup generate check-generated conformance conformance-local test test-server test-python test-go test-csharp bench soak emulator
+.PHONY: setup generate check-generated lint conformance conformance-local test test-server test-python test-go test-csharp bench soak emulator
 
 setup:             ; scripts/setup.sh
 generate:          ; scripts/generate.sh
 check-generated:   ; scripts/generate.sh --check
+lint:              ; scripts/lint.sh
 conformance:       ; scripts/conformance.sh
 conformance-local: ; scripts/conformance.sh --server=process
 test:              ; scripts/test-all.sh

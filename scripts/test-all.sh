@@ -4,18 +4,19 @@
 #
 #   scripts/test-all.sh                       # all suites
 #   scripts/test-all.sh go csharp             # a subset, by name
-# Suites: generated (checked-in code is fresh), server (tests/: reference server, container, the manager
-# and the service lifecycle in process and container mode — tests/deployment/,
-# TF-Serving compatibility), python (client), go, csharp, conformance (builds the release packages
-# with scripts/build-artifacts.sh into out/test-all/artifacts and runs the matrix once on them,
-# --artifacts, against the containerized server: what would be published, not the tree), soak
-# (one minute of all three clients at once against the container at saturation: only OK /
-# RESOURCE_EXHAUSTED, flat memory; `make soak` is the 10-minute run).
+# Suites: generated (checked-in code is fresh), lint (scripts/lint.sh: flake8, mypy --strict,
+# gofmt, go vet, staticcheck, the C# analyzers as errors, dotnet format), server (tests/:
+# reference server, container, the manager and the service lifecycle in process and container
+# mode — tests/deployment/, TF-Serving compatibility), python (client), go, csharp, conformance
+# (builds the release packages with scripts/build-artifacts.sh into out/test-all/artifacts and
+# runs the matrix once on them, --artifacts, against the containerized server: what would be
+# published, not the tree), soak (one minute of all three clients at once against the container
+# at saturation: only OK / RESOURCE_EXHAUSTED, flat memory; `make soak` is the 10-minute run).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-ALL_SUITES=(generated server python go csharp conformance soak)
+ALL_SUITES=(generated lint server python go csharp conformance soak)
 suites=("$@")
 (( ${#suites[@]} )) || suites=("${ALL_SUITES[@]}")
 
@@ -37,6 +38,7 @@ for suite in "${suites[@]}"; do
 done
 
 run_generated() { scripts/generate.sh --check; }
+run_lint() { scripts/lint.sh; }
 run_server() {
   PYTHONPATH="$REPO_ROOT/python/src:$REPO_ROOT/conformance/server/src:$REPO_ROOT/conformance/runner/src" \
     "$PYTHON" -m pytest tests -p no:cacheprovider -q

@@ -11,6 +11,8 @@ internal static class Output
     /// <summary>How much of a server's message the command prints.</summary>
     public const int MaxErrorChars = 300;
 
+    private static readonly JsonSerializerOptions s_indented = new() { WriteIndented = true };
+
     /// <summary>One scored image: its top-k and the request id of its call.</summary>
     public sealed record Scored(string Image, IReadOnlyList<Prediction> Top, string RequestId);
 
@@ -45,7 +47,7 @@ internal static class Output
             document["error"] = new { code = CodeName(error.StatusCode), message = Bounded(error.Details), request_id = error.RequestId };
             document["not_scored"] = notScored ?? [];
         }
-        return JsonSerializer.Serialize(document, new JsonSerializerOptions { WriteIndented = true }) + "\n";
+        return JsonSerializer.Serialize(document, s_indented) + "\n";
     }
 
     /// <summary><paramref name="text"/>, or its first <see cref="MaxErrorChars"/> characters and how many were left off.</summary>

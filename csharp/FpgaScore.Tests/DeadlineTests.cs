@@ -57,7 +57,10 @@ public class DeadlineTests
         var server = await Servers.GetAsync(ServerKind.Plain);
         using var client = Clients.For(server, o => o.RetryPolicy = new RetryPolicy
         {
-            MaxAttempts = 4, InitialBackoff = TimeSpan.FromSeconds(3), MaxBackoff = TimeSpan.FromSeconds(3), Multiplier = 1,
+            MaxAttempts = 4,
+            InitialBackoff = TimeSpan.FromSeconds(3),
+            MaxBackoff = TimeSpan.FromSeconds(3),
+            Multiplier = 1,
         });
         var caseId = Clients.NewCase("cancel-backoff");
         using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(400));

@@ -290,7 +290,7 @@ public class ModelMetadataTests
         Assert.Equal(a.GetHashCode(), b.GetHashCode());
         Assert.NotEqual(a, a with { Version = null });
         Assert.NotEqual(a, a with { Outputs = [new TensorSpec("output_alias", "DT_FLOAT", [-1, 999])] });
-        Assert.NotEqual(a, a with { Outputs = [] , Inputs = [.. a.Inputs, .. a.Outputs] });
+        Assert.NotEqual(a, a with { Outputs = [], Inputs = [.. a.Inputs, .. a.Outputs] });
         Assert.NotEqual(new TensorSpec("x", "DT_FLOAT", [1]), new TensorSpec("x", "DT_FLOAT", [1, 1]));
         Assert.Equal("TensorSpec { Name = images, DataType = DT_STRING, Shape = [-1] }", a.Inputs[0].ToString());
         Assert.Contains("Outputs = [TensorSpec { Name = output_alias, DataType = DT_FLOAT, Shape = [-1,1000] }]", a.ToString());

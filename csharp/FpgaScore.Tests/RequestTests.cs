@@ -67,7 +67,7 @@ public class RequestTests
         { "empty image", () => new ImageRequest([1, 2], []) },
         { "empty stream", () => new ImageRequest(new MemoryStream()) },
         { "count", () => new FloatRequest(new float[10], 224, 224, 3) },
-        { "non-positive", () => new FloatRequest(new float[0], 0, 224, 224, 3) },
+        { "non-positive", () => new FloatRequest(Array.Empty<float>(), 0, 224, 224, 3) },
         { "negative", () => new FloatRequest(new float[150528], -1, -224, 224, 3) },
         { "shape", () => new FloatRequest(new float[6], 2, 3) },
         { "channels", () => new FloatRequest(new float[224 * 224 * 4], 224, 224, 4) },

@@ -101,7 +101,10 @@ public class RetryTests
         var server = await Servers.GetAsync(ServerKind.Plain);
         using var client = Clients.For(server, o => o.RetryPolicy = new RetryPolicy
         {
-            MaxAttempts = 4, InitialBackoff = TimeSpan.FromSeconds(5), MaxBackoff = TimeSpan.FromSeconds(5), Multiplier = 1,
+            MaxAttempts = 4,
+            InitialBackoff = TimeSpan.FromSeconds(5),
+            MaxBackoff = TimeSpan.FromSeconds(5),
+            Multiplier = 1,
         });
         // The server's pushback (0) is smaller than the jittered sleep, so sleeps up to 5 s; a 300 ms deadline
         // makes almost every such retry impossible: the last error comes back at once.

@@ -1,5 +1,3 @@
-using System.Reflection;
-
 namespace FpgaScore;
 
 /// <summary>The 1000 ImageNet class labels, by class id (the embedded <c>imagenet_classes.txt</c>, line n = class n).</summary>

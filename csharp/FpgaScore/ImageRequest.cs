@@ -89,6 +89,8 @@ public sealed class ImageRequest : IScoringRequest
         return Tensors.Request(settings, Tensors.Strings(_images));
     }
 
+    // The exceptions name the public constructors' parameter, images (CA2208 sees only this helper's).
+#pragma warning disable CA2208
     private static ByteString[] ReadAll(Stream[] streams)
     {
         ArgumentNullException.ThrowIfNull(streams);
@@ -109,4 +111,5 @@ public sealed class ImageRequest : IScoringRequest
             images[i] = ByteString.CopyFrom(arrays[i] ?? throw new ArgumentNullException("images", $"image {i} is null"));
         return images;
     }
+#pragma warning restore CA2208
 }

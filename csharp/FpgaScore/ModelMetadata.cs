@@ -1,3 +1,5 @@
+using System.Collections.ObjectModel;
+using System.Globalization;
 using System.Text;
 using FpgaScore.V1;
 using Google.Protobuf;
@@ -30,7 +32,7 @@ public sealed record TensorSpec(string Name, string DataType, IReadOnlyList<long
 
     private bool PrintMembers(StringBuilder builder)
     {
-        builder.Append($"Name = {Name}, DataType = {DataType}, Shape = [{string.Join(",", Shape)}]");
+        builder.Append(CultureInfo.InvariantCulture, $"Name = {Name}, DataType = {DataType}, Shape = [{string.Join(",", Shape)}]");
         return true;
     }
 }
@@ -76,8 +78,8 @@ public sealed record ModelMetadata(string ModelName, long? Version, string Signa
 
     private bool PrintMembers(StringBuilder builder)
     {
-        builder.Append($"ModelName = {ModelName}, Version = {Version?.ToString() ?? "null"}, SignatureName = {SignatureName}, ");
-        builder.Append($"Inputs = [{string.Join(", ", Inputs)}], Outputs = [{string.Join(", ", Outputs)}]");
+        builder.Append(CultureInfo.InvariantCulture, $"ModelName = {ModelName}, Version = {Version?.ToString(CultureInfo.InvariantCulture) ?? "null"}, SignatureName = {SignatureName}, ");
+        builder.Append(CultureInfo.InvariantCulture, $"Inputs = [{string.Join(", ", Inputs)}], Outputs = [{string.Join(", ", Outputs)}]");
         return true;
     }
 
@@ -136,7 +138,7 @@ internal static class ModelMetadataCodec
     public static string DataTypeName(DataType dtype) =>
         s_dataTypes.FindValueByNumber((int)dtype)?.Name ?? $"DT_UNKNOWN_{(int)dtype}";
 
-    private static IReadOnlyList<TensorSpec> Specs(IDictionary<string, TensorInfo> infos) =>
+    private static ReadOnlyCollection<TensorSpec> Specs(IDictionary<string, TensorInfo> infos) =>
         infos.OrderBy(p => p.Key, StringComparer.Ordinal)
             .Select(p => new TensorSpec(p.Key, DataTypeName(p.Value.Dtype),
                 Array.AsReadOnly(p.Value.TensorShape?.Dim.Select(d => d.Size).ToArray() ?? [])))

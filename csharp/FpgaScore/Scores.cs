@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Globalization;
 using System.Runtime.InteropServices;
 using FpgaScore.V1;
 using Grpc.Core;
@@ -39,7 +40,7 @@ public static class Scores
         if (shape.Any(d => d < 0))
             throw Internal($"output '{outputName}' has an unknown dimension in shape {text}");
         if (shape.Length != 2)
-            throw Internal($"output '{outputName}' has shape {text}, not [N,{expectedColumns?.ToString() ?? "C"}]");
+            throw Internal($"output '{outputName}' has shape {text}, not [N,{expectedColumns?.ToString(CultureInfo.InvariantCulture) ?? "C"}]");
         if (shape.Any(d => d == 0))
             throw Internal($"output '{outputName}' is empty: shape {text}");
         long count;

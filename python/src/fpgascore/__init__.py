@@ -32,7 +32,8 @@ from ._version import __version__  # generated from the repository's VERSION (sc
 
 __all__ = [
     "PredictionClient", "AsyncPredictionClient", "RetryPolicy",
-    "DeploymentClient", "AsyncDeploymentClient", "Model", "Service", "ServiceState", "ReplicaStatus", "ReplicaHealth", "AuthKeys", "KeyType", "CallInfo", "ModelMetadata", "TensorSpec",
+    "DeploymentClient", "AsyncDeploymentClient", "Model", "Service", "ServiceState", "ReplicaStatus", "ReplicaHealth",
+    "AuthKeys", "KeyType", "CallInfo", "ModelMetadata", "TensorSpec",
     "Prediction", "top_k", "labels", "label",
     "image_tensor", "float_tensor", "predict_request", "decode_scores",
     "PredictRequest", "PredictResponse", "ModelSpec", "TensorProto", "TensorShapeProto", "DataType",

@@ -66,7 +66,7 @@ class ClientBase:
         tensor = image_tensor(images, out=request.inputs[self._config.input_name])
         return Prepared(request, len(tensor.string_val), squeeze)
 
-    def _array(self, array: np.ndarray) -> Prepared:
+    def _array(self, array: np.ndarray[Any, Any]) -> Prepared:
         request = self._request({}, self._scores_filter())
         tensor = image_array_tensor(array, out=request.inputs[self._config.input_name])
         squeeze = getattr(array, "ndim", 0) == 3
@@ -92,9 +92,9 @@ class ClientBase:
             exc.request_id = info.request_id
             raise
 
-    def _scores(self, prepared: Prepared, response: predict_pb2.PredictResponse) -> np.ndarray:
+    def _scores(self, prepared: Prepared, response: predict_pb2.PredictResponse) -> np.ndarray[Any, Any]:
         scores = decode_scores(response, self._config.output_name, prepared.rows, NUM_CLASSES)
-        return scores[0] if prepared.squeeze else scores
+        return scores[0] if prepared.squeeze else scores  # type: ignore[no-any-return]  # numpy types a row as Any
 
     # -- calls ----------------------------------------------------------------------------
     def _deadline(self, timeout: Optional[float]) -> float:
@@ -193,4 +193,3 @@ def output_filter_list(output_filter: Sequence[str]) -> List[str]:
     if isinstance(output_filter, str):
         return [output_filter]
     return list(output_filter)
-

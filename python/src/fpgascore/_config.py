@@ -86,7 +86,7 @@ class ClientConfig:
 
     def call_metadata(self, key_index: int, extra: Optional[Any]) -> Tuple[Tuple[str, str], ...]:
         """Client metadata + per-call metadata + ``authorization`` for key ``key_index``."""
-        pairs = self.metadata + normalize_metadata(extra)
+        pairs: Tuple[Tuple[str, str], ...] = self.metadata + normalize_metadata(extra)
         header = self.keys.header(key_index)
         return pairs + (header,) if header else pairs
 

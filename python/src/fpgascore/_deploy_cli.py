@@ -98,9 +98,10 @@ def env_key(variable: Optional[str], parser: argparse.ArgumentParser) -> Optiona
 
 
 def _service_dict(service: Service) -> Dict[str, Any]:
-    document = {"id": service.id, "name": service.name, "state": service.state.value, "model_id": service.model_id,
-                "ip_address": service.ip_address, "port": service.port, "ssl_enabled": service.ssl_enabled,
-                "num_replicas": service.num_replicas, "runtime": service.runtime}
+    document: Dict[str, Any] = {
+        "id": service.id, "name": service.name, "state": service.state.value, "model_id": service.model_id,
+        "ip_address": service.ip_address, "port": service.port, "ssl_enabled": service.ssl_enabled,
+        "num_replicas": service.num_replicas, "runtime": service.runtime}
     if service.state_message:
         document["state_message"] = service.state_message
     if service.certificate_sha256:
@@ -133,7 +134,12 @@ def _model_dict(model: Model) -> Dict[str, Any]:
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO) -> int:
     """Runs a ``service`` or ``model`` command; ScoringError and ValueError go to the caller."""
     token = _token(args, parser)
-    emit = (lambda document: (json.dump(document, out, indent=2), out.write("\n"))) if args.json else None
+
+    def write_json(document: Any) -> None:
+        json.dump(document, out, indent=2)
+        out.write("\n")
+
+    emit = write_json if args.json else None
     with DeploymentClient(args.manager, admin_token=token, root_certificates=args.manager_ca,
                           timeout=args.timeout) as client:
         if args.command == "model":

@@ -190,7 +190,7 @@ class CancelledError(ScoringError):
     default_code = grpc.StatusCode.CANCELLED
 
 
-_BY_CODE = {
+_BY_CODE: Mapping[Any, Type[ScoringError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: InvalidInputError,
     grpc.StatusCode.UNAUTHENTICATED: AuthenticationError,
     grpc.StatusCode.PERMISSION_DENIED: PermissionDeniedError,
@@ -251,16 +251,17 @@ def error_for(code: grpc.StatusCode, details: str, request_id: str = "",
         return UntrustedCertificateError(
             f"{UNTRUSTED_CERTIFICATE}: the TLS handshake with the server failed ({details})",
             code, request_id)
-    cls = (overrides or {}).get(code) or _BY_CODE.get(code, ScoringError)
+    override = overrides.get(code) if overrides else None
+    cls = override or _BY_CODE.get(code) or ScoringError
     return cls(details, code, request_id)
 
 
 def from_rpc_error(exc: grpc.RpcError, secrets: Iterable[Optional[str]] = (),
                    overrides: Optional[Mapping[grpc.StatusCode, Type[ScoringError]]] = None) -> ScoringError:
     """Converts a grpcio error (sync or asyncio) into a ScoringError."""
-    code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN  # type: ignore[attr-defined]
-    details = exc.details() if hasattr(exc, "details") else str(exc)  # type: ignore[attr-defined]
-    trailing = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None  # type: ignore[attr-defined]
-    initial = exc.initial_metadata() if hasattr(exc, "initial_metadata") else None  # type: ignore[attr-defined]
+    code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
+    details = exc.details() if hasattr(exc, "details") else str(exc)
+    trailing = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None
+    initial = exc.initial_metadata() if hasattr(exc, "initial_metadata") else None
     return error_for(code or grpc.StatusCode.UNKNOWN, details or "", request_id_of(trailing, initial), secrets,
                      overrides)

@@ -115,6 +115,7 @@ def _listing(names: Iterable[str]) -> str:
 
 def _dtype_name(value: int) -> str:
     try:
-        return tensor_pb2.DataType.Name(value)
+        name: str = tensor_pb2.DataType.Name(value)
+        return name
     except ValueError:
         return f"DT_UNKNOWN_{value}"

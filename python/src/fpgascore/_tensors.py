@@ -7,7 +7,7 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import BinaryIO, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import Any, BinaryIO, Iterable, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -84,7 +84,7 @@ def image_tensor(images: Sequence[ImageInput],
     return tensor
 
 
-def _float32(values: object) -> np.ndarray:
+def _float32(values: object) -> np.ndarray[Any, Any]:
     array = np.asarray(values)
     if array.dtype.kind not in "fiu" or array.dtype == np.bool_:
         raise InvalidInputError(f"a float tensor needs real numbers, not dtype {array.dtype}")
@@ -139,7 +139,7 @@ def predict_request(inputs: Mapping[str, tensor_pb2.TensorProto], model_name: st
 
 
 def decode_scores(response: predict_pb2.PredictResponse, output_name: str = OUTPUT_NAME,
-                  rows: Optional[int] = None, columns: Optional[int] = None) -> np.ndarray:
+                  rows: Optional[int] = None, columns: Optional[int] = None) -> np.ndarray[Any, Any]:
     """The float32 output ``output_name`` as an array of its own shape.
 
     Reads ``tensor_content`` (little-endian float32) or ``float_val``, whichever the server
@@ -184,7 +184,7 @@ def decode_scores(response: predict_pb2.PredictResponse, output_name: str = OUTP
     return values.reshape(dims)
 
 
-def _check_finite(values: np.ndarray, output_name: str, columns: int) -> None:
+def _check_finite(values: np.ndarray[Any, Any], output_name: str, columns: int) -> None:
     """Raises NonFiniteScoreError for the first NaN or infinite value of the flat ``values``
     (``columns`` scores per image): the image and class it belongs to, and how many there are."""
     finite = np.isfinite(values)
@@ -207,7 +207,8 @@ def _dims(tensor: tensor_pb2.TensorProto) -> List[int]:
 @functools.lru_cache(maxsize=64)
 def _encoded_shape(rows: int, columns: int) -> bytes:
     dims = [tensor_pb2.TensorShapeProto.Dim(size=rows), tensor_pb2.TensorShapeProto.Dim(size=columns)]
-    return tensor_pb2.TensorShapeProto(dim=dims).SerializeToString()
+    encoded: bytes = tensor_pb2.TensorShapeProto(dim=dims).SerializeToString()
+    return encoded
 
 
 def _shape_is_or_unset(tensor: tensor_pb2.TensorProto, rows: int, columns: int) -> bool:

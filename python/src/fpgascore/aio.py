@@ -36,17 +36,17 @@ class AsyncPredictionClient(ClientBase):
         self._get_model_metadata = stub.GetModelMetadata
 
     async def score_image(self, image: ImageInput, *, timeout: Optional[float] = None, metadata: Any = None,
-                          call_info: Optional[CallInfo] = None) -> np.ndarray:
+                          call_info: Optional[CallInfo] = None) -> np.ndarray[Any, Any]:
         """Scores one image (path, bytes or binary file): float32 ``[1000]``."""
         return await self._score(self._images([image], squeeze=True), timeout, metadata, call_info)
 
     async def score_images(self, images: Sequence[ImageInput], *, timeout: Optional[float] = None,
-                           metadata: Any = None, call_info: Optional[CallInfo] = None) -> np.ndarray:
+                           metadata: Any = None, call_info: Optional[CallInfo] = None) -> np.ndarray[Any, Any]:
         """Scores a batch of images in one call: float32 ``[N, 1000]``."""
         return await self._score(self._images(images, squeeze=False), timeout, metadata, call_info)
 
-    async def score_numpy_array(self, array: np.ndarray, *, timeout: Optional[float] = None,
-                                metadata: Any = None, call_info: Optional[CallInfo] = None) -> np.ndarray:
+    async def score_numpy_array(self, array: np.ndarray[Any, Any], *, timeout: Optional[float] = None,
+                                metadata: Any = None, call_info: Optional[CallInfo] = None) -> np.ndarray[Any, Any]:
         """Scores preprocessed float images: ``[224,224,3]`` → ``[1000]``, ``[N,224,224,3]`` → ``[N,1000]``."""
         return await self._score(self._array(array), timeout, metadata, call_info)
 
@@ -55,7 +55,8 @@ class AsyncPredictionClient(ClientBase):
                       call_info: Optional[CallInfo] = None) -> predict_pb2.PredictResponse:
         """The low-level call: any input tensors, the raw ``PredictResponse``."""
         request = self._request(inputs, output_filter_list(output_filter))
-        return await self._call(self._predict, request, timeout, metadata, call_info)
+        response: predict_pb2.PredictResponse = await self._call(self._predict, request, timeout, metadata, call_info)
+        return response
 
     async def model_metadata(self, *, timeout: Optional[float] = None, metadata: Any = None,
                              call_info: Optional[CallInfo] = None) -> ModelMetadata:
@@ -66,7 +67,7 @@ class AsyncPredictionClient(ClientBase):
         return self._decode_metadata(response, info)
 
     async def _score(self, prepared: Prepared, timeout: Optional[float], metadata: Any,
-                     call_info: Optional[CallInfo]) -> np.ndarray:
+                     call_info: Optional[CallInfo]) -> np.ndarray[Any, Any]:
         info = call_info if call_info is not None else CallInfo()
         response = await self._call(self._predict, prepared.request, timeout, metadata, info)
         try:

@@ -47,17 +47,17 @@ class PredictionClient(ClientBase):
 
     # -- scoring --------------------------------------------------------------------------
     def score_image(self, image: ImageInput, *, timeout: Optional[float] = None, metadata: Any = None,
-                    call_info: Optional[CallInfo] = None) -> np.ndarray:
+                    call_info: Optional[CallInfo] = None) -> np.ndarray[Any, Any]:
         """Scores one image (path, bytes or binary file): float32 ``[1000]``."""
         return self._score(self._images([image], squeeze=True), timeout, metadata, call_info)
 
     def score_images(self, images: Sequence[ImageInput], *, timeout: Optional[float] = None,
-                     metadata: Any = None, call_info: Optional[CallInfo] = None) -> np.ndarray:
+                     metadata: Any = None, call_info: Optional[CallInfo] = None) -> np.ndarray[Any, Any]:
         """Scores a batch of images in one call: float32 ``[N, 1000]``."""
         return self._score(self._images(images, squeeze=False), timeout, metadata, call_info)
 
-    def score_numpy_array(self, array: np.ndarray, *, timeout: Optional[float] = None, metadata: Any = None,
-                          call_info: Optional[CallInfo] = None) -> np.ndarray:
+    def score_numpy_array(self, array: np.ndarray[Any, Any], *, timeout: Optional[float] = None, metadata: Any = None,
+                          call_info: Optional[CallInfo] = None) -> np.ndarray[Any, Any]:
         """Scores preprocessed float images: ``[224,224,3]`` → ``[1000]``, ``[N,224,224,3]`` → ``[N,1000]``."""
         return self._score(self._array(array), timeout, metadata, call_info)
 
@@ -66,7 +66,8 @@ class PredictionClient(ClientBase):
                 call_info: Optional[CallInfo] = None) -> predict_pb2.PredictResponse:
         """The low-level call: any input tensors, the raw ``PredictResponse``."""
         request = self._request(inputs, output_filter_list(output_filter))
-        return self._call(self._predict, request, timeout, metadata, call_info)
+        response: predict_pb2.PredictResponse = self._call(self._predict, request, timeout, metadata, call_info)
+        return response
 
     def model_metadata(self, *, timeout: Optional[float] = None, metadata: Any = None,
                        call_info: Optional[CallInfo] = None) -> ModelMetadata:
@@ -78,7 +79,7 @@ class PredictionClient(ClientBase):
         return self._decode_metadata(response, info)
 
     def _score(self, prepared: Prepared, timeout: Optional[float], metadata: Any,
-               call_info: Optional[CallInfo]) -> np.ndarray:
+               call_info: Optional[CallInfo]) -> np.ndarray[Any, Any]:
         info = call_info if call_info is not None else CallInfo()
         response = self._call(self._predict, prepared.request, timeout, metadata, info)
         try:

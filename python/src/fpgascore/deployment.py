@@ -23,7 +23,7 @@ import enum
 import ipaddress
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar, Union
 
 import grpc
 import grpc.aio
@@ -64,10 +64,11 @@ class KeyType(str, enum.Enum):
     SECONDARY = "SECONDARY"
 
 
-def _time(timestamp) -> Optional[datetime.datetime]:
+def _time(timestamp: Any) -> Optional[datetime.datetime]:
     if not timestamp.seconds and not timestamp.nanos:
         return None
-    return timestamp.ToDatetime(tzinfo=datetime.timezone.utc)
+    when: datetime.datetime = timestamp.ToDatetime(tzinfo=datetime.timezone.utc)
+    return when
 
 
 @dataclass(frozen=True)
@@ -231,11 +232,12 @@ def _pem(value: Optional[Pem], what: str) -> str:
                                 f"({getattr(error, 'strerror', None) or error})") from None
 
 
-def _key_type(key_type: Union[KeyType, str]) -> int:
+def _key_type(key_type: Union[KeyType, str]) -> pb.RegenerateAuthKeysRequest.KeyType:
     name = (key_type.value if isinstance(key_type, KeyType) else str(key_type)).upper()
     if name not in KeyType.__members__:
         raise InvalidInputError(f"key_type must be PRIMARY or SECONDARY, not {key_type!r}")
-    return pb.RegenerateAuthKeysRequest.KeyType.Value(name)
+    number: pb.RegenerateAuthKeysRequest.KeyType = pb.RegenerateAuthKeysRequest.KeyType.Value(name)
+    return number
 
 
 def _split_address(address: str) -> Tuple[str, int]:
@@ -254,7 +256,8 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-_Call = Tuple[str, Any, Callable[[Any], Any]]  # (method, request, how to read its response)
+_T = TypeVar("_T")
+_Call = Tuple[str, Any, Callable[[Any], _T]]  # (method, request, how to read its response)
 
 
 class _DeploymentBase:
@@ -298,22 +301,22 @@ class _DeploymentBase:
 
     # -- the calls ------------------------------------------------------------------------
     @staticmethod
-    def _register_model(name: str, description: str, tags: Optional[Dict[str, str]]) -> _Call:
+    def _register_model(name: str, description: str, tags: Optional[Dict[str, str]]) -> _Call[Model]:
         request = pb.RegisterModelRequest(name=name, description=description, tags=dict(tags or {}))
         return "RegisterModel", request, lambda response: Model._from(response.model)
 
     @staticmethod
-    def _get_model(model_id: str) -> _Call:
+    def _get_model(model_id: str) -> _Call[Model]:
         return "GetModel", pb.GetModelRequest(model_id=model_id), lambda response: Model._from(response.model)
 
     @staticmethod
-    def _list_models() -> _Call:
+    def _list_models() -> _Call[List[Model]]:
         return "ListModels", pb.ListModelsRequest(), lambda response: [Model._from(m) for m in response.models]
 
     @staticmethod
     def _create_service(name: str, model_id: Union[str, Model], ssl_enabled: bool, ssl_certificate: Optional[Pem],
                         ssl_key: Optional[Pem], primary_key: Optional[str], secondary_key: Optional[str],
-                        num_replicas: int) -> _Call:
+                        num_replicas: int) -> _Call[Service]:
         request = pb.CreateServiceRequest(
             name=name, model_id=model_id.id if isinstance(model_id, Model) else model_id,
             ssl_enabled=bool(ssl_enabled), ssl_certificate=_pem(ssl_certificate, "ssl_certificate"),
@@ -325,7 +328,7 @@ class _DeploymentBase:
     @staticmethod
     def _update_service(service: ServiceRef, ssl_enabled: Optional[bool], ssl_certificate: Optional[Pem],
                         ssl_key: Optional[Pem], model_id: Union[str, Model, None],
-                        num_replicas: Optional[int]) -> _Call:
+                        num_replicas: Optional[int]) -> _Call[Service]:
         request = pb.UpdateServiceRequest(
             service_id=_service_id(service), ssl_certificate=_pem(ssl_certificate, "ssl_certificate"),
             ssl_key=_pem(ssl_key, "ssl_key"),
@@ -338,26 +341,26 @@ class _DeploymentBase:
                 lambda response: Service._from(response.service, response.keys if response.HasField("keys") else None))
 
     @staticmethod
-    def _get_service(service: ServiceRef) -> _Call:
+    def _get_service(service: ServiceRef) -> _Call[Service]:
         return ("GetService", pb.GetServiceRequest(service_id=_service_id(service)),
                 lambda response: Service._from(response.service))
 
     @staticmethod
-    def _list_services(model_id: Union[str, Model, None]) -> _Call:
+    def _list_services(model_id: Union[str, Model, None]) -> _Call[List[Service]]:
         request = pb.ListServicesRequest(model_id=(model_id.id if isinstance(model_id, Model) else model_id) or "")
         return "ListServices", request, lambda response: [Service._from(s) for s in response.services]
 
     @staticmethod
-    def _delete_service(service: ServiceRef) -> _Call:
+    def _delete_service(service: ServiceRef) -> _Call[None]:
         return "DeleteService", pb.DeleteServiceRequest(service_id=_service_id(service)), lambda response: None
 
     @staticmethod
-    def _get_auth_keys(service: ServiceRef) -> _Call:
+    def _get_auth_keys(service: ServiceRef) -> _Call[AuthKeys]:
         return ("GetAuthKeys", pb.GetAuthKeysRequest(service_id=_service_id(service)),
                 lambda response: AuthKeys(response.keys.primary_key, response.keys.secondary_key))
 
     @staticmethod
-    def _regenerate_auth_keys(service: ServiceRef, key_type: Union[KeyType, str]) -> _Call:
+    def _regenerate_auth_keys(service: ServiceRef, key_type: Union[KeyType, str]) -> _Call[AuthKeys]:
         request = pb.RegenerateAuthKeysRequest(service_id=_service_id(service), key_type=_key_type(key_type))
         return ("RegenerateAuthKeys", request,
                 lambda response: AuthKeys(response.keys.primary_key, response.keys.secondary_key))
@@ -377,7 +380,7 @@ class DeploymentClient(_DeploymentBase):
                                        self._server_name_override, self._channel_options)
         self._stub = deployment_service_pb2_grpc.DeploymentServiceStub(self._channel)
 
-    def _run(self, call: _Call, timeout: Optional[float]) -> Any:
+    def _run(self, call: _Call[_T], timeout: Optional[float]) -> _T:
         method, request, convert = call
         try:
             response = getattr(self._stub, method)(request, timeout=self._deadline(timeout), metadata=self._metadata)
@@ -456,7 +459,7 @@ class AsyncDeploymentClient(_DeploymentBase):
                                            self._server_name_override, self._channel_options)
         self._stub = deployment_service_pb2_grpc.DeploymentServiceStub(self._channel)
 
-    async def _run(self, call: _Call, timeout: Optional[float]) -> Any:
+    async def _run(self, call: _Call[_T], timeout: Optional[float]) -> _T:
         method, request, convert = call
         try:
             response = await getattr(self._stub, method)(request, timeout=self._deadline(timeout),

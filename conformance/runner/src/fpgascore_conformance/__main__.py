@@ -5,24 +5,27 @@ import argparse
 import os
 import pathlib
 import sys
+from typing import Optional, Sequence
 
 from . import artifacts, drivers
 from .cases import INVENTORY, load_cases, load_servers, needs_of, select, write_inventory
 from .runner import Options, Run, Target
 
 
-def main(argv=None) -> int:
+def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="fpgascore-conformance",
                                      description="Runs every conformance case for every client against the "
                                                  "reference server and prints the matrix.")
     parser.add_argument("--server", choices=("container", "process"), default="container",
                         help="run the reference server as a container (default) or as local processes")
-    parser.add_argument("--language", help=f"comma-separated built-in drivers: a subset of {','.join(drivers.LANGUAGES)}, "
-                                           "or none (default: all of them, or none when --driver is given)")
+    parser.add_argument("--language",
+                        help=f"comma-separated built-in drivers: a subset of {','.join(drivers.LANGUAGES)}, "
+                             "or none (default: all of them, or none when --driver is given)")
     parser.add_argument("--driver", action="append", default=[], metavar="NAME=COMMAND",
                         help="also run an external driver (any program speaking the driver protocol of "
                              "proto/fpgascore/conformance/v1/driver.proto) as matrix column NAME; COMMAND is split "
-                             "as a shell would and run in the current directory (repeatable; see conformance/README.md)")
+                             "as a shell would and run in the current directory "
+                             "(repeatable; see conformance/README.md)")
     parser.add_argument("--known-failing", action="append", default=[], metavar="NAME=FILE",
                         help="the known-failing list of driver NAME (case-id globs, one a line); built-in drivers "
                              "default to conformance/known_failing/NAME.txt, external ones to none (repeatable)")
@@ -62,7 +65,8 @@ def main(argv=None) -> int:
     target.add_argument("--target-reference-model", action="store_true",
                         help="it serves the reference model (e.g. another reference-server instance): check "
                              "golden scores and model metadata (default: only the answers' shape)")
-    parser.add_argument("--list", action="store_true", help="list the selected cases (id, server, summary, needs) and exit")
+    parser.add_argument("--list", action="store_true",
+                        help="list the selected cases (id, server, summary, needs) and exit")
     parser.add_argument("--write-inventory", action="store_true",
                         help=f"write every case id to {INVENTORY.relative_to(INVENTORY.parents[2])} and exit (a full "
                              "run fails while it differs from the cases, so that renamed cases are seen)")
@@ -102,7 +106,7 @@ def main(argv=None) -> int:
     return Run(options).execute()
 
 
-def target_of(args: argparse.Namespace):
+def target_of(args: argparse.Namespace) -> Optional[Target]:
     """The --target* options as a Target (None without --target); keys read from the environment."""
     others = [name for name in ("target_tls", "target_ca", "target_server_name", "target_key_env",
                                 "target_secondary_key_env", "target_reference_model") if getattr(args, name)]

@@ -113,10 +113,11 @@ class Case:
 
     @property
     def uses_env_roots(self) -> Optional[str]:
-        roots = self.client.get("roots", "")
+        roots: str = self.client.get("roots", "")
         if roots.startswith("env:"):
             return roots[4:]
-        return self.client.get("env_roots")
+        env_roots: Optional[str] = self.client.get("env_roots")
+        return env_roots
 
 
 def _expectation(table: Dict[str, Any]) -> Expectation:

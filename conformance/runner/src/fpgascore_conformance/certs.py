@@ -14,7 +14,7 @@ import datetime
 import ipaddress
 import pathlib
 import sys
-from typing import Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Iterable, List, Optional, Sequence, Tuple
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -46,9 +46,10 @@ def _key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def _pem_key(key) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+def _pem_key(key: Any) -> bytes:  # Debian's cryptography stubs lack private_bytes
+    pem: bytes = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                   serialization.NoEncryption())
+    return pem
 
 
 def _pem(cert: x509.Certificate) -> bytes:
@@ -56,7 +57,7 @@ def _pem(cert: x509.Certificate) -> bytes:
 
 
 def _san(names: Iterable[str]) -> x509.SubjectAlternativeName:
-    entries = []
+    entries: List[x509.GeneralName] = []
     for name in names:
         try:
             entries.append(x509.IPAddress(ipaddress.ip_address(name)))
@@ -65,8 +66,9 @@ def _san(names: Iterable[str]) -> x509.SubjectAlternativeName:
     return x509.SubjectAlternativeName(entries)
 
 
-def _build(subject: str, key, issuer_name: Optional[x509.Name], issuer_key, *, ca: bool,
-           names: Iterable[str] = (), not_before: datetime.datetime, not_after: datetime.datetime):
+def _build(subject: str, key: ec.EllipticCurvePrivateKey, issuer_name: Optional[x509.Name],
+           issuer_key: Optional[ec.EllipticCurvePrivateKey], *, ca: bool, names: Iterable[str] = (),
+           not_before: datetime.datetime, not_after: datetime.datetime) -> x509.Certificate:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
     builder = (x509.CertificateBuilder()
                .subject_name(name)
@@ -88,7 +90,7 @@ def _build(subject: str, key, issuer_name: Optional[x509.Name], issuer_key, *, c
     return builder.sign(issuer_key or key, hashes.SHA256())
 
 
-def _write(directory: pathlib.Path, stem: str, chain: bytes, key) -> CertPair:
+def _write(directory: pathlib.Path, stem: str, chain: bytes, key: ec.EllipticCurvePrivateKey) -> CertPair:
     pair = CertPair(directory / f"{stem}.pem", directory / f"{stem}-key.pem")
     pair.cert.write_bytes(chain)
     pair.key.write_bytes(_pem_key(key))
@@ -104,7 +106,7 @@ def make_tls_material(directory: pathlib.Path, extra_names: Iterable[str] = (), 
     start, end = now - datetime.timedelta(hours=1), now + datetime.timedelta(days=days)
     names = list(DEFAULT_NAMES) + list(extra_names)
 
-    def authority(label: str):
+    def authority(label: str) -> Tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
         key = _key()
         cert = _build(f"fpgascore test {label}", key, None, None, ca=True, not_before=start, not_after=end)
         return cert, key
@@ -114,7 +116,9 @@ def make_tls_material(directory: pathlib.Path, extra_names: Iterable[str] = (), 
     (directory / "ca.pem").write_bytes(_pem(ca_cert))
     (directory / "untrusted-ca.pem").write_bytes(_pem(other_cert))
 
-    def leaf(stem, issuer, issuer_key, leaf_names, not_before=start, not_after=end):
+    def leaf(stem: str, issuer: Optional[x509.Certificate], issuer_key: Optional[ec.EllipticCurvePrivateKey],
+             leaf_names: List[str], not_before: datetime.datetime = start,
+             not_after: datetime.datetime = end) -> CertPair:
         key = _key()
         cert = _build(leaf_names[0], key, issuer.subject if issuer else None, issuer_key, ca=False,
                       names=leaf_names, not_before=not_before, not_after=not_after)

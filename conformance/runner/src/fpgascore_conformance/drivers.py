@@ -21,7 +21,7 @@ import re
 import shlex
 import subprocess
 import threading
-from typing import Dict, List, Optional, Sequence
+from typing import Any, BinaryIO, Dict, IO, List, Optional, Sequence, cast
 
 from . import protocol
 from .protocol import pb
@@ -179,7 +179,7 @@ class DriverProcess:
         if "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH" not in extra_env:
             self._env.pop("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", None)
         self._stderr_path = stderr_path
-        self._process: Optional[subprocess.Popen] = None
+        self._process: Optional[subprocess.Popen[Any]] = None
         self._lines: "queue.Queue[Optional[str]]" = queue.Queue()
         self.hello: Optional[pb.HelloAnswer] = None   # the running process's HelloAnswer
 
@@ -192,7 +192,7 @@ class DriverProcess:
 
     def _start(self) -> None:
         self._close_stderr()
-        self._stderr = open(self._stderr_path, "ab")
+        self._stderr: Optional[BinaryIO] = open(self._stderr_path, "ab")
         self.hello = None
         try:
             self._process = subprocess.Popen(list(self.spec.run), cwd=self.spec.cwd, env=self._env,
@@ -213,20 +213,22 @@ class DriverProcess:
         why = protocol.refusal(answer)
         if why:
             self._kill()
-            raise DriverFailure(f"the {self.spec.name} driver is refused: {why}; its first line: {line.strip()[:200]!r}")
+            raise DriverFailure(
+                f"the {self.spec.name} driver is refused: {why}; its first line: {line.strip()[:200]!r}")
         self.hello = answer
 
     @staticmethod
-    def _read(process: subprocess.Popen, lines: "queue.Queue[Optional[str]]") -> None:
-        for line in process.stdout:
+    def _read(process: subprocess.Popen[Any], lines: "queue.Queue[Optional[str]]") -> None:
+        for line in cast(IO[str], process.stdout):
             lines.put(line)
         lines.put(None)
 
     def _exchange(self, text: str, timeout: float, what: str) -> str:
         """Writes one line, returns the driver's next line (DriverFailure if there is none)."""
         try:
-            self._process.stdin.write(text + "\n")
-            self._process.stdin.flush()
+            stdin = cast(IO[str], cast("subprocess.Popen[str]", self._process).stdin)
+            stdin.write(text + "\n")
+            stdin.flush()
         except (BrokenPipeError, OSError) as error:
             self._kill()
             raise DriverFailure(f"driver did not take {what}: {error}; stderr: {self.stderr_tail()}")
@@ -236,7 +238,7 @@ class DriverProcess:
             self._kill()
             raise DriverFailure(f"driver did not answer {what} within {timeout:.0f} s (killed)") from None
         if line is None:
-            code = self._process.wait()
+            code = cast("subprocess.Popen[str]", self._process).wait()
             self._process = None
             self._close_stderr()
             raise DriverFailure(f"driver exited with {code} before answering {what}; stderr: {self.stderr_tail()}")
@@ -277,7 +279,7 @@ class DriverProcess:
     def close(self) -> None:
         if self._process is not None and self._process.poll() is None:
             try:
-                self._process.stdin.close()
+                cast(IO[str], self._process.stdin).close()
                 self._process.wait(timeout=10)
             except (subprocess.TimeoutExpired, OSError):
                 self._kill()

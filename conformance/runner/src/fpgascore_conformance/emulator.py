@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, TypeVar, cast
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[4]
 RUN_EMULATOR = REPO_ROOT / "scripts" / "run-emulator"
@@ -53,7 +53,7 @@ class ServerConfig:
             env["FPGASCORE_MAX_MESSAGE_BYTES"] = str(self.max_message_bytes)
         if self.tls_cert:
             env["FPGASCORE_TLS_CERT"] = f"{cert_dir}/{self.tls_cert.name}"
-            env["FPGASCORE_TLS_KEY"] = f"{cert_dir}/{self.tls_key.name}"
+            env["FPGASCORE_TLS_KEY"] = f"{cert_dir}/{cast(pathlib.Path, self.tls_key).name}"
         for slot, value in (("primary", self.primary_key), ("secondary", self.secondary_key)):
             path = key_dir / f"{slot}.key"
             path.write_text(value or "")
@@ -61,6 +61,9 @@ class ServerConfig:
             env[f"FPGASCORE_{slot.upper()}_KEY_FILE"] = f"{key_dir_in_server}/{slot}.key"
         env.update(self.extra_env)
         return env
+
+
+_E = TypeVar("_E", bound="_Emulator")
 
 
 class _Emulator:
@@ -105,11 +108,11 @@ class _Emulator:
     def _signal_reload(self) -> None:
         raise NotImplementedError
 
-    def __enter__(self):
+    def __enter__(self: _E) -> _E:
         self.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def start(self) -> None:
@@ -156,7 +159,7 @@ class EmulatorProcess(_Emulator):
     def __init__(self, config: ServerConfig, startup_timeout: float = 30.0) -> None:
         super().__init__(config)
         self._timeout = startup_timeout
-        self._process: Optional[subprocess.Popen] = None
+        self._process: Optional[subprocess.Popen[Any]] = None
         self._log_path = self._workdir / "server.log"
         self.port_file = self._workdir / "port"  # the server writes its bound port there once listening
 
@@ -214,7 +217,7 @@ class EmulatorProcess(_Emulator):
         return code
 
 
-def docker_client():
+def docker_client() -> Any:
     """A docker.DockerClient for Docker or podman (DOCKER_HOST, else the usual sockets)."""
     import docker  # imported here: the process mode works without it
 
@@ -231,7 +234,7 @@ def docker_client():
     raise RuntimeError("no container engine answers (run scripts/containers-setup.sh): " + "; ".join(errors))
 
 
-def build_image(client=None, tag: str = IMAGE, base_image: Optional[str] = None) -> str:
+def build_image(client: Any = None, tag: str = IMAGE, base_image: Optional[str] = None) -> str:
     """Builds the server image from the repository root; returns the tag."""
     client = client or docker_client()
     base = base_image or os.environ.get("FPGASCORE_BASE_IMAGE", "localhost/debian:bookworm")
@@ -243,7 +246,7 @@ def build_image(client=None, tag: str = IMAGE, base_image: Optional[str] = None)
 class EmulatorContainer(_Emulator):
     """The server in a container, published on a free loopback port."""
 
-    def __init__(self, config: ServerConfig, image: str = IMAGE, client=None,
+    def __init__(self, config: ServerConfig, image: str = IMAGE, client: Any = None,
                  startup_timeout: float = 60.0, name: Optional[str] = None,
                  host_port: Optional[int] = None) -> None:
         super().__init__(config)
@@ -252,7 +255,7 @@ class EmulatorContainer(_Emulator):
         self._image = image
         self._timeout = startup_timeout
         self.name = name or f"fpgascore-emulator-{uuid.uuid4().hex[:8]}"
-        self._container = None
+        self._container: Any = None
 
     def start(self) -> None:
         volumes = {str(self.key_dir): {"bind": "/run/fpgascore/keys", "mode": "ro"}}
@@ -288,7 +291,7 @@ class EmulatorContainer(_Emulator):
         tls_dir = self._workdir / "tls"
         tls_dir.mkdir(exist_ok=True)
         tls_dir.chmod(0o755)
-        for source in (self.config.tls_cert, self.config.tls_key):
+        for source in (cast(pathlib.Path, self.config.tls_cert), cast(pathlib.Path, self.config.tls_key)):
             target = tls_dir / source.name
             shutil.copyfile(source, target)
             target.chmod(0o644)
@@ -320,17 +323,20 @@ class EmulatorContainer(_Emulator):
     def health(self) -> str:
         """Runs the image's health check command inside the container; returns its output."""
         result = self._container.exec_run(["python3", "-m", "fpgascore_emulator.healthcheck"])
-        return result.output.decode(errors="replace").strip()
+        output: str = result.output.decode(errors="replace").strip()
+        return output
 
     def _read_logs(self) -> str:
-        return self._container.logs().decode(errors="replace") if self._container else ""
+        text: str = self._container.logs().decode(errors="replace") if self._container else ""
+        return text
 
     def _halt(self, timeout: float) -> Optional[int]:
         if self._container is None:
             return None
         try:
             self._container.stop(timeout=int(timeout))
-            return self._container.wait(timeout=int(timeout) + 5).get("StatusCode")
+            code: Optional[int] = self._container.wait(timeout=int(timeout) + 5).get("StatusCode")
+            return code
         finally:
             self._final_logs = self._read_logs()
 
@@ -341,4 +347,3 @@ class EmulatorContainer(_Emulator):
             if self._container is not None:
                 self._container.remove(force=True)
                 self._container = None
-

@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import pathlib
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from .cases import CONFORMANCE_DIR, Expectation
 from .protocol import code_name, encode, pb
 
-GOLDEN: Dict[str, dict] = json.loads((CONFORMANCE_DIR / "testdata" / "golden.json").read_text())
+GOLDEN: Dict[str, Dict[str, Any]] = json.loads((CONFORMANCE_DIR / "testdata" / "golden.json").read_text())
 SCORE_TOLERANCE = 1e-6
 
 
@@ -22,7 +22,7 @@ def fingerprint(value: str) -> Optional[str]:
 CALL_EVENTS = ("predict", "get_model_metadata", "get_model_status")
 
 
-def server_calls(log_text: str, case_prefix: str) -> List[dict]:
+def server_calls(log_text: str, case_prefix: str) -> List[Dict[str, Any]]:
     """The server's log records of the case's attempts (of any call), in order."""
     calls = []
     for line in log_text.splitlines():
@@ -82,7 +82,7 @@ def metadata_of(result: pb.CallResult) -> Optional[Dict[str, Any]]:
         return None
     m = result.metadata
 
-    def specs(items) -> List[list]:
+    def specs(items: Iterable[Any]) -> List[List[Any]]:
         return [[spec.name, spec.dtype, list(spec.shape)] for spec in items]
 
     return {"model_name": m.model_name, "version": m.version if m.HasField("version") else None,
@@ -94,7 +94,7 @@ LOG_EXPECTATIONS = ("attempts", "attempts_min", "attempts_max", "received_author
                     "request_id_matches_log", "request_id_on_success")
 
 
-def judge(expect: Expectation, answer: pb.DriverAnswer, calls: Sequence[dict], elapsed_ms: float,
+def judge(expect: Expectation, answer: pb.DriverAnswer, calls: Sequence[Dict[str, Any]], elapsed_ms: float,
           server_log: bool = True, golden_scores: bool = True) -> List[str]:
     """Everything that differs from the expectation; empty when the case passed. Without
     ``server_log`` (a --target run: no log to read) the LOG_EXPECTATIONS are not judged;
@@ -163,7 +163,7 @@ def judge(expect: Expectation, answer: pb.DriverAnswer, calls: Sequence[dict], e
     return problems
 
 
-def _attempts(expect: Expectation, calls: Sequence[dict]) -> List[str]:
+def _attempts(expect: Expectation, calls: Sequence[Dict[str, Any]]) -> List[str]:
     count = len(calls)
     wanted = expected_attempts(expect)
     if wanted is not None and count != wanted:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import io
 import threading
-from typing import List, Optional
+from typing import Any, Iterable, Iterator, List, Optional, Tuple
 
 import grpc
 
@@ -21,13 +21,14 @@ class HalfOpenStreams:
     over a few connections; ``refill()`` replaces the calls that ended with new ones (to keep
     ``count`` open), ``close()`` lets them end."""
 
-    def __init__(self, target: str, count: int, credentials=None, metadata=(), connections: int = 4,
+    def __init__(self, target: str, count: int, credentials: Any = None, metadata: Iterable[Tuple[str, str]] = (),
+                 connections: int = 4,
                  timeout: float = 60.0) -> None:
         self._release = threading.Event()
         self._metadata = list(metadata)
         self._timeout = timeout
-        self.channels = []
-        self.calls = []
+        self.channels: List[Any] = []
+        self.calls: List[Any] = []
         self.opened = 0
         for index in range(connections):
             options = [("fpgascore.test.connection", index)]  # distinct options: a connection each
@@ -39,12 +40,12 @@ class HalfOpenStreams:
         for index in range(count):
             self.calls.append(self._open(index))
 
-    def _open(self, index: int):
+    def _open(self, index: int) -> Any:
         self.opened += 1
         method = self._methods[index % len(self._methods)]
         return method.future(self._never(), timeout=self._timeout, metadata=self._metadata)
 
-    def _never(self):
+    def _never(self) -> Iterator[bytes]:
         self._release.wait()
         return
         yield  # a generator that sends nothing
@@ -70,7 +71,7 @@ class HalfOpenStreams:
 
 
 @functools.lru_cache(maxsize=None)
-def worst_case_png(size=WORST_CASE_SIZE) -> bytes:
+def worst_case_png(size: Tuple[int, int] = WORST_CASE_SIZE) -> bytes:
     """A solid-colour PNG as large as the server lets through: 40 megapixels (120 MB as RGB)
     from about 120 KB of file."""
     from PIL import Image
@@ -80,7 +81,7 @@ def worst_case_png(size=WORST_CASE_SIZE) -> bytes:
 
 
 @functools.lru_cache(maxsize=None)
-def truncated_jpeg(size=WORST_CASE_SIZE, keep_scan_bytes: int = 64) -> bytes:
+def truncated_jpeg(size: Tuple[int, int] = WORST_CASE_SIZE, keep_scan_bytes: int = 64) -> bytes:
     """A JPEG whose header claims ``size`` and whose entropy-coded data stops after a few bytes:
     the decoder has to allocate the whole image before it finds the data missing."""
     from PIL import Image

@@ -26,14 +26,16 @@ class ProtocolError(ValueError):
 
 def encode(message: Message) -> str:
     """One line of canonical JSON (no newline)."""
-    return json_format.MessageToJson(message, indent=None)
+    line: str = json_format.MessageToJson(message, indent=None)
+    return line
 
 
 def decode(line: str, kind: Type[M]) -> M:
     if not line.lstrip().startswith("{"):  # json_format takes a bare list for an empty message
         raise ProtocolError(f"not a {kind.DESCRIPTOR.full_name}: not a JSON object: {line[:200]!r}")
     try:
-        return json_format.Parse(line, kind(), ignore_unknown_fields=True)
+        message: M = json_format.Parse(line, kind(), ignore_unknown_fields=True)
+        return message
     except json_format.ParseError as error:
         raise ProtocolError(f"not a {kind.DESCRIPTOR.full_name} in canonical JSON ({error}): {line[:200]!r}") from None
 
@@ -68,6 +70,7 @@ def describe(answer: pb.HelloAnswer) -> str:
 def code_name(code: int) -> str:
     """The gRPC code name of a result's code ("OK", "UNAVAILABLE"); the number if unknown."""
     try:
-        return pb.Code.Name(code)
+        name: str = pb.Code.Name(code)
+        return name
     except ValueError:
         return str(code)

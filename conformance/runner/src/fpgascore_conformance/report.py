@@ -24,7 +24,8 @@ class CaseResult:
     language: str
     case_id: str
     template: str
-    status: str               # pass | fail | xfail (listed as known failing, failed) | xpass | skip (not run: problems say why)
+    # pass | fail | xfail (listed as known failing, failed) | xpass | skip (not run: problems say why)
+    status: str
     problems: List[str]
     elapsed_ms: float
     repetition: int = 0       # 0-based, with --repeat
@@ -124,7 +125,8 @@ def summary(languages: Sequence[str], results: Sequence[CaseResult], wall_s: flo
         mine = [r for r in results if r.language == lang]
         timed = [r for r in mine if r.elapsed_ms]
         overhead = (sum(r.elapsed_ms - r.driver_ms for r in timed) / len(timed)) if timed else 0.0
-        counts = {status: sum(r.status == status for r in mine) for status in ("pass", "fail", "xfail", "xpass", "skip")}
+        counts = {status: sum(r.status == status for r in mine)
+                  for status in ("pass", "fail", "xfail", "xpass", "skip")}
         lines.append(f"{lang}: {counts['pass']} passed, {counts['fail'] + counts['xpass']} failed"
                      + (f", {counts['xfail']} known failing" if counts["xfail"] else "")
                      + (f", {counts['skip']} skipped" if counts["skip"] else "")

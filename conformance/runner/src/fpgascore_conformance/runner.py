@@ -13,7 +13,7 @@ import secrets as token_source
 import subprocess
 import threading
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 from . import drivers, evaluate, protocol, report
 from .cases import (NEEDS, REFERENCE_NEEDS, Case, Expectation, ServerProfile, inventory_changes, load_cases, load_servers, needs_of,
@@ -22,6 +22,9 @@ from .certs import TlsMaterial, make_tls_material
 from .emulator import EmulatorContainer, EmulatorProcess, ServerConfig, build_image, docker_client
 from .inputs import RunInputs
 from .protocol import pb
+
+# A reference server of the run.
+_Server = Union[EmulatorContainer, EmulatorProcess]
 
 LOG_WAIT_S = 3.0
 SECRET_SCAN = "no-key-in-any-log"
@@ -99,7 +102,7 @@ class Run:
             for name, value in (("primary", self.target.primary_key), ("secondary", self.target.secondary_key)):
                 if value:
                     self.secrets[name] = value
-        self.servers: Dict[str, object] = {}
+        self.servers: Dict[str, _Server] = {}
         self._exclusive = {name: threading.Lock() for name, p in self.profiles.items() if p.exclusive}
         self._log_lock = threading.Lock()
         self.server_views = {"echo": 0, "log": 0}  # how each judged step learnt what the server saw
@@ -151,8 +154,9 @@ class Run:
             self.log("building the reference-server image")
             image = build_image(client)
 
-        def start(name: str):
+        def start(name: str) -> Tuple[str, _Server]:
             config = self._server_config(self.profiles[name], self.tls)
+            server: _Server
             if client is not None:
                 server = EmulatorContainer(config, image=image, client=client, name=self._container_name(name))
             else:
@@ -189,7 +193,8 @@ class Run:
 
     # ----- one case -------------------------------------------------------------------------
     def _roots_file(self, name: Optional[str]) -> Optional[str]:
-        files = {"ca": self.tls.ca, "self-signed": self.tls.self_signed.cert, "untrusted-ca": self.tls.untrusted_ca}
+        files: Dict[Optional[str], Union[str, pathlib.Path, None]] = {
+            "ca": self.tls.ca, "self-signed": self.tls.self_signed.cert, "untrusted-ca": self.tls.untrusted_ca}
         if self.target:  # "ca" is what trusts the target
             files["ca"] = str(self.target.ca) if self.target.ca else None
         if name in (None, "", "system") or files[name] is None:
@@ -200,7 +205,8 @@ class Run:
         """The case's DriverRequest line (proto/fpgascore/conformance/v1/driver.proto)."""
         client = substitute(case.client, self.secrets)
         action = case.action
-        host, port = (self.target.host, self.target.port) if self.target else ("127.0.0.1", self.servers[case.server].port)
+        host, port = ((self.target.host, self.target.port) if self.target
+                      else ("127.0.0.1", self.servers[case.server].port))
         roots = client.get("roots", "system")
         default_name = (self.target.server_name if self.target and client.get("use_ssl") else None) or ""
         message = pb.DriverRequest(
@@ -231,7 +237,8 @@ class Run:
             message.request_file = inputs.request(action["request"])
         return message
 
-    def _server_view(self, server, prefix: str, expect: Expectation, answer: pb.DriverAnswer) -> List[dict]:
+    def _server_view(self, server: _Server, prefix: str, expect: Expectation,
+                     answer: pb.DriverAnswer) -> List[Dict[str, Any]]:
         """What the server saw of the step's calls: from its echo in the answer's trailers
         when every call carries one (then the log is read only for what the echo lacks, and
         the number of its lines is known: no wait), else from its log."""
@@ -244,7 +251,7 @@ class Run:
             return echoed
         return self._calls_seen(server, prefix, len(echoed))
 
-    def _calls_seen(self, server, prefix: str, wanted: Optional[int]) -> List[dict]:
+    def _calls_seen(self, server: _Server, prefix: str, wanted: Optional[int]) -> List[Dict[str, Any]]:
         """The server's log records of the case. Waits up to LOG_WAIT_S for ``wanted`` of
         them; when none or an unknown number are expected, gives stray lines 0.3 s to appear."""
         deadline = time.monotonic() + (LOG_WAIT_S if wanted else 0.3)
@@ -254,7 +261,8 @@ class Run:
                 return calls
             time.sleep(0.1)
 
-    def _run_case(self, case: Case, language: str, driver_for, inputs: RunInputs,
+    def _run_case(self, case: Case, language: str, driver_for: Callable[[Optional[str]], drivers.DriverProcess],
+                  inputs: RunInputs,
                   repetition: int = 0) -> report.CaseResult:
         base = f"{self.run_id}:{language}:{case.id}" + (f":r{repetition}" if repetition else "")
         skipped = self.skip_reason(case)
@@ -269,7 +277,7 @@ class Run:
         for index, step in enumerate(case.steps):
             if step.rotate:
                 rotated = substitute(step.rotate, self.secrets)
-                server.rotate_keys(rotated.get("primary"), rotated.get("secondary"))
+                cast(_Server, server).rotate_keys(rotated.get("primary"), rotated.get("secondary"))
                 continue
             if step.restart or step.idle_ms:  # the case's own time, not the runner's overhead
                 paused = time.monotonic()
@@ -291,19 +299,19 @@ class Run:
             expect = substitute(step.expect, self.secrets)
             if server is None:  # a target's log cannot be read: judged on the client's answer alone
                 step_problems = evaluate.judge(expect, answer, [], elapsed_ms, server_log=False,
-                                               golden_scores=self.target.reference_model)
+                                               golden_scores=cast(Target, self.target).reference_model)
             else:
                 calls = self._server_view(server, prefix, expect, answer)
                 step_problems = evaluate.judge(expect, answer, calls, elapsed_ms)
             problems += [f"step {index}: {p}" if multi_step else p for p in step_problems]
         if multi_step and any(s.rotate for s in case.steps):
-            server.rotate_keys(self.secrets["primary"], self.secrets["secondary"])
+            cast(_Server, server).rotate_keys(self.secrets["primary"], self.secrets["secondary"])
         if problems and server is not None:
             self._keep_server_log(language, case, server, base)
         return report.CaseResult(language, case.id, case.template, "fail" if problems else "pass", problems,
                                  (time.monotonic() - started) * 1000, repetition, driver_ms)
 
-    def _keep_server_log(self, language: str, case: Case, server, base: str) -> None:
+    def _keep_server_log(self, language: str, case: Case, server: _Server, base: str) -> None:
         folder = self.directory / "failed" / language
         folder.mkdir(parents=True, exist_ok=True)
         logs = server.logs()
@@ -341,7 +349,7 @@ class Run:
         work = [(repetition, case) for repetition in range(max(1, self.options.repeat)) for case in self.cases]
         lanes = max(1, min(self.options.jobs, len(work)))
 
-        def run_lane(lane: int) -> List[tuple]:
+        def run_lane(lane: int) -> List[Tuple[int, report.CaseResult]]:
             """Cases lane, lane + lanes, ... on the lane's own driver processes."""
             mine: Dict[Optional[str], drivers.DriverProcess] = pool if lane == 0 else {}
             suffix = f"-{lane}" if lane else ""
@@ -354,7 +362,7 @@ class Run:
                         spec, env, self.directory / f"driver-{language}-{env_roots or 'default'}{suffix}.stderr")
                 return mine[env_roots]
 
-            done = []
+            done: List[Tuple[int, report.CaseResult]] = []
             pending = collections.deque(range(lane, len(work), lanes))
             passed_over = 0  # cases in a row put back because another lane held their server
             try:
@@ -425,8 +433,9 @@ class Run:
                 build_errors = built.result()
             matrix_started = time.monotonic()
             with concurrent.futures.ThreadPoolExecutor(len(self.options.languages)) as pool:
-                for language_results in pool.map(lambda spec: self._run_language(spec, inputs, build_errors.get(spec.name)),
-                                                 self.options.drivers):
+                for language_results in pool.map(
+                        lambda spec: self._run_language(spec, inputs, build_errors.get(spec.name)),
+                        self.options.drivers):
                     results.extend(language_results)
         finally:
             for name, server in self.servers.items():
@@ -445,8 +454,9 @@ class Run:
         if self.options.artifacts:
             header += f"\n\nPackages tested (--artifacts), not the tree: {self.options.artifacts}."
         if self.drivers_seen:
-            header += "\n\nDrivers: " + "; ".join(f"{name} = {self.drivers_seen[name]}"
-                                                 for name in self.options.languages if name in self.drivers_seen) + "."
+            header += "\n\nDrivers: " + "; ".join(
+                f"{name} = {self.drivers_seen[name]}"
+                for name in self.options.languages if name in self.drivers_seen) + "."
         report.write_all(self.directory, self.cases, self.options.languages, results, header)
         passed = sum(r.status == "pass" for r in results)
         failed = sum(not r.ok for r in results)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Optional, Sequence
 
 from . import config
 from .server import serve
@@ -10,7 +11,7 @@ from .server import serve
 USAGE = "usage: fpgascore-emulator {serve,manage} [--help] [flags]"
 
 
-def main(argv=None) -> int:
+def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)

@@ -126,7 +126,7 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
     def _within_request_wait(self, behaviour: Behaviour, method: str) -> Behaviour:
         def read_then_serve(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
             peer = context.peer()
-            expired = []
+            expired: List[bool] = []
 
             def expire() -> None:
                 expired.append(True)

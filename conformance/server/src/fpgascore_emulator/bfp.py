@@ -21,6 +21,8 @@ as nothing overflows or becomes subnormal, which the exponents here never approa
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 MANTISSA_BITS = 5
@@ -33,19 +35,19 @@ def product_dtype(k: int, a_bits: int = MANTISSA_BITS, b_bits: int = MANTISSA_BI
     return np.float32 if largest_sum < _FLOAT32_EXACT_LIMIT else np.float64
 
 
-def _powers_of_two(exponents: np.ndarray) -> np.ndarray:
+def _powers_of_two(exponents: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """2**exponents, exactly (ldexp, not exp2, whose last bit is the math library's)."""
     return np.ldexp(1.0, np.asarray(exponents).astype(np.int64))
 
 
-def quantize_rows(values: np.ndarray, bits: int = MANTISSA_BITS,
-                  dtype: type = np.float64) -> tuple[np.ndarray, np.ndarray]:
+def quantize_rows(values: np.ndarray[Any, Any], bits: int = MANTISSA_BITS,
+                  dtype: type = np.float64) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """Quantizes each row of a 2-D array to BFP.
 
     Returns ``(mantissas, exponents)``: arrays holding integers, mantissas shaped like
     ``values`` (of ``dtype``; any float type holds them exactly) and one float64 exponent per
-    row, so that ``mantissas * 2**exponents[:, None]`` approximates ``values``. Rounding is to nearest, ties to even; a row of zeros gets
-    exponent 0. Non-finite values must be rejected before this point.
+    row, so that ``mantissas * 2**exponents[:, None]`` approximates ``values``. Rounding is to
+    nearest, ties to even; a row of zeros gets exponent 0. Non-finite values must be rejected before this point.
     """
     values = np.asarray(values, dtype=np.float64)
     largest = np.max(np.abs(values), axis=1)
@@ -58,15 +60,15 @@ def quantize_rows(values: np.ndarray, bits: int = MANTISSA_BITS,
     return mantissas.astype(dtype, copy=False), exponents
 
 
-def quantize_columns(values: np.ndarray, bits: int = MANTISSA_BITS,
-                     dtype: type = np.float64) -> tuple[np.ndarray, np.ndarray]:
+def quantize_columns(values: np.ndarray[Any, Any], bits: int = MANTISSA_BITS,
+                     dtype: type = np.float64) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """Like :func:`quantize_rows`, one shared exponent per column (a weight matrix's output)."""
     mantissas, exponents = quantize_rows(np.asarray(values).T, bits, dtype)
     return np.ascontiguousarray(mantissas.T), exponents
 
 
-def matmul(a_mantissas: np.ndarray, a_exponents: np.ndarray,
-           b_mantissas: np.ndarray, b_exponents: np.ndarray) -> np.ndarray:
+def matmul(a_mantissas: np.ndarray[Any, Any], a_exponents: np.ndarray[Any, Any],
+           b_mantissas: np.ndarray[Any, Any], b_exponents: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """Exact product of a row-blocked BFP matrix and a column-blocked BFP matrix (float64).
 
     The mantissas' dtype is the product's: callers pass float32 only where
@@ -74,10 +76,12 @@ def matmul(a_mantissas: np.ndarray, a_exponents: np.ndarray,
     products = (a_mantissas @ b_mantissas).astype(np.float64)  # integers: exact in any order
     products *= _powers_of_two(a_exponents)[:, None]
     products *= _powers_of_two(b_exponents)[None, :]
-    return products
+    result: np.ndarray[Any, Any] = products
+    return result
 
 
-def sum_rows_exact(mantissas: np.ndarray, exponents: np.ndarray, span: int = 24) -> tuple[np.ndarray, int]:
+def sum_rows_exact(mantissas: np.ndarray[Any, Any], exponents: np.ndarray[Any, Any],
+                   span: int = 24) -> tuple[np.ndarray[Any, Any], int]:
     """Sums the rows of a row-blocked BFP matrix exactly, in integer arithmetic.
 
     Rows whose exponent is more than ``span`` below the largest one are flushed to zero

@@ -15,7 +15,7 @@ import collections
 import contextlib
 import threading
 import time
-from typing import Deque, Iterator, Optional
+from typing import ContextManager, Deque, Iterator, Optional
 
 SMALL_IMAGE_PIXELS = 4_000_000
 # Used only for the retry hint: a rough rate at which this server decodes (PNG, 2 cores).
@@ -108,6 +108,6 @@ class DecodeLanes:
         """Pixels decoding now, both lanes."""
         return self.large.held() + self.small.held()
 
-    def hold(self, pixels: int, timeout: Optional[float], abandoned: threading.Event):
+    def hold(self, pixels: int, timeout: Optional[float], abandoned: threading.Event) -> ContextManager[None]:
         lane = self.small if pixels <= SMALL_IMAGE_PIXELS else self.large
         return lane.hold(pixels, timeout, abandoned)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-from typing import Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 ENV_PREFIX = "FPGASCORE_"
 RESPONSE_ENCODINGS = ("float_val", "tensor_content")
@@ -85,7 +85,8 @@ def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -
     for field in dataclasses.fields(Settings):
         env_value = environ.get(ENV_PREFIX + field.name.upper())
         default = getattr(defaults, field.name)
-        kind = type(default) if default is not None else str
+        # mypy 1.0 types type(Any) as "object".
+        kind: Callable[[str], Any] = type(default) if default is not None else str  # type: ignore[assignment]
         help_text = f"(env {ENV_PREFIX}{field.name.upper()}; default {default})"
         if kind is bool:
             value = _parse_bool(env_value) if env_value is not None else default

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+from typing import Any, Optional
 
 import numpy as np
 from PIL import Image
@@ -60,7 +61,7 @@ def read_header(data: bytes) -> Header:
         return _checked_header(image)
 
 
-def decode(data: bytes) -> np.ndarray:
+def decode(data: bytes) -> np.ndarray[Any, Any]:
     """JPEG/PNG bytes -> uint8 RGB array [H, W, 3]."""
     with _opened(data) as image:
         header = _checked_header(image)
@@ -80,19 +81,20 @@ class _opened:
         if not data:
             raise ImageError("image is empty (0 bytes)")
         self._data = data
-        self._image = None
+        self._image: Optional[Image.Image] = None
 
     def __enter__(self) -> Image.Image:
         try:
-            self._image = Image.open(io.BytesIO(self._data))
-        except Image.UnidentifiedImageError:
+            self._image = image = Image.open(io.BytesIO(self._data))
+        except Image.UnidentifiedImageError:  # type: ignore[attr-defined]  # Debian's PIL stubs lack it
             raise ImageError(f"image is not a JPEG or PNG ({len(self._data)} bytes, "
                              f"starting {self._data[:8].hex()})") from None
         except Exception as error:
             raise ImageError(f"image could not be decoded ({type(error).__name__}: {bounded(str(error))})") from None
-        return self._image
+        return image
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
+        assert self._image is not None  # set by __enter__
         self._image.close()
 
 
@@ -113,7 +115,7 @@ def _checked_header(image: Image.Image) -> Header:
     return header
 
 
-def _to_rgb(image: Image.Image, header: Header) -> np.ndarray:
+def _to_rgb(image: Image.Image, header: Header) -> np.ndarray[Any, Any]:
     if header.mode == "RGB":
         return np.asarray(image)
     if header.mode in _SIXTEEN_BIT_GREY:
@@ -124,4 +126,3 @@ def _to_rgb(image: Image.Image, header: Header) -> np.ndarray:
         return np.repeat(grey[:, :, None], 3, axis=2)
     image.info.pop("transparency", None)  # alpha is dropped; PIL would warn about a palette's
     return np.asarray(image.convert("RGB"))
-

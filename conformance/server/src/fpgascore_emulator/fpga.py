@@ -8,7 +8,8 @@ from ``max(the request's arrival, the end of the FPGA's previous image)`` for on
 time, and its features are released an answer lead (the measured time the server needs after
 the FPGA to answer) before that end. So a lone image is answered one service time after it
 arrived, N images on one FPGA after N service times, and saturation stays at FPGAs / service
-time. Where the compute takes longer than the service time, the compute sets the pace. A request first reserves a queue place per image;
+time. Where the compute takes longer than the service time, the compute sets the pace. A
+request first reserves a queue place per image;
 when they do not all fit, it is refused at once (backpressure) instead of waiting or
 growing memory. A place is freed when an FPGA takes the image, or when the call that queued
 it ends (``withdraw``): nothing is computed for a caller who has left.
@@ -19,7 +20,7 @@ import collections
 import concurrent.futures
 import threading
 import time
-from typing import Callable, Deque, List, Optional
+from typing import Any, Callable, Deque, List, Optional
 
 import numpy as np
 
@@ -47,10 +48,10 @@ class BatchTooLarge(Exception):
 class _Job:
     __slots__ = ("image", "arrival", "future")
 
-    def __init__(self, image: np.ndarray, arrival: float) -> None:
+    def __init__(self, image: np.ndarray[Any, Any], arrival: float) -> None:
         self.image = image
         self.arrival = arrival  # time.perf_counter() when the request arrived
-        self.future: concurrent.futures.Future = concurrent.futures.Future()
+        self.future: concurrent.futures.Future[Any] = concurrent.futures.Future[Any]()
 
 
 class Reservation:
@@ -61,7 +62,8 @@ class Reservation:
         self.count = count
         self._open = True
 
-    def submit(self, images: List[np.ndarray], arrival: Optional[float] = None) -> List[concurrent.futures.Future]:
+    def submit(self, images: List[np.ndarray[Any, Any]],
+               arrival: Optional[float] = None) -> List[concurrent.futures.Future[Any]]:
         """Queues the images of a request that arrived at ``arrival`` (time.perf_counter(); now
         when not given)."""
         futures = self._pool._enqueue(self, images, self._pool._clock() if arrival is None else arrival)
@@ -75,7 +77,7 @@ class Reservation:
 
 
 class FpgaPool:
-    def __init__(self, featurize: Callable[[np.ndarray], np.ndarray], fpgas: int,
+    def __init__(self, featurize: Callable[[np.ndarray[Any, Any]], np.ndarray[Any, Any]], fpgas: int,
                  queue_depth: int, service_time_s: float,
                  clock: Callable[[], float] = time.perf_counter, sleep: Callable[[float], None] = time.sleep) -> None:
         self._featurize = featurize
@@ -111,8 +113,8 @@ class FpgaPool:
             self._held += count
         return Reservation(self, count)
 
-    def _enqueue(self, reservation: "Reservation", images: List[np.ndarray],
-                 arrival: float) -> List[concurrent.futures.Future]:
+    def _enqueue(self, reservation: "Reservation", images: List[np.ndarray[Any, Any]],
+                 arrival: float) -> List[concurrent.futures.Future[Any]]:
         if len(images) != reservation.count:
             raise ValueError(f"reserved {reservation.count} places, got {len(images)} images")
         jobs = [_Job(image, arrival) for image in images]
@@ -121,7 +123,7 @@ class FpgaPool:
             self._ready.notify(len(jobs))
         return [job.future for job in jobs]
 
-    def withdraw(self, futures: List[concurrent.futures.Future]) -> int:
+    def withdraw(self, futures: List[concurrent.futures.Future[Any]]) -> int:
         """Drops the still-queued jobs of ``futures`` (their call has ended): their queue places
         are freed at once and their futures cancelled. Returns how many were dropped."""
         wanted = set(futures)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Iterator
 
 import grpc
 
@@ -33,13 +34,15 @@ class HealthServicer(health_service_pb2_grpc.HealthServicer):
         with self._changed:
             return self._status == SERVING
 
-    def Check(self, request, context):
+    def Check(self, request: health_pb2.HealthCheckRequest,
+              context: grpc.ServicerContext) -> health_pb2.HealthCheckResponse:
         if request.service not in _KNOWN_SERVICES:
             raise CallError(grpc.StatusCode.NOT_FOUND, f"unknown service '{bounded(request.service)}'")
         with self._changed:
             return health_pb2.HealthCheckResponse(status=self._status)
 
-    def Watch(self, request, context):
+    def Watch(self, request: health_pb2.HealthCheckRequest,
+              context: grpc.ServicerContext) -> Iterator[health_pb2.HealthCheckResponse]:
         if request.service not in _KNOWN_SERVICES:
             yield health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.SERVICE_UNKNOWN)
             return

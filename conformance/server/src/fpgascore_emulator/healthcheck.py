@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Optional, Sequence
 
 import grpc
 
 from fpgascore.v1 import health_pb2, health_service_pb2_grpc
 
 
-def main(argv=None) -> int:
+def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     port = argv[0] if argv else os.environ.get("FPGASCORE_HEALTH_PORT", "")
     if not port or port == "0":

@@ -12,7 +12,7 @@ process (the tests) keep their counts apart.
 from __future__ import annotations
 
 import threading
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import grpc
@@ -33,7 +33,8 @@ def method_label(event: str) -> str:
 
 
 def code_label(code: grpc.StatusCode) -> str:
-    return code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"
+    name: str = code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"
+    return name
 
 
 class Metrics:
@@ -89,5 +90,5 @@ class Metrics:
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         """Scrapes are not logged."""

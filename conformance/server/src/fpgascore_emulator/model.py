@@ -6,7 +6,7 @@ without the model's CPU time (``--null-model``).
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -18,9 +18,9 @@ from .preprocess import image_to_input
 @dataclasses.dataclass(frozen=True)
 class Model:
     pixels: Callable[[bytes], int]                   # what an image's header declares (0: not decoded)
-    preprocess: Callable[[bytes], np.ndarray]        # JPEG/PNG bytes -> featurizer input
-    featurize: Callable[[np.ndarray], np.ndarray]    # [224, 224, 3] -> [2048]
-    classify: Callable[[np.ndarray], np.ndarray]     # [N, 2048] -> [N, 1000]
+    preprocess: Callable[[bytes], np.ndarray[Any, Any]]        # JPEG/PNG bytes -> featurizer input
+    featurize: Callable[[np.ndarray[Any, Any]], np.ndarray[Any, Any]]    # [224, 224, 3] -> [2048]
+    classify: Callable[[np.ndarray[Any, Any]], np.ndarray[Any, Any]]     # [N, 2048] -> [N, 1000]
 
 
 def emulated() -> Model:

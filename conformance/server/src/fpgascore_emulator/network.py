@@ -17,6 +17,8 @@ rounded sum), so the scores are reproducible bit for bit too.
 """
 from __future__ import annotations
 
+from typing import Any, Tuple
+
 import math
 
 import numpy as np
@@ -41,7 +43,7 @@ class Featurizer:
         self._w2, self._e2, self._t2 = _bfp_layer(seed + 2, (512, 256))
         self._w3, self._e3, self._t3 = _bfp_layer(seed + 3, (256, FEATURES))
 
-    def __call__(self, image: np.ndarray) -> np.ndarray:
+    def __call__(self, image: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         if image.shape != (IMAGE_SIZE, IMAGE_SIZE, 3):
             raise ValueError(f"featurizer input must be [224, 224, 3], got {list(image.shape)}")
         x = _patches(image.astype(np.float64), 8)                      # [784, 192]
@@ -51,7 +53,8 @@ class Featurizer:
         sums, exponent = bfp.sum_rows_exact(*bfp.quantize_rows(x))     # [256]
         pooled = np.ldexp(sums.astype(np.float64), exponent) / x.shape[0]
         x = bfp.matmul(*bfp.quantize_rows(pooled[None, :], dtype=self._t3), self._w3, self._e3)
-        return np.maximum(x[0], 0.0).astype(np.float32)
+        features: np.ndarray[Any, Any] = np.maximum(x[0], 0.0).astype(np.float32)
+        return features
 
 
 class Classifier:
@@ -70,7 +73,7 @@ class Classifier:
                    for part in self._halves)
         self._column_sums = weights.sum(axis=0, keepdims=True)
 
-    def __call__(self, features: np.ndarray) -> np.ndarray:
+    def __call__(self, features: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         mantissas, _ = bfp.quantize_rows(features, _CLASSIFIER_BITS)  # scale-free logits
         narrow = mantissas.astype(np.float32)
         half = self._halves[0].shape[0]
@@ -78,10 +81,11 @@ class Classifier:
                     + (narrow[:, half:] @ self._halves[1]).astype(np.float64))
         centred = products * FEATURES - mantissas.sum(axis=1, keepdims=True) * self._column_sums
         logits = np.ldexp(centred, _LOGIT_EXPONENT)
-        return np.stack([_softmax(row) for row in logits]).astype(np.float32)
+        scores: np.ndarray[Any, Any] = np.stack([_softmax(row) for row in logits]).astype(np.float32)
+        return scores
 
 
-def _bfp_layer(seed: int, shape: tuple):
+def _bfp_layer(seed: int, shape: Tuple[int, int]) -> Tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], Any]:
     """A [k, n] weight matrix in BFP: (mantissas, column exponents, dtype), the mantissas in the
     narrowest type whose k-term products are still exact (the layer's inputs use it too)."""
     dtype = bfp.product_dtype(shape[0])
@@ -89,14 +93,14 @@ def _bfp_layer(seed: int, shape: tuple):
     return mantissas, exponents, dtype
 
 
-def _patches(x: np.ndarray, size: int) -> np.ndarray:
+def _patches(x: np.ndarray[Any, Any], size: int) -> np.ndarray[Any, Any]:
     """[H, W, C] -> [(H/size)*(W/size), size*size*C] non-overlapping patches, row-major."""
     h, w, c = x.shape
     x = x.reshape(h // size, size, w // size, size, c).transpose(0, 2, 1, 3, 4)
     return x.reshape((h // size) * (w // size), size * size * c)
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
+def _softmax(logits: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """math.exp (the C library's, the same on every machine this runs on) of each shifted
     logit, summed correctly rounded; numpy's own exp may differ in the last bit by CPU."""
     shifted = (logits - logits.max()).tolist()

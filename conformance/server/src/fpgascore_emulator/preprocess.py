@@ -8,6 +8,8 @@ output may differ between libjpeg versions. PNG decoding is exact everywhere.
 """
 from __future__ import annotations
 
+from typing import Any, Tuple
+
 import numpy as np
 
 from .decoding import decode
@@ -17,7 +19,7 @@ CROP = 224
 MEANS_RGB = np.array([123.68, 116.779, 103.939], dtype=np.float32)
 
 
-def preprocess(rgb: np.ndarray) -> np.ndarray:
+def preprocess(rgb: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """uint8 RGB [H, W, 3] -> float32 BGR [224, 224, 3], mean-subtracted."""
     height, width, _ = rgb.shape
     scale = RESIZE_SHORTER_SIDE / min(height, width)
@@ -36,7 +38,8 @@ def preprocess(rgb: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(normalized[:, :, ::-1])
 
 
-def _bilinear_taps(in_size: int, out_size: int, start: int, count: int):
+def _bilinear_taps(in_size: int, out_size: int, start: int,
+                   count: int) -> Tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     positions = (np.arange(start, start + count, dtype=np.float64) + 0.5) * (in_size / out_size) - 0.5
     positions = np.clip(positions, 0.0, in_size - 1)
     lower = np.floor(positions).astype(np.int64)
@@ -44,6 +47,6 @@ def _bilinear_taps(in_size: int, out_size: int, start: int, count: int):
     return lower, upper, positions - lower
 
 
-def image_to_input(data: bytes) -> np.ndarray:
+def image_to_input(data: bytes) -> np.ndarray[Any, Any]:
     """JPEG/PNG bytes -> the featurizer's input (``decoding.decode`` says what is accepted)."""
     return preprocess(decode(data))

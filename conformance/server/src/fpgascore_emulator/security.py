@@ -15,7 +15,7 @@ import secrets
 import ssl
 import tempfile
 import threading
-from typing import Iterable, Mapping, Optional, Tuple, Union
+from typing import Iterable, Mapping, Optional, Tuple, Union, cast
 
 import grpc
 
@@ -78,7 +78,7 @@ class KeyStore:
             slots = self._keys
         accepted = False
         for key, is_set in slots:  # every slot, no early exit
-            matches = hmac.compare_digest(presented, key if is_set else secrets.token_bytes(32))
+            matches = hmac.compare_digest(presented, cast(bytes, key) if is_set else secrets.token_bytes(32))
             accepted |= matches and is_set
         return accepted
 

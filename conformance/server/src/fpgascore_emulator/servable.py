@@ -48,7 +48,8 @@ class Servable:
         name = spec.name or self.name
         asked_version = spec.version.value if spec.HasField("version") else None
         if name != self.name or (asked_version is not None and asked_version != self.version):
-            asked = f"Latest({bounded(name)})" if asked_version is None else f"Specific({bounded(name)}, {asked_version})"
+            asked = (f"Latest({bounded(name)})" if asked_version is None
+                     else f"Specific({bounded(name)}, {asked_version})")
             raise NotFound(f"Servable not found for request: {asked}; this server serves "
                            f"'{self.name}' version {self.version}")
 
@@ -100,7 +101,8 @@ class Servable:
         return response
 
 
-def _tensor_info(info: model_metadata_pb2.TensorInfo, name: str, dtype: int, shape: Sequence[int]) -> None:
+def _tensor_info(info: model_metadata_pb2.TensorInfo, name: str, dtype: tensor_pb2.DataType,
+                 shape: Sequence[int]) -> None:
     info.name = f"{name}:0"
     info.dtype = dtype
     info.tensor_shape.dim.extend(tensor_pb2.TensorShapeProto.Dim(size=size) for size in shape)

@@ -4,6 +4,8 @@ by non-finite or negative values, and an output of padding added, so conformance
 test what a client does with a bad or an oversized answer."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from fpgascore.v1 import predict_pb2, tensor_pb2
@@ -15,7 +17,7 @@ NEGATIVE_OFFSET = np.float32(2.0)
 _VALUES = {"nan": np.float32("nan"), "inf": np.float32("inf"), "-inf": np.float32("-inf")}
 
 
-def scores(values: np.ndarray, control: Controls) -> np.ndarray:
+def scores(values: np.ndarray[Any, Any], control: Controls) -> np.ndarray[Any, Any]:
     """``values`` ([N, classes] float32) as ``x-conformance-scores`` asks (a new array when
     changed); ControlError for a position outside the answer."""
     if control.scores is None:

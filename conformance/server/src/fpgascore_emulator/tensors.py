@@ -1,7 +1,7 @@
 """Reading a PredictRequest's inputs and writing the response's outputs."""
 from __future__ import annotations
 
-from typing import Iterable, List, Sequence
+from typing import Any, Iterable, List, Sequence
 
 import numpy as np
 
@@ -35,7 +35,8 @@ def _check_dims(name: str, shape: List[int]) -> None:
 
 def dtype_name(value: int) -> str:
     try:
-        return tensor_pb2.DataType.Name(value)
+        name: str = tensor_pb2.DataType.Name(value)
+        return name
     except ValueError:
         return f"unknown dtype {value}"
 
@@ -50,7 +51,8 @@ def image_bytes(tensor: tensor_pb2.TensorProto, name: str, max_batch: int) -> Se
     if shape[0] != count:
         raise InputError(f"input '{name}' declares shape [{shape[0]}] but holds {count} images")
     _check_batch(name, count, max_batch)
-    return tensor.string_val
+    images: Sequence[bytes] = tensor.string_val
+    return images
 
 
 def float_batch_size(tensor: tensor_pb2.TensorProto, name: str, max_batch: int) -> int:
@@ -63,7 +65,7 @@ def float_batch_size(tensor: tensor_pb2.TensorProto, name: str, max_batch: int) 
     return shape[0]
 
 
-def float_images(tensor: tensor_pb2.TensorProto, name: str, max_batch: int) -> np.ndarray:
+def float_images(tensor: tensor_pb2.TensorProto, name: str, max_batch: int) -> np.ndarray[Any, Any]:
     """The [N, 224, 224, 3] float32 array of a DT_FLOAT tensor (tensor_content or float_val)."""
     count = float_batch_size(tensor, name, max_batch)
     shape = dims(tensor)
@@ -95,7 +97,7 @@ def _check_batch(name: str, count: int, max_batch: int) -> None:
 _FLOAT_VAL_TAG = bytes([5 << 3 | 2])  # TensorProto.float_val = 5, packed: length-delimited
 
 
-def float_tensor(values: np.ndarray, as_float_val: bool) -> tensor_pb2.TensorProto:
+def float_tensor(values: np.ndarray[Any, Any], as_float_val: bool) -> tensor_pb2.TensorProto:
     """A DT_FLOAT tensor of ``values``: in packed ``float_val`` (TF Serving's default) or in
     ``tensor_content``. Packed float_val on the wire is the same little-endian bytes as
     tensor_content behind another field tag, so it is merged in from those bytes: the same

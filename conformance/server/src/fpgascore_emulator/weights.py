@@ -6,6 +6,8 @@ in plain uint64 arithmetic.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -13,7 +15,7 @@ _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 
 
-def _splitmix64(counter: np.ndarray) -> np.ndarray:
+def _splitmix64(counter: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     with np.errstate(over="ignore"):
         z = counter * _GOLDEN
         z = (z ^ (z >> np.uint64(30))) * _MIX1
@@ -21,10 +23,11 @@ def _splitmix64(counter: np.ndarray) -> np.ndarray:
         return z ^ (z >> np.uint64(31))
 
 
-def integer_weights(seed: int, shape: tuple[int, ...], bits: int) -> np.ndarray:
+def integer_weights(seed: int, shape: tuple[int, ...], bits: int) -> np.ndarray[Any, Any]:
     """Integers uniform in [-(2**bits - 1), 2**bits - 1], as float64, for a weight tensor."""
     count = int(np.prod(shape))
     counter = np.arange(count, dtype=np.uint64) + np.uint64(seed << 32)
     span = np.uint64(2 ** (bits + 1) - 1)
     values = (_splitmix64(counter) % span).astype(np.int64) - (2**bits - 1)
-    return values.astype(np.float64).reshape(shape)
+    weights: np.ndarray[Any, Any] = values.astype(np.float64).reshape(shape)
+    return weights

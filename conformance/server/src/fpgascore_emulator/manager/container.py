@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional
 
 from ..logs import log
 from .runtime import (RELOAD_TIMEOUT_SECONDS, STOP_GRACE_SECONDS, EngineUnavailable, Handle, Runtime,
@@ -31,7 +31,7 @@ IMAGE_UID = 10001
 START_TIMEOUT_SECONDS = 90.0
 
 
-def engine_client():
+def engine_client() -> Any:
     """A docker.DockerClient for DOCKER_HOST, else Docker's or podman's usual socket."""
     import docker
 
@@ -56,7 +56,7 @@ def _engine_message(error: Exception) -> str:
 class ContainerRuntime(Runtime):
     name = "container"
 
-    def __init__(self, manager_id: str, image: str = IMAGE, client=None,
+    def __init__(self, manager_id: str, image: str = IMAGE, client: Any = None,
                  start_timeout: float = START_TIMEOUT_SECONDS) -> None:
         import docker  # only this runtime needs it
 
@@ -72,7 +72,7 @@ class ContainerRuntime(Runtime):
             self.secrets_owner = None
             self._user = f"{os.getuid()}:{os.getgid()}"
 
-    def _engine(self, action: str, call, *args, **kwargs):
+    def _engine(self, action: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Runs an engine call; its errors become RuntimeFailure with the engine's message."""
         import requests
 
@@ -118,7 +118,7 @@ class ContainerRuntime(Runtime):
             time.sleep(0.2)
 
     @staticmethod
-    def _published_port(container) -> int:
+    def _published_port(container: Any) -> int:
         ports = (container.attrs.get("NetworkSettings") or {}).get("Ports") or {}
         bindings = ports.get(CONTAINER_PORT)
         return int(bindings[0]["HostPort"]) if bindings else 0
@@ -130,7 +130,7 @@ class ContainerRuntime(Runtime):
             if container.name == name:
                 self._remove(container)
 
-    def _remove(self, container) -> None:
+    def _remove(self, container: Any) -> None:
         try:
             self._engine("remove the container", container.remove, force=True)
         except RuntimeFailure as error:
@@ -138,7 +138,7 @@ class ContainerRuntime(Runtime):
                 raise
 
     # -- state ----------------------------------------------------------------------------
-    def _get(self, handle: Handle):
+    def _get(self, handle: Handle) -> Any:
         try:
             return self._engine("inspect the container", self._client.containers.get, handle.ref["container_id"])
         except RuntimeFailure as error:
@@ -175,7 +175,8 @@ class ContainerRuntime(Runtime):
 
     def logs(self, handle: Handle) -> str:
         container = self._get(handle)
-        return self._engine("read the logs", container.logs).decode(errors="replace") if container else ""
+        text: str = self._engine("read the logs", container.logs).decode(errors="replace") if container else ""
+        return text
 
     # -- signals --------------------------------------------------------------------------
     def reload(self, handle: Handle, tls: bool) -> None:

@@ -21,14 +21,14 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import grpc
 
 from ..logs import log
 from ..security import TlsError, check_tls_pair
 from .manager import Manager
-from .runtime import RuntimeFailure
+from .runtime import Runtime, RuntimeFailure
 from .service import AdminTokenInterceptor, add_to_server
 from .store import Store
 
@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def read_token(path: Optional[str], environ=os.environ) -> str:
+def read_token(path: Optional[str], environ: Mapping[str, str] = os.environ) -> str:
     if path:
         try:
             token = pathlib.Path(path).read_text().strip()
@@ -80,7 +80,7 @@ def read_token(path: Optional[str], environ=os.environ) -> str:
     return token
 
 
-def make_runtime(args: argparse.Namespace, store: Store):
+def make_runtime(args: argparse.Namespace, store: Store) -> Runtime:
     if args.runtime == "container":
         from .container import IMAGE, ContainerRuntime
         return ContainerRuntime(store.manager_id, image=args.image or IMAGE)

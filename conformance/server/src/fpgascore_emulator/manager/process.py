@@ -50,7 +50,8 @@ def _free_loopback_port() -> int:
     process takes it first: the start fails and says so)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def _flag_value(argv: List[str], flag: str) -> int:
@@ -75,7 +76,7 @@ class ProcessRuntime(Runtime):
         self._services_dir = pathlib.Path(state_dir).resolve() / "services"
         self._python = python
         self._start_timeout = start_timeout
-        self._children: Dict[int, subprocess.Popen] = {}
+        self._children: Dict[int, subprocess.Popen[Any]] = {}
 
     # -- start ----------------------------------------------------------------------------
     def start(self, spec: ServerSpec) -> Handle:

@@ -3,7 +3,7 @@ turns requests into Manager calls and records into messages."""
 from __future__ import annotations
 
 import hmac
-from typing import Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional, TypeVar, cast
 
 import grpc
 
@@ -29,7 +29,7 @@ class AdminTokenInterceptor(grpc.ServerInterceptor):
     def __init__(self, token: str) -> None:
         self._token = token.encode()
 
-        def refuse(request, context):
+        def refuse(request: Any, context: grpc.ServicerContext) -> None:
             context.abort(grpc.StatusCode.UNAUTHENTICATED,
                           "this call needs the manager's admin token in 'authorization'")
 
@@ -40,7 +40,7 @@ class AdminTokenInterceptor(grpc.ServerInterceptor):
         presented = presented_key(authorization)
         return presented is not None and hmac.compare_digest(presented, self._token)
 
-    def intercept_service(self, continuation, handler_call_details):
+    def intercept_service(self, continuation: Callable[[Any], Any], handler_call_details: Any) -> Any:
         if self.accepts(authorization_of(handler_call_details.invocation_metadata)):
             return continuation(handler_call_details)
         # Anyone who reaches the port can cause this line: bounded and rate-limited.
@@ -48,7 +48,7 @@ class AdminTokenInterceptor(grpc.ServerInterceptor):
         return self._refusal
 
 
-def _timestamp(message, seconds: float) -> None:
+def _timestamp(message: Any, seconds: float) -> None:
     message.FromNanoseconds(int(seconds * 1e9))
 
 
@@ -88,12 +88,15 @@ def keys_message(record: ServiceRecord) -> pb.AuthKeys:
     return pb.AuthKeys(primary_key=record.primary_key, secondary_key=record.secondary_key)
 
 
-def _handled(method: Callable) -> Callable:
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _handled(method: _Method) -> _Method:
     """Runs a servicer method; ManagerError → its status, anything else → INTERNAL (logged
     by type, never with the request)."""
     name = method.__name__
 
-    def wrapper(self, request, context):
+    def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
         try:
             return method(self, request, context)
         except ManagerError as error:
@@ -103,7 +106,7 @@ def _handled(method: Callable) -> Callable:
             log("manager.error", method=name, error=type(error).__name__, message=str(error)[:500])
             context.abort(grpc.StatusCode.INTERNAL, f"internal error in {name} (see the manager's log)")
     wrapper.__name__ = name
-    return wrapper
+    return cast(_Method, wrapper)
 
 
 class DeploymentServicer(deployment_service_pb2_grpc.DeploymentServiceServicer):
@@ -111,20 +114,24 @@ class DeploymentServicer(deployment_service_pb2_grpc.DeploymentServiceServicer):
         self._manager = manager
 
     @_handled
-    def RegisterModel(self, request, context):
+    def RegisterModel(self, request: pb.RegisterModelRequest,
+                      context: grpc.ServicerContext) -> pb.RegisterModelResponse:
         model = self._manager.register_model(request.name, request.description, dict(request.tags))
         return pb.RegisterModelResponse(model=model_message(model))
 
     @_handled
-    def GetModel(self, request, context):
+    def GetModel(self, request: pb.GetModelRequest,
+                 context: grpc.ServicerContext) -> pb.GetModelResponse:
         return pb.GetModelResponse(model=model_message(self._manager.model(request.model_id)))
 
     @_handled
-    def ListModels(self, request, context):
+    def ListModels(self, request: pb.ListModelsRequest,
+                   context: grpc.ServicerContext) -> pb.ListModelsResponse:
         return pb.ListModelsResponse(models=[model_message(model) for model in self._manager.store.models()])
 
     @_handled
-    def CreateService(self, request, context):
+    def CreateService(self, request: pb.CreateServiceRequest,
+                      context: grpc.ServicerContext) -> pb.CreateServiceResponse:
         record = self._manager.create_service(
             request.name, request.model_id, request.ssl_enabled, request.ssl_certificate, request.ssl_key,
             request.primary_key, request.secondary_key, request.num_replicas)
@@ -134,7 +141,8 @@ class DeploymentServicer(deployment_service_pb2_grpc.DeploymentServiceServicer):
         return response
 
     @_handled
-    def UpdateService(self, request, context):
+    def UpdateService(self, request: pb.UpdateServiceRequest,
+                      context: grpc.ServicerContext) -> pb.UpdateServiceResponse:
         record, issued = self._manager.update_service(
             request.service_id,
             ssl_enabled=request.ssl_enabled if request.HasField("ssl_enabled") else None,
@@ -146,27 +154,32 @@ class DeploymentServicer(deployment_service_pb2_grpc.DeploymentServiceServicer):
         return response
 
     @_handled
-    def GetService(self, request, context):
+    def GetService(self, request: pb.GetServiceRequest,
+                   context: grpc.ServicerContext) -> pb.GetServiceResponse:
         record = self._manager.service(request.service_id)
         return pb.GetServiceResponse(service=service_message(record, self._manager.replicas(record)))
 
     @_handled
-    def ListServices(self, request, context):
+    def ListServices(self, request: pb.ListServicesRequest,
+                     context: grpc.ServicerContext) -> pb.ListServicesResponse:
         records = self._manager.services(request.model_id)
         return pb.ListServicesResponse(services=[service_message(record) for record in records])
 
     @_handled
-    def DeleteService(self, request, context):
+    def DeleteService(self, request: pb.DeleteServiceRequest,
+                      context: grpc.ServicerContext) -> pb.DeleteServiceResponse:
         self._manager.delete_service(request.service_id)
         return pb.DeleteServiceResponse()
 
     @_handled
-    def GetAuthKeys(self, request, context):
+    def GetAuthKeys(self, request: pb.GetAuthKeysRequest,
+                    context: grpc.ServicerContext) -> pb.GetAuthKeysResponse:
         primary, secondary = self._manager.auth_keys(request.service_id)
         return pb.GetAuthKeysResponse(keys=pb.AuthKeys(primary_key=primary, secondary_key=secondary))
 
     @_handled
-    def RegenerateAuthKeys(self, request, context):
+    def RegenerateAuthKeys(self, request: pb.RegenerateAuthKeysRequest,
+                           context: grpc.ServicerContext) -> pb.RegenerateAuthKeysResponse:
         key_type = _KEY_TYPES.get(request.key_type, "")
         record = self._manager.regenerate_auth_key(request.service_id, key_type)
         return pb.RegenerateAuthKeysResponse(keys=keys_message(record))
