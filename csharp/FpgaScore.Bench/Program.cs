@@ -1,3 +1,4 @@
+using System.Text.Json;
 using FpgaScore.Bench;
 
 // bench/clients.py's C# worker: one plan (a JSON line) on stdin, one report (a JSON line) on stdout.
@@ -5,8 +6,6 @@ return await Worker.MainAsync(Console.In, Console.Out, Console.Error);
 
 namespace FpgaScore.Bench
 {
-    using System.Text.Json;
-
     /// <summary>
     /// The worker, as thin as the conformance driver: it reads the plan (<see cref="Plan"/>), sets up each side (the
     /// public client or the raw generated stub, <see cref="Callers"/>), runs the phases (<see cref="PlanRunner"/>)

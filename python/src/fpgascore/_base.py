@@ -161,7 +161,7 @@ class CallAttempts:
         """Seconds to wait before the next attempt (0 for a key failover); raises the
         client's error when the call must give up."""
         last = self._last = self._client._error(exc)
-        trailing = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None  # type: ignore[attr-defined]
+        trailing = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None
         self._trailing = text_metadata(trailing)
         if last.code == grpc.StatusCode.UNAUTHENTICATED and self._keys.has_secondary and not self._failed_over:
             self._failed_over, self._key = True, self._keys.other(self._key)

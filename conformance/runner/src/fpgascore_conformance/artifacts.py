@@ -48,7 +48,7 @@ import subprocess
 import sys
 import time
 import zipfile
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from . import drivers
 
@@ -94,7 +94,10 @@ def go_zip_hash(path: pathlib.Path) -> str:
 
 def go_module_path() -> str:
     """The client module's path (go/go.mod): the module the artifact must be."""
-    return re.search(r"^module\s+(\S+)", (REPO_ROOT / "go" / "go.mod").read_text(), re.M).group(1)
+    found = re.search(r"^module\s+(\S+)", (REPO_ROOT / "go" / "go.mod").read_text(), re.M)
+    if found is None:
+        raise ArtifactError("go/go.mod names no module")
+    return found.group(1)
 
 
 def _escape(path: str) -> str:
@@ -153,7 +156,8 @@ def _driver_sources(language: str) -> List[pathlib.Path]:
     if language == "python":
         return [PYTHON_DRIVER]
     if language == "go":
-        return sorted(p for p in GO_DRIVER.glob("*.go") if not p.name.endswith("_test.go")) + sorted(GO_PROTOCOL.glob("*.go"))
+        return (sorted(p for p in GO_DRIVER.glob("*.go") if not p.name.endswith("_test.go"))
+                + sorted(GO_PROTOCOL.glob("*.go")))
     return sorted(CS_DRIVER.glob("*.cs")) + [CS_DRIVER / "FpgaScore.Conformance.csproj", DRIVER_PROTO]
 
 
@@ -192,12 +196,15 @@ def specs(directory: pathlib.Path, found: Dict[str, Artifact]) -> Dict[str, driv
 
 # ----- building (python -m fpgascore_conformance.artifacts build LANGUAGE DIR BUILD) ----------
 
-def _run(argv: Sequence[str], **kwargs) -> subprocess.CompletedProcess:
+Command = Sequence[Union[str, pathlib.Path]]
+
+
+def _run(argv: Command, **kwargs: Any) -> "subprocess.CompletedProcess[Any]":
     print("+ " + " ".join(str(a) for a in argv), flush=True)
     return subprocess.run([str(a) for a in argv], check=True, stdin=subprocess.DEVNULL, **kwargs)
 
 
-def _compile(argv: Sequence[str], **kwargs) -> None:
+def _compile(argv: Command, **kwargs: Any) -> None:
     """Runs a build (its output into the log); a failure names the first error it printed."""
     print("+ " + " ".join(str(a) for a in argv), flush=True)
     done = subprocess.run([str(a) for a in argv], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -215,7 +222,7 @@ def _fail(message: str) -> None:
     raise ArtifactError(message)
 
 
-def build_python(artifact: Artifact, folder: pathlib.Path) -> dict:
+def build_python(artifact: Artifact, folder: pathlib.Path) -> Dict[str, Any]:
     venv = folder / "venv"
     # No pip of its own (small, quick): the machine's pip installs into it (pip --python).
     _run([drivers.python_executable(), "-m", "venv", "--without-pip", "--system-site-packages", venv])
@@ -224,7 +231,7 @@ def build_python(artifact: Artifact, folder: pathlib.Path) -> dict:
     return check_python(artifact, folder)
 
 
-def check_python(artifact: Artifact, folder: pathlib.Path) -> dict:
+def check_python(artifact: Artifact, folder: pathlib.Path) -> Dict[str, Any]:
     """``driver.py --where`` as the runner will start it: the client must be the wheel's."""
     venv = (folder / "venv").resolve()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")}
@@ -252,7 +259,7 @@ def _go_replacements(module: str) -> List[str]:
     return [line for line in lines if line.split()[1] != module]
 
 
-def build_go(artifact: Artifact, directory: pathlib.Path, folder: pathlib.Path) -> dict:
+def build_go(artifact: Artifact, directory: pathlib.Path, folder: pathlib.Path) -> Dict[str, Any]:
     module = go_module_path()
     source = folder / "src"
     (source / "conformancepb").mkdir(parents=True)
@@ -281,7 +288,7 @@ def build_go(artifact: Artifact, directory: pathlib.Path, folder: pathlib.Path) 
     return check_go(artifact, folder)
 
 
-def check_go(artifact: Artifact, folder: pathlib.Path) -> dict:
+def check_go(artifact: Artifact, folder: pathlib.Path) -> Dict[str, Any]:
     """The binary's build information: the client module at the artifact's version and hash."""
     module = go_module_path()
     info = _run(["go", "version", "-m", folder / "fpgascore-conformance"], capture_output=True, text=True).stdout
@@ -313,9 +320,12 @@ def _xml(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
-def build_csharp(artifact: Artifact, directory: pathlib.Path, folder: pathlib.Path) -> dict:
+def build_csharp(artifact: Artifact, directory: pathlib.Path, folder: pathlib.Path) -> Dict[str, Any]:
     feed = (directory / "nuget").resolve()
-    tools = re.search(r'Include="Grpc\.Tools" Version="([^"]+)"', (CS_DRIVER / "FpgaScore.Conformance.csproj").read_text())
+    project = (CS_DRIVER / "FpgaScore.Conformance.csproj").read_text()
+    tools = re.search(r'Include="Grpc\.Tools" Version="([^"]+)"', project)
+    if tools is None:
+        raise ArtifactError(f"{CS_DRIVER / 'FpgaScore.Conformance.csproj'} names no Grpc.Tools version")
     if not tools:
         _fail("csharp/FpgaScore.Conformance/FpgaScore.Conformance.csproj names no Grpc.Tools version")
     machine = pathlib.Path(os.environ.get("NUGET_PACKAGES") or pathlib.Path.home() / ".nuget" / "packages")
@@ -359,7 +369,8 @@ def build_csharp(artifact: Artifact, directory: pathlib.Path, folder: pathlib.Pa
     <Compile Include="{_xml(str(CS_DRIVER))}/*.cs" />
     <PackageReference Include="FpgaScore" Version="[{artifact.version}]" />
     <PackageReference Include="Grpc.Tools" Version="{tools.group(1)}" PrivateAssets="All" />
-    <Protobuf Include="{_xml(str(DRIVER_PROTO))}" ProtoRoot="{_xml(str(REPO_ROOT / 'proto'))}" GrpcServices="None" Access="Public" />
+    <Protobuf Include="{_xml(str(DRIVER_PROTO))}" ProtoRoot="{_xml(str(REPO_ROOT / 'proto'))}"
+              GrpcServices="None" Access="Public" />
   </ItemGroup>
 </Project>
 """)
@@ -371,7 +382,7 @@ def build_csharp(artifact: Artifact, directory: pathlib.Path, folder: pathlib.Pa
     return check_csharp(artifact, folder)
 
 
-def check_csharp(artifact: Artifact, folder: pathlib.Path) -> dict:
+def check_csharp(artifact: Artifact, folder: pathlib.Path) -> Dict[str, Any]:
     """The restored FpgaScore is the .nupkg, and the driver's FpgaScore.dll is the package's."""
     assets = json.loads((folder / "obj" / "project.assets.json").read_text())
     library = assets.get("libraries", {}).get(f"FpgaScore/{artifact.version}")
@@ -400,8 +411,9 @@ def _prune(folder: pathlib.Path, language: str) -> None:
 def build(language: str, directory: pathlib.Path, folder: pathlib.Path) -> int:
     artifact = find(directory, [language])[language]
     done = folder / "built.json"
-    checks = {"python": lambda: check_python(artifact, folder), "go": lambda: check_go(artifact, folder),
-              "csharp": lambda: check_csharp(artifact, folder)}
+    checks: Dict[str, Callable[[], Dict[str, Any]]] = {
+        "python": lambda: check_python(artifact, folder), "go": lambda: check_go(artifact, folder),
+        "csharp": lambda: check_csharp(artifact, folder)}
     if done.is_file():
         print(f"{language} driver on {artifact.name}: built before in {folder}", flush=True)
         outcome = checks[language]()

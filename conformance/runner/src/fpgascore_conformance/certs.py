@@ -137,7 +137,7 @@ def make_tls_material(directory: pathlib.Path, extra_names: Iterable[str] = (), 
     )
 
 
-def describe(material: TlsMaterial, names: Iterable[str]) -> List[Tuple[str, str]]:
+def describe(material: TlsMaterial, names: Iterable[str]) -> List[Tuple[pathlib.Path, str]]:
     """(file, what it is) for every file make_tls_material wrote."""
     valid = ", ".join(names)
     rows = [(material.ca, "the CA: trust this one (a client's root certificates)")]

@@ -172,7 +172,8 @@ class EmulatorProcess(_Emulator):
         port_file.unlink(missing_ok=True)
         self._log = open(self._log_path, "ab")  # a bounced server's lines follow its earlier ones
         self._process = subprocess.Popen(
-            [str(RUN_EMULATOR), "serve", "--host", "127.0.0.1", "--port", str(self.port), "--port-file", str(port_file)],
+            [str(RUN_EMULATOR), "serve", "--host", "127.0.0.1", "--port", str(self.port),
+             "--port-file", str(port_file)],
             env=env, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + self._timeout
         while not port_file.exists():

@@ -44,11 +44,11 @@ ECHO_AUTHORIZATION = "x-conformance-authorization"
 REQUEST_ID_EXPECTATIONS = ("request_id_matches_log", "request_id_on_success")
 
 
-def echoed_calls(answer: pb.DriverAnswer) -> Optional[List[dict]]:
+def echoed_calls(answer: pb.DriverAnswer) -> Optional[List[Dict[str, Any]]]:
     """The server's attempts as its echo in the results' trailers tells them, in the form of
     ``server_calls`` records (``authorization_sha256`` of each attempt, in order per call);
     None when a result carries no (or an incomplete) echo: then only the log can tell."""
-    calls: List[dict] = []
+    calls: List[Dict[str, Any]] = []
     for result in answer.results:
         attempt_text = result.trailers.get(ECHO_ATTEMPT, "")
         if not attempt_text.isdigit():
@@ -132,10 +132,10 @@ def judge(expect: Expectation, answer: pb.DriverAnswer, calls: Sequence[Dict[str
                 problems.append(f"result {index}: metadata {metadata_of(result)}, expected {expect.metadata}")
     if expect.trailers:
         for index, result in enumerate(results):
-            wrong = {key: result.trailers.get(key) for key, value in expect.trailers.items()
-                     if result.trailers.get(key) != value}
-            if wrong:
-                problems.append(f"result {index}: trailers {wrong}, expected {expect.trailers}"
+            differing = {key: result.trailers.get(key) for key, value in expect.trailers.items()
+                         if result.trailers.get(key) != value}
+            if differing:
+                problems.append(f"result {index}: trailers {differing}, expected {expect.trailers}"
                                 + ("" if result.trailers else " (the driver reported no trailers)"))
     if not server_log:
         if expect.max_elapsed_ms is not None and elapsed_ms > expect.max_elapsed_ms:

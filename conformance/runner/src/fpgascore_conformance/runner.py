@@ -16,7 +16,8 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 from . import drivers, evaluate, protocol, report
-from .cases import (NEEDS, REFERENCE_NEEDS, Case, Expectation, ServerProfile, inventory_changes, load_cases, load_servers, needs_of,
+from .cases import (NEEDS, REFERENCE_NEEDS, Case, Expectation, ServerProfile, inventory_changes, load_cases,
+                    load_servers, needs_of,
                     select, substitute)
 from .certs import TlsMaterial, make_tls_material
 from .emulator import EmulatorContainer, EmulatorProcess, ServerConfig, build_image, docker_client
@@ -281,7 +282,11 @@ class Run:
                 continue
             if step.restart or step.idle_ms:  # the case's own time, not the runner's overhead
                 paused = time.monotonic()
-                server.bounce() if step.restart else time.sleep(step.idle_ms / 1000)
+                if step.restart:
+                    assert server is not None, "a restart step needs the reference server (needs: server-restart)"
+                    server.bounce()
+                else:
+                    time.sleep(step.idle_ms / 1000)
                 driver_ms += (time.monotonic() - paused) * 1000
                 continue
             prefix = f"{base}~{index}" if multi_step else base
@@ -478,5 +483,6 @@ class Run:
                       f"(a renamed case is both); if that is meant: scripts/conformance.sh --write-inventory")
                 failed += 1
         print(f"conformance: {passed} passed, {failed} failed" + (f", {known} known failing" if known else "")
-              + (f", {skipped} skipped" if skipped else "") + (" (on the built packages)" if self.options.artifacts else ""))
+              + (f", {skipped} skipped" if skipped else "")
+              + (" (on the built packages)" if self.options.artifacts else ""))
         return 1 if failed else 0

@@ -10,7 +10,7 @@ Log lines any peer can cause at will (refusals, health probes) are rate-limited 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import grpc
 
@@ -48,8 +48,9 @@ class CallLogInterceptor(grpc.ServerInterceptor):
         event = events.BY_METHOD.get(details.method)
         if event is None:
             return handler
+        logged_event = event
         write = self.budget(HEALTH_LINES).log if details.method in events.OPEN else log
-        return rewrap(handler, lambda behaviour: self._logged(event, behaviour, write))
+        return rewrap(handler, lambda behaviour: self._logged(logged_event, behaviour, write))
 
     def _logged(self, event: str, behaviour: Behaviour, write: Callable[..., None]) -> Behaviour:
         def serve(request: Any, context: grpc.ServicerContext) -> Any:
@@ -77,7 +78,7 @@ class CallLogInterceptor(grpc.ServerInterceptor):
         return serve
 
     @staticmethod
-    def _trailers(call: Call) -> tuple:
+    def _trailers(call: Call) -> Tuple[Tuple[str, str], ...]:
         return ((REQUEST_ID, call.request_id), *call.trailers)
 
     def _end(self, call: Call, code: grpc.StatusCode, started: float, message: str,
@@ -90,4 +91,3 @@ class CallLogInterceptor(grpc.ServerInterceptor):
         if self._metrics:
             images = call.fields.get("images", 0)
             self._metrics.record(call.event, code, seconds, images if isinstance(images, int) else 0)
-

@@ -34,7 +34,8 @@ class EmulatorServer:
         self.settings = settings
         try:
             self.keys = KeyStore(settings, environ)
-            self.tls: Optional[TlsFiles] = TlsFiles(settings.tls_cert, settings.tls_key) if settings.tls else None
+            self.tls: Optional[TlsFiles] = (TlsFiles(settings.tls_cert, settings.tls_key)
+                                            if settings.tls_cert and settings.tls_key else None)
         except OSError as error:
             raise SystemExit(f"cannot read a key or TLS file: {error.strerror}: {error.filename}") from None
         except TlsError as error:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import time
-from typing import Callable, Dict, List, Optional, TypeVar
+from typing import Any, Callable, Dict, List, Optional, TypeVar, cast
 
 import grpc
 import numpy as np
@@ -90,7 +90,11 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             futures = reservation.submit(images, arrival)
         finally:
             reservation.release()
-        end.on_end(lambda: self._pool.withdraw(futures))
+
+        def drop_queued() -> None:  # the call ended: its images still queued give up their places
+            self._pool.withdraw(futures)
+
+        end.on_end(drop_queued)
         features = self._wait(futures, context, end)
         answering = time.perf_counter()
         response = predict_pb2.PredictResponse()
@@ -116,7 +120,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         unknown = tensors.unknown_names(request.output_filter, known)
         if unknown:
             raise CallError(grpc.StatusCode.INVALID_ARGUMENT,
-                         f"unknown output {bounded_list(unknown)}; outputs are {list(known)}")
+                            f"unknown output {bounded_list(unknown)}; outputs are {list(known)}")
         return list(request.output_filter)
 
     def _input_tensor(self, request: predict_pb2.PredictRequest) -> tensor_pb2.TensorProto:
@@ -124,14 +128,14 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         unknown = tensors.unknown_names(request.inputs.keys(), [name])
         if unknown or name not in request.inputs:
             raise CallError(grpc.StatusCode.INVALID_ARGUMENT,
-                         f"unknown input {bounded_list(unknown) or 'missing'}; "
-                         f"expected exactly one input '{name}'")
+                            f"unknown input {bounded_list(unknown) or 'missing'}; "
+                            f"expected exactly one input '{name}'")
         tensor = request.inputs[name]
         if tensor.dtype not in (tensor_pb2.DT_STRING, tensor_pb2.DT_FLOAT):
             raise CallError(grpc.StatusCode.INVALID_ARGUMENT,
-                         f"input '{name}' has dtype {tensors.dtype_name(tensor.dtype)}; expected DT_STRING "
-                         f"(JPEG/PNG bytes, shape [N]) or DT_FLOAT (shape [N, 224, 224, 3])")
-        return tensor
+                            f"input '{name}' has dtype {tensors.dtype_name(tensor.dtype)}; expected DT_STRING "
+                            f"(JPEG/PNG bytes, shape [N]) or DT_FLOAT (shape [N, 224, 224, 3])")
+        return cast(tensor_pb2.TensorProto, tensor)
 
     def _reserve(self, tensor: tensor_pb2.TensorProto, fields: Dict[str, object]) -> Reservation:
         """Queue places for the request's images, before any CPU work (cheap refusals)."""
@@ -148,11 +152,12 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             return self._pool.reserve(count)
         except QueueFull as full:
             raise CallError(grpc.StatusCode.RESOURCE_EXHAUSTED, str(full),
-                         ((PUSHBACK, str(full.retry_after_ms)),)) from None
+                            ((PUSHBACK, str(full.retry_after_ms)),)) from None
         except BatchTooLarge as too_large:  # no pushback: retrying cannot help
             raise CallError(grpc.StatusCode.RESOURCE_EXHAUSTED, str(too_large)) from None
 
-    def _images(self, tensor, context: grpc.ServicerContext, end: CallEnd) -> List[np.ndarray]:
+    def _images(self, tensor: tensor_pb2.TensorProto, context: grpc.ServicerContext,
+                end: CallEnd) -> List["np.ndarray[Any, Any]"]:
         """The pre-processed images of the request: CPU stage."""
         name = self._settings.input_name
         try:
@@ -173,7 +178,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
                     images.append(self._image_step(index, self._preprocess, data))
             except BudgetBusy as busy:
                 raise CallError(grpc.StatusCode.RESOURCE_EXHAUSTED, str(busy),
-                             ((PUSHBACK, str(busy.retry_after_ms)),)) from None
+                                ((PUSHBACK, str(busy.retry_after_ms)),)) from None
             except Abandoned:
                 raise self._ended(context, "while its images waited to be decoded") from None
         return images
@@ -182,8 +187,8 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         total = sum(pixels)
         if total > self._max_request_pixels:  # no pushback: retrying cannot help
             raise CallError(grpc.StatusCode.INVALID_ARGUMENT,
-                         f"the request's {len(pixels)} images declare {total / 1e6:.1f} megapixels; a request may "
-                         f"declare at most {self._max_request_pixels / 1e6:.0f}: send fewer or smaller images")
+                            f"the request's {len(pixels)} images declare {total / 1e6:.1f} megapixels; a request may "
+                            f"declare at most {self._max_request_pixels / 1e6:.0f}: send fewer or smaller images")
 
     @staticmethod
     def _image_step(index: int, step: Callable[[bytes], Message], data: bytes) -> Message:
@@ -194,10 +199,10 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         except ImageError as error:
             raise CallError(grpc.StatusCode.INVALID_ARGUMENT, f"image {index}: {error}") from None
 
-    def _wait(self, futures: List["concurrent.futures.Future[np.ndarray]"], context: grpc.ServicerContext,
-              end: CallEnd) -> np.ndarray:
+    def _wait(self, futures: List["concurrent.futures.Future[Any]"], context: grpc.ServicerContext,
+              end: CallEnd) -> "np.ndarray[Any, Any]":
         """FPGA stage: wait for the request's images, within the call's deadline."""
-        ended: concurrent.futures.Future = concurrent.futures.Future()
+        ended: "concurrent.futures.Future[None]" = concurrent.futures.Future()
         end.on_end(lambda: ended.set_result(None))
         waiting = set(futures)
         while waiting and not end.ended:
@@ -205,7 +210,8 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
                                               return_when=concurrent.futures.FIRST_COMPLETED)
             if not done:
                 self._pool.withdraw(futures)
-                raise CallError(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline passed while the images waited for an FPGA")
+                raise CallError(grpc.StatusCode.DEADLINE_EXCEEDED,
+                                "deadline passed while the images waited for an FPGA")
             waiting -= done
         if end.ended or any(future.cancelled() for future in futures):
             raise self._ended(context, "while its images waited for an FPGA")
@@ -218,7 +224,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         if remaining is not None and remaining <= 0:
             return CallError(grpc.StatusCode.DEADLINE_EXCEEDED, f"deadline passed {when}")
         return CallError(grpc.StatusCode.CANCELLED, f"the call was cancelled {when} (the caller left or the "
-                                                 f"server is stopping); its images were dropped")
+                                                    f"server is stopping); its images were dropped")
 
 
 def _remaining(context: grpc.ServicerContext, at_most: Optional[float] = None) -> Optional[float]:
