@@ -9,13 +9,15 @@ from typing import Any, List, Mapping, Optional, Sequence, Tuple
 import grpc
 import numpy as np
 
-from ._config import ClientConfig, check_timeout
+from ._channel import DEFAULT_MAX_RESPONSE_BYTES, ChannelOption
+from ._config import DEFAULT_TIMEOUT, CallMetadata, ClientConfig, check_timeout
 from ._errors import (DeadlineExceededError, Metadata, ScoringError, UntrustedCertificateError, from_rpc_error,
                       request_id_of)
 from ._metadata import ModelMetadata, decode_metadata, metadata_request
-from ._retry import RetryPlanner
-from ._tensors import (NUM_CLASSES, OUTPUT_NAME, ImageInput, decode_scores, image_array_tensor, image_tensor,
-                       predict_request)
+from ._retry import RetryPlanner, RetryPolicy
+from ._tensors import (INPUT_NAME, MODEL_NAME, NUM_CLASSES, OUTPUT_NAME, SIGNATURE_NAME, ImageInput, decode_scores,
+                       image_array_tensor, image_tensor, predict_request)
+from ._tls import RootCertificates
 from .v1 import model_metadata_pb2, predict_pb2, tensor_pb2
 
 __all__ = ["CallAttempts", "CallInfo", "ClientBase", "Prepared", "logger"]
@@ -55,9 +57,33 @@ class ClientBase:
 
     _config: ClientConfig
 
-    def __init__(self, host: str, port: int, use_ssl: bool = False, access_token: Optional[str] = None,
-                 **options: Any) -> None:
-        self._config = ClientConfig(host, port, use_ssl, access_token, **options)
+    def __init__(self, host: str, port: int, use_ssl: bool = False, access_token: Optional[str] = None, *,
+                 secondary_access_token: Optional[str] = None, auth_scheme: str = "raw",
+                 allow_insecure_key: bool = False, root_certificates: RootCertificates = None,
+                 server_name_override: Optional[str] = None, timeout: float = DEFAULT_TIMEOUT,
+                 retry_policy: Optional[RetryPolicy] = None, metadata: Optional[CallMetadata] = None,
+                 model_name: str = MODEL_NAME, signature_name: str = SIGNATURE_NAME, input_name: str = INPUT_NAME,
+                 output_name: str = OUTPUT_NAME, channel_options: Sequence[ChannelOption] = (),
+                 max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> None:
+        """The options of every client (keywords after ``access_token``, checked here once):
+        ``secondary_access_token``, ``auth_scheme`` ("raw" | "bearer"), ``allow_insecure_key``,
+        ``root_certificates`` (PEM bytes/text or a path), ``server_name_override``, ``timeout``
+        (seconds, default 10), ``retry_policy``, ``metadata`` (pairs or a mapping, sent with
+        every call), ``model_name``, ``signature_name``, ``input_name``, ``output_name``,
+        ``channel_options`` (extra grpc channel arguments), ``max_response_bytes`` (default
+        16 MiB)."""
+        self._config = ClientConfig(
+            host, port, use_ssl, access_token, secondary_access_token=secondary_access_token,
+            auth_scheme=auth_scheme, allow_insecure_key=allow_insecure_key, root_certificates=root_certificates,
+            server_name_override=server_name_override, timeout=timeout,
+            retry_policy=RetryPolicy() if retry_policy is None else retry_policy, metadata=metadata,
+            model_name=model_name, signature_name=signature_name, input_name=input_name, output_name=output_name,
+            channel_options=list(channel_options), max_response_bytes=max_response_bytes)
+        self._connect()
+
+    def _connect(self) -> None:
+        """Opens the client's channel (the blocking or the asyncio one)."""
+        raise NotImplementedError
 
     # -- requests -------------------------------------------------------------------------
     # The input tensor is built inside the request (no copy of the payload).
@@ -133,7 +159,7 @@ class CallAttempts:
             attempts.succeeded(request_id); return response
     """
 
-    def __init__(self, client: "ClientBase", timeout: Optional[float], metadata: Any,
+    def __init__(self, client: "ClientBase", timeout: Optional[float], metadata: Optional[CallMetadata],
                  info: Optional[CallInfo]) -> None:
         self._client = client
         self._deadline = client._deadline(timeout)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._auth import KeyRing, check_transport
 from ._channel import DEFAULT_MAX_RESPONSE_BYTES, ChannelOption, check_max_response_bytes, target_of
@@ -12,13 +12,15 @@ from ._retry import RetryPolicy
 from ._tensors import INPUT_NAME, MODEL_NAME, OUTPUT_NAME, SIGNATURE_NAME
 from ._tls import RootCertificates
 
-__all__ = ["ClientConfig", "MetadataPairs", "DEFAULT_TIMEOUT"]
+__all__ = ["CallMetadata", "ClientConfig", "MetadataPairs", "DEFAULT_TIMEOUT"]
 
 DEFAULT_TIMEOUT = 10.0
 MetadataPairs = Sequence[Tuple[str, str]]
+# Call metadata as a client takes it: (key, value) pairs, or a mapping.
+CallMetadata = Union[MetadataPairs, Mapping[str, str]]
 
 
-def normalize_metadata(metadata: Optional[Any]) -> Tuple[Tuple[str, str], ...]:
+def normalize_metadata(metadata: Optional[CallMetadata]) -> Tuple[Tuple[str, str], ...]:
     """Metadata as lower-case ``(key, value)`` pairs; accepts pairs or a mapping."""
     if not metadata:
         return ()
@@ -58,7 +60,7 @@ class ClientConfig:
     server_name_override: Optional[str] = None
     timeout: float = DEFAULT_TIMEOUT
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
-    metadata: Any = ()
+    metadata: Optional[CallMetadata] = ()
     model_name: str = MODEL_NAME
     signature_name: str = SIGNATURE_NAME
     input_name: str = INPUT_NAME
@@ -79,14 +81,14 @@ class ClientConfig:
             raise ValueError("root_certificates and server_name_override need use_ssl=True")
         self.keys = KeyRing(self.access_token, self.secondary_access_token, self.auth_scheme)
         check_transport(self.keys.has_key, bool(self.use_ssl), bool(self.allow_insecure_key))
-        self.metadata = normalize_metadata(self.metadata)
+        self.metadata_pairs = normalize_metadata(self.metadata)
         # Drop the keys from the plain attributes: only the KeyRing holds them from here on.
         self.access_token = None
         self.secondary_access_token = None
 
-    def call_metadata(self, key_index: int, extra: Optional[Any]) -> Tuple[Tuple[str, str], ...]:
+    def call_metadata(self, key_index: int, extra: Optional[CallMetadata]) -> Tuple[Tuple[str, str], ...]:
         """Client metadata + per-call metadata + ``authorization`` for key ``key_index``."""
-        pairs: Tuple[Tuple[str, str], ...] = self.metadata + normalize_metadata(extra)
+        pairs: Tuple[Tuple[str, str], ...] = self.metadata_pairs + normalize_metadata(extra)
         header = self.keys.header(key_index)
         return pairs + (header,) if header else pairs
 

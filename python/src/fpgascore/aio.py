@@ -9,6 +9,7 @@ import grpc.aio
 import numpy as np
 
 from ._base import CallAttempts, CallInfo, ClientBase, Prepared, output_filter_list
+from ._config import CallMetadata
 from ._channel import create_aio_channel
 from ._errors import ScoringError
 from ._metadata import ModelMetadata
@@ -24,9 +25,7 @@ class AsyncPredictionClient(ClientBase):
     Create it inside a running event loop; use ``async with`` or ``await client.close()``.
     """
 
-    def __init__(self, host: str, port: int, use_ssl: bool = False, access_token: Optional[str] = None,
-                 **options: Any) -> None:
-        super().__init__(host, port, use_ssl, access_token, **options)
+    def _connect(self) -> None:
         config = self._config
         self._channel = create_aio_channel(config.target, bool(config.use_ssl), config.root_certificates,
                                            config.server_name_override, config.channel_options,
@@ -35,30 +34,33 @@ class AsyncPredictionClient(ClientBase):
         self._predict = stub.Predict
         self._get_model_metadata = stub.GetModelMetadata
 
-    async def score_image(self, image: ImageInput, *, timeout: Optional[float] = None, metadata: Any = None,
+    async def score_image(self, image: ImageInput, *, timeout: Optional[float] = None,
+                          metadata: Optional[CallMetadata] = None,
                           call_info: Optional[CallInfo] = None) -> np.ndarray[Any, Any]:
         """Scores one image (path, bytes or binary file): float32 ``[1000]``."""
         return await self._score(self._images([image], squeeze=True), timeout, metadata, call_info)
 
     async def score_images(self, images: Sequence[ImageInput], *, timeout: Optional[float] = None,
-                           metadata: Any = None, call_info: Optional[CallInfo] = None) -> np.ndarray[Any, Any]:
+                           metadata: Optional[CallMetadata] = None,
+                           call_info: Optional[CallInfo] = None) -> np.ndarray[Any, Any]:
         """Scores a batch of images in one call: float32 ``[N, 1000]``."""
         return await self._score(self._images(images, squeeze=False), timeout, metadata, call_info)
 
     async def score_numpy_array(self, array: np.ndarray[Any, Any], *, timeout: Optional[float] = None,
-                                metadata: Any = None, call_info: Optional[CallInfo] = None) -> np.ndarray[Any, Any]:
+                                metadata: Optional[CallMetadata] = None,
+                                call_info: Optional[CallInfo] = None) -> np.ndarray[Any, Any]:
         """Scores preprocessed float images: ``[224,224,3]`` → ``[1000]``, ``[N,224,224,3]`` → ``[N,1000]``."""
         return await self._score(self._array(array), timeout, metadata, call_info)
 
     async def predict(self, inputs: Mapping[str, tensor_pb2.TensorProto], output_filter: Sequence[str] = (), *,
-                      timeout: Optional[float] = None, metadata: Any = None,
+                      timeout: Optional[float] = None, metadata: Optional[CallMetadata] = None,
                       call_info: Optional[CallInfo] = None) -> predict_pb2.PredictResponse:
         """The low-level call: any input tensors, the raw ``PredictResponse``."""
         request = self._request(inputs, output_filter_list(output_filter))
         response: predict_pb2.PredictResponse = await self._call(self._predict, request, timeout, metadata, call_info)
         return response
 
-    async def model_metadata(self, *, timeout: Optional[float] = None, metadata: Any = None,
+    async def model_metadata(self, *, timeout: Optional[float] = None, metadata: Optional[CallMetadata] = None,
                              call_info: Optional[CallInfo] = None) -> ModelMetadata:
         """The served model's name, version and signature (input and output names, dtypes,
         shapes), from TF Serving's ``GetModelMetadata``."""
@@ -66,7 +68,7 @@ class AsyncPredictionClient(ClientBase):
         response = await self._call(self._get_model_metadata, self._metadata_request(), timeout, metadata, info)
         return self._decode_metadata(response, info)
 
-    async def _score(self, prepared: Prepared, timeout: Optional[float], metadata: Any,
+    async def _score(self, prepared: Prepared, timeout: Optional[float], metadata: Optional[CallMetadata],
                      call_info: Optional[CallInfo]) -> np.ndarray[Any, Any]:
         info = call_info if call_info is not None else CallInfo()
         response = await self._call(self._predict, prepared.request, timeout, metadata, info)
@@ -76,7 +78,7 @@ class AsyncPredictionClient(ClientBase):
             exc.request_id = info.request_id
             raise
 
-    async def _call(self, method: Any, request: Any, timeout: Optional[float], metadata: Any,
+    async def _call(self, method: Any, request: Any, timeout: Optional[float], metadata: Optional[CallMetadata],
                     info: Optional[CallInfo]) -> Any:
         attempts = CallAttempts(self, timeout, metadata, info)
         while True:

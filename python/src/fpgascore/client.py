@@ -8,6 +8,7 @@ import grpc
 import numpy as np
 
 from ._base import CallAttempts, CallInfo, ClientBase, Prepared, output_filter_list
+from ._config import CallMetadata
 from ._channel import create_channel
 from ._errors import ScoringError
 from ._metadata import ModelMetadata
@@ -34,9 +35,7 @@ class PredictionClient(ClientBase):
     Thread-safe; use it as a context manager or call :meth:`close`.
     """
 
-    def __init__(self, host: str, port: int, use_ssl: bool = False, access_token: Optional[str] = None,
-                 **options: Any) -> None:
-        super().__init__(host, port, use_ssl, access_token, **options)
+    def _connect(self) -> None:
         config = self._config
         self._channel = create_channel(config.target, bool(config.use_ssl), config.root_certificates,
                                        config.server_name_override, config.channel_options,
@@ -46,30 +45,33 @@ class PredictionClient(ClientBase):
         self._get_model_metadata = stub.GetModelMetadata
 
     # -- scoring --------------------------------------------------------------------------
-    def score_image(self, image: ImageInput, *, timeout: Optional[float] = None, metadata: Any = None,
+    def score_image(self, image: ImageInput, *, timeout: Optional[float] = None,
+                    metadata: Optional[CallMetadata] = None,
                     call_info: Optional[CallInfo] = None) -> np.ndarray[Any, Any]:
         """Scores one image (path, bytes or binary file): float32 ``[1000]``."""
         return self._score(self._images([image], squeeze=True), timeout, metadata, call_info)
 
     def score_images(self, images: Sequence[ImageInput], *, timeout: Optional[float] = None,
-                     metadata: Any = None, call_info: Optional[CallInfo] = None) -> np.ndarray[Any, Any]:
+                     metadata: Optional[CallMetadata] = None,
+                     call_info: Optional[CallInfo] = None) -> np.ndarray[Any, Any]:
         """Scores a batch of images in one call: float32 ``[N, 1000]``."""
         return self._score(self._images(images, squeeze=False), timeout, metadata, call_info)
 
-    def score_numpy_array(self, array: np.ndarray[Any, Any], *, timeout: Optional[float] = None, metadata: Any = None,
+    def score_numpy_array(self, array: np.ndarray[Any, Any], *, timeout: Optional[float] = None,
+                          metadata: Optional[CallMetadata] = None,
                           call_info: Optional[CallInfo] = None) -> np.ndarray[Any, Any]:
         """Scores preprocessed float images: ``[224,224,3]`` → ``[1000]``, ``[N,224,224,3]`` → ``[N,1000]``."""
         return self._score(self._array(array), timeout, metadata, call_info)
 
     def predict(self, inputs: Mapping[str, tensor_pb2.TensorProto], output_filter: Sequence[str] = (), *,
-                timeout: Optional[float] = None, metadata: Any = None,
+                timeout: Optional[float] = None, metadata: Optional[CallMetadata] = None,
                 call_info: Optional[CallInfo] = None) -> predict_pb2.PredictResponse:
         """The low-level call: any input tensors, the raw ``PredictResponse``."""
         request = self._request(inputs, output_filter_list(output_filter))
         response: predict_pb2.PredictResponse = self._call(self._predict, request, timeout, metadata, call_info)
         return response
 
-    def model_metadata(self, *, timeout: Optional[float] = None, metadata: Any = None,
+    def model_metadata(self, *, timeout: Optional[float] = None, metadata: Optional[CallMetadata] = None,
                        call_info: Optional[CallInfo] = None) -> ModelMetadata:
         """The served model's name, version and signature (input and output names, dtypes,
         shapes), from TF Serving's ``GetModelMetadata``; with the same deadline, retries and
@@ -78,7 +80,7 @@ class PredictionClient(ClientBase):
         response = self._call(self._get_model_metadata, self._metadata_request(), timeout, metadata, info)
         return self._decode_metadata(response, info)
 
-    def _score(self, prepared: Prepared, timeout: Optional[float], metadata: Any,
+    def _score(self, prepared: Prepared, timeout: Optional[float], metadata: Optional[CallMetadata],
                call_info: Optional[CallInfo]) -> np.ndarray[Any, Any]:
         info = call_info if call_info is not None else CallInfo()
         response = self._call(self._predict, prepared.request, timeout, metadata, info)
@@ -89,7 +91,7 @@ class PredictionClient(ClientBase):
             raise
 
     # -- the retry loop -------------------------------------------------------------------
-    def _call(self, method: Any, request: Request, timeout: Optional[float], metadata: Any,
+    def _call(self, method: Any, request: Request, timeout: Optional[float], metadata: Optional[CallMetadata],
               info: Optional[CallInfo]) -> Any:
         attempts = CallAttempts(self, timeout, metadata, info)
         while True:
