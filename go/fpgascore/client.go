@@ -80,7 +80,7 @@ func NewClient(target string, opts ...Option) (*Client, error) {
 			"refusing to send an access token over plaintext: use WithTLS(), or WithAllowInsecureKey() for a trusted network or a local test server")
 	}
 	if o.timeout <= 0 {
-		o.timeout = DefaultTimeout
+		return nil, newError(codes.InvalidArgument, "WithTimeout(%s): the default deadline must be positive", o.timeout)
 	}
 	if o.modelName == "" {
 		o.modelName = DefaultModelName
@@ -97,7 +97,11 @@ func NewClient(target string, opts ...Option) (*Client, error) {
 	if o.maxResponseBytes <= 0 || int64(o.maxResponseBytes) > math.MaxInt32 {
 		return nil, newError(codes.InvalidArgument, "WithMaxResponseBytes(%d): the limit must be from 1 to %d bytes", o.maxResponseBytes, math.MaxInt32)
 	}
-	o.retry = o.retry.normalized()
+	retry, err := o.retry.normalized()
+	if err != nil {
+		return nil, err
+	}
+	o.retry = retry
 
 	dialOpts := []grpc.DialOption{
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: keepaliveTime, Timeout: keepaliveTimeout}),

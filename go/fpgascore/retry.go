@@ -26,7 +26,9 @@ const PushbackKey = "grpc-retry-pushback-ms"
 // pushback when that is larger. A retry whose sleep would end after the call's deadline is
 // not made: the last error is returned instead.
 //
-// Zero fields take the defaults of DefaultRetryPolicy.
+// Zero fields take the defaults of DefaultRetryPolicy (Go's zero-value idiom: RetryPolicy{
+// MaxAttempts: 2} is the default policy with two attempts); a negative or impossible value
+// makes NewClient fail with INVALID_ARGUMENT, as the other clients refuse it.
 type RetryPolicy struct {
 	// MaxAttempts is the number of attempts in all, the first included (default 4; 1
 	// disables retries).
@@ -52,35 +54,45 @@ func NoRetries() RetryPolicy {
 	return p
 }
 
-// normalized fills zero fields with the defaults and repairs impossible values.
-func (p RetryPolicy) normalized() RetryPolicy {
+// normalized fills zero fields with the defaults and refuses impossible values.
+func (p RetryPolicy) normalized() (RetryPolicy, error) {
 	d := DefaultRetryPolicy()
-	if p.MaxAttempts <= 0 {
+	switch {
+	case p.MaxAttempts < 0:
+		return p, newError(codes.InvalidArgument, "RetryPolicy.MaxAttempts must be >= 1 (0: the default), not %d", p.MaxAttempts)
+	case p.InitialBackoff < 0 || p.MaxBackoff < 0:
+		return p, newError(codes.InvalidArgument, "RetryPolicy backoffs must be positive (0: the default), not %s and %s",
+			p.InitialBackoff, p.MaxBackoff)
+	case math.IsNaN(p.Multiplier) || (p.Multiplier != 0 && p.Multiplier < 1):
+		return p, newError(codes.InvalidArgument, "RetryPolicy.Multiplier must be >= 1 (0: the default), not %v", p.Multiplier)
+	}
+	if p.MaxAttempts == 0 {
 		p.MaxAttempts = d.MaxAttempts
 	}
-	if p.InitialBackoff <= 0 {
+	if p.InitialBackoff == 0 {
 		p.InitialBackoff = d.InitialBackoff
 	}
-	if p.MaxBackoff <= 0 {
-		p.MaxBackoff = d.MaxBackoff
+	if p.MaxBackoff == 0 {
+		p.MaxBackoff = max(d.MaxBackoff, p.InitialBackoff)
+	}
+	if p.Multiplier == 0 {
+		p.Multiplier = d.Multiplier
 	}
 	if p.MaxBackoff < p.InitialBackoff {
-		p.MaxBackoff = p.InitialBackoff
+		return p, newError(codes.InvalidArgument, "RetryPolicy.MaxBackoff (%s) must be >= InitialBackoff (%s)",
+			p.MaxBackoff, p.InitialBackoff)
 	}
-	if p.Multiplier < 1 || math.IsNaN(p.Multiplier) {
-		if p.Multiplier == 0 || math.IsNaN(p.Multiplier) {
-			p.Multiplier = d.Multiplier
-		} else {
-			p.Multiplier = 1
-		}
-	}
-	return p
+	return p, nil
 }
 
 // BackoffBound returns the upper bound of the sleep before retry n (n >= 1):
-// min(MaxBackoff, InitialBackoff × Multiplier^(n-1)).
+// min(MaxBackoff, InitialBackoff × Multiplier^(n-1)), zero fields taking their defaults (an
+// invalid policy, which NewClient refuses, gives the default policy's bound).
 func (p RetryPolicy) BackoffBound(n int) time.Duration {
-	p = p.normalized()
+	p, err := p.normalized()
+	if err != nil {
+		p = DefaultRetryPolicy()
+	}
 	if n < 1 {
 		n = 1
 	}

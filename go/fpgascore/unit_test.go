@@ -136,8 +136,8 @@ func TestBackoffBound(t *testing.T) {
 	if got := p.BackoffBound(10000); got != 2*time.Second {
 		t.Errorf("bound 10000 = %v", got)
 	}
-	if got := (RetryPolicy{MaxAttempts: 1}).normalized(); got.MaxAttempts != 1 || got.InitialBackoff != 100*time.Millisecond {
-		t.Errorf("normalized %+v", got)
+	if got, err := (RetryPolicy{MaxAttempts: 1}).normalized(); err != nil || got.MaxAttempts != 1 || got.InitialBackoff != 100*time.Millisecond {
+		t.Errorf("normalized %+v, %v", got, err)
 	}
 	j := newJitter()
 	for i := 0; i < 1000; i++ {
@@ -328,4 +328,31 @@ func TestDecodeShapeChecks(t *testing.T) {
 	if err != nil || s.TopK(1)[0].ClassID != 1 {
 		t.Fatalf("%v %v", s, err)
 	}
+}
+
+// Bad options are refused by NewClient with INVALID_ARGUMENT naming the option, as the Python
+// and C# clients refuse them; zero RetryPolicy fields and no WithTimeout take the defaults.
+func TestBadOptionsAreRefused(t *testing.T) {
+	for name, opt := range map[string]Option{
+		"Multiplier":       WithRetryPolicy(RetryPolicy{Multiplier: 0.5}),
+		"MaxAttempts":      WithRetryPolicy(RetryPolicy{MaxAttempts: -1}),
+		"must be positive": WithRetryPolicy(RetryPolicy{InitialBackoff: -time.Second}),
+		"MaxBackoff":       WithRetryPolicy(RetryPolicy{InitialBackoff: time.Second, MaxBackoff: time.Millisecond}),
+		"WithTimeout":      WithTimeout(0),
+	} {
+		c, err := NewClient("127.0.0.1:1", opt)
+		if err == nil {
+			c.Close()
+			t.Errorf("%s: accepted", name)
+			continue
+		}
+		if ErrorCode(err) != codes.InvalidArgument || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	c, err := NewClient("127.0.0.1:1", WithRetryPolicy(RetryPolicy{MaxAttempts: 2}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
 }
