@@ -18,7 +18,7 @@ from ._retry import RetryPlanner, RetryPolicy
 from ._tensors import (INPUT_NAME, MODEL_NAME, NUM_CLASSES, OUTPUT_NAME, SIGNATURE_NAME, ImageInput, decode_scores,
                        image_array_tensor, image_tensor, predict_request)
 from ._tls import RootCertificates
-from .v1 import model_metadata_pb2, predict_pb2, tensor_pb2
+from .v1 import health_pb2, model_metadata_pb2, predict_pb2, tensor_pb2
 
 __all__ = ["CallAttempts", "CallInfo", "ClientBase", "Prepared", "logger"]
 
@@ -121,6 +121,18 @@ class ClientBase:
     def _scores(self, prepared: Prepared, response: predict_pb2.PredictResponse) -> np.ndarray[Any, Any]:
         scores = decode_scores(response, self._config.output_name, prepared.rows, NUM_CLASSES)
         return scores[0] if prepared.squeeze else scores  # type: ignore[no-any-return]  # numpy types a row as Any
+
+    def _health_call(self, service: str, timeout: Optional[float]) -> Tuple[health_pb2.HealthCheckRequest, float,
+                                                                            Tuple[Tuple[str, str], ...]]:
+        """The health check's request, timeout and metadata (the client's, with its key)."""
+        if not isinstance(service, str):
+            raise TypeError("service must be a string ('' for the whole server)")
+        metadata = self._config.call_metadata(self._config.keys.current(), None)
+        return health_pb2.HealthCheckRequest(service=service), check_timeout(timeout) or self._config.timeout, metadata
+
+    @staticmethod
+    def _health_status(response: health_pb2.HealthCheckResponse) -> str:
+        return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
 
     # -- calls ----------------------------------------------------------------------------
     def _deadline(self, timeout: Optional[float]) -> float:

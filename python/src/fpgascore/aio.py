@@ -14,7 +14,7 @@ from ._channel import create_aio_channel
 from ._errors import ScoringError
 from ._metadata import ModelMetadata
 from ._tensors import ImageInput
-from .v1 import predict_pb2, prediction_service_pb2_grpc, tensor_pb2
+from .v1 import health_service_pb2_grpc, predict_pb2, prediction_service_pb2_grpc, tensor_pb2
 
 __all__ = ["AsyncPredictionClient"]
 
@@ -33,6 +33,7 @@ class AsyncPredictionClient(ClientBase):
         stub = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
         self._predict = stub.Predict
         self._get_model_metadata = stub.GetModelMetadata
+        self._check_health = health_service_pb2_grpc.HealthStub(self._channel).Check
 
     async def score_image(self, image: ImageInput, *, timeout: Optional[float] = None,
                           metadata: Optional[CallMetadata] = None,
@@ -91,6 +92,15 @@ class AsyncPredictionClient(ClientBase):
                 continue
             attempts.succeeded(await call.trailing_metadata(), await call.initial_metadata())
             return response
+
+    async def health(self, service: str = "", *, timeout: Optional[float] = None) -> str:
+        """The server's ``grpc.health.v1`` status of ``service`` (see ``PredictionClient.health``)."""
+        request, remaining, metadata = self._health_call(service, timeout)
+        try:
+            response = await self._check_health(request, timeout=remaining, metadata=metadata)
+        except grpc.RpcError as exc:
+            raise self._error(exc) from None
+        return self._health_status(response)
 
     async def close(self) -> None:
         """Closes the channel; calls still running are cancelled."""

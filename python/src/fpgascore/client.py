@@ -13,7 +13,7 @@ from ._channel import create_channel
 from ._errors import ScoringError
 from ._metadata import ModelMetadata
 from ._tensors import ImageInput
-from .v1 import model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc, tensor_pb2
+from .v1 import health_service_pb2_grpc, model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc, tensor_pb2
 
 __all__ = ["PredictionClient"]
 
@@ -43,6 +43,7 @@ class PredictionClient(ClientBase):
         stub = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
         self._predict = stub.Predict
         self._get_model_metadata = stub.GetModelMetadata
+        self._check_health = health_service_pb2_grpc.HealthStub(self._channel).Check
 
     # -- scoring --------------------------------------------------------------------------
     def score_image(self, image: ImageInput, *, timeout: Optional[float] = None,
@@ -103,6 +104,18 @@ class PredictionClient(ClientBase):
                 continue
             attempts.succeeded(call.trailing_metadata(), call.initial_metadata())
             return response
+
+    def health(self, service: str = "", *, timeout: Optional[float] = None) -> str:
+        """The server's ``grpc.health.v1`` status of ``service`` ("" is the whole server):
+        ``"SERVING"``, ``"NOT_SERVING"`` (draining) or ``"SERVICE_UNKNOWN"``. One attempt, no
+        retries (a health check reports); an unreachable server raises UnavailableError, an
+        unknown service NotFoundError, as any call's errors."""
+        request, remaining, metadata = self._health_call(service, timeout)
+        try:
+            response = self._check_health(request, timeout=remaining, metadata=metadata)
+        except grpc.RpcError as exc:
+            raise self._error(exc) from None
+        return self._health_status(response)
 
     # -- lifetime -------------------------------------------------------------------------
     def close(self) -> None:
