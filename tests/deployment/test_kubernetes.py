@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import shutil
 import socket
 import stat
 import subprocess
@@ -115,6 +116,8 @@ def free_port() -> int:
 
 
 def podman(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    if shutil.which("podman") is None:  # kube play is podman's: the engine's API has no equivalent
+        pytest.fail("this test plays the manifests with podman's CLI (scripts/setup.sh installs podman)")
     run = subprocess.run(["podman", *args], capture_output=True, text=True, timeout=300)
     if check and run.returncode != 0:
         raise AssertionError(f"podman {' '.join(args)}: {run.returncode}: {run.stderr[-2000:]}")
@@ -169,3 +172,13 @@ def test_podman_kube_play_runs_the_export_and_it_scores(make_manager, service_im
         down = podman("kube", "play", "--down", str(workload_file), check=False)
         print(down.stdout, down.stderr[-500:])
     assert podman("pod", "exists", pod, check=False).returncode != 0
+
+
+def test_the_yaml_reads_back_as_written():
+    documents = [{"a": "plain", "quote\"d key": 'x: "y" # z\nnext line\ttab', "unicode": "é ✓", "empty": {},
+                  "none": [], "n": 0, "f": 1.5, "t": True, "null": None, "yes": "yes", "octal": "0755",
+                  "nested": [{"k": [1, {"deep": ["-", "- x", "*ref", "&a", "!tag", ""]}]}, [], {}]},
+                 {"second": "document"}]
+    text = kubernetes.to_yaml(documents)
+    assert list(yaml.safe_load_all(text)) == documents
+    assert text.count("---\n") == 2

@@ -189,8 +189,14 @@ def _lines(value: Any, indent: int) -> List[str]:
     return [pad + _scalar(value)]
 
 
+# Words YAML 1.1 reads as booleans or null when plain.
+_RESERVED = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"}
+
+
 def _plain_key(key: str) -> bool:
-    return bool(key) and all(char.isalnum() or char in "./-_" for char in key) and key[0].isalpha()
+    """Whether ``key`` can be written unquoted (``apiVersion``, ``tls.crt``) and read back as is."""
+    return (bool(key) and key.isascii() and key[0].isalpha() and key.lower() not in _RESERVED
+            and all(char.isalnum() or char in "./-_" for char in key))
 
 
 def to_yaml(documents: Sequence[Dict[str, Any]]) -> str:

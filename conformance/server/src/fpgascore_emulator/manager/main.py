@@ -4,6 +4,7 @@ plane of scoring services (``manage --help``).
     scripts/run-emulator manage --state-dir ~/.fpgascore --admin-token-file admin.token
     scripts/run-emulator manage --runtime container --image localhost/fpgascore-emulator:dev ...
     scripts/run-emulator manage --detach ...    # returns once serving; pid in <state-dir>/manager.pid
+    scripts/run-emulator manage --dashboard-port 8080 ...   # http://127.0.0.1:8080/#token=<admin token>
 
 The admin token comes from --admin-token-file or FPGASCORE_ADMIN_TOKEN (never from a flag
 value: the process list is public). The manager binds 127.0.0.1 unless told otherwise, with
