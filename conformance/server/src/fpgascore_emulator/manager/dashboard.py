@@ -16,7 +16,7 @@ minutes.
   in constant time; 401 otherwise), which the page takes from a login form or from the
   address's fragment (``http://127.0.0.1:PORT/#token=…``: a fragment is never sent to a
   server nor in a Referer) and keeps in the tab's sessionStorage, removing it from the address
-  bar. Requests whose Host is not a loopback name or the bound address are refused (DNS
+  bar. Requests whose Host is a DNS name other than localhost are refused (DNS
   rebinding); the answers carry a Content-Security-Policy that allows only the page's own
   inline script and style (by hash) and fetches to itself, and ``Cache-Control: no-store``.
 """
@@ -28,6 +28,7 @@ import dataclasses
 import hashlib
 import hmac
 import http.server
+import ipaddress
 import json
 import threading
 import time
@@ -374,10 +375,18 @@ class Dashboard:
         return presented is not None and hmac.compare_digest(presented, self._token)
 
     def _host_allowed(self, host_header: Optional[str]) -> bool:
+        """A loopback name or an IP address: a DNS name (which could be rebound to 127.0.0.1 by
+        a web page's attacker) is refused."""
         if not host_header:
             return False
-        name = host_header.rsplit(":", 1)[0] if not host_header.endswith("]") else host_header
-        return name in LOOPBACK_NAMES or name == self._host
+        name = host_header if host_header.endswith("]") else host_header.rsplit(":", 1)[0]
+        if name in LOOPBACK_NAMES or name == self._host:
+            return True
+        try:
+            ipaddress.ip_address(name.strip("[]"))
+        except ValueError:
+            return False
+        return True
 
     def snapshot(self) -> Dict[str, Any]:
         services = []
