@@ -30,8 +30,10 @@ DEBIAN_PACKAGES=(
   protobuf-compiler protobuf-compiler-grpc
   # misc
   git make ca-certificates openssl
+  # the manager: its Kubernetes export test parses YAML; its dashboard test runs headless Chromium
+  python3-yaml chromium
 )
-CONTAINER_PACKAGES=(podman runc debootstrap)
+CONTAINER_PACKAGES=(podman runc debootstrap catatonit)  # catatonit: the pause image of `podman kube play`
 
 # The Go stack: Debian 13 ("trixie") packages from the same Debian archive, fetched with a
 # private apt configuration (its own sources list, lists and cache under .tools/go-stack/apt)

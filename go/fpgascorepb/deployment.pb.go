@@ -189,6 +189,55 @@ func (RegenerateAuthKeysRequest_KeyType) EnumDescriptor() ([]byte, []int) {
 	return file_fpgascore_v1_deployment_proto_rawDescGZIP(), []int{22, 0}
 }
 
+type ExportServiceRequest_Format int32
+
+const (
+	ExportServiceRequest_FORMAT_UNSPECIFIED ExportServiceRequest_Format = 0
+	// Kubernetes manifests (YAML, several documents): a Secret (certificate, private key and
+	// both keys, base64; only with SSL), a Deployment (replicas, readiness and liveness probes
+	// on the server's health port) and a Service.
+	ExportServiceRequest_KUBERNETES ExportServiceRequest_Format = 1
+)
+
+// Enum value maps for ExportServiceRequest_Format.
+var (
+	ExportServiceRequest_Format_name = map[int32]string{
+		0: "FORMAT_UNSPECIFIED",
+		1: "KUBERNETES",
+	}
+	ExportServiceRequest_Format_value = map[string]int32{
+		"FORMAT_UNSPECIFIED": 0,
+		"KUBERNETES":         1,
+	}
+)
+
+func (x ExportServiceRequest_Format) Enum() *ExportServiceRequest_Format {
+	p := new(ExportServiceRequest_Format)
+	*p = x
+	return p
+}
+
+func (x ExportServiceRequest_Format) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ExportServiceRequest_Format) Descriptor() protoreflect.EnumDescriptor {
+	return file_fpgascore_v1_deployment_proto_enumTypes[3].Descriptor()
+}
+
+func (ExportServiceRequest_Format) Type() protoreflect.EnumType {
+	return &file_fpgascore_v1_deployment_proto_enumTypes[3]
+}
+
+func (x ExportServiceRequest_Format) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ExportServiceRequest_Format.Descriptor instead.
+func (ExportServiceRequest_Format) EnumDescriptor() ([]byte, []int) {
+	return file_fpgascore_v1_deployment_proto_rawDescGZIP(), []int{24, 0}
+}
+
 // A registered model. A service serves one model: its name and version are what the
 // service's PredictRequest.model_spec names (TF Serving's servable name and version).
 type Model struct {
@@ -1654,6 +1703,123 @@ func (x *RegenerateAuthKeysResponse) GetKeys() *AuthKeys {
 	return nil
 }
 
+type ExportServiceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The service's id or its name.
+	ServiceId string                      `protobuf:"bytes,1,opt,name=service_id,json=serviceId,proto3" json:"service_id,omitempty"`
+	Format    ExportServiceRequest_Format `protobuf:"varint,2,opt,name=format,proto3,enum=fpgascore.v1.ExportServiceRequest_Format" json:"format,omitempty"`
+	// The reference-server image the Deployment runs; empty: the manager's (--image).
+	Image string `protobuf:"bytes,3,opt,name=image,proto3" json:"image,omitempty"`
+	// The Deployment's replicas; 0: the service's num_replicas.
+	Replicas      int32 `protobuf:"varint,4,opt,name=replicas,proto3" json:"replicas,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportServiceRequest) Reset() {
+	*x = ExportServiceRequest{}
+	mi := &file_fpgascore_v1_deployment_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportServiceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportServiceRequest) ProtoMessage() {}
+
+func (x *ExportServiceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_fpgascore_v1_deployment_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportServiceRequest.ProtoReflect.Descriptor instead.
+func (*ExportServiceRequest) Descriptor() ([]byte, []int) {
+	return file_fpgascore_v1_deployment_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ExportServiceRequest) GetServiceId() string {
+	if x != nil {
+		return x.ServiceId
+	}
+	return ""
+}
+
+func (x *ExportServiceRequest) GetFormat() ExportServiceRequest_Format {
+	if x != nil {
+		return x.Format
+	}
+	return ExportServiceRequest_FORMAT_UNSPECIFIED
+}
+
+func (x *ExportServiceRequest) GetImage() string {
+	if x != nil {
+		return x.Image
+	}
+	return ""
+}
+
+func (x *ExportServiceRequest) GetReplicas() int32 {
+	if x != nil {
+		return x.Replicas
+	}
+	return 0
+}
+
+type ExportServiceResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The manifests, YAML. Holds the service's private key and access keys (in the Secret):
+	// write it to a private file (0600), never to a log.
+	Manifests     string `protobuf:"bytes,1,opt,name=manifests,proto3" json:"manifests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportServiceResponse) Reset() {
+	*x = ExportServiceResponse{}
+	mi := &file_fpgascore_v1_deployment_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportServiceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportServiceResponse) ProtoMessage() {}
+
+func (x *ExportServiceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_fpgascore_v1_deployment_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportServiceResponse.ProtoReflect.Descriptor instead.
+func (*ExportServiceResponse) Descriptor() ([]byte, []int) {
+	return file_fpgascore_v1_deployment_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ExportServiceResponse) GetManifests() string {
+	if x != nil {
+		return x.Manifests
+	}
+	return ""
+}
+
 var File_fpgascore_v1_deployment_proto protoreflect.FileDescriptor
 
 var file_fpgascore_v1_deployment_proto_rawDesc = string([]byte{
@@ -1888,11 +2054,29 @@ var file_fpgascore_v1_deployment_proto_rawDesc = string([]byte{
 	0x52, 0x65, 0x73, 0x70, 0x6f, 0x6e, 0x73, 0x65, 0x12, 0x2a, 0x0a, 0x04, 0x6b, 0x65, 0x79, 0x73,
 	0x18, 0x01, 0x20, 0x01, 0x28, 0x0b, 0x32, 0x16, 0x2e, 0x66, 0x70, 0x67, 0x61, 0x73, 0x63, 0x6f,
 	0x72, 0x65, 0x2e, 0x76, 0x31, 0x2e, 0x41, 0x75, 0x74, 0x68, 0x4b, 0x65, 0x79, 0x73, 0x52, 0x04,
-	0x6b, 0x65, 0x79, 0x73, 0x42, 0x3e, 0x5a, 0x2d, 0x67, 0x69, 0x74, 0x68, 0x75, 0x62, 0x2e, 0x63,
-	0x6f, 0x6d, 0x2f, 0x66, 0x70, 0x67, 0x61, 0x73, 0x63, 0x6f, 0x72, 0x65, 0x2f, 0x66, 0x70, 0x67,
-	0x61, 0x73, 0x63, 0x6f, 0x72, 0x65, 0x2f, 0x67, 0x6f, 0x2f, 0x66, 0x70, 0x67, 0x61, 0x73, 0x63,
-	0x6f, 0x72, 0x65, 0x70, 0x62, 0xaa, 0x02, 0x0c, 0x46, 0x70, 0x67, 0x61, 0x53, 0x63, 0x6f, 0x72,
-	0x65, 0x2e, 0x56, 0x31, 0x62, 0x06, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x33,
+	0x6b, 0x65, 0x79, 0x73, 0x22, 0xdc, 0x01, 0x0a, 0x14, 0x45, 0x78, 0x70, 0x6f, 0x72, 0x74, 0x53,
+	0x65, 0x72, 0x76, 0x69, 0x63, 0x65, 0x52, 0x65, 0x71, 0x75, 0x65, 0x73, 0x74, 0x12, 0x1d, 0x0a,
+	0x0a, 0x73, 0x65, 0x72, 0x76, 0x69, 0x63, 0x65, 0x5f, 0x69, 0x64, 0x18, 0x01, 0x20, 0x01, 0x28,
+	0x09, 0x52, 0x09, 0x73, 0x65, 0x72, 0x76, 0x69, 0x63, 0x65, 0x49, 0x64, 0x12, 0x41, 0x0a, 0x06,
+	0x66, 0x6f, 0x72, 0x6d, 0x61, 0x74, 0x18, 0x02, 0x20, 0x01, 0x28, 0x0e, 0x32, 0x29, 0x2e, 0x66,
+	0x70, 0x67, 0x61, 0x73, 0x63, 0x6f, 0x72, 0x65, 0x2e, 0x76, 0x31, 0x2e, 0x45, 0x78, 0x70, 0x6f,
+	0x72, 0x74, 0x53, 0x65, 0x72, 0x76, 0x69, 0x63, 0x65, 0x52, 0x65, 0x71, 0x75, 0x65, 0x73, 0x74,
+	0x2e, 0x46, 0x6f, 0x72, 0x6d, 0x61, 0x74, 0x52, 0x06, 0x66, 0x6f, 0x72, 0x6d, 0x61, 0x74, 0x12,
+	0x14, 0x0a, 0x05, 0x69, 0x6d, 0x61, 0x67, 0x65, 0x18, 0x03, 0x20, 0x01, 0x28, 0x09, 0x52, 0x05,
+	0x69, 0x6d, 0x61, 0x67, 0x65, 0x12, 0x1a, 0x0a, 0x08, 0x72, 0x65, 0x70, 0x6c, 0x69, 0x63, 0x61,
+	0x73, 0x18, 0x04, 0x20, 0x01, 0x28, 0x05, 0x52, 0x08, 0x72, 0x65, 0x70, 0x6c, 0x69, 0x63, 0x61,
+	0x73, 0x22, 0x30, 0x0a, 0x06, 0x46, 0x6f, 0x72, 0x6d, 0x61, 0x74, 0x12, 0x16, 0x0a, 0x12, 0x46,
+	0x4f, 0x52, 0x4d, 0x41, 0x54, 0x5f, 0x55, 0x4e, 0x53, 0x50, 0x45, 0x43, 0x49, 0x46, 0x49, 0x45,
+	0x44, 0x10, 0x00, 0x12, 0x0e, 0x0a, 0x0a, 0x4b, 0x55, 0x42, 0x45, 0x52, 0x4e, 0x45, 0x54, 0x45,
+	0x53, 0x10, 0x01, 0x22, 0x35, 0x0a, 0x15, 0x45, 0x78, 0x70, 0x6f, 0x72, 0x74, 0x53, 0x65, 0x72,
+	0x76, 0x69, 0x63, 0x65, 0x52, 0x65, 0x73, 0x70, 0x6f, 0x6e, 0x73, 0x65, 0x12, 0x1c, 0x0a, 0x09,
+	0x6d, 0x61, 0x6e, 0x69, 0x66, 0x65, 0x73, 0x74, 0x73, 0x18, 0x01, 0x20, 0x01, 0x28, 0x09, 0x52,
+	0x09, 0x6d, 0x61, 0x6e, 0x69, 0x66, 0x65, 0x73, 0x74, 0x73, 0x42, 0x3e, 0x5a, 0x2d, 0x67, 0x69,
+	0x74, 0x68, 0x75, 0x62, 0x2e, 0x63, 0x6f, 0x6d, 0x2f, 0x66, 0x70, 0x67, 0x61, 0x73, 0x63, 0x6f,
+	0x72, 0x65, 0x2f, 0x66, 0x70, 0x67, 0x61, 0x73, 0x63, 0x6f, 0x72, 0x65, 0x2f, 0x67, 0x6f, 0x2f,
+	0x66, 0x70, 0x67, 0x61, 0x73, 0x63, 0x6f, 0x72, 0x65, 0x70, 0x62, 0xaa, 0x02, 0x0c, 0x46, 0x70,
+	0x67, 0x61, 0x53, 0x63, 0x6f, 0x72, 0x65, 0x2e, 0x56, 0x31, 0x62, 0x06, 0x70, 0x72, 0x6f, 0x74,
+	0x6f, 0x33,
 })
 
 var (
@@ -1907,70 +2091,74 @@ func file_fpgascore_v1_deployment_proto_rawDescGZIP() []byte {
 	return file_fpgascore_v1_deployment_proto_rawDescData
 }
 
-var file_fpgascore_v1_deployment_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_fpgascore_v1_deployment_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_fpgascore_v1_deployment_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_fpgascore_v1_deployment_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_fpgascore_v1_deployment_proto_goTypes = []any{
 	(Service_State)(0),                     // 0: fpgascore.v1.Service.State
 	(ReplicaStatus_Health)(0),              // 1: fpgascore.v1.ReplicaStatus.Health
 	(RegenerateAuthKeysRequest_KeyType)(0), // 2: fpgascore.v1.RegenerateAuthKeysRequest.KeyType
-	(*Model)(nil),                          // 3: fpgascore.v1.Model
-	(*RegisterModelRequest)(nil),           // 4: fpgascore.v1.RegisterModelRequest
-	(*RegisterModelResponse)(nil),          // 5: fpgascore.v1.RegisterModelResponse
-	(*GetModelRequest)(nil),                // 6: fpgascore.v1.GetModelRequest
-	(*GetModelResponse)(nil),               // 7: fpgascore.v1.GetModelResponse
-	(*ListModelsRequest)(nil),              // 8: fpgascore.v1.ListModelsRequest
-	(*ListModelsResponse)(nil),             // 9: fpgascore.v1.ListModelsResponse
-	(*Service)(nil),                        // 10: fpgascore.v1.Service
-	(*ReplicaStatus)(nil),                  // 11: fpgascore.v1.ReplicaStatus
-	(*AuthKeys)(nil),                       // 12: fpgascore.v1.AuthKeys
-	(*CreateServiceRequest)(nil),           // 13: fpgascore.v1.CreateServiceRequest
-	(*CreateServiceResponse)(nil),          // 14: fpgascore.v1.CreateServiceResponse
-	(*UpdateServiceRequest)(nil),           // 15: fpgascore.v1.UpdateServiceRequest
-	(*UpdateServiceResponse)(nil),          // 16: fpgascore.v1.UpdateServiceResponse
-	(*GetServiceRequest)(nil),              // 17: fpgascore.v1.GetServiceRequest
-	(*GetServiceResponse)(nil),             // 18: fpgascore.v1.GetServiceResponse
-	(*ListServicesRequest)(nil),            // 19: fpgascore.v1.ListServicesRequest
-	(*ListServicesResponse)(nil),           // 20: fpgascore.v1.ListServicesResponse
-	(*DeleteServiceRequest)(nil),           // 21: fpgascore.v1.DeleteServiceRequest
-	(*DeleteServiceResponse)(nil),          // 22: fpgascore.v1.DeleteServiceResponse
-	(*GetAuthKeysRequest)(nil),             // 23: fpgascore.v1.GetAuthKeysRequest
-	(*GetAuthKeysResponse)(nil),            // 24: fpgascore.v1.GetAuthKeysResponse
-	(*RegenerateAuthKeysRequest)(nil),      // 25: fpgascore.v1.RegenerateAuthKeysRequest
-	(*RegenerateAuthKeysResponse)(nil),     // 26: fpgascore.v1.RegenerateAuthKeysResponse
-	nil,                                    // 27: fpgascore.v1.Model.TagsEntry
-	nil,                                    // 28: fpgascore.v1.RegisterModelRequest.TagsEntry
-	nil,                                    // 29: fpgascore.v1.ReplicaStatus.CallsByCodeEntry
-	(*timestamppb.Timestamp)(nil),          // 30: google.protobuf.Timestamp
+	(ExportServiceRequest_Format)(0),       // 3: fpgascore.v1.ExportServiceRequest.Format
+	(*Model)(nil),                          // 4: fpgascore.v1.Model
+	(*RegisterModelRequest)(nil),           // 5: fpgascore.v1.RegisterModelRequest
+	(*RegisterModelResponse)(nil),          // 6: fpgascore.v1.RegisterModelResponse
+	(*GetModelRequest)(nil),                // 7: fpgascore.v1.GetModelRequest
+	(*GetModelResponse)(nil),               // 8: fpgascore.v1.GetModelResponse
+	(*ListModelsRequest)(nil),              // 9: fpgascore.v1.ListModelsRequest
+	(*ListModelsResponse)(nil),             // 10: fpgascore.v1.ListModelsResponse
+	(*Service)(nil),                        // 11: fpgascore.v1.Service
+	(*ReplicaStatus)(nil),                  // 12: fpgascore.v1.ReplicaStatus
+	(*AuthKeys)(nil),                       // 13: fpgascore.v1.AuthKeys
+	(*CreateServiceRequest)(nil),           // 14: fpgascore.v1.CreateServiceRequest
+	(*CreateServiceResponse)(nil),          // 15: fpgascore.v1.CreateServiceResponse
+	(*UpdateServiceRequest)(nil),           // 16: fpgascore.v1.UpdateServiceRequest
+	(*UpdateServiceResponse)(nil),          // 17: fpgascore.v1.UpdateServiceResponse
+	(*GetServiceRequest)(nil),              // 18: fpgascore.v1.GetServiceRequest
+	(*GetServiceResponse)(nil),             // 19: fpgascore.v1.GetServiceResponse
+	(*ListServicesRequest)(nil),            // 20: fpgascore.v1.ListServicesRequest
+	(*ListServicesResponse)(nil),           // 21: fpgascore.v1.ListServicesResponse
+	(*DeleteServiceRequest)(nil),           // 22: fpgascore.v1.DeleteServiceRequest
+	(*DeleteServiceResponse)(nil),          // 23: fpgascore.v1.DeleteServiceResponse
+	(*GetAuthKeysRequest)(nil),             // 24: fpgascore.v1.GetAuthKeysRequest
+	(*GetAuthKeysResponse)(nil),            // 25: fpgascore.v1.GetAuthKeysResponse
+	(*RegenerateAuthKeysRequest)(nil),      // 26: fpgascore.v1.RegenerateAuthKeysRequest
+	(*RegenerateAuthKeysResponse)(nil),     // 27: fpgascore.v1.RegenerateAuthKeysResponse
+	(*ExportServiceRequest)(nil),           // 28: fpgascore.v1.ExportServiceRequest
+	(*ExportServiceResponse)(nil),          // 29: fpgascore.v1.ExportServiceResponse
+	nil,                                    // 30: fpgascore.v1.Model.TagsEntry
+	nil,                                    // 31: fpgascore.v1.RegisterModelRequest.TagsEntry
+	nil,                                    // 32: fpgascore.v1.ReplicaStatus.CallsByCodeEntry
+	(*timestamppb.Timestamp)(nil),          // 33: google.protobuf.Timestamp
 }
 var file_fpgascore_v1_deployment_proto_depIdxs = []int32{
-	27, // 0: fpgascore.v1.Model.tags:type_name -> fpgascore.v1.Model.TagsEntry
-	30, // 1: fpgascore.v1.Model.created_at:type_name -> google.protobuf.Timestamp
-	28, // 2: fpgascore.v1.RegisterModelRequest.tags:type_name -> fpgascore.v1.RegisterModelRequest.TagsEntry
-	3,  // 3: fpgascore.v1.RegisterModelResponse.model:type_name -> fpgascore.v1.Model
-	3,  // 4: fpgascore.v1.GetModelResponse.model:type_name -> fpgascore.v1.Model
-	3,  // 5: fpgascore.v1.ListModelsResponse.models:type_name -> fpgascore.v1.Model
+	30, // 0: fpgascore.v1.Model.tags:type_name -> fpgascore.v1.Model.TagsEntry
+	33, // 1: fpgascore.v1.Model.created_at:type_name -> google.protobuf.Timestamp
+	31, // 2: fpgascore.v1.RegisterModelRequest.tags:type_name -> fpgascore.v1.RegisterModelRequest.TagsEntry
+	4,  // 3: fpgascore.v1.RegisterModelResponse.model:type_name -> fpgascore.v1.Model
+	4,  // 4: fpgascore.v1.GetModelResponse.model:type_name -> fpgascore.v1.Model
+	4,  // 5: fpgascore.v1.ListModelsResponse.models:type_name -> fpgascore.v1.Model
 	0,  // 6: fpgascore.v1.Service.state:type_name -> fpgascore.v1.Service.State
-	30, // 7: fpgascore.v1.Service.created_at:type_name -> google.protobuf.Timestamp
-	30, // 8: fpgascore.v1.Service.updated_at:type_name -> google.protobuf.Timestamp
-	30, // 9: fpgascore.v1.Service.certificate_not_after:type_name -> google.protobuf.Timestamp
-	11, // 10: fpgascore.v1.Service.replicas:type_name -> fpgascore.v1.ReplicaStatus
+	33, // 7: fpgascore.v1.Service.created_at:type_name -> google.protobuf.Timestamp
+	33, // 8: fpgascore.v1.Service.updated_at:type_name -> google.protobuf.Timestamp
+	33, // 9: fpgascore.v1.Service.certificate_not_after:type_name -> google.protobuf.Timestamp
+	12, // 10: fpgascore.v1.Service.replicas:type_name -> fpgascore.v1.ReplicaStatus
 	1,  // 11: fpgascore.v1.ReplicaStatus.health:type_name -> fpgascore.v1.ReplicaStatus.Health
-	29, // 12: fpgascore.v1.ReplicaStatus.calls_by_code:type_name -> fpgascore.v1.ReplicaStatus.CallsByCodeEntry
-	30, // 13: fpgascore.v1.ReplicaStatus.observed_at:type_name -> google.protobuf.Timestamp
-	10, // 14: fpgascore.v1.CreateServiceResponse.service:type_name -> fpgascore.v1.Service
-	12, // 15: fpgascore.v1.CreateServiceResponse.keys:type_name -> fpgascore.v1.AuthKeys
-	10, // 16: fpgascore.v1.UpdateServiceResponse.service:type_name -> fpgascore.v1.Service
-	12, // 17: fpgascore.v1.UpdateServiceResponse.keys:type_name -> fpgascore.v1.AuthKeys
-	10, // 18: fpgascore.v1.GetServiceResponse.service:type_name -> fpgascore.v1.Service
-	10, // 19: fpgascore.v1.ListServicesResponse.services:type_name -> fpgascore.v1.Service
-	12, // 20: fpgascore.v1.GetAuthKeysResponse.keys:type_name -> fpgascore.v1.AuthKeys
+	32, // 12: fpgascore.v1.ReplicaStatus.calls_by_code:type_name -> fpgascore.v1.ReplicaStatus.CallsByCodeEntry
+	33, // 13: fpgascore.v1.ReplicaStatus.observed_at:type_name -> google.protobuf.Timestamp
+	11, // 14: fpgascore.v1.CreateServiceResponse.service:type_name -> fpgascore.v1.Service
+	13, // 15: fpgascore.v1.CreateServiceResponse.keys:type_name -> fpgascore.v1.AuthKeys
+	11, // 16: fpgascore.v1.UpdateServiceResponse.service:type_name -> fpgascore.v1.Service
+	13, // 17: fpgascore.v1.UpdateServiceResponse.keys:type_name -> fpgascore.v1.AuthKeys
+	11, // 18: fpgascore.v1.GetServiceResponse.service:type_name -> fpgascore.v1.Service
+	11, // 19: fpgascore.v1.ListServicesResponse.services:type_name -> fpgascore.v1.Service
+	13, // 20: fpgascore.v1.GetAuthKeysResponse.keys:type_name -> fpgascore.v1.AuthKeys
 	2,  // 21: fpgascore.v1.RegenerateAuthKeysRequest.key_type:type_name -> fpgascore.v1.RegenerateAuthKeysRequest.KeyType
-	12, // 22: fpgascore.v1.RegenerateAuthKeysResponse.keys:type_name -> fpgascore.v1.AuthKeys
-	23, // [23:23] is the sub-list for method output_type
-	23, // [23:23] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	13, // 22: fpgascore.v1.RegenerateAuthKeysResponse.keys:type_name -> fpgascore.v1.AuthKeys
+	3,  // 23: fpgascore.v1.ExportServiceRequest.format:type_name -> fpgascore.v1.ExportServiceRequest.Format
+	24, // [24:24] is the sub-list for method output_type
+	24, // [24:24] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_fpgascore_v1_deployment_proto_init() }
@@ -1984,8 +2172,8 @@ func file_fpgascore_v1_deployment_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fpgascore_v1_deployment_proto_rawDesc), len(file_fpgascore_v1_deployment_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   27,
+			NumEnums:      4,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

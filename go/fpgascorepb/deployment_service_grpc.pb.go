@@ -39,6 +39,7 @@ const (
 	DeploymentService_DeleteService_FullMethodName      = "/fpgascore.v1.DeploymentService/DeleteService"
 	DeploymentService_GetAuthKeys_FullMethodName        = "/fpgascore.v1.DeploymentService/GetAuthKeys"
 	DeploymentService_RegenerateAuthKeys_FullMethodName = "/fpgascore.v1.DeploymentService/RegenerateAuthKeys"
+	DeploymentService_ExportService_FullMethodName      = "/fpgascore.v1.DeploymentService/ExportService"
 )
 
 // DeploymentServiceClient is the client API for DeploymentService service.
@@ -60,6 +61,9 @@ type DeploymentServiceClient interface {
 	GetAuthKeys(ctx context.Context, in *GetAuthKeysRequest, opts ...grpc.CallOption) (*GetAuthKeysResponse, error)
 	// Replaces one key with no failed call: the service reloads its keys in place.
 	RegenerateAuthKeys(ctx context.Context, in *RegenerateAuthKeysRequest, opts ...grpc.CallOption) (*RegenerateAuthKeysResponse, error)
+	// The service as manifests for another platform (Kubernetes): what runs it on a cluster,
+	// its certificate and keys included.
+	ExportService(ctx context.Context, in *ExportServiceRequest, opts ...grpc.CallOption) (*ExportServiceResponse, error)
 }
 
 type deploymentServiceClient struct {
@@ -170,6 +174,16 @@ func (c *deploymentServiceClient) RegenerateAuthKeys(ctx context.Context, in *Re
 	return out, nil
 }
 
+func (c *deploymentServiceClient) ExportService(ctx context.Context, in *ExportServiceRequest, opts ...grpc.CallOption) (*ExportServiceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExportServiceResponse)
+	err := c.cc.Invoke(ctx, DeploymentService_ExportService_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DeploymentServiceServer is the server API for DeploymentService service.
 // All implementations must embed UnimplementedDeploymentServiceServer
 // for forward compatibility
@@ -189,6 +203,9 @@ type DeploymentServiceServer interface {
 	GetAuthKeys(context.Context, *GetAuthKeysRequest) (*GetAuthKeysResponse, error)
 	// Replaces one key with no failed call: the service reloads its keys in place.
 	RegenerateAuthKeys(context.Context, *RegenerateAuthKeysRequest) (*RegenerateAuthKeysResponse, error)
+	// The service as manifests for another platform (Kubernetes): what runs it on a cluster,
+	// its certificate and keys included.
+	ExportService(context.Context, *ExportServiceRequest) (*ExportServiceResponse, error)
 	mustEmbedUnimplementedDeploymentServiceServer()
 }
 
@@ -225,6 +242,9 @@ func (UnimplementedDeploymentServiceServer) GetAuthKeys(context.Context, *GetAut
 }
 func (UnimplementedDeploymentServiceServer) RegenerateAuthKeys(context.Context, *RegenerateAuthKeysRequest) (*RegenerateAuthKeysResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method RegenerateAuthKeys not implemented")
+}
+func (UnimplementedDeploymentServiceServer) ExportService(context.Context, *ExportServiceRequest) (*ExportServiceResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ExportService not implemented")
 }
 func (UnimplementedDeploymentServiceServer) mustEmbedUnimplementedDeploymentServiceServer() {}
 
@@ -419,6 +439,24 @@ func _DeploymentService_RegenerateAuthKeys_Handler(srv interface{}, ctx context.
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DeploymentService_ExportService_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExportServiceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DeploymentServiceServer).ExportService(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DeploymentService_ExportService_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DeploymentServiceServer).ExportService(ctx, req.(*ExportServiceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // DeploymentService_ServiceDesc is the grpc.ServiceDesc for DeploymentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -465,6 +503,10 @@ var DeploymentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RegenerateAuthKeys",
 			Handler:    _DeploymentService_RegenerateAuthKeys_Handler,
+		},
+		{
+			MethodName: "ExportService",
+			Handler:    _DeploymentService_ExportService_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

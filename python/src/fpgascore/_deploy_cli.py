@@ -3,6 +3,7 @@
     python -m fpgascore model register --name resnet50
     python -m fpgascore service create --name x --ssl --cert cert.pem --key key.pem
     python -m fpgascore service get|keys|delete x;  service list;  service regenerate-keys x --type secondary
+    python -m fpgascore service export --kubernetes x [-o x.yaml]   # Secret + Deployment + Service
 
 The manager is --manager HOST:PORT (else $FPGASCORE_MANAGER, else 127.0.0.1:50055); the admin
 token comes from $FPGASCORE_ADMIN_TOKEN (or --admin-token-env VAR / --admin-token-file F),
@@ -59,6 +60,13 @@ def add_commands(commands: Any) -> None:
         action = actions.add_parser(name, help=text)
         action.add_argument("service", help="id or name")
     actions.add_parser("list", help="list services")
+    export = actions.add_parser("export", help="write the service as Kubernetes manifests (they hold its keys)")
+    export.add_argument("--kubernetes", action="store_true", required=True,
+                        help="Kubernetes manifests: Secret, Deployment, Service (YAML)")
+    export.add_argument("service", help="id or name")
+    export.add_argument("-o", "--output", metavar="FILE", help="write them to FILE (created 0600) instead of stdout")
+    export.add_argument("--image", help="the server image the Deployment runs (default: the manager's)")
+    export.add_argument("--replicas", type=int, help="the Deployment's replicas (default: the service's)")
     regenerate = actions.add_parser("regenerate-keys", help="replace one key (no call fails); prints both")
     regenerate.add_argument("service", help="id or name")
     regenerate.add_argument("--type", choices=("primary", "secondary"), required=True, help="which key")
@@ -126,6 +134,14 @@ def _print_keys(keys: AuthKeys, out: TextIO) -> None:
     print(f"secondary key: {keys.secondary_key}", file=out)
 
 
+def write_private(path: str, text: str) -> None:
+    """Writes ``text`` to ``path``, mode 0600 (an existing file is truncated and made 0600)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)
+    with open(descriptor, "w") as handle:
+        handle.write(text)
+
+
 def _model_dict(model: Model) -> Dict[str, Any]:
     return {"id": model.id, "name": model.name, "version": model.version, "description": model.description,
             "tags": model.tags}
@@ -172,6 +188,14 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO) 
             for service in [] if emit else services:
                 print(f"{service.name}\t{service.id}\t{service.state.value}\t{service.address}\t"
                       f"{'ssl' if service.ssl_enabled else 'plaintext'}\t{service.model_id}", file=out)
+            return 0
+        elif action == "export":
+            manifests = client.export_kubernetes(args.service, image=args.image, replicas=args.replicas)
+            if args.output:
+                write_private(args.output, manifests)
+                print(f"wrote the manifests of {args.service} to {args.output} (0600; they hold its keys)", file=out)
+            else:
+                out.write(manifests)
             return 0
         elif action == "delete":
             client.delete_service(args.service)

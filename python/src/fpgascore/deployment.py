@@ -365,6 +365,12 @@ class _DeploymentBase:
         return ("RegenerateAuthKeys", request,
                 lambda response: AuthKeys(response.keys.primary_key, response.keys.secondary_key))
 
+    @staticmethod
+    def _export_service(service: ServiceRef, image: Optional[str], replicas: Optional[int]) -> _Call[str]:
+        request = pb.ExportServiceRequest(service_id=_service_id(service), format=pb.ExportServiceRequest.KUBERNETES,
+                                          image=image or "", replicas=replicas or 0)
+        return "ExportService", request, lambda response: str(response.manifests)
+
 
 class DeploymentClient(_DeploymentBase):
     """The blocking deployment client. ``DeploymentClient("127.0.0.1:50055", admin_token=...)``;
@@ -439,6 +445,13 @@ class DeploymentClient(_DeploymentBase):
         key works throughout; the old one is refused once this returns."""
         return self._run(self._regenerate_auth_keys(service_id, key_type), timeout)
 
+    def export_kubernetes(self, service_id: ServiceRef, *, image: Optional[str] = None,
+                          replicas: Optional[int] = None, timeout: Optional[float] = None) -> str:
+        """The service as Kubernetes manifests (YAML: a Secret with its certificate, private key
+        and keys, a Deployment, a Service). ``image``: the server image (default the manager's);
+        ``replicas``: the Deployment's (default the service's). The text holds secrets."""
+        return self._run(self._export_service(service_id, image, replicas), timeout)
+
     def close(self) -> None:
         self._channel.close()
 
@@ -508,6 +521,10 @@ class AsyncDeploymentClient(_DeploymentBase):
     async def regenerate_auth_keys(self, service_id: ServiceRef, key_type: Union[KeyType, str], *,
                                    timeout: Optional[float] = None) -> AuthKeys:
         return await self._run(self._regenerate_auth_keys(service_id, key_type), timeout)
+
+    async def export_kubernetes(self, service_id: ServiceRef, *, image: Optional[str] = None,
+                                replicas: Optional[int] = None, timeout: Optional[float] = None) -> str:
+        return await self._run(self._export_service(service_id, image, replicas), timeout)
 
     async def close(self) -> None:
         await self._channel.close()

@@ -53,6 +53,28 @@ class DeleteServiceResponse(_message.Message):
     __slots__ = []
     def __init__(self) -> None: ...
 
+class ExportServiceRequest(_message.Message):
+    __slots__ = ["format", "image", "replicas", "service_id"]
+    class Format(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = []
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_UNSPECIFIED: ExportServiceRequest.Format
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    KUBERNETES: ExportServiceRequest.Format
+    REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    format: ExportServiceRequest.Format
+    image: str
+    replicas: int
+    service_id: str
+    def __init__(self, service_id: _Optional[str] = ..., format: _Optional[_Union[ExportServiceRequest.Format, str]] = ..., image: _Optional[str] = ..., replicas: _Optional[int] = ...) -> None: ...
+
+class ExportServiceResponse(_message.Message):
+    __slots__ = ["manifests"]
+    MANIFESTS_FIELD_NUMBER: _ClassVar[int]
+    manifests: str
+    def __init__(self, manifests: _Optional[str] = ...) -> None: ...
+
 class GetAuthKeysRequest(_message.Message):
     __slots__ = ["service_id"]
     SERVICE_ID_FIELD_NUMBER: _ClassVar[int]

@@ -64,6 +64,11 @@ class DeploymentServiceStub(object):
                 request_serializer=fpgascore_dot_v1_dot_deployment__pb2.RegenerateAuthKeysRequest.SerializeToString,
                 response_deserializer=fpgascore_dot_v1_dot_deployment__pb2.RegenerateAuthKeysResponse.FromString,
                 )
+        self.ExportService = channel.unary_unary(
+                '/fpgascore.v1.DeploymentService/ExportService',
+                request_serializer=fpgascore_dot_v1_dot_deployment__pb2.ExportServiceRequest.SerializeToString,
+                response_deserializer=fpgascore_dot_v1_dot_deployment__pb2.ExportServiceResponse.FromString,
+                )
 
 
 class DeploymentServiceServicer(object):
@@ -134,6 +139,14 @@ class DeploymentServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportService(self, request, context):
+        """The service as manifests for another platform (Kubernetes): what runs it on a cluster,
+        its certificate and keys included.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DeploymentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -186,6 +199,11 @@ def add_DeploymentServiceServicer_to_server(servicer, server):
                     servicer.RegenerateAuthKeys,
                     request_deserializer=fpgascore_dot_v1_dot_deployment__pb2.RegenerateAuthKeysRequest.FromString,
                     response_serializer=fpgascore_dot_v1_dot_deployment__pb2.RegenerateAuthKeysResponse.SerializeToString,
+            ),
+            'ExportService': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportService,
+                    request_deserializer=fpgascore_dot_v1_dot_deployment__pb2.ExportServiceRequest.FromString,
+                    response_serializer=fpgascore_dot_v1_dot_deployment__pb2.ExportServiceResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -364,5 +382,22 @@ class DeploymentService(object):
         return grpc.experimental.unary_unary(request, target, '/fpgascore.v1.DeploymentService/RegenerateAuthKeys',
             fpgascore_dot_v1_dot_deployment__pb2.RegenerateAuthKeysRequest.SerializeToString,
             fpgascore_dot_v1_dot_deployment__pb2.RegenerateAuthKeysResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ExportService(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/fpgascore.v1.DeploymentService/ExportService',
+            fpgascore_dot_v1_dot_deployment__pb2.ExportServiceRequest.SerializeToString,
+            fpgascore_dot_v1_dot_deployment__pb2.ExportServiceResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -64,6 +64,7 @@ class ContainerRuntime(Runtime):
         self._client = client or engine_client()
         self._manager_id = manager_id
         self._image = image
+        self.image = image
         self._start_timeout = start_timeout
         if os.geteuid() == 0:
             self.secrets_owner = (IMAGE_UID, IMAGE_UID)

@@ -4,6 +4,7 @@ plane of scoring services (``manage --help``).
     scripts/run-emulator manage --state-dir ~/.fpgascore --admin-token-file admin.token
     scripts/run-emulator manage --runtime container --image localhost/fpgascore-emulator:dev ...
     scripts/run-emulator manage --detach ...    # returns once serving; pid in <state-dir>/manager.pid
+    scripts/run-emulator manage --dashboard-port 8080 ...   # http://127.0.0.1:8080/#token=<admin token>
 
 The admin token comes from --admin-token-file or FPGASCORE_ADMIN_TOKEN (never from a flag
 value: the process list is public). The manager binds 127.0.0.1 unless told otherwise, with
@@ -58,6 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the address services listen on and are reached at (default 127.0.0.1)")
     parser.add_argument("--monitor-interval", type=float, default=2.0,
                         help="seconds between checks that every service still runs (default 2)")
+    parser.add_argument("--dashboard-port", type=int, default=None,
+                        help="serve the dashboard (HTTP) on this port (0: any); off unless given")
+    parser.add_argument("--dashboard-host", default="127.0.0.1",
+                        help="the dashboard's address (default 127.0.0.1; its data needs the admin token)")
+    parser.add_argument("--dashboard-port-file", help="write the dashboard's port there once serving")
+    parser.add_argument("--dashboard-interval", type=float, default=5.0,
+                        help="seconds between the dashboard's readings of the services' metrics (default 5)")
     parser.add_argument("--detach", action="store_true",
                         help="run in the background: return once it serves, with its pid in <state-dir>/manager.pid "
                              "and its log in <state-dir>/manager.log")
@@ -78,6 +86,13 @@ def read_token(path: Optional[str], environ: Mapping[str, str] = os.environ) -> 
         raise SystemExit(f"the admin token must be at least {MIN_TOKEN_CHARS} printable ASCII characters without "
                          f"spaces (e.g. `head -c 24 /dev/urandom | base64`)")
     return token
+
+
+def write_port_file(path: str, port: int) -> None:
+    temporary = path + ".tmp"
+    with open(temporary, "w") as handle:
+        handle.write(f"{port}\n")
+    os.replace(temporary, path)
 
 
 def make_runtime(args: argparse.Namespace, store: Store) -> Runtime:
@@ -156,19 +171,32 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         manager.close()
         raise SystemExit(f"cannot listen on {address}")
     server.start()
+    dashboard = None
+    if args.dashboard_port is not None:
+        from .dashboard import Dashboard
+        try:
+            dashboard = Dashboard(manager, token, args.dashboard_host, args.dashboard_port,
+                                  interval=max(0.2, args.dashboard_interval))
+        except OSError as error:
+            server.stop(0)
+            manager.close()
+            raise SystemExit(f"--dashboard-port: cannot listen on {args.dashboard_host}:{args.dashboard_port}: "
+                             f"{error.strerror}") from None
+        dashboard_port = dashboard.start()
+        if args.dashboard_port_file:
+            write_port_file(args.dashboard_port_file, dashboard_port)
     log("manager.listening", host=args.host, port=port, tls=bool(credentials), runtime=runtime.name,
         state_dir=str(store.state_dir), manager_id=store.manager_id)
     if args.port_file:
-        temporary = args.port_file + ".tmp"
-        with open(temporary, "w") as handle:
-            handle.write(f"{port}\n")
-        os.replace(temporary, args.port_file)
+        write_port_file(args.port_file, port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     while not stop.wait(0.5):
         pass
     log("manager.stopping")
+    if dashboard is not None:
+        dashboard.close()
     server.stop(5).wait()
     manager.close()
     store.close()

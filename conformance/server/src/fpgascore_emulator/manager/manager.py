@@ -18,6 +18,7 @@ import time
 from typing import Dict, List, Optional, Tuple
 
 from ..logs import log
+from . import kubernetes
 from . import replicas as replica_status
 from .errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, Unavailable, Unimplemented
 from .runtime import (EngineUnavailable, Handle, Runtime, RuntimeFailure, ServerSpec, remove_directory,
@@ -126,6 +127,16 @@ class Manager:
         record = self._find(service_id)
         self._require_ssl(record)
         return record.primary_key, record.secondary_key
+
+    def export_kubernetes(self, service_id: str, image: str = "", replicas: int = 0) -> str:
+        """The service as Kubernetes manifests (YAML; its Secret holds the keys and PEM)."""
+        record = self._find(service_id)
+        model = self.model(record.model_id)
+        if replicas < 0:
+            raise InvalidArgument(f"replicas must be 0 (the service's) or more, not {replicas}")
+        image = image or getattr(self.runtime, "image", "") or kubernetes.DEFAULT_IMAGE
+        log("service.exported", service=record.id, name=record.name, format="kubernetes")
+        return kubernetes.to_yaml(kubernetes.manifests(record, model, image, replicas))
 
     def _find(self, service_id: str) -> ServiceRecord:
         if not service_id:

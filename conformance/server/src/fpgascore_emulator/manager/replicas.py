@@ -34,6 +34,9 @@ class ReplicaStatus:
     latency_p50_ms: float = 0.0
     latency_p99_ms: float = 0.0
     observed_at: float = 0.0
+    # Predict's latency histogram, cumulative (upper bound in seconds, count), sorted by bound:
+    # the dashboard's recent latencies are quantiles of the difference of two readings.
+    predict_buckets: List[Tuple[float, float]] = dataclasses.field(default_factory=list, repr=False)
 
 
 def scrape(address: Optional[Tuple[str, int]], index: int = 0, alive: bool = True) -> ReplicaStatus:
@@ -77,6 +80,7 @@ def parse(text: str, index: int = 0, observed_at: float = 0.0) -> ReplicaStatus:
             elif name == "fpgascore_call_latency_seconds_bucket" and labels.get("method") == "predict":
                 buckets.append((float(labels["le"]), value))
     buckets.sort()
+    status.predict_buckets = buckets
     status.latency_p50_ms = quantile(0.5, buckets) * 1000
     status.latency_p99_ms = quantile(0.99, buckets) * 1000
     return status

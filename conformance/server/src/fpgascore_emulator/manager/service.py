@@ -13,7 +13,7 @@ from fpgascore.v1 import deployment_service_pb2_grpc
 from ..limits import bounded
 from ..logs import LineBudget, log
 from ..security import authorization_of, presented_key
-from .errors import ManagerError
+from .errors import InvalidArgument, ManagerError
 from .manager import PRIMARY, SECONDARY, Manager
 from .replicas import ReplicaStatus
 from .store import ModelRecord, ServiceRecord
@@ -183,6 +183,14 @@ class DeploymentServicer(deployment_service_pb2_grpc.DeploymentServiceServicer):
         key_type = _KEY_TYPES.get(request.key_type, "")
         record = self._manager.regenerate_auth_key(request.service_id, key_type)
         return pb.RegenerateAuthKeysResponse(keys=keys_message(record))
+
+    @_handled
+    def ExportService(self, request: pb.ExportServiceRequest,
+                      context: grpc.ServicerContext) -> pb.ExportServiceResponse:
+        if request.format not in (pb.ExportServiceRequest.KUBERNETES, pb.ExportServiceRequest.FORMAT_UNSPECIFIED):
+            raise InvalidArgument(f"export format {request.format} is not known; KUBERNETES is")
+        text = self._manager.export_kubernetes(request.service_id, request.image, request.replicas)
+        return pb.ExportServiceResponse(manifests=text)
 
 
 def add_to_server(manager: Manager, server: grpc.Server) -> None:
