@@ -400,3 +400,27 @@ def test_call_info_has_the_last_attempts_trailing_metadata(fake):
         client.score_image(b"x", call_info=failed)
     assert dict(failed.trailing_metadata)["x-why"] == "bad image"
     assert fpgascore.CallInfo().trailing_metadata == ()
+
+
+def test_the_fpgascore_logger_tells_attempts_retries_failovers_and_the_end(fake, caplog):
+    calls = {"n": 0}
+
+    def handle(request, context):
+        calls["n"] += 1
+        context.set_trailing_metadata([("request-id", f"id-{calls['n']}")])
+        if calls["n"] == 1:
+            context.abort(C.UNAUTHENTICATED, "not accepted")
+        if calls["n"] == 2:
+            context.abort(C.UNAVAILABLE, "busy")
+        return scores_response(rows_of(request))[0]
+
+    fake.service.handler = handle
+    caplog.set_level(logging.DEBUG, logger="fpgascore")
+    with client_for(fake, access_token="k-first-secret", secondary_access_token="k-second-secret",
+                    allow_insecure_key=True) as client:
+        client.score_image(b"x")
+    lines = [r.getMessage() for r in caplog.records if r.name == "fpgascore"]
+    assert any("attempt 1" in m and "UNAUTHENTICATED" in m and "other key" in m and "id-1" in m for m in lines), lines
+    assert any("attempt 2" in m and "UNAVAILABLE" in m and "retrying" in m and "id-2" in m for m in lines), lines
+    assert any("ended OK after 3 attempt(s)" in m and "id-3" in m for m in lines), lines
+    assert not any("secret" in m for m in lines)

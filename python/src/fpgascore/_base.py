@@ -144,11 +144,17 @@ class ClientBase:
     def _error(self, exc: grpc.RpcError) -> ScoringError:
         return from_rpc_error(exc, self._config.keys.secrets)
 
-    @staticmethod
-    def _fill(info: Optional[CallInfo], attempts: int, code: grpc.StatusCode, request_id: str,
+    def _fill(self, info: Optional[CallInfo], attempts: int, code: grpc.StatusCode, request_id: str,
               trailing: Tuple[Tuple[str, str], ...]) -> None:
+        """The call ended: its one DEBUG line, and its CallInfo."""
+        logger.debug("fpgascore: call to %s ended %s after %d attempt(s) (request-id %s)",
+                     self._config.target, code.name, attempts, request_id or "-")
         if info is not None:
             info.attempts, info.code, info.request_id, info.trailing_metadata = attempts, code, request_id, trailing
+
+    def _log_failover(self, error: ScoringError, attempt: int) -> None:
+        logger.info("fpgascore: attempt %d to %s failed with UNAUTHENTICATED (request-id %s); repeating it at once "
+                    "with the other key", attempt, self._config.target, error.request_id or "-")
 
     def _log_retry(self, error: ScoringError, attempt: int, sleep: float) -> None:
         logger.info("fpgascore: attempt %d to %s failed with %s (request-id %s); retrying in %.3f s",
@@ -203,6 +209,7 @@ class CallAttempts:
         self._trailing = text_metadata(trailing)
         if last.code == grpc.StatusCode.UNAUTHENTICATED and self._keys.has_secondary and not self._failed_over:
             self._failed_over, self._key = True, self._keys.other(self._key)
+            self._client._log_failover(last, self._attempts)
             return 0.0
         if self._planner is None:
             self._planner = self._client._planner(self._deadline)
