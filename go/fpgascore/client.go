@@ -94,6 +94,9 @@ func NewClient(target string, opts ...Option) (*Client, error) {
 	if o.outputName == "" {
 		o.outputName = DefaultOutputName
 	}
+	if o.logger == nil {
+		return nil, newError(codes.InvalidArgument, "WithLogger(nil): give a *slog.Logger, or leave the option out to log nothing")
+	}
 	if o.maxResponseBytes <= 0 || int64(o.maxResponseBytes) > math.MaxInt32 {
 		return nil, newError(codes.InvalidArgument, "WithMaxResponseBytes(%d): the limit must be from 1 to %d bytes", o.maxResponseBytes, math.MaxInt32)
 	}
@@ -301,8 +304,15 @@ func callWithRetries[T any](c *Client, ctx context.Context, call func(context.Co
 	idx, creds := c.keys.current()
 	first := idx
 	failedOver := false
+	attempts, lastID, code := 0, "", codes.OK
+	log := c.opts.logger
+	defer func() {
+		log.Debug("fpgascore: call ended", "target", c.target, "code", codeName(code), "attempts", attempts,
+			"request_id", lastID)
+	}()
 	for retry := 0; ; {
 		resp, header, trailer, err := attempt(ctx, call, creds)
+		attempts, lastID, code = attempts+1, requestID(header, trailer), status.Code(err)
 		if info != nil {
 			info.Attempts++
 			info.RequestID = requestID(header, trailer)
@@ -319,10 +329,13 @@ func callWithRetries[T any](c *Client, ctx context.Context, call func(context.Co
 			if j, other := c.keys.other(idx); other != nil {
 				// Once per call, at once, not counted as a retry.
 				failedOver, idx, creds = true, j, other
+				log.Info("fpgascore: attempt failed with UNAUTHENTICATED; repeating it at once with the other key",
+					"target", c.target, "attempt", attempts, "request_id", lastID)
 				continue
 			}
 		}
 		e := errorFromCall(err, header, trailer, c.keys.secrets())
+		code = e.Code
 		if info != nil {
 			info.Code = e.Code
 		}
@@ -334,6 +347,8 @@ func callWithRetries[T any](c *Client, ctx context.Context, call func(context.Co
 		if !time.Now().Add(sleep).Before(deadline) {
 			return none, e
 		}
+		log.Info("fpgascore: attempt failed; retrying", "target", c.target, "attempt", attempts,
+			"code", codeName(e.Code), "request_id", lastID, "sleep", sleep)
 		timer := time.NewTimer(sleep)
 		select {
 		case <-timer.C:

@@ -7,6 +7,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -562,5 +564,42 @@ func TestFakeCallInfoTrailerAndCode(t *testing.T) {
 	}
 	if failed.Code != codes.InvalidArgument || len(failed.Trailer.Get("x-why")) != 1 {
 		t.Fatalf("after a failure: %+v", failed)
+	}
+}
+
+// WithLogger: a failover and a retry at Info, the call's end at Debug, with request ids and
+// never a key.
+func TestFakeLogger(t *testing.T) {
+	calls := 0
+	f := startFake(t, nil, func(ctx context.Context, n int, req *pb.PredictRequest) (*pb.PredictResponse, error) {
+		calls++
+		grpc.SetTrailer(ctx, metadata.Pairs(RequestIDKey, fmt.Sprintf("id-%d", calls)))
+		switch calls {
+		case 1:
+			return nil, status.Error(codes.Unauthenticated, "not accepted")
+		case 2:
+			return nil, status.Error(codes.Unavailable, "busy")
+		}
+		return scoresResponse(imageCount(req), false), nil
+	})
+	var logged bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c := newTestClient(t, f.addr, fastRetries, WithAllowInsecureKey(), WithAccessToken("k-first-secret"),
+		WithSecondaryAccessToken("k-second-secret"), WithLogger(logger))
+	if _, err := c.ScoreImage(context.Background(), []byte("img")); err != nil {
+		t.Fatal(err)
+	}
+	text := logged.String()
+	for _, want := range []string{"other key", "attempt=1", "request_id=id-1", "retrying", "code=UNAVAILABLE",
+		"request_id=id-2", "call ended", "code=OK", "attempts=3", "request_id=id-3"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("log lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "secret") {
+		t.Errorf("a key in the log:\n%s", text)
+	}
+	if _, err := NewClient("127.0.0.1:1", WithLogger(nil)); ErrorCode(err) != codes.InvalidArgument {
+		t.Errorf("WithLogger(nil): %v", err)
 	}
 }

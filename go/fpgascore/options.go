@@ -2,6 +2,7 @@ package fpgascore
 
 import (
 	"fmt"
+	"log/slog"
 	"time"
 
 	"google.golang.org/grpc"
@@ -49,10 +50,12 @@ type options struct {
 	metadata           []string // key, value, key, value ...
 	maxResponseBytes   int
 	dialOptions        []grpc.DialOption
+	logger             *slog.Logger
 }
 
 func defaultOptions() options {
 	return options{
+		logger:           slog.New(slog.DiscardHandler),
 		timeout:          DefaultTimeout,
 		retry:            DefaultRetryPolicy(),
 		inputName:        DefaultInputName,
@@ -190,6 +193,11 @@ func WithMetadata(key, value string) Option {
 // is not retried. NewClient refuses a value outside 1..math.MaxInt32 with an
 // INVALID_ARGUMENT *Error.
 func WithMaxResponseBytes(n int) Option { return func(o *options) { o.maxResponseBytes = n } }
+
+// WithLogger makes the client log through l (log/slog): a key failover and each retry at
+// Info (attempt, code, request id, the sleep), every call's end at Debug (code, attempts,
+// request id). Never a key. Without it the client logs nothing; nil is refused.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
 // WithDialOptions adds gRPC dial options (e.g. a custom dialer, interceptors, message size
 // limits). They are applied after the client's own, so they can override them; transport
