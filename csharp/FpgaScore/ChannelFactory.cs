@@ -27,11 +27,16 @@ internal static class ChannelFactory
 
         HttpMessageHandler handler = sockets;
         if (options.UseSsl && !string.IsNullOrEmpty(options.ServerNameOverride))
-            handler = new AuthorityHandler(options.ServerNameOverride) { InnerHandler = sockets };
+            handler = new AuthorityHandler(options.ServerNameOverride) { InnerHandler = handler };
+        if (options.ConfigureHttpHandler is not null)
+            handler = options.ConfigureHttpHandler(handler)
+                ?? throw new ScoringException(StatusCode.InvalidArgument, "ConfigureHttpHandler returned null");
+        handler = new UserAgentHandler { InnerHandler = handler }; // outermost: a wrapper sees the User-Agent sent
 
         return GrpcChannel.ForAddress(Address(options), new GrpcChannelOptions
         {
             HttpHandler = handler,
+            LoggerFactory = options.LoggerFactory,
             DisposeHttpClient = true,
             Credentials = options.UseSsl ? ChannelCredentials.SecureSsl : ChannelCredentials.Insecure,
             MaxReceiveMessageSize = options.MaxResponseBytes,
@@ -53,5 +58,29 @@ internal static class ChannelFactory
             request.Headers.Host = authority;
             return base.SendAsync(request, cancellationToken);
         }
+    }
+}
+
+/// <summary>Puts the client's name and version first in the <c>User-Agent</c> of every call, as the Python and Go
+/// clients do (<c>fpgascore-csharp/0.1.0 grpc-dotnet/…</c>).</summary>
+internal sealed class UserAgentHandler : DelegatingHandler
+{
+    /// <summary>The client's product token, e.g. <c>fpgascore-csharp/0.1.0</c>.</summary>
+    public static readonly string Product = "fpgascore-csharp/" + Version();
+
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var others = request.Headers.UserAgent.ToString();
+        request.Headers.UserAgent.Clear();
+        request.Headers.TryAddWithoutValidation("User-Agent", string.IsNullOrEmpty(others) ? Product : $"{Product} {others}");
+        return base.SendAsync(request, cancellationToken);
+    }
+
+    private static string Version()
+    {
+        var informational = typeof(UserAgentHandler).Assembly
+            .GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion;
+        return (informational ?? typeof(UserAgentHandler).Assembly.GetName().Version?.ToString() ?? "0").Split('+')[0];
     }
 }

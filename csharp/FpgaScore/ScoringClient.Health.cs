@@ -67,7 +67,7 @@ public sealed partial class ScoringClient
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         ArgumentNullException.ThrowIfNull(service);
         var options = new CallOptions(Headers(null, _keys.Current), DateTime.UtcNow + _timeout, cancellationToken);
-        return (new Health.HealthClient(_channel), new HealthCheckRequest { Service = service }, options, _validator?.Failures ?? 0);
+        return (new Health.HealthClient(_invoker), new HealthCheckRequest { Service = service }, options, _validator?.Failures ?? 0);
     }
 
     private static string StatusName(HealthCheckResponse.Types.ServingStatus status) => status switch

@@ -38,7 +38,9 @@ public sealed partial class ScoringClient
                 // call started with: an older call still in flight on a revoked key must not switch the client back.
                 if (failedOver) _keys.Prefer(startKey, key);
                 var trailers = call.GetTrailers();
-                return (response, ErrorMapper.RequestId(responseHeaders, trailers), attempts, trailers);
+                var okId = ErrorMapper.RequestId(responseHeaders, trailers);
+                ClientLog.Ended(_log, Target, StatusCode.OK, attempts, okId);
+                return (response, okId, attempts, trailers);
             }
             catch (RpcException error)
             {
@@ -48,13 +50,20 @@ public sealed partial class ScoringClient
                     failedOver = true;
                     key = KeyRing.Other(key);
                     counted--; // the repeat with the other key is not a retry
+                    ClientLog.FailedOver(_log, attempts, Target, requestId);
                     continue;
                 }
                 var failure = ErrorMapper.FromRpc(error, requestId, _keys, _validator, failuresBefore);
-                if (failure.StatusCode == StatusCode.Unavailable && failure.Details.StartsWith(ErrorMapper.UntrustedCertificate, StringComparison.Ordinal))
-                    throw failure; // a refused certificate does not change by waiting
-                var sleep = retry.NextSleep(failure.StatusCode, error.Trailers, counted, DateTime.UtcNow);
-                if (sleep is null) throw failure;
+                var sleep = failure.StatusCode == StatusCode.Unavailable
+                            && failure.Details.StartsWith(ErrorMapper.UntrustedCertificate, StringComparison.Ordinal)
+                    ? null // a refused certificate does not change by waiting
+                    : retry.NextSleep(failure.StatusCode, error.Trailers, counted, DateTime.UtcNow);
+                if (sleep is null)
+                {
+                    ClientLog.Ended(_log, Target, failure.StatusCode, attempts, requestId);
+                    throw failure;
+                }
+                ClientLog.Retrying(_log, attempts, Target, failure.StatusCode, requestId, sleep.Value);
                 try
                 {
                     await Task.Delay(sleep.Value, cancellationToken).ConfigureAwait(false);

@@ -1,5 +1,6 @@
 using FpgaScore.V1;
 using Grpc.Core;
+using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
 
 namespace FpgaScore;
@@ -30,6 +31,8 @@ public sealed partial class ScoringClient : IDisposable
     private readonly TimeSpan _timeout;
     private readonly RetryPolicy _retryPolicy;
     private readonly Metadata _metadata;
+    private readonly CallInvoker _invoker;
+    private readonly Microsoft.Extensions.Logging.ILogger _log;
     private int _disposed;
 
     /// <summary>The short form: host, port, TLS on or off, and an optional access key.</summary>
@@ -73,7 +76,11 @@ public sealed partial class ScoringClient : IDisposable
             foreach (var entry in options.Metadata) _metadata.Add(entry);
         Target = ChannelFactory.Address(options);
         _channel = ChannelFactory.Create(options, _validator);
-        _stub = new PredictionService.PredictionServiceClient(_channel);
+        _invoker = options.Interceptors.Count == 0 ? _channel.CreateCallInvoker()
+            : _channel.Intercept([.. options.Interceptors]);
+        _stub = new PredictionService.PredictionServiceClient(_invoker);
+        _log = options.LoggerFactory?.CreateLogger(ClientLog.Category)
+            ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
     }
 
     /// <summary>The server's address, e.g. <c>https://scoring.example.com:50051/</c>.</summary>

@@ -59,11 +59,25 @@ public sealed class ScoringClientOptions
     /// <summary>The signature name sent in <c>model_spec.signature_name</c>. Default <c>serving_default</c>.</summary>
     public string SignatureName { get; set; } = "serving_default";
 
-    /// <summary>Interval of HTTP/2 keepalive pings while calls are active. Default 60 s; <see cref="System.Threading.Timeout.InfiniteTimeSpan"/> turns them off.</summary>
-    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(60);
+    /// <summary>Interval of HTTP/2 keepalive pings while calls are active. Default 30 s (as every fpgascore client);
+    /// <see cref="System.Threading.Timeout.InfiniteTimeSpan"/> turns them off.</summary>
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>How long a keepalive ping may go unanswered before the connection is closed. Default 20 s.</summary>
-    public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(20);
+    /// <summary>How long a keepalive ping may go unanswered before the connection is closed. Default 10 s.</summary>
+    public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Where the client logs (category <c>FpgaScore.ScoringClient</c>): a key failover and each retry at
+    /// Information, every call's end at Debug, with attempt, code and request id, never a key. Also given to the
+    /// gRPC channel. Default none: the client logs nothing.</summary>
+    public Microsoft.Extensions.Logging.ILoggerFactory? LoggerFactory { get; set; }
+
+    /// <summary>Wraps the client's HTTP handler (a <see cref="System.Net.Http.SocketsHttpHandler"/> with the keepalive
+    /// and TLS settings): return a <see cref="System.Net.Http.DelegatingHandler"/> around the one given, e.g. for
+    /// tracing or a proxy. Default none.</summary>
+    public Func<HttpMessageHandler, HttpMessageHandler>? ConfigureHttpHandler { get; set; }
+
+    /// <summary>gRPC interceptors every call of the client goes through (each attempt, in order). Default none.</summary>
+    public IList<Grpc.Core.Interceptors.Interceptor> Interceptors { get; } = new List<Grpc.Core.Interceptors.Interceptor>();
 
     /// <summary>The default of <see cref="MaxResponseBytes"/>: 16 MiB, the reference server's own message limit.</summary>
     public const int DefaultMaxResponseBytes = 16 * 1024 * 1024;

@@ -1,0 +1,114 @@
+using System.Collections.Concurrent;
+using FpgaScore.Tests.Infrastructure;
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using Microsoft.Extensions.Logging;
+
+namespace FpgaScore.Tests;
+
+/// <summary>The client's hooks: its log lines through an ILoggerFactory, gRPC interceptors on every attempt, a wrapper
+/// around its HTTP handler, and its User-Agent — against the reference server.</summary>
+public class DiagnosticsTests
+{
+    private sealed class Lines : ILoggerFactory, ILogger
+    {
+        public ConcurrentQueue<string> All { get; } = new();
+
+        public ConcurrentQueue<string> Categories { get; } = new();
+
+        public ILogger CreateLogger(string categoryName)
+        {
+            Categories.Enqueue(categoryName);
+            return this;
+        }
+
+        public void AddProvider(ILoggerProvider provider)
+        {
+        }
+
+        public void Dispose()
+        {
+        }
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            All.Enqueue($"{logLevel} {formatter(state, exception)}");
+    }
+
+    private sealed class Counting : Interceptor
+    {
+        public ConcurrentQueue<string> Calls { get; } = new();
+
+        public string Name { get; init; } = "";
+
+        public override AsyncUnaryCall<TResponse> AsyncUnaryCall<TRequest, TResponse>(TRequest request, ClientInterceptorContext<TRequest, TResponse> context,
+            AsyncUnaryCallContinuation<TRequest, TResponse> continuation)
+        {
+            Calls.Enqueue($"{Name}:{context.Method.Name}");
+            return continuation(request, context);
+        }
+    }
+
+    private sealed class Recording : DelegatingHandler
+    {
+        public ConcurrentQueue<string> UserAgents { get; } = new();
+
+        public Recording(HttpMessageHandler inner) => InnerHandler = inner;
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            UserAgents.Enqueue(request.Headers.UserAgent.ToString());
+            return base.SendAsync(request, cancellationToken);
+        }
+    }
+
+    [Fact]
+    public async Task LogsFailoverRetryAndTheEndWithoutAKey()
+    {
+        using var lines = new Lines();
+        using var client = await Clients.SecureAsync(o =>
+        {
+            o.AccessToken = "revoked-key-for-the-log-test";
+            o.SecondaryAccessToken = Servers.SecondaryKey;
+            o.RetryPolicy = new RetryPolicy { InitialBackoff = TimeSpan.FromMilliseconds(10), MaxBackoff = TimeSpan.FromMilliseconds(50) };
+            o.LoggerFactory = lines;
+        });
+        var caseId = Clients.NewCase("log");
+        var result = await client.ScoreWithDetailsAsync<float[]>(new ImageRequest(Clients.ImageBytes()),
+            Clients.Case(caseId, ("x-conformance-fail", "2:UNAVAILABLE")));
+        var mine = lines.All.Where(l => l.Contains("fpgascore:", StringComparison.Ordinal)).ToList();
+        Assert.Contains(mine, l => l.StartsWith("Information", StringComparison.Ordinal) && l.Contains("UNAUTHENTICATED", StringComparison.Ordinal)
+                                   && l.Contains("other key", StringComparison.Ordinal));
+        Assert.Contains(mine, l => l.Contains("failed with UNAVAILABLE", StringComparison.Ordinal) && l.Contains("retrying", StringComparison.Ordinal));
+        Assert.Contains(mine, l => l.StartsWith("Debug", StringComparison.Ordinal)
+                                   && l.Contains($"ended OK after {result.Attempts} attempt(s) (request-id {result.RequestId})", StringComparison.Ordinal));
+        Assert.Contains("FpgaScore.ScoringClient", lines.Categories);
+        Assert.DoesNotContain(lines.All, l => l.Contains("revoked-key", StringComparison.Ordinal) || l.Contains(Servers.SecondaryKey, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task InterceptorsSeeEveryAttemptInOrderAndTheHandlerHookSeesTheUserAgent()
+    {
+        var outer = new Counting { Name = "outer" };
+        var inner = new Counting { Name = "inner" };
+        Recording? recording = null;
+        using var client = await Clients.SecureAsync(o =>
+        {
+            o.Interceptors.Add(outer);
+            o.Interceptors.Add(inner);
+            o.ConfigureHttpHandler = handler => recording = new Recording(handler);
+            o.RetryPolicy = new RetryPolicy { InitialBackoff = TimeSpan.FromMilliseconds(10), MaxBackoff = TimeSpan.FromMilliseconds(50) };
+        });
+        await client.ScoreAsync<float[]>(new ImageRequest(Clients.ImageBytes()),
+            Clients.Case(Clients.NewCase("intercept"), ("x-conformance-fail", "1:UNAVAILABLE")));
+        Assert.Equal(["outer:Predict", "outer:Predict"], outer.Calls);
+        Assert.Equal(["inner:Predict", "inner:Predict"], inner.Calls);
+        Assert.NotNull(recording);
+        Assert.NotEmpty(recording.UserAgents);
+        Assert.All(recording.UserAgents, ua => Assert.StartsWith("fpgascore-csharp/", ua, StringComparison.Ordinal));
+        Assert.All(recording.UserAgents, ua => Assert.Contains("grpc-dotnet/", ua, StringComparison.Ordinal));
+    }
+}

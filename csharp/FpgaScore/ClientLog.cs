@@ -1,0 +1,57 @@
+using Microsoft.Extensions.Logging;
+
+namespace FpgaScore;
+
+/// <summary>The client's log lines (<see cref="ScoringClientOptions.LoggerFactory"/>), the same events as the Python
+/// and Go clients log: never a key, always the attempt, the code and the server's request id.</summary>
+internal static class ClientLog
+{
+    public const string Category = "FpgaScore.ScoringClient";
+
+    private static readonly Action<ILogger, int, string, string, Exception?> FailedOverLine = LoggerMessage.Define<int, string, string>(
+        LogLevel.Information, new EventId(1, "FailedOver"),
+        "fpgascore: attempt {Attempt} to {Target} failed with UNAUTHENTICATED (request-id {RequestId}); repeating it at once with the other key");
+
+    private static readonly Action<ILogger, int, string, string, string, double, Exception?> RetryingLine =
+        LoggerMessage.Define<int, string, string, string, double>(
+            LogLevel.Information, new EventId(2, "Retrying"),
+            "fpgascore: attempt {Attempt} to {Target} failed with {Code} (request-id {RequestId}); retrying in {Seconds:0.000} s");
+
+    private static readonly Action<ILogger, string, string, int, string, Exception?> EndedLine =
+        LoggerMessage.Define<string, string, int, string>(
+            LogLevel.Debug, new EventId(3, "Ended"),
+            "fpgascore: call to {Target} ended {Code} after {Attempts} attempt(s) (request-id {RequestId})");
+
+    public static void FailedOver(ILogger log, int attempt, Uri target, string requestId) =>
+        FailedOverLine(log, attempt, target.ToString(), Or(requestId), null);
+
+    public static void Retrying(ILogger log, int attempt, Uri target, Grpc.Core.StatusCode code, string requestId, TimeSpan sleep) =>
+        RetryingLine(log, attempt, target.ToString(), CodeName(code), Or(requestId), sleep.TotalSeconds, null);
+
+    public static void Ended(ILogger log, Uri target, Grpc.Core.StatusCode code, int attempts, string requestId) =>
+        EndedLine(log, target.ToString(), CodeName(code), attempts, Or(requestId), null);
+
+    /// <summary>The canonical gRPC name of a code (<c>UNAVAILABLE</c>), as the other clients spell it.</summary>
+    public static string CodeName(Grpc.Core.StatusCode code) => code switch
+    {
+        Grpc.Core.StatusCode.OK => "OK",
+        Grpc.Core.StatusCode.Cancelled => "CANCELLED",
+        Grpc.Core.StatusCode.InvalidArgument => "INVALID_ARGUMENT",
+        Grpc.Core.StatusCode.DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Grpc.Core.StatusCode.NotFound => "NOT_FOUND",
+        Grpc.Core.StatusCode.AlreadyExists => "ALREADY_EXISTS",
+        Grpc.Core.StatusCode.PermissionDenied => "PERMISSION_DENIED",
+        Grpc.Core.StatusCode.ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Grpc.Core.StatusCode.FailedPrecondition => "FAILED_PRECONDITION",
+        Grpc.Core.StatusCode.Aborted => "ABORTED",
+        Grpc.Core.StatusCode.OutOfRange => "OUT_OF_RANGE",
+        Grpc.Core.StatusCode.Unimplemented => "UNIMPLEMENTED",
+        Grpc.Core.StatusCode.Internal => "INTERNAL",
+        Grpc.Core.StatusCode.Unavailable => "UNAVAILABLE",
+        Grpc.Core.StatusCode.DataLoss => "DATA_LOSS",
+        Grpc.Core.StatusCode.Unauthenticated => "UNAUTHENTICATED",
+        _ => "UNKNOWN",
+    };
+
+    private static string Or(string requestId) => string.IsNullOrEmpty(requestId) ? "-" : requestId;
+}
