@@ -112,3 +112,57 @@ public class DiagnosticsTests
         Assert.All(recording.UserAgents, ua => Assert.Contains("grpc-dotnet/", ua, StringComparison.Ordinal));
     }
 }
+
+/// <summary>Code written against <see cref="IScoringClient"/> runs on a fake as on the real client.</summary>
+public class MockableTests
+{
+    private sealed class FakeClient : IScoringClient
+    {
+        public Uri Target { get; } = new("http://fake:1/");
+
+        public T Score<T>(IScoringRequest request, Metadata? headers = null, DateTime? deadline = null, CancellationToken cancellationToken = default) =>
+            throw new ScoringException(StatusCode.Unavailable, "the fake is down");
+
+        public Task<T> ScoreAsync<T>(IScoringRequest request, Metadata? headers = null, DateTime? deadline = null, CancellationToken cancellationToken = default) =>
+            Task.FromResult((T)(object)new float[1000]);
+
+        public Task<T> ScoreAsync<T>(IScoringRequest request, CancellationToken cancellationToken) => ScoreAsync<T>(request, null, null, cancellationToken);
+
+        public Task<ScoringResult<T>> ScoreWithDetailsAsync<T>(IScoringRequest request, Metadata? headers = null, DateTime? deadline = null,
+            CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+        public Task<V1.PredictResponse> PredictAsync(V1.PredictRequest request, Metadata? headers = null, DateTime? deadline = null,
+            CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+        public ModelMetadata GetModelMetadata(Metadata? headers = null, DateTime? deadline = null, CancellationToken cancellationToken = default) =>
+            throw new NotSupportedException();
+
+        public Task<ModelMetadata> GetModelMetadataAsync(Metadata? headers = null, DateTime? deadline = null, CancellationToken cancellationToken = default) =>
+            throw new NotSupportedException();
+
+        public Task<ModelMetadata> GetModelMetadataAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<string> CheckHealthAsync(string service = "", CancellationToken cancellationToken = default) => Task.FromResult(HealthStatus.NotServing);
+
+        public string CheckHealth(string service = "", CancellationToken cancellationToken = default) => HealthStatus.NotServing;
+
+        public void Dispose()
+        {
+        }
+    }
+
+    // What an application might write: it only knows the interface.
+    private static async Task<string> Describe(IScoringClient client, byte[] image) =>
+        await client.CheckHealthAsync() == HealthStatus.Serving
+            ? $"top class {Predictions.TopK(await client.ScoreAsync<float[]>(new ImageRequest(image)), 1)[0].ClassId}"
+            : "not serving";
+
+    [Fact]
+    public async Task TheInterfaceServesTheRealClientAndAFake()
+    {
+        using var fake = new FakeClient();
+        Assert.Equal("not serving", await Describe(fake, Infrastructure.Clients.ImageBytes()));
+        using IScoringClient real = await Infrastructure.Clients.SecureAsync();
+        Assert.StartsWith("top class ", await Describe(real, Infrastructure.Clients.ImageBytes()), StringComparison.Ordinal);
+    }
+}

@@ -20,7 +20,7 @@ namespace FpgaScore;
 /// }
 /// </code>
 /// </example>
-public sealed partial class ScoringClient : IDisposable
+public sealed partial class ScoringClient : IScoringClient
 {
     private readonly GrpcChannel _channel;
     private readonly PredictionService.PredictionServiceClient _stub;
