@@ -1,6 +1,6 @@
 """Command-line options shared by the examples (see --help). The examples use the installed
 package (python/README.md, Install), never the checkout's python/src: run them with the Python
-of the environment the wheel is installed in, e.g. venv/bin/python python/examples/score_image.py."""
+of the environment the wheel is installed in, e.g. ~/fpgascore-venv/bin/python python/examples/score_image.py."""
 from __future__ import annotations
 
 import argparse
