@@ -21,8 +21,8 @@ EXAMPLES = REPO / "python" / "examples"
 def venv_python(tmp_path_factory):
     base = tmp_path_factory.mktemp("examples-venv")
     source = base / "python"
-    shutil.copytree(REPO / "python", source, ignore=shutil.ignore_patterns("build", "dist", "*.egg-info",
-                                                                        "__pycache__", "tests"))
+    skip = shutil.ignore_patterns("build", "dist", "*.egg-info", "__pycache__", "tests")
+    shutil.copytree(REPO / "python", source, ignore=skip)
     subprocess.run([PYTHON, "-m", "venv", "--system-site-packages", str(base / "venv")], check=True)
     python = str(base / "venv" / "bin" / "python")
     subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
