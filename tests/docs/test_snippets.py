@@ -20,6 +20,9 @@ How the blocks run (one work directory for the session, `workspace`):
   usings, nullable), a console project of its own referencing csharp/FpgaScore; all built by
   one `dotnet build`, each run in the work directory.
 - sh: `bash -e -c BLOCK` in the work directory, without PYTHONPATH (a block that needs it sets it).
+- A block that names port 50055 (the manager's default) gets a manager of its own
+  (`scripts/run-emulator manage`, process runtime) on a free port with the model `resnet50`
+  registered, and `FPGASCORE_ADMIN_TOKEN` set; the services it leaves are stopped at the end.
 - sh marked `server`: the block starts a server in the background (`... &`); it runs in its own
   copy of the work directory and process group, with 50051/50052 replaced by other free ports,
   until its port accepts connections; then the group is stopped.
@@ -40,6 +43,7 @@ from typing import Dict, List
 
 import pytest
 
+from deployment.managers import ManagerProcess
 from fpgascore_conformance.emulator import EmulatorProcess, ServerConfig
 
 from .snippets import OTHER_LANGUAGES, ROOT, Block, all_blocks
@@ -100,6 +104,22 @@ def workspace(tmp_path_factory):
     space = Workspace(tmp_path_factory.mktemp("snippets") / "work")
     yield space
     space.server.stop()
+
+
+@pytest.fixture(scope="module")
+def manager(tmp_path_factory):
+    import fpgascore
+
+    token = secrets.token_urlsafe(24)
+    process = ManagerProcess(tmp_path_factory.mktemp("manager") / "state", token).start()
+    try:
+        with fpgascore.DeploymentClient(process.address, admin_token=token) as deployments:
+            deployments.register_model("resnet50")
+        yield process
+    finally:
+        process.stop()
+        for pid in process.server_pids():
+            os.kill(pid, signal.SIGTERM)
 
 
 def outcome(block: Block, result: subprocess.CompletedProcess) -> None:
@@ -225,16 +245,20 @@ def test_the_snippet_test_sees_every_readme():
 
 @pytest.mark.parametrize("block", RUN, ids=[block.where for block in RUN])
 def test_snippet_runs(block: Block, workspace: Workspace, request):
+    code, extra = workspace.rewrite(block.code), {}
+    if "50055" in code:
+        managed = request.getfixturevalue("manager")
+        code, extra = code.replace("50055", str(managed.port)), {"FPGASCORE_ADMIN_TOKEN": managed.token}
     if block.language == "python":
-        result = subprocess.run([sys.executable, "-"], input=workspace.rewrite(block.code), cwd=workspace.dir,
-                                env=workspace.env(PYTHONPATH=str(workspace.dir / "python" / "src")),
+        result = subprocess.run([sys.executable, "-"], input=code, cwd=workspace.dir,
+                                env=workspace.env(PYTHONPATH=str(workspace.dir / "python" / "src"), **extra),
                                 capture_output=True, text=True, timeout=120)
     elif block.language == "sh" and block.marker == "server":
         run_server_block(block, workspace)
         return
     elif block.language == "sh":
-        result = subprocess.run(["bash", "-e", "-c", workspace.rewrite(block.code)], cwd=workspace.dir,
-                                env=workspace.env(), capture_output=True, text=True, timeout=300)
+        result = subprocess.run(["bash", "-e", "-c", code], cwd=workspace.dir, env=workspace.env(**extra),
+                                capture_output=True, text=True, timeout=300)
     elif block.language == "go":
         binary, log = request.getfixturevalue("go_build")[slug(block)]
         assert binary, f"{block.where}: the Go block does not build:\n{block.code}\n--- go build\n{log}"
