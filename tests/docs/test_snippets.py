@@ -25,7 +25,9 @@ How the blocks run (one work directory for the session, `workspace`):
   registered, and `FPGASCORE_ADMIN_TOKEN` set; the services it leaves are stopped at the end.
 - sh marked `server`: the block starts a server in the background (`... &`); it runs in its own
   copy of the work directory and process group, with 50051/50052 replaced by other free ports,
-  until its port accepts connections; then the group is stopped.
+  until its port accepts connections; then an image is scored there (with TLS trusting the
+  block's tls/ca.pem when it made one, and the key it exported as FPGASCORE_KEY or wrote to
+  `key`, if any), and the group is stopped.
 """
 from __future__ import annotations
 
@@ -276,6 +278,7 @@ def run_server_block(block: Block, workspace: Workspace) -> None:
     directory = checkout_like(workspace.dir.parent / slug(block))
     port, health = free_port(), free_port()
     code = block.code.replace("50051", str(port)).replace("50052", str(health))
+    code += '\nprintf %s "${FPGASCORE_KEY:-}" > .snippet-key\n'  # what the block exported, for the check below
     log = directory / "block.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(["bash", "-e", "-c", code], cwd=directory, env=base_env(), stdout=out,
@@ -290,6 +293,7 @@ def run_server_block(block: Block, workspace: Workspace) -> None:
                 pytest.fail(f"{block.where}: the server block did not open port 50051 "
                             f"(exit {process.poll()}):\n{block.code}\n--- output\n{log.read_text()}")
             time.sleep(0.1)
+        score_on_server_block(block, directory, port)
     finally:
         try:
             os.killpg(process.pid, signal.SIGTERM)
@@ -297,3 +301,22 @@ def run_server_block(block: Block, workspace: Workspace) -> None:
             pass
         process.wait(30)
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def score_on_server_block(block: Block, directory: pathlib.Path, port: int) -> None:
+    import fpgascore
+
+    ca = directory / "tls" / "ca.pem"
+    key = ""
+    for name in (".snippet-key", "key"):
+        if (directory / name).is_file() and (directory / name).read_text().strip():
+            key = (directory / name).read_text().strip()
+            break
+    options = {"use_ssl": True, "root_certificates": str(ca)} if ca.is_file() else {}
+    try:
+        with fpgascore.PredictionClient("localhost", port, access_token=key or None, **options) as client:
+            scores = client.score_image(str(ROOT / "conformance" / "testdata" / "images" / "gradient.jpg"))
+    except fpgascore.ScoringError as error:
+        pytest.fail(f"{block.where}: the server the block started does not score an image "
+                    f"({'TLS' if options else 'plaintext'}, {'a' if key else 'no'} key): {error}")
+    assert fpgascore.top_k(scores, 1)[0].class_id == 139, block.where
