@@ -18,7 +18,7 @@ public class DocumentedSnippetTests
         bool useSSL = true;
         int port = server.Port;
 
-        // The documented snippet, verbatim but for the port and the key.
+        // The service documentation's original snippet, verbatim but for the port and the key.
         var client = new ScoringClient(host, port, useSSL, Servers.PrimaryKey);
         float[,] result;
         using (var content = File.OpenRead(image))
@@ -52,7 +52,7 @@ public class DocumentedSnippetTests
         string host = "localhost", key = Servers.PrimaryKey;
         var output = new StringWriter();
 
-        // The snippet of FpgaScore/README.md, verbatim but for the port and the console.
+        // The snippet of FpgaScore/README.md (tests/docs/test_snippets.py runs it as written), here with the host's key and a console of its own.
         using var client = new ScoringClient(new ScoringClientOptions { Host = host, Port = server.Port, UseSsl = true, AccessToken = key });
         ModelMetadata model = await client.GetModelMetadataAsync(deadline: DateTime.UtcNow.AddSeconds(3));
         output.WriteLine($"{model.ModelName} version {model.Version?.ToString() ?? "?"}, signature {model.SignatureName}");

@@ -1,13 +1,10 @@
-"""Command-line options shared by the examples (run them from the repo root, see --help)."""
+"""Command-line options shared by the examples (see --help). The examples use the installed
+package (python/README.md, Install), never the checkout's python/src: run them with the Python
+of the environment the wheel is installed in, e.g. ~/fpgascore-venv/bin/python python/examples/score_image.py."""
 from __future__ import annotations
 
 import argparse
 import os
-import sys
-from pathlib import Path
-
-# Run from a checkout without installing: make python/src importable.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 
 def parser(description: str) -> argparse.ArgumentParser:

@@ -1,6 +1,6 @@
 """Scores images concurrently with the asyncio client on one channel.
 
-    /usr/bin/python3 python/examples/score_async.py --port 50051 a.jpg b.png
+    ~/fpgascore-venv/bin/python python/examples/score_async.py --port 50051 a.jpg b.png
 """
 import asyncio
 

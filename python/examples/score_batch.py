@@ -1,6 +1,6 @@
 """Scores several images in one call (score_images → [N, 1000]) and reports errors by type.
 
-    /usr/bin/python3 python/examples/score_batch.py --port 50051 a.jpg b.png c.jpg
+    ~/fpgascore-venv/bin/python python/examples/score_batch.py --port 50051 a.jpg b.png c.jpg
 """
 import sys
 

@@ -1,6 +1,6 @@
 """Scores one image and prints the top-5 classes: the service documentation's snippet.
 
-    FPGASCORE_KEY=... /usr/bin/python3 python/examples/score_image.py --host H --port P --ssl cat.jpg
+    FPGASCORE_KEY=... ~/fpgascore-venv/bin/python python/examples/score_image.py --host H --port P --ssl cat.jpg
 """
 from _common import client_options, parser
 

@@ -1,6 +1,6 @@
 """Scores preprocessed float images ([N,224,224,3]) with score_numpy_array.
 
-    /usr/bin/python3 python/examples/score_numpy.py --port 50051 a.jpg
+    ~/fpgascore-venv/bin/python python/examples/score_numpy.py --port 50051 a.jpg
 Preprocessing here is a plain resize to 224x224 and scaling to [0, 1] with Pillow.
 """
 import numpy as np

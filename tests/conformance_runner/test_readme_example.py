@@ -1,4 +1,4 @@
-"""conformance/README.md's example driver runs: the block after the example-driver marker is
+"""conformance/README.md's example driver runs: the block after its `snippet: run-by` marker is
 saved as driver.py in a directory outside the repository and run through the runner."""
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ import re
 from .conftest import PYTHON, REPO, run_conformance
 
 README = REPO / "conformance" / "README.md"
+MARKER = "<!-- snippet: run-by tests/conformance_runner/test_readme_example.py -->"  # tests/docs/test_snippets.py
 CASES = ["image-*", "batch-*", "tls-*", "auth-primary", "auth-bearer", "auth-failover", "auth-plaintext-refused*",
          "key-unsendable-refused", "retry-unavailable-then-ok@*", "bad-corrupt-jpeg@plaintext"]
 
 
 def example_driver() -> str:
-    match = re.search(r"<!-- example-driver[^>]*-->\n```python\n(.*?)\n```\n", README.read_text(), re.S)
-    assert match, "conformance/README.md lost its example-driver block"
+    match = re.search(re.escape(MARKER) + r"\n```python\n(.*?)\n```\n", README.read_text(), re.S)
+    assert match, f"conformance/README.md lost its example driver block (after {MARKER})"
     return match.group(1) + "\n"
 
 
