@@ -64,7 +64,8 @@ def _build_go(directory: pathlib.Path) -> List[str]:
     if not (ROOT / "scripts" / "go-env.sh").exists() or shutil.which("bash") is None:
         pytest.skip("no scripts/go-env.sh")
     binary = directory / "fpgascore"
-    build = subprocess.run(["bash", "-c", f'source scripts/go-env.sh && cd go && go build -o "{binary}" ./cmd/fpgascore'],
+    script = f'source scripts/go-env.sh && cd go && go build -o "{binary}" ./cmd/fpgascore'
+    build = subprocess.run(["bash", "-c", script],
                            cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert build.returncode == 0, f"go build failed:\n{build.stdout}\n{build.stderr}"
     return [str(binary)]
@@ -172,7 +173,8 @@ def test_a_key_without_tls_is_a_usage_error_naming_the_flags(clis, plain_server)
     for result in results.values():
         assert KEY not in result.stdout + result.stderr
     # With the allow flag the key goes out (the plaintext server does not need one): exit 0.
-    expect(run_all(clis, "score", "--port", str(plain_server.port), "--key-env", KEY_VAR, "--allow-insecure-key", IMAGE), 0)
+    expect(run_all(clis, "score", "--port", str(plain_server.port), "--key-env", KEY_VAR, "--allow-insecure-key",
+                   IMAGE), 0)
 
 
 # -- help and version: stdout, exit 0 --------------------------------------------------------
@@ -225,13 +227,14 @@ def test_a_wrong_key_exits_1_with_the_error_in_the_json(clis, tls_server, tls):
         assert [entry["image"] for entry in document["results"]] == [IMAGE, SECOND], language
         for entry in document["results"]:
             assert set(entry) == {"image", "error"} and set(entry["error"]) == {"code", "message", "request_id"}
-            assert entry["error"]["code"] == "UNAUTHENTICATED" and re.fullmatch("[0-9a-f]{32}", entry["error"]["request_id"])
+            assert entry["error"]["code"] == "UNAUTHENTICATED"
+            assert re.fullmatch("[0-9a-f]{32}", entry["error"]["request_id"])
         assert KEY not in result.stdout + result.stderr
 
 
 def test_an_untrusted_certificate_exits_1_without_grpc_core_log_lines(clis, tls_server, tls):
-    results = run_all(clis, "score", "--host", "localhost", "--port", str(tls_server.port), "--ca", str(tls.untrusted_ca),
-                      "--retries", "1", IMAGE)
+    results = run_all(clis, "score", "--host", "localhost", "--port", str(tls_server.port),
+                      "--ca", str(tls.untrusted_ca), "--retries", "1", IMAGE)
     expect(results, 1)
     for language, result in results.items():
         assert "Handshake failed" not in result.stderr and "ssl_transport_security" not in result.stderr, \
