@@ -266,7 +266,7 @@ def test_flags_after_the_image_paths(clis, plain_server):
         document = json.loads(result.stdout)
         assert [entry["image"] for entry in document["results"]] == [IMAGE, SECOND], language
         assert [len(entry["top_k"]) for entry in document["results"]] == [3, 3], language
-    results = run_all(clis, "score", "--port", str(plain_server.port), IMAGE, "--top-k", "2")
+    results = run_all(clis, "score", f"--port={plain_server.port}", IMAGE, "--top-k=2")
     expect(results, 0)
     for language, result in results.items():
         assert len(result.stdout.splitlines()) == 3, f"{language}\n{explain(results)}"

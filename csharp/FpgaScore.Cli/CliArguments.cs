@@ -78,6 +78,7 @@ internal sealed class CliArguments
     /// <summary>Parses the arguments after the command name; throws <see cref="ArgumentException"/> on a bad one.</summary>
     public static CliArguments Parse(IReadOnlyList<string> args)
     {
+        args = SplitInlineValues(args);
         var parsed = new CliArguments();
         for (int i = 0; i < args.Count; i++)
         {
@@ -117,6 +118,28 @@ internal sealed class CliArguments
         }
         if (parsed.Images.Count == 0) throw new ArgumentException("no image given (IMG...)");
         return parsed;
+    }
+
+    /// <summary><paramref name="args"/> with each <c>--flag=VALUE</c> before <c>--</c> as <c>--flag VALUE</c>, as the
+    /// Python and Go commands take it.</summary>
+    private static List<string> SplitInlineValues(IReadOnlyList<string> args)
+    {
+        var split = new List<string>();
+        for (int i = 0; i < args.Count; i++)
+        {
+            var arg = args[i];
+            if (arg == "--")
+            {
+                split.AddRange(args.Skip(i));
+                break;
+            }
+            var equals = arg.IndexOf('=', StringComparison.Ordinal);
+            if (arg.StartsWith("--", StringComparison.Ordinal) && equals > 2)
+                split.AddRange([arg[..equals], arg[(equals + 1)..]]);
+            else
+                split.Add(arg);
+        }
+        return split;
     }
 
     private static int ParseInt(string text, string option) =>

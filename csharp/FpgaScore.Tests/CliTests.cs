@@ -34,6 +34,9 @@ public class CliTests
         foreach (var timeout in new[] { "0", "-1", "NaN", "Infinity", "10s" })
             Assert.Throws<ArgumentException>(() => CliArguments.Parse(["--timeout", timeout, "a.jpg"]));
         Assert.Throws<ArgumentException>(() => CliArguments.Parse(["-x", "a.jpg"]));
+        var inline = CliArguments.Parse(["--timeout=2.5", "--top-k=2", "a.jpg", "--", "--x=y"]);
+        Assert.Equal((2.5, 2), (inline.TimeoutSeconds, inline.Top));
+        Assert.Equal(["a.jpg", "--x=y"], inline.Images);
         Assert.True(CliArguments.Parse(["--help"]).Help);
         Assert.True(CliArguments.Parse(["--version"]).Version);
     }
