@@ -28,25 +28,30 @@ internal static class Output
         return text.ToString();
     }
 
-    /// <summary>The JSON document: <c>request_id</c> (the first call's), <c>results</c> (each with its call's
-    /// <c>request_id</c>); after a failed call also <c>error</c> and <c>not_scored</c>.</summary>
-    public static string Json(IReadOnlyList<Scored> results, IReadOnlyList<string>? notScored = null, ScoringException? error = null)
+    /// <summary>An image that was not scored: the error of its call (or of reading it).</summary>
+    public sealed record Failed(string Image, string Code, string Message, string RequestId);
+
+    /// <summary>The JSON document, as the Python and Go commands print it: <c>results</c>, in the order of the
+    /// command line, each scored image (<c>image</c>, <c>request_id</c> of its call, <c>top_k</c>) then each image
+    /// of the failed call (<c>image</c>, <c>error</c>: <c>code</c>, <c>message</c>, <c>request_id</c>), and
+    /// <c>not_scored</c>, the images after.</summary>
+    public static string Json(IReadOnlyList<Scored> results, IReadOnlyList<Failed>? failed = null, IReadOnlyList<string>? notScored = null)
     {
+        var entries = results.Select(r => (object)new
+        {
+            image = r.Image,
+            request_id = r.RequestId,
+            top_k = r.Top.Select(p => new { class_id = p.ClassId, label = p.Label, score = p.Score }),
+        }).Concat((failed ?? []).Select(f => (object)new
+        {
+            image = f.Image,
+            error = new { code = f.Code, message = Bounded(f.Message), request_id = f.RequestId },
+        }));
         var document = new Dictionary<string, object?>
         {
-            ["request_id"] = results.Count > 0 ? results[0].RequestId : "",
-            ["results"] = results.Select(r => new
-            {
-                image = r.Image,
-                top_k = r.Top.Select(p => new { class_id = p.ClassId, label = p.Label, score = p.Score }),
-                request_id = r.RequestId,
-            }),
+            ["results"] = entries.ToList(),
+            ["not_scored"] = notScored ?? [],
         };
-        if (error is not null)
-        {
-            document["error"] = new { code = CodeName(error.StatusCode), message = Bounded(error.Details), request_id = error.RequestId };
-            document["not_scored"] = notScored ?? [];
-        }
         return JsonSerializer.Serialize(document, s_indented) + "\n";
     }
 

@@ -1,9 +1,14 @@
 using FpgaScore.Cli;
 
-if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+if (args.Length == 0)
+{
+    Console.Error.WriteLine($"fpgascore: no command given\n{CliArguments.Usage}");
+    return 2;
+}
+if (args[0] is "-h" or "--help" or "help")
 {
     Console.WriteLine(CliArguments.Usage);
-    return args.Length == 0 ? 2 : 0;
+    return 0;
 }
 if (args[0] is "--version" or "-V" or "version")
 {
@@ -24,5 +29,15 @@ catch (ArgumentException e)
 {
     Console.Error.WriteLine($"fpgascore: {e.Message}\n{CliArguments.Usage}");
     return 2;
+}
+if (parsed.Help)
+{
+    Console.WriteLine(CliArguments.Usage);
+    return 0;
+}
+if (parsed.Version)
+{
+    Console.WriteLine(CliArguments.VersionLine);
+    return 0;
 }
 return await ScoreCommand.RunAsync(parsed, Console.Out, Console.Error);

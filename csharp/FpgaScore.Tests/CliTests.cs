@@ -24,6 +24,57 @@ public class CliTests
         Assert.Equal(8, args.BatchSize);
         Assert.Equal(3, CliArguments.Parse(["--batch-size", "3", "a.jpg"]).BatchSize);
         Assert.Throws<ArgumentException>(() => CliArguments.Parse(["--batch-size", "0", "a.jpg"]));
+        // Flags after the image paths; --top-k as --top; the timeout in seconds, a decimal, positive.
+        var after = CliArguments.Parse(["a.jpg", "--top-k", "3", "b.jpg", "--timeout", "0.001", "--server-name", "n"]);
+        Assert.Equal(["a.jpg", "b.jpg"], after.Images);
+        Assert.Equal(3, after.Top);
+        Assert.Equal(0.001, after.TimeoutSeconds);
+        Assert.True(after.Ssl);
+        Assert.Equal("127.0.0.1", after.Host);
+        foreach (var timeout in new[] { "0", "-1", "NaN", "Infinity", "10s" })
+            Assert.Throws<ArgumentException>(() => CliArguments.Parse(["--timeout", timeout, "a.jpg"]));
+        Assert.Throws<ArgumentException>(() => CliArguments.Parse(["-x", "a.jpg"]));
+        var inline = CliArguments.Parse(["--timeout=2.5", "--top-k=2", "a.jpg", "--", "--x=y"]);
+        Assert.Equal((2.5, 2), (inline.TimeoutSeconds, inline.Top));
+        Assert.Equal(["a.jpg", "--x=y"], inline.Images);
+        Assert.True(CliArguments.Parse(["--help"]).Help);
+        Assert.True(CliArguments.Parse(["--version"]).Version);
+    }
+
+    [Fact]
+    public async Task AKeyWithoutTlsIsAUsageErrorNamingTheFlags()
+    {
+        var variable = "FPGASCORE_CLI_TEST_KEY_" + Guid.NewGuid().ToString("N")[..6];
+        Environment.SetEnvironmentVariable(variable, "k");
+        try
+        {
+            var stderr = new StringWriter();
+            var code = await ScoreCommand.RunAsync(CliArguments.Parse(["--port", "1", "--key-env", variable, "a.jpg"]), new StringWriter(), stderr);
+            Assert.Equal(2, code);
+            Assert.Contains("--allow-insecure-key", stderr.ToString());
+            Assert.Contains("--ssl", stderr.ToString());
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(variable, null);
+        }
+    }
+
+    [Fact]
+    public async Task AMissingImageIsAnInputFailure()
+    {
+        var server = await Servers.GetAsync(ServerKind.Plain);
+        var image = RepoPaths.Image("gradient.jpg");
+        var missing = Path.Combine(RunDirectory.Path, "missing-" + Guid.NewGuid().ToString("N")[..8] + ".jpg");
+        var (code, stdout, stderr) = await RunAsync(server, ["--json", image, missing, image]);
+        Assert.Equal(1, code);
+        Assert.Contains("no such file", stderr);
+        using var json = JsonDocument.Parse(stdout);
+        var results = json.RootElement.GetProperty("results");
+        Assert.Equal(1, results.GetArrayLength());
+        Assert.Equal(missing, results[0].GetProperty("image").GetString());
+        Assert.Equal("INVALID_ARGUMENT", results[0].GetProperty("error").GetProperty("code").GetString());
+        Assert.Equal(2, json.RootElement.GetProperty("not_scored").GetArrayLength());
     }
 
     [Fact]
@@ -77,7 +128,7 @@ public class CliTests
         Assert.Equal(files, results.Select(r => r.GetProperty("image").GetString()));
         Assert.Equal(files.Select(GoldenTop1), results.Select(r => r.GetProperty("top_k")[0].GetProperty("class_id").GetInt32()));
         Assert.Equal(5, results.Select(r => r.GetProperty("request_id").GetString()).Distinct().Count());
-        Assert.Equal(results[0].GetProperty("request_id").GetString(), json.RootElement.GetProperty("request_id").GetString());
+        Assert.Equal(0, json.RootElement.GetProperty("not_scored").GetArrayLength());
 
         (code, stdout, stderr) = await RunAsync(server, ["--batch-size", "7", "--top", "1", .. files]);
         Assert.True(code == 0, stderr);
@@ -97,9 +148,10 @@ public class CliTests
         Assert.Contains("at most 32 per request", stderr);
         Assert.Contains("the server refused 40 images in one call: lower --batch-size (it is 40)", stderr);
         using var json = JsonDocument.Parse(stdout);
-        Assert.Equal("INVALID_ARGUMENT", json.RootElement.GetProperty("error").GetProperty("code").GetString());
-        Assert.Equal(0, json.RootElement.GetProperty("results").GetArrayLength());
-        Assert.Equal(files, json.RootElement.GetProperty("not_scored").EnumerateArray().Select(e => e.GetString()));
+        var results = json.RootElement.GetProperty("results").EnumerateArray().ToList();
+        Assert.Equal(files, results.Select(r => r.GetProperty("image").GetString()));
+        Assert.All(results, r => Assert.Equal("INVALID_ARGUMENT", r.GetProperty("error").GetProperty("code").GetString()));
+        Assert.Equal(0, json.RootElement.GetProperty("not_scored").GetArrayLength());
     }
 
     [Fact]
@@ -110,13 +162,16 @@ public class CliTests
         var (code, stdout, stderr) = await RunAsync(server, ["--batch-size", "5", "--top", "1", .. files]);
         Assert.Equal(1, code);
         Assert.Equal(files.Take(10), stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where((_, i) => i % 2 == 0));
-        Assert.Contains("InvalidArgument", stderr);
+        Assert.Contains("INVALID_ARGUMENT", stderr);
         Assert.Contains($"10 of 20 images scored; not scored: {files[10]} and the 9 after it", stderr);
         Assert.DoesNotContain("lower --batch-size", stderr);
         (code, stdout, _) = await RunAsync(server, ["--batch-size", "5", "--json", .. files]);
         using var json = JsonDocument.Parse(stdout);
-        Assert.Equal(files.Take(10), json.RootElement.GetProperty("results").EnumerateArray().Select(r => r.GetProperty("image").GetString()));
-        Assert.Equal(files.Skip(10), json.RootElement.GetProperty("not_scored").EnumerateArray().Select(e => e.GetString()));
+        var entries = json.RootElement.GetProperty("results").EnumerateArray().ToList();
+        Assert.Equal(files.Take(15), entries.Select(r => r.GetProperty("image").GetString()));
+        Assert.All(entries.Take(10), r => Assert.True(r.TryGetProperty("top_k", out _)));
+        Assert.All(entries.Skip(10), r => Assert.Equal("INVALID_ARGUMENT", r.GetProperty("error").GetProperty("code").GetString()));
+        Assert.Equal(files.Skip(15), json.RootElement.GetProperty("not_scored").EnumerateArray().Select(e => e.GetString()));
     }
 
     [Fact]
@@ -127,7 +182,7 @@ public class CliTests
         var (code, stdout, stderr) = await RunAsync(server, [image, image], new Grpc.Core.Metadata { { "x-conformance-scores", "nan@1,3" } });
         Assert.Equal(1, code);
         Assert.Equal("", stdout);
-        Assert.Contains("Internal", stderr);
+        Assert.Contains("INTERNAL", stderr);
         Assert.Contains("(NaN) at image 1, class 3", stderr);
     }
 
@@ -162,8 +217,8 @@ public class CliTests
             ]), stdout, new StringWriter());
             Assert.Equal(0, code);
             using var json = JsonDocument.Parse(stdout.ToString());
-            Assert.Matches("^[0-9a-f]{32}$", json.RootElement.GetProperty("request_id").GetString());
             var results = json.RootElement.GetProperty("results");
+            Assert.Matches("^[0-9a-f]{32}$", results[0].GetProperty("request_id").GetString());
             Assert.Equal(2, results.GetArrayLength());
             Assert.Equal(5, results[1].GetProperty("top_k").GetArrayLength());
             Assert.Equal(Golden.Top1("rings.jpg"), results[1].GetProperty("top_k")[0].GetProperty("class_id").GetInt32());
@@ -182,7 +237,7 @@ public class CliTests
         var code = await ScoreCommand.RunAsync(CliArguments.Parse(
             ["--host", "127.0.0.1", "--port", server.Port.ToString(), RepoPaths.Image("corrupt.jpg")]), new StringWriter(), stderr);
         Assert.Equal(1, code);
-        Assert.Contains("InvalidArgument", stderr.ToString());
+        Assert.Contains("INVALID_ARGUMENT", stderr.ToString());
         Assert.Contains("request-id", stderr.ToString());
     }
 }

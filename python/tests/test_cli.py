@@ -56,10 +56,14 @@ def test_cli_errors(tls_server, pki, keys, plain_server):
     result = run("score", "--port", str(tls_server.port), "--ssl", "--ca", str(pki.ca), "--key-env", "MY_KEY",
                  "--json", str(IMAGES / "gradient.jpg"), env_extra={"MY_KEY": "wrong-" + keys["primary"]})
     assert result.returncode == 1 and "UNAUTHENTICATED" in result.stderr
-    assert json.loads(result.stdout)["error"]["code"] == "UNAUTHENTICATED" and keys["primary"] not in result.stderr
+    assert json.loads(result.stdout)["results"][0]["error"]["code"] == "UNAUTHENTICATED"
+    assert keys["primary"] not in result.stderr
     result = run("score", "--port", str(plain_server.port), "--key-env", "MY_KEY", str(IMAGES / "gradient.jpg"),
-                 env_extra={"MY_KEY": "k"})
-    assert result.returncode == 1 and "FAILED_PRECONDITION" in result.stderr
+                 env_extra={"MY_KEY": "k"})  # a key without TLS: a usage error naming the flags
+    assert result.returncode == 2 and "--allow-insecure-key" in result.stderr and "--ssl" in result.stderr
+    result = run("score", "--port", str(plain_server.port), "--json", str(IMAGES / "missing.jpg"))
+    assert result.returncode == 1 and "no such file" in result.stderr
+    assert json.loads(result.stdout)["results"][0]["error"]["code"] == "INVALID_ARGUMENT"
     result = run("score", "--port", str(plain_server.port), "--key-env", "UNSET_VARIABLE_X", "a.jpg")
     assert result.returncode == 2 and "UNSET_VARIABLE_X" in result.stderr
     result = run("score", "--port", str(plain_server.port), str(IMAGES / "corrupt.jpg"))
@@ -73,6 +77,14 @@ def test_cli_in_process(plain_server, capsys):
     from fpgascore.cli import main
     assert main(["score", "--port", str(plain_server.port), "--top", "2", str(IMAGES / "gradient.jpg")]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 3
+    # Flags after the image paths; --top-k as --top; --timeout in seconds, a decimal.
+    image = str(IMAGES / "gradient.jpg")
+    assert main(["score", image, "--top-k", "1", image, "--port", str(plain_server.port), "--timeout", "2.5"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 4
+    for timeout in ("0", "-1", "nan", "10s"):
+        with pytest.raises(SystemExit) as exited:
+            main(["score", "--port", str(plain_server.port), "--timeout", timeout, image])
+        assert exited.value.code == 2
 
 
 # -- batches ------------------------------------------------------------------------------
@@ -114,8 +126,9 @@ def test_cli_a_batch_the_server_refuses_as_too_large_says_lower_batch_size(plain
     assert "at most 32 per request" in result.stderr  # the server's message, with its limit
     assert "the server refused 40 images in one call: lower --batch-size (it is 40)" in result.stderr
     document = json.loads(result.stdout)
-    assert document["error"]["code"] == "INVALID_ARGUMENT" and document["error"]["request_id"]
-    assert document["results"] == [] and document["not_scored"] == images
+    assert document["results"][0]["error"]["request_id"]
+    assert [r["image"] for r in document["results"]] == images and document["not_scored"] == []
+    assert {r["error"]["code"] for r in document["results"]} == {"INVALID_ARGUMENT"}
 
 
 def test_cli_a_failed_batch_ends_the_run_and_says_what_was_not_scored(plain_server, tmp_path):
@@ -128,7 +141,9 @@ def test_cli_a_failed_batch_ends_the_run_and_says_what_was_not_scored(plain_serv
     assert "lower --batch-size" not in result.stderr
     result = run("score", "--port", str(plain_server.port), "--batch-size", "5", "--json", *images)
     document = json.loads(result.stdout)
-    assert [r["image"] for r in document["results"]] == images[:10] and document["not_scored"] == images[10:]
+    assert [r["image"] for r in document["results"]] == images[:15] and document["not_scored"] == images[15:]
+    assert all("top_k" in r and r["request_id"] for r in document["results"][:10])
+    assert {r["error"]["code"] for r in document["results"][10:]} == {"INVALID_ARGUMENT"}
 
 
 def test_cli_batch_size_must_be_positive(plain_server):

@@ -115,14 +115,19 @@ func TestEmulatorFortyImagesInBatchesInOrder(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	var results []imageResult
-	if err := json.Unmarshal([]byte(out), &results); err != nil || len(results) != 40 {
-		t.Fatalf("%d results, %v", len(results), err)
+	var doc document
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || len(doc.Results) != 40 {
+		t.Fatalf("%d results, %v", len(doc.Results), err)
 	}
-	for i, r := range results {
-		if r.File != files[i] || r.Predictions[0].ClassID != goldenTop1(t, files[i]) {
-			t.Fatalf("result %d: %s class %d, want %s class %d", i, r.File, r.Predictions[0].ClassID, files[i], goldenTop1(t, files[i]))
+	requestIDs := map[string]bool{}
+	for i, r := range doc.Results {
+		if r.Image != files[i] || r.TopK[0].ClassID != goldenTop1(t, files[i]) || r.RequestID == nil || *r.RequestID == "" {
+			t.Fatalf("result %d: %s class %d, want %s class %d", i, r.Image, r.TopK[0].ClassID, files[i], goldenTop1(t, files[i]))
 		}
+		requestIDs[*r.RequestID] = true
+	}
+	if len(requestIDs) != 5 {
+		t.Fatalf("%d request ids, want 5 (one per call)", len(requestIDs))
 	}
 	code, out, errOut = runCLI(append([]string{"-port", port, "--batch-size", "7", "-top", "1"}, files...)...)
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
@@ -141,11 +146,13 @@ func TestEmulatorBatchTooLargeSaysLowerBatchSize(t *testing.T) {
 	port := referenceServer(t)
 	files := manyImages(t, 40, -1)
 	code, out, errOut := runCLI(append([]string{"-port", port, "-batch-size", "40", "-json"}, files...)...)
-	if code != 1 || strings.TrimSpace(out) != "[]" {
+	var doc document
+	if err := json.Unmarshal([]byte(out), &doc); code != 1 || err != nil || len(doc.Results) != 40 || doc.Results[0].Error == nil ||
+		doc.Results[0].Error.Code != "INVALID_ARGUMENT" || doc.Results[0].Error.RequestID == "" || len(doc.NotScored) != 0 {
 		t.Fatalf("exit %d, stdout %q", code, out)
 	}
 	for _, want := range []string{"INVALID_ARGUMENT", "at most 32 per request", "request_id=",
-		"the server refused 40 images in one call: lower -batch-size (it is 40)"} {
+		"the server refused 40 images in one call: lower --batch-size (it is 40)"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)
 		}
@@ -161,12 +168,13 @@ func TestEmulatorFailedBatchEndsTheRunAndSaysWhatWasNotScored(t *testing.T) {
 		t.Fatalf("exit %d, stdout:\n%s", code, out)
 	}
 	want := fmt.Sprintf("10 of 20 images scored; not scored: %s and the 9 after it", files[10])
-	if !strings.Contains(errOut, "INVALID_ARGUMENT") || !strings.Contains(errOut, want) || strings.Contains(errOut, "lower -batch-size") {
+	if !strings.Contains(errOut, "INVALID_ARGUMENT") || !strings.Contains(errOut, want) || strings.Contains(errOut, "lower --batch-size") {
 		t.Fatalf("stderr:\n%s", errOut)
 	}
 	code, out, _ = runCLI(append([]string{"-port", port, "-batch-size", "5", "-json"}, files...)...)
-	var results []imageResult
-	if err := json.Unmarshal([]byte(out), &results); code != 1 || err != nil || len(results) != 10 || results[9].File != files[9] {
-		t.Fatalf("exit %d, %d results (%v)", code, len(results), err)
+	var doc document
+	if err := json.Unmarshal([]byte(out), &doc); code != 1 || err != nil || len(doc.Results) != 15 || doc.Results[9].Image != files[9] ||
+		doc.Results[10].Error == nil || doc.Results[14].Image != files[14] || len(doc.NotScored) != 5 || doc.NotScored[0] != files[15] {
+		t.Fatalf("exit %d, %d results (%v)", code, len(doc.Results), err)
 	}
 }

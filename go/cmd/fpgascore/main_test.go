@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"math"
 	"net"
 	"os"
@@ -79,16 +80,28 @@ func TestScore(t *testing.T) {
 	if code := run([]string{"score", "-port", port, "-json", "-top", "2", img}, &out, &errOut, env); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
-	var results []imageResult
-	if err := json.Unmarshal(out.Bytes(), &results); err != nil || len(results) != 1 || len(results[0].Predictions) != 2 ||
-		results[0].Predictions[0].Label != "goldfish" {
+	var doc document
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil || len(doc.Results) != 1 || len(doc.Results[0].TopK) != 2 ||
+		doc.Results[0].TopK[0].Label != "goldfish" || doc.NotScored == nil {
 		t.Fatalf("json %s: %v", out.String(), err)
 	}
 
-	// A key over plaintext is refused; the key never shows.
+	// Flags after the image paths, --flag as -flag, the timeout in seconds (a decimal).
+	out.Reset()
+	if code := run([]string{"score", img, "--port", port, "--top-k", "1", "--timeout", "2.5", img, "-top", "3"}, &out, &errOut, env); code != 0 ||
+		strings.Count(out.String(), img) != 2 || !strings.Contains(out.String(), "3. ") {
+		t.Fatalf("exit %d: %s / %s", code, out.String(), errOut.String())
+	}
+	files, err := parseInterspersed(flag.NewFlagSet("x", flag.ContinueOnError), []string{"a", "--", "-b", "c"})
+	if err != nil || strings.Join(files, " ") != "a -b c" {
+		t.Fatalf("after --: %q, %v", files, err)
+	}
+
+	// A key over plaintext is refused, naming the flags; the key never shows.
 	errOut.Reset()
 	if code := run([]string{"score", "-port", port, "-key-env", "FPGASCORE_KEY", img}, &out, &errOut, env); code != 2 ||
-		!strings.Contains(errOut.String(), "FAILED_PRECONDITION") || strings.Contains(errOut.String(), "s3cret") {
+		!strings.Contains(errOut.String(), "--allow-insecure-key") || !strings.Contains(errOut.String(), "--ssl") ||
+		strings.Contains(errOut.String(), "s3cret") {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
 	if code := run([]string{"score", "-port", port, "-key-env", "FPGASCORE_KEY", "-allow-insecure-key", img}, &out, &errOut, env); code != 0 {
@@ -97,13 +110,24 @@ func TestScore(t *testing.T) {
 	if code := run([]string{"score", "-port", port, "-key-env", "UNSET", img}, &out, &errOut, env); code != 2 {
 		t.Fatalf("unset key env: exit %d", code)
 	}
-	for _, args := range [][]string{nil, {"score"}, {"dance"}, {"score", "-nope"}, {"score", "-port", port, "-batch-size", "0", img}} {
+	for _, args := range [][]string{nil, {"score"}, {"dance"}, {"score", "-nope"}, {"score", "-port", port, "-batch-size", "0", img},
+		{"score", "-port", port, "-timeout", "0", img}, {"score", "-port", port, "-timeout", "-1", img}, {"score", "-port", port, "-timeout", "10s", img}} {
 		if code := run(args, &out, &errOut, env); code != 2 {
 			t.Fatalf("%v: exit %d", args, code)
 		}
 	}
 	if code := run([]string{"score", "-port", "1", img}, &out, &errOut, env); code != 1 {
 		t.Fatalf("no server: exit %d", code)
+	}
+	// A missing image is an input failure (1), in the JSON document too.
+	out.Reset()
+	missing := filepath.Join(t.TempDir(), "missing.jpg")
+	if code := run([]string{"score", "-port", port, "-json", img, missing, img}, &out, &errOut, env); code != 1 {
+		t.Fatalf("missing image: exit %d", code)
+	}
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil || len(doc.Results) != 1 || doc.Results[0].Image != missing ||
+		doc.Results[0].Error == nil || doc.Results[0].Error.Code != "INVALID_ARGUMENT" || len(doc.NotScored) != 2 {
+		t.Fatalf("missing image: %s (%v)", out.String(), err)
 	}
 }
 
@@ -126,10 +150,16 @@ func TestVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "fpgascore " + strings.TrimSpace(string(raw)) + "\n"
-	for _, flag := range []string{"-version", "--version"} {
+	for _, args := range [][]string{{"-version"}, {"--version"}, {"score", "--version"}} {
 		var stdout, stderr bytes.Buffer
-		if code := run([]string{flag}, &stdout, &stderr, func(string) string { return "" }); code != 0 || stdout.String() != want || stderr.Len() != 0 {
-			t.Errorf("%s: exit %d, stdout %q (want %q), stderr %q", flag, code, stdout.String(), want, stderr.String())
+		if code := run(args, &stdout, &stderr, func(string) string { return "" }); code != 0 || stdout.String() != want || stderr.Len() != 0 {
+			t.Errorf("%v: exit %d, stdout %q (want %q), stderr %q", args, code, stdout.String(), want, stderr.String())
+		}
+	}
+	for _, args := range [][]string{{"--help"}, {"score", "--help"}, {"score", "-h"}} {
+		var stdout, stderr bytes.Buffer
+		if code := run(args, &stdout, &stderr, func(string) string { return "" }); code != 0 || !strings.Contains(stdout.String(), "usage: fpgascore score") || stderr.Len() != 0 {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, stdout.String(), stderr.String())
 		}
 	}
 }
