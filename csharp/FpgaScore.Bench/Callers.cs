@@ -80,7 +80,7 @@ internal sealed class ClientCaller : ICaller
             UseSsl = o.Tls,
             RootCertificatesFile = o.Ca,
             AccessToken = o.Key,
-            RetryPolicy = RetryPolicy.Disabled,
+            RetryPolicy = RetryPolicy.NoRetries,
         });
         _rows = payload.Rows;
         _request = payload.Kind switch

@@ -59,7 +59,7 @@ public class AuthTests
         {
             o.AccessToken = "revoked-old-key";
             o.SecondaryAccessToken = Servers.SecondaryKey;
-            o.RetryPolicy = RetryPolicy.Disabled; // the repeat with the other key is not a retry
+            o.RetryPolicy = RetryPolicy.NoRetries; // the repeat with the other key is not a retry
         });
         var first = await ScoreAsync(client, Clients.NewCase("failover-1"));
         Assert.Equal(2, first.Attempts);
@@ -79,7 +79,7 @@ public class AuthTests
         {
             o.AccessToken = Servers.PrimaryKey;
             o.SecondaryAccessToken = Servers.SecondaryKey;
-            o.RetryPolicy = RetryPolicy.Disabled;
+            o.RetryPolicy = RetryPolicy.NoRetries;
         });
         // A starts on the primary and is slow; B fails over to the secondary while A is in flight.
         var slow = client.ScoreWithDetailsAsync<float[]>(new ImageRequest(Clients.ImageBytes()),

@@ -10,7 +10,7 @@ public class BackpressureTests
     public async Task AFullQueueIsResourceExhaustedWithPushback()
     {
         var server = await Servers.GetAsync(ServerKind.Busy);
-        using var client = Clients.For(server, o => o.RetryPolicy = RetryPolicy.Disabled);
+        using var client = Clients.For(server, o => o.RetryPolicy = RetryPolicy.NoRetries);
         var request = new ImageRequest(Clients.ImageBytes());
         var outcomes = await Task.WhenAll(Enumerable.Range(0, 6).Select(async _ =>
         {

@@ -82,7 +82,7 @@ public class ModelMetadataTests
         {
             o.AccessToken = "revoked-old-key";
             o.SecondaryAccessToken = Servers.SecondaryKey;
-            o.RetryPolicy = RetryPolicy.Disabled;
+            o.RetryPolicy = RetryPolicy.NoRetries;
         });
         var caseId = Clients.NewCase("metadata-failover");
         AssertServedSignature(await client.GetModelMetadataAsync(Clients.Case(caseId)));

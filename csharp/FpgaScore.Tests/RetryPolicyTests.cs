@@ -13,7 +13,7 @@ public class RetryPolicyTests
         Assert.Equal(TimeSpan.FromMilliseconds(100), policy.InitialBackoff);
         Assert.Equal(TimeSpan.FromSeconds(2), policy.MaxBackoff);
         Assert.Equal(2.0, policy.Multiplier);
-        Assert.Equal(1, RetryPolicy.Disabled.MaxAttempts);
+        Assert.Equal(1, RetryPolicy.NoRetries.MaxAttempts);
     }
 
     [Fact]
@@ -77,7 +77,7 @@ public class RetryPolicyTests
     {
         var now = DateTime.UtcNow;
         Assert.Null(new RetryDecider(RetryPolicy.Default, now.AddHours(1)).NextSleep(StatusCode.Unavailable, null, 4, now));
-        Assert.Null(new RetryDecider(RetryPolicy.Disabled, now.AddHours(1)).NextSleep(StatusCode.Unavailable, null, 1, now));
+        Assert.Null(new RetryDecider(RetryPolicy.NoRetries, now.AddHours(1)).NextSleep(StatusCode.Unavailable, null, 1, now));
         var pushback = new Metadata { { "grpc-retry-pushback-ms", "5000" } };
         Assert.Null(new RetryDecider(RetryPolicy.Default, now.AddSeconds(1)).NextSleep(StatusCode.ResourceExhausted, pushback, 1, now));
     }

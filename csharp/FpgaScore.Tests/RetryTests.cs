@@ -68,7 +68,7 @@ public class RetryTests
     public async Task MaxAttemptsOneDisablesRetries()
     {
         var server = await Servers.GetAsync(ServerKind.Plain);
-        using var client = Clients.For(server, o => o.RetryPolicy = RetryPolicy.Disabled);
+        using var client = Clients.For(server, o => o.RetryPolicy = RetryPolicy.NoRetries);
         var caseId = Clients.NewCase("retry-disabled");
         var error = await Assert.ThrowsAsync<ScoringException>(() => ScoreAsync(client, caseId, "1:UNAVAILABLE"));
         Assert.Equal(StatusCode.Unavailable, error.StatusCode);

@@ -127,7 +127,7 @@ public class TlsTests
         {
             o.UseSsl = true;
             o.RootCertificatesFile = Servers.Pki.CaFile;
-            o.RetryPolicy = RetryPolicy.Disabled;
+            o.RetryPolicy = RetryPolicy.NoRetries;
         });
         var error = await Assert.ThrowsAsync<ScoringException>(() => client.ScoreAsync<float[]>(new ImageRequest(Clients.ImageBytes())));
         Assert.Equal(StatusCode.Unavailable, error.StatusCode);

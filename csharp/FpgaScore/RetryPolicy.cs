@@ -15,8 +15,12 @@ public sealed record RetryPolicy
     /// <summary>The default policy: 4 attempts, 0.1 s initial backoff, ×2, at most 2 s.</summary>
     public static RetryPolicy Default { get; } = new();
 
-    /// <summary>A policy that never retries.</summary>
-    public static RetryPolicy Disabled { get; } = new() { MaxAttempts = 1 };
+    /// <summary>A policy that never retries (<see cref="MaxAttempts"/> 1): Python's <c>RetryPolicy.no_retries()</c>, Go's
+    /// <c>NoRetries()</c>.</summary>
+    public static RetryPolicy NoRetries { get; } = new() { MaxAttempts = 1 };
+
+    /// <summary>The same as <see cref="NoRetries"/> (its earlier name).</summary>
+    public static RetryPolicy Disabled => NoRetries;
 
     /// <summary>Attempts in all, the first one included (&gt;= 1). Default 4.</summary>
     public int MaxAttempts { get; init; } = 4;

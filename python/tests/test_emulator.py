@@ -379,7 +379,7 @@ def test_full_queue_is_resource_exhausted_and_retried_after_pushback(busy_server
             with ThreadPoolExecutor(6) as pool:
                 return list(pool.map(one, range(6)))
 
-    refused = burst(fpgascore.RetryPolicy.disabled())
+    refused = burst(fpgascore.RetryPolicy.no_retries())
     assert ("RESOURCE_EXHAUSTED", 1) in refused and ("OK", 1) in refused
     retried = burst(fpgascore.RetryPolicy(max_attempts=20, initial_backoff=0.05, max_backoff=0.5))
     assert all(code == "OK" for code, _ in retried) and max(attempts for _, attempts in retried) > 1

@@ -81,7 +81,7 @@ def test_gives_up_after_max_attempts_with_the_last_error(fake):
 
 def test_max_attempts_one_disables_retries(fake):
     fake.service.handler = failing(C.UNAVAILABLE)
-    with client_for(fake, retry_policy=fpgascore.RetryPolicy.disabled()) as client:
+    with client_for(fake, retry_policy=fpgascore.RetryPolicy.no_retries()) as client:
         with pytest.raises(fpgascore.UnavailableError):
             client.score_image(b"x")
     assert len(fake.calls) == 1

@@ -27,7 +27,7 @@ def test_retry_policy_defaults_are_the_spec():
     assert (policy.max_attempts, policy.initial_backoff, policy.max_backoff, policy.multiplier) == (4, 0.1, 2.0, 2.0)
     assert [policy.backoff_bound(n) for n in range(1, 8)] == [0.1, 0.2, 0.4, 0.8, 1.6, 2.0, 2.0]
     assert policy.backoff_bound(10_000) == 2.0
-    assert fpgascore.RetryPolicy.disabled().max_attempts == 1
+    assert fpgascore.RetryPolicy.no_retries().max_attempts == 1 == fpgascore.RetryPolicy.disabled().max_attempts
 
 
 @pytest.mark.parametrize("kwargs", [dict(max_attempts=0), dict(initial_backoff=0), dict(multiplier=0.5),

@@ -52,9 +52,14 @@ class RetryPolicy:
             raise ValueError(f"multiplier must be >= 1, not {self.multiplier!r}")
 
     @classmethod
-    def disabled(cls) -> "RetryPolicy":
-        """A policy that never retries."""
+    def no_retries(cls) -> "RetryPolicy":
+        """A policy that never retries (``max_attempts=1``): Go's ``NoRetries()``, C#'s ``RetryPolicy.NoRetries``."""
         return cls(max_attempts=1)
+
+    @classmethod
+    def disabled(cls) -> "RetryPolicy":
+        """The same as :meth:`no_retries` (its earlier name)."""
+        return cls.no_retries()
 
     def backoff_bound(self, retry: int) -> float:
         """The upper bound of the sleep before retry ``retry`` (1-based), in seconds."""
