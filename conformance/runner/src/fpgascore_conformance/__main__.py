@@ -38,8 +38,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                              "the wheel in a fresh virtual environment, the .nupkg from DIR/nuget as a local feed "
                              "in a fresh driver project, the Go module from DIR/go as a file:// module proxy in a "
                              "separate module (see conformance/README.md)")
-    parser.add_argument("--jobs", type=int, default=1, metavar="N",
-                        help="run N cases of each driver at once, each on its own driver process (default 1; "
+    parser.add_argument("--jobs", type=int, default=2, metavar="N",
+                        help="run N cases of each driver at once, each on its own driver process (default 2; "
                              "timing-sensitive cases get less slack on a small machine)")
     parser.add_argument("--repeat", type=int, default=1, metavar="N",
                         help="run every case N times and print the pass rate of each case that was not "
