@@ -17,7 +17,8 @@ public sealed partial class ScoringClient
         if (headers is not null && headers.Any(e => KeyRing.IsAuthorization(e.Key)))
             throw new ScoringException(StatusCode.InvalidArgument,
                 "per-call metadata must not hold 'authorization': the client sends the key itself (AccessToken, AuthScheme)");
-        var deadlineUtc = deadline?.ToUniversalTime() ?? DateTime.UtcNow + _timeout;
+        var startedUtc = DateTime.UtcNow;
+        var deadlineUtc = deadline?.ToUniversalTime() ?? startedUtc + _timeout;
         var retry = new RetryDecider(_retryPolicy, deadlineUtc);
         int attempts = 0, counted = 0;
         bool failedOver = false;
@@ -50,9 +51,10 @@ public sealed partial class ScoringClient
                     counted--; // the repeat with the other key is not a retry
                     continue;
                 }
-                var failure = ErrorMapper.FromRpc(error, requestId, _keys, _validator, failuresBefore);
-                if (failure.StatusCode == StatusCode.Unavailable && failure.Details.StartsWith(ErrorMapper.UntrustedCertificate, StringComparison.Ordinal))
-                    throw failure; // a refused certificate does not change by waiting
+                var failure = ErrorMapper.FromRpc(error, requestId, _keys, _validator, failuresBefore,
+                    useSsl: _validator is not null, deadline: deadlineUtc - startedUtc);
+                if (ErrorMapper.NeverRetried(failure))
+                    throw failure; // a refused certificate, or TLS on one side only, does not change by waiting
                 var sleep = retry.NextSleep(failure.StatusCode, error.Trailers, counted, DateTime.UtcNow);
                 if (sleep is null) throw failure;
                 try

@@ -319,11 +319,12 @@ func callWithRetries[T any](c *Client, ctx context.Context, call func(context.Co
 			}
 		}
 		e := errorFromCall(err, header, trailer, c.keys.secrets())
+		e.classifyMismatch(c.opts.tls)
 		if info != nil {
 			info.Code = e.Code
 		}
 		retry++
-		if retry >= policy.MaxAttempts || !retryable(e.Code, header, trailer) || e.untrustedCertificate() || ctx.Err() != nil {
+		if retry >= policy.MaxAttempts || !retryable(e.Code, header, trailer) || e.neverRetried() || ctx.Err() != nil {
 			return none, e
 		}
 		sleep := policy.retryDelay(retry, c.jitter, header, trailer)
