@@ -77,7 +77,7 @@ func NewClient(target string, opts ...Option) (*Client, error) {
 	}
 	if o.primaryKey != "" && !o.tls && !o.allowInsecureKey {
 		return nil, newError(codes.FailedPrecondition,
-			"refusing to send an access token over plaintext: use WithTLS(), or WithAllowInsecureKey() for a trusted network or a local test server")
+			"refusing to send an access key over a plaintext channel: use WithTLS(), or WithAllowInsecureKey() for a trusted network or a local test server")
 	}
 	if o.timeout <= 0 {
 		o.timeout = DefaultTimeout
