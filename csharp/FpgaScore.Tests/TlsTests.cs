@@ -91,7 +91,10 @@ public class TlsTests
     /// <summary>A retry policy that would take seconds to give up: a mismatch that is retried shows in the elapsed time.</summary>
     private static readonly RetryPolicy Patient = new()
     {
-        MaxAttempts = 5, InitialBackoff = TimeSpan.FromSeconds(5), MaxBackoff = TimeSpan.FromSeconds(5), Multiplier = 1.0,
+        MaxAttempts = 5,
+        InitialBackoff = TimeSpan.FromSeconds(5),
+        MaxBackoff = TimeSpan.FromSeconds(5),
+        Multiplier = 1.0,
     };
 
     [Fact]
