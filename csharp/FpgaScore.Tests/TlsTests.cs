@@ -88,19 +88,38 @@ public class TlsTests
         Assert.Contains("elsewhere.test", error.Message);
     }
 
-    [Fact]
-    public async Task PlaintextToATlsServerIsUnavailableButNotACertificateError()
+    /// <summary>A retry policy that would take seconds to give up: a mismatch that is retried shows in the elapsed time.</summary>
+    private static readonly RetryPolicy Patient = new()
     {
+        MaxAttempts = 5,
+        InitialBackoff = TimeSpan.FromSeconds(5),
+        MaxBackoff = TimeSpan.FromSeconds(5),
+        Multiplier = 1.0,
+    };
+
+    [Fact]
+    public async Task PlaintextToATlsServerSaysUseTlsEveryTime()
+    {
+        // Grpc.Net.Client ended this INTERNAL now and then; a connection that never became HTTP/2 is UNAVAILABLE every time.
         var server = await Servers.GetAsync(ServerKind.Secure);
-        using var client = Clients.For(server, o =>
+        for (var run = 0; run < 10; run++)
         {
-            o.UseSsl = false;
-            o.RootCertificatesFile = null; // TLS-only settings are refused without TLS
-        });
-        var error = await Assert.ThrowsAsync<ScoringException>(() => client.ScoreAsync<float[]>(
-            new ImageRequest(Clients.ImageBytes()), deadline: DateTime.UtcNow.AddSeconds(3)));
-        Assert.Contains(error.StatusCode, new[] { StatusCode.Unavailable, StatusCode.DeadlineExceeded });
-        Assert.DoesNotContain("certificate was not trusted", error.Message);
+            using var client = Clients.For(server, o =>
+            {
+                o.UseSsl = false;
+                o.RootCertificatesFile = null; // TLS-only settings are refused without TLS
+                o.RetryPolicy = Patient;
+            });
+            var started = System.Diagnostics.Stopwatch.StartNew();
+            var error = await Assert.ThrowsAsync<ScoringException>(() => client.ScoreAsync<float[]>(
+                new ImageRequest(Clients.ImageBytes()), deadline: DateTime.UtcNow.AddSeconds(30)));
+            Assert.Equal(StatusCode.Unavailable, error.StatusCode);
+            Assert.StartsWith("the server speaks TLS", error.Details);
+            Assert.Contains("UseSsl = true", error.Details);
+            Assert.Contains("HTTP/2 handshake", error.Details); // the cause stays in the message
+            Assert.DoesNotContain("certificate was not trusted", error.Message);
+            Assert.True(started.Elapsed < TimeSpan.FromSeconds(2.5), $"run {run}: {started.Elapsed}: retried?");
+        }
     }
 
     [Fact]
@@ -111,27 +130,74 @@ public class TlsTests
         const string NoHttp2 = "An HTTP/2 connection could not be established because the server did not complete the HTTP/2 handshake.";
         var bare = new RpcException(new Status(StatusCode.Internal, "Error starting gRPC call. HttpRequestException: " + NoHttp2,
             new HttpRequestException(NoHttp2)));
-        var mapped = ErrorMapper.FromRpc(bare, "", keys, null, 0);
+        var mapped = ErrorMapper.FromRpc(bare, "", keys, null, 0, useSsl: false);
         Assert.Equal(StatusCode.Unavailable, mapped.StatusCode);
+        Assert.StartsWith(ErrorMapper.SpeaksTls, mapped.Details);
         Assert.Contains(NoHttp2, mapped.Details);
+        Assert.True(ErrorMapper.NeverRetried(mapped));
+        // Another connection failure coded INTERNAL is UNAVAILABLE too, but no mismatch (and retried).
+        var reset = new RpcException(new Status(StatusCode.Internal, "Error starting gRPC call. HttpRequestException: Connection reset by peer",
+            new HttpRequestException("Connection reset by peer")));
+        var other = ErrorMapper.FromRpc(reset, "", keys, null, 0, useSsl: false);
+        Assert.Equal(StatusCode.Unavailable, other.StatusCode);
+        Assert.False(ErrorMapper.NeverRetried(other));
         // An Internal the server sent stays Internal.
         var served = new RpcException(new Status(StatusCode.Internal, "internal error (request 1)"));
         Assert.Equal(StatusCode.Internal, ErrorMapper.FromRpc(served, "1", keys, null, 0).StatusCode);
     }
 
     [Fact]
-    public async Task TlsToAPlaintextServerIsUnavailable()
+    public void ABareMessageGetsItsCause()
+    {
+        var keys = new KeyRing("sk-secret-123456", null, AuthScheme.Raw);
+        var subchannel = new RpcException(new Status(StatusCode.Unavailable, "Error connecting to subchannel.",
+            new HttpRequestException("Connection refused (127.0.0.1:1)", new IOException("the peer went away"))));
+        var mapped = ErrorMapper.FromRpc(subchannel, "", keys, null, 0, useSsl: false);
+        Assert.StartsWith("Error connecting to subchannel. HttpRequestException: Connection refused (127.0.0.1:1)", mapped.Details);
+        Assert.EndsWith("IOException: the peer went away", mapped.Details); // each cause once
+        Assert.False(ErrorMapper.NeverRetried(mapped));
+        // The cause is redacted like the message.
+        var leaky = new RpcException(new Status(StatusCode.Unavailable, "Error connecting to subchannel.",
+            new InvalidOperationException("bad sk-secret-123456")));
+        Assert.DoesNotContain("sk-secret-123456", ErrorMapper.FromRpc(leaky, "", keys, null, 0).Details);
+        // An empty DEADLINE_EXCEEDED says after how long and which setting.
+        var deadline = new RpcException(new Status(StatusCode.DeadlineExceeded, ""));
+        var late = ErrorMapper.FromRpc(deadline, "", keys, null, 0, deadline: TimeSpan.FromSeconds(2.5));
+        Assert.Equal(StatusCode.DeadlineExceeded, late.StatusCode);
+        Assert.Equal("deadline exceeded after 2.5 s (ScoringClientOptions.Timeout, or the call's deadline argument)", late.Details);
+        Assert.EndsWith("DeadlineExceeded: " + late.Details, late.Message);
+    }
+
+    [Fact]
+    public async Task AnEmptyDeadlineExceededSaysWhich()
+    {
+        var server = await Servers.GetAsync(ServerKind.Plain);
+        using var client = Clients.For(server, o => o.Timeout = TimeSpan.FromMilliseconds(300));
+        var error = await Assert.ThrowsAsync<ScoringException>(() => client.ScoreAsync<float[]>(new ImageRequest(Clients.ImageBytes()),
+            headers: Clients.Case(Clients.NewCase("deadline-message"), ("x-conformance-delay-ms", "2000"))));
+        Assert.Equal(StatusCode.DeadlineExceeded, error.StatusCode);
+        Assert.Contains("deadline exceeded after 0.3 s", error.Details);
+        Assert.Contains("ScoringClientOptions.Timeout", error.Details);
+    }
+
+    [Fact]
+    public async Task TlsToAPlaintextServerSaysDropTls()
     {
         var server = await Servers.GetAsync(ServerKind.Plain);
         using var client = Clients.For(server, o =>
         {
             o.UseSsl = true;
             o.RootCertificatesFile = Servers.Pki.CaFile;
-            o.RetryPolicy = RetryPolicy.NoRetries;
+            o.RetryPolicy = Patient;
         });
-        var error = await Assert.ThrowsAsync<ScoringException>(() => client.ScoreAsync<float[]>(new ImageRequest(Clients.ImageBytes())));
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var error = await Assert.ThrowsAsync<ScoringException>(() => client.ScoreAsync<float[]>(new ImageRequest(Clients.ImageBytes()),
+            deadline: DateTime.UtcNow.AddSeconds(30)));
         Assert.Equal(StatusCode.Unavailable, error.StatusCode);
+        Assert.StartsWith("the server does not speak TLS", error.Details);
+        Assert.Contains("UseSsl = false", error.Details);
         Assert.DoesNotContain("certificate was not trusted", error.Message);
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(2.5), $"{started.Elapsed}: retried?");
     }
 
     [Fact]

@@ -17,7 +17,8 @@ public sealed partial class ScoringClient
         if (headers is not null && headers.Any(e => KeyRing.IsAuthorization(e.Key)))
             throw new ScoringException(StatusCode.InvalidArgument,
                 "per-call metadata must not hold 'authorization': the client sends the key itself (AccessToken, AuthScheme)");
-        var deadlineUtc = deadline?.ToUniversalTime() ?? DateTime.UtcNow + _timeout;
+        var startedUtc = DateTime.UtcNow;
+        var deadlineUtc = deadline?.ToUniversalTime() ?? startedUtc + _timeout;
         var retry = new RetryDecider(_retryPolicy, deadlineUtc);
         int attempts = 0, counted = 0;
         bool failedOver = false;
@@ -53,10 +54,10 @@ public sealed partial class ScoringClient
                     ClientLog.FailedOver(_log, attempts, Target, requestId);
                     continue;
                 }
-                var failure = ErrorMapper.FromRpc(error, requestId, _keys, _validator, failuresBefore);
-                var sleep = failure.StatusCode == StatusCode.Unavailable
-                            && failure.Details.StartsWith(ErrorMapper.UntrustedCertificate, StringComparison.Ordinal)
-                    ? null // a refused certificate does not change by waiting
+                var failure = ErrorMapper.FromRpc(error, requestId, _keys, _validator, failuresBefore,
+                    useSsl: _validator is not null, deadline: deadlineUtc - startedUtc);
+                var sleep = ErrorMapper.NeverRetried(failure)
+                    ? null // a refused certificate, or TLS on one side only, does not change by waiting
                     : retry.NextSleep(failure.StatusCode, error.Trailers, counted, DateTime.UtcNow);
                 if (sleep is null)
                 {

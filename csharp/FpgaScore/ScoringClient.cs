@@ -51,8 +51,8 @@ public sealed partial class ScoringClient : IScoringClient
         _keys = new KeyRing(options.AccessToken, options.SecondaryAccessToken, options.AuthScheme);
         if (_keys.HasKey && !options.UseSsl && !options.AllowInsecureKey)
             throw new ScoringException(StatusCode.FailedPrecondition,
-                "refusing to send an access key over a plaintext channel: set UseSsl, " +
-                "or AllowInsecureKey for a trusted network or a local test server");
+                "refusing to send an access key over a plaintext channel: set UseSsl = true, " +
+                "or AllowInsecureKey = true for a trusted network or a local test server");
         try
         {
             options.RetryPolicy.Validate();

@@ -77,7 +77,7 @@ func NewClient(target string, opts ...Option) (*Client, error) {
 	}
 	if o.primaryKey != "" && !o.tls && !o.allowInsecureKey {
 		return nil, newError(codes.FailedPrecondition,
-			"refusing to send an access token over plaintext: use WithTLS(), or WithAllowInsecureKey() for a trusted network or a local test server")
+			"refusing to send an access key over a plaintext channel: use WithTLS(), or WithAllowInsecureKey() for a trusted network or a local test server")
 	}
 	if o.timeout <= 0 {
 		return nil, newError(codes.InvalidArgument, "WithTimeout(%s): the default deadline must be positive", o.timeout)
@@ -335,12 +335,13 @@ func callWithRetries[T any](c *Client, ctx context.Context, call func(context.Co
 			}
 		}
 		e := errorFromCall(err, header, trailer, c.keys.secrets())
+		e.classifyMismatch(c.opts.tls)
 		code = e.Code
 		if info != nil {
 			info.Code = e.Code
 		}
 		retry++
-		if retry >= policy.MaxAttempts || !retryable(e.Code, header, trailer) || e.untrustedCertificate() || ctx.Err() != nil {
+		if retry >= policy.MaxAttempts || !retryable(e.Code, header, trailer) || e.neverRetried() || ctx.Err() != nil {
 			return none, e
 		}
 		sleep := policy.retryDelay(retry, c.jitter, header, trailer)

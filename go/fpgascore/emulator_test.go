@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"errors"
 	"math"
 	"os"
 	"strings"
@@ -395,6 +396,42 @@ func TestEmulatorTLSUntrusted(t *testing.T) {
 	c := newTestClient(t, e.Addr, WithRootCAFile(testCerts.CA), WithServerNameOverride(testkit.WrongHostName), WithAccessToken(testPrimaryKey))
 	if _, err := c.ScoreImage(context.Background(), img); err != nil {
 		t.Fatalf("override: %v", err)
+	}
+}
+
+// TestEmulatorTLSMismatch: TLS against a plaintext port and plaintext against a TLS port
+// are UNAVAILABLE errors that say what to do, and are not retried.
+func TestEmulatorTLSMismatch(t *testing.T) {
+	img := testImage(t, "gradient.jpg")
+	patient := WithRetryPolicy(RetryPolicy{MaxAttempts: 5, InitialBackoff: 50 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Multiplier: 1})
+	for _, tc := range []struct {
+		name, kind, phrase, option string
+		opts                       []Option
+	}{
+		{"TLS to plaintext", "plain", "the server does not speak TLS", "drop WithTLS()", []Option{WithRootCAFile(testCerts.CA)}},
+		{"plaintext to TLS", "tls", "the server speaks TLS", "use WithTLS()", nil},
+	} {
+		e := emulatorFor(t, tc.kind)
+		c := newTestClient(t, e.Addr, append(tc.opts, patient)...)
+		var info CallInfo
+		_, err := c.ScoreImage(WithCallInfo(context.Background(), &info), img)
+		var fe *Error
+		if !errors.As(err, &fe) || fe.Code != codes.Unavailable {
+			t.Errorf("%s: %v, want an UNAVAILABLE *Error", tc.name, err)
+			continue
+		}
+		if !strings.HasPrefix(fe.Message, tc.phrase) || !strings.Contains(fe.Message, tc.option) {
+			t.Errorf("%s: message %q lacks %q / %q", tc.name, fe.Message, tc.phrase, tc.option)
+		}
+		if st, _ := status.FromError(err); st.Message() != fe.Message || st.Code() != codes.Unavailable {
+			t.Errorf("%s: GRPCStatus %v", tc.name, st)
+		}
+		if untrusted(err) {
+			t.Errorf("%s: classified as a certificate failure: %v", tc.name, err)
+		}
+		if info.Attempts != 1 {
+			t.Errorf("%s: %d attempts, want 1 (a mismatch is not retried)", tc.name, info.Attempts)
+		}
 	}
 }
 

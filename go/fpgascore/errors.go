@@ -19,10 +19,52 @@ const RequestIDKey = "request-id"
 // caused by a server certificate the client does not trust.
 const untrustedPhrase = "certificate was not trusted"
 
+// notTLSPhrase and speaksTLSPhrase begin the message of a TLS/plaintext mismatch in every
+// fpgascore client (conformance/CLIENT_SPEC.md, "Errors"): a TLS client on a plaintext
+// port, and a plaintext client on a TLS port.
+const (
+	notTLSPhrase    = "the server does not speak TLS"
+	speaksTLSPhrase = "the server speaks TLS"
+)
+
 // untrustedCertificate reports whether the error is a failed TLS verification, which the
 // retry policy never retries (waiting does not make a certificate trusted).
 func (e *Error) untrustedCertificate() bool {
 	return e.Code == codes.Unavailable && strings.Contains(e.Message, untrustedPhrase)
+}
+
+// neverRetried reports whether waiting cannot change the error, whatever the retry policy
+// allows: an untrusted certificate, or a TLS/plaintext mismatch.
+func (e *Error) neverRetried() bool {
+	return e.untrustedCertificate() || (e.Code == codes.Unavailable &&
+		(strings.HasPrefix(e.Message, notTLSPhrase) || strings.HasPrefix(e.Message, speaksTLSPhrase)))
+}
+
+// classifyMismatch rewrites the message of an UNAVAILABLE error caused by a TLS/plaintext
+// mismatch (tls: whether the client uses TLS) to say so and what to do; the cause stays in
+// the message, and Unwrap still returns the gRPC error.
+func (e *Error) classifyMismatch(tls bool) {
+	if e.Code != codes.Unavailable || e.untrustedCertificate() {
+		return
+	}
+	if message := mismatchMessage(e.Message, tls); message != "" {
+		e.Message, e.status = message, nil
+	}
+}
+
+// mismatchMessage is the client's message for a TLS/plaintext mismatch seen in a gRPC
+// connection error, or "" when the message shows none. grpc-go says "tls: first record does
+// not look like a TLS handshake" when a TLS handshake got plaintext bytes, and "error reading
+// server preface" (EOF, a reset, or a TLS alert read as a too-large HTTP/2 frame) when a TLS
+// server closed a plaintext connection before HTTP/2 began.
+func mismatchMessage(message string, tls bool) string {
+	switch {
+	case tls && strings.Contains(message, "first record does not look like a TLS handshake"):
+		return notTLSPhrase + " (the TLS handshake got a plaintext answer): connect without TLS, drop WithTLS() (" + message + ")"
+	case !tls && strings.Contains(message, "error reading server preface"):
+		return speaksTLSPhrase + " (it closed the plaintext connection before HTTP/2 began): connect with TLS, use WithTLS() (" + message + ")"
+	}
+	return ""
 }
 
 // Error is the error of every failed call and of a refused configuration. It carries the

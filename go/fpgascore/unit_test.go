@@ -214,6 +214,35 @@ func TestErrorType(t *testing.T) {
 	}
 }
 
+func TestTLSMismatchClassification(t *testing.T) {
+	for _, tc := range []struct {
+		message string
+		tls     bool
+		phrase  string // "" when no mismatch is seen
+	}{
+		{`connection error: desc = "transport: authentication handshake failed: tls: first record does not look like a TLS handshake"`, true, notTLSPhrase},
+		{`connection error: desc = "error reading server preface: EOF"`, false, speaksTLSPhrase},
+		{`connection error: desc = "error reading server preface: http2: frame too large"`, false, speaksTLSPhrase},
+		{`connection error: desc = "error reading server preface: EOF"`, true, ""},
+		{`connection error: desc = "transport: Error while dialing: dial tcp 127.0.0.1:1: connect: connection refused"`, false, ""},
+		{`connection error: desc = "transport: Error while dialing: dial tcp 127.0.0.1:1: connect: connection refused"`, true, ""},
+	} {
+		e := errorFromCall(status.Error(codes.Unavailable, tc.message), nil, nil, nil)
+		e.classifyMismatch(tc.tls)
+		switch {
+		case tc.phrase == "" && (e.Message != tc.message || e.neverRetried()):
+			t.Errorf("%q (tls %v): %q, neverRetried %v", tc.message, tc.tls, e.Message, e.neverRetried())
+		case tc.phrase != "" && (!strings.HasPrefix(e.Message, tc.phrase) || !strings.Contains(e.Message, tc.message) || !e.neverRetried()):
+			t.Errorf("%q (tls %v): %q, neverRetried %v", tc.message, tc.tls, e.Message, e.neverRetried())
+		}
+	}
+	// Another code is left alone.
+	e := errorFromCall(status.Error(codes.Internal, "error reading server preface: EOF"), nil, nil, nil)
+	if e.classifyMismatch(false); e.Message != "error reading server preface: EOF" {
+		t.Errorf("INTERNAL rewritten: %q", e.Message)
+	}
+}
+
 // No key in a %v / %+v / %#v of a client, its options or its credentials.
 func TestKeyNeverPrinted(t *testing.T) {
 	c, err := NewClient("127.0.0.1:1", WithTLS(), WithAccessToken(testPrimaryKey), WithSecondaryAccessToken(testSecondaryKey), WithBearerScheme())

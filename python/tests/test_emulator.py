@@ -1,6 +1,7 @@
 """The client against the real reference server (scripts/run-emulator) on loopback."""
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -127,11 +128,38 @@ def test_untrusted_certificates_are_unavailable(bad_cert_server, pki, keys):
             assert client.score_image(IMAGES / "gradient.jpg").shape == (1000,)
 
 
-def test_tls_client_to_plaintext_server_is_unavailable_not_certificate(plain_server):
-    with fpgascore.PredictionClient(plain_server.host, plain_server.port, use_ssl=True, retry_policy=FAST) as client:
-        with pytest.raises(fpgascore.UnavailableError) as info:
-            client.score_image(IMAGES / "gradient.jpg")
-    assert not isinstance(info.value, fpgascore.UntrustedCertificateError)
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_tls_client_to_plaintext_server_says_drop_tls(plain_server, asynchronous):
+    error, info = mismatch(plain_server.host, plain_server.port, asynchronous, use_ssl=True)
+    assert type(error) is fpgascore.UnavailableError and error.code == C.UNAVAILABLE
+    assert error.details.startswith("the server does not speak TLS") and "use_ssl=False" in error.details
+    assert info.attempts == 1  # not retried, whatever the policy allows
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_plaintext_client_to_tls_server_says_use_tls(tls_server, asynchronous):
+    error, info = mismatch(tls_server.host, tls_server.port, asynchronous, use_ssl=False)
+    assert type(error) is fpgascore.UnavailableError and error.code == C.UNAVAILABLE
+    assert error.details.startswith("the server speaks TLS") and "use_ssl=True" in error.details
+    assert info.attempts == 1
+
+
+def mismatch(host, port, asynchronous, **options):
+    """The error (and call info) of one call with a patient retry policy to a server of the other kind."""
+    policy = fpgascore.RetryPolicy(max_attempts=5, initial_backoff=0.05, max_backoff=0.05, multiplier=1.0)
+    info = fpgascore.CallInfo()
+    if asynchronous:
+        async def call():
+            async with fpgascore.AsyncPredictionClient(host, port, retry_policy=policy, **options) as client:
+                await client.score_image(IMAGES / "gradient.jpg", call_info=info)
+        with pytest.raises(fpgascore.UnavailableError) as raised:
+            asyncio.run(call())
+    else:
+        with fpgascore.PredictionClient(host, port, retry_policy=policy, **options) as client:
+            with pytest.raises(fpgascore.UnavailableError) as raised:
+                client.score_image(IMAGES / "gradient.jpg", call_info=info)
+    assert not isinstance(raised.value, fpgascore.UntrustedCertificateError)
+    return raised.value, info
 
 
 # -- keys -------------------------------------------------------------------------------

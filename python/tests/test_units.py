@@ -122,6 +122,46 @@ def test_other_unavailable_errors_are_not_certificate_errors():
     assert type(error) is fpgascore.UnavailableError
 
 
+@pytest.mark.parametrize("use_ssl,details,phrase,option", [
+    (True, "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:1: Ssl handshake failed: "
+     "SSL_ERROR_SSL: error:0A00010B:SSL routines::wrong version number", "the server does not speak TLS",
+     "use_ssl=False"),
+    (False, "failed to connect to all addresses; last error: UNAVAILABLE: ipv4:127.0.0.1:1: Socket closed",
+     "the server speaks TLS", "use_ssl=True"),
+])
+def test_tls_mismatches_say_what_to_do(use_ssl, details, phrase, option):
+    error = _errors.error_for(C.UNAVAILABLE, details, use_ssl=use_ssl)
+    assert type(error) is fpgascore.UnavailableError and error.code == C.UNAVAILABLE
+    assert error.details.startswith(phrase) and option in error.details and details in error.details
+    assert _errors.never_retried(error)
+
+
+@pytest.mark.parametrize("use_ssl,details", [
+    # a closed socket on a TLS channel, or on a call (not while connecting), is no mismatch
+    (True, "failed to connect to all addresses; last error: UNAVAILABLE: ipv4:127.0.0.1:1: Socket closed"),
+    (False, "Socket closed"),
+    (False, "failed to connect to all addresses; last error: UNAVAILABLE: ipv4:127.0.0.1:1: Connection refused"),
+    (None, "failed to connect to all addresses; last error: UNAVAILABLE: ipv4:127.0.0.1:1: Socket closed"),
+])
+def test_other_connection_failures_are_no_tls_mismatch(use_ssl, details):
+    error = _errors.error_for(C.UNAVAILABLE, details, use_ssl=use_ssl)
+    assert error.details == details and not _errors.never_retried(error)
+
+
+@pytest.mark.parametrize("name", [name for name in fpgascore.__all__ if name.endswith("Error")])
+def test_public_errors_print_under_the_package(name):
+    cls = getattr(fpgascore, name)
+    assert cls.__module__ == "fpgascore" and cls.__qualname__ == name
+    assert f"fpgascore.{name}" in repr(cls)
+    try:
+        raise cls("boom")
+    except fpgascore.ScoringError:
+        import traceback
+        assert traceback.format_exc().splitlines()[-1].startswith(f"fpgascore.{name}: ")
+    again = pickle.loads(pickle.dumps(cls("boom", request_id="r")))
+    assert type(again) is cls and again.details == "boom" and again.request_id == "r"
+
+
 def test_errors_are_redacted_and_picklable():
     error = _errors.error_for(C.UNAUTHENTICATED, "bad key sekrit-123", "r", secrets=["sekrit-123"])
     assert "sekrit-123" not in str(error) and "sekrit-123" not in repr(error) and "<redacted>" in error.details

@@ -11,7 +11,7 @@ import numpy as np
 
 from ._channel import DEFAULT_MAX_RESPONSE_BYTES, ChannelOption
 from ._config import DEFAULT_TIMEOUT, CallMetadata, ClientConfig, check_timeout
-from ._errors import (DeadlineExceededError, Metadata, ScoringError, UntrustedCertificateError, from_rpc_error,
+from ._errors import (DeadlineExceededError, Metadata, ScoringError, from_rpc_error, never_retried,
                       request_id_of)
 from ._metadata import ModelMetadata, decode_metadata, metadata_request
 from ._retry import RetryPlanner, RetryPolicy
@@ -142,7 +142,7 @@ class ClientBase:
         return RetryPlanner(self._config.retry_policy, deadline, time.monotonic)
 
     def _error(self, exc: grpc.RpcError) -> ScoringError:
-        return from_rpc_error(exc, self._config.keys.secrets)
+        return from_rpc_error(exc, self._config.keys.secrets, use_ssl=bool(self._config.use_ssl))
 
     def _fill(self, info: Optional[CallInfo], attempts: int, code: grpc.StatusCode, request_id: str,
               trailing: Tuple[Tuple[str, str], ...]) -> None:
@@ -213,7 +213,7 @@ class CallAttempts:
             return 0.0
         if self._planner is None:
             self._planner = self._client._planner(self._deadline)
-        sleep = None if isinstance(last, UntrustedCertificateError) else self._planner.next_sleep(
+        sleep = None if never_retried(last) else self._planner.next_sleep(
             last.code, trailing, self._attempts - int(self._failed_over))
         if sleep is None:
             self._client._fill(self._info, self._attempts, last.code, last.request_id, self._trailing)

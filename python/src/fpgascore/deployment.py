@@ -291,7 +291,7 @@ class _DeploymentBase:
         self._metadata = (("authorization", self._token),)
 
     def _error(self, exc: grpc.RpcError) -> ScoringError:
-        return from_rpc_error(exc, (self._token,), _ERRORS)
+        return from_rpc_error(exc, (self._token,), _ERRORS, use_ssl=self._use_ssl)
 
     def _deadline(self, timeout: Optional[float]) -> float:
         return check_timeout(timeout) or self._timeout
