@@ -21,6 +21,7 @@ internal static class ChannelFactory
         {
             sockets.SslOptions = new SslClientAuthenticationOptions
             {
+                CertificateChainPolicy = validator.ChainPolicy,
                 RemoteCertificateValidationCallback = validator.Validate,
             };
         }
