@@ -71,6 +71,7 @@ public class DocumentedSnippetTests
         var server = await Servers.GetAsync(ServerKind.Secure);
         var validator = new CertificateValidator(TlsRoots.Resolve(Servers.Pki.CaPem, null), "localhost");
         var handler = new SocketsHttpHandler();
+        handler.SslOptions.CertificateChainPolicy = validator.ChainPolicy;
         handler.SslOptions.RemoteCertificateValidationCallback = validator.Validate;
         var baseCreds = new SslCredentials();
 
@@ -92,7 +93,7 @@ public class DocumentedSnippetTests
 
         // Without the call credentials the server refuses the call.
         using var bare = GrpcChannel.ForAddress($"https://localhost:{server.Port}",
-            new GrpcChannelOptions { Credentials = baseCreds, HttpHandler = new SocketsHttpHandler { SslOptions = { RemoteCertificateValidationCallback = validator.Validate } } });
+            new GrpcChannelOptions { Credentials = baseCreds, HttpHandler = new SocketsHttpHandler { SslOptions = { CertificateChainPolicy = validator.ChainPolicy, RemoteCertificateValidationCallback = validator.Validate } } });
         var error = await Assert.ThrowsAsync<RpcException>(() =>
             new PredictionService.PredictionServiceClient(bare).PredictAsync(request, deadline: DateTime.UtcNow.AddSeconds(10)).ResponseAsync);
         Assert.Equal(StatusCode.Unauthenticated, error.StatusCode);

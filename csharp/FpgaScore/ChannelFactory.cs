@@ -38,6 +38,9 @@ internal static class ChannelFactory
         {
             HttpHandler = handler,
             LoggerFactory = options.LoggerFactory,
+            // The key is the calls' credentials; over plaintext only when the user allowed it (AllowInsecureKey: the
+            // client refuses a key without TLS otherwise), which grpc-dotnet needs said to send them.
+            UnsafeUseInsecureChannelCallCredentials = options.AllowInsecureKey && !options.UseSsl,
             DisposeHttpClient = true,
             Credentials = options.UseSsl ? ChannelCredentials.SecureSsl : ChannelCredentials.Insecure,
             MaxReceiveMessageSize = options.MaxResponseBytes,

@@ -23,7 +23,20 @@ internal sealed class KeyRing
             throw Invalid($"unknown AuthScheme {(int)scheme}");
         _keys = new[] { primary, secondary }.Where(k => k is not null).Select(k => k!).ToArray();
         _scheme = scheme;
+        _credentials = _keys.Select(key => Credential(scheme == AuthScheme.Bearer ? "Bearer " + key : key)).ToArray();
     }
+
+    private readonly CallCredentials[] _credentials;
+
+    /// <summary>The key as gRPC call credentials: the <c>authorization</c> entry of every call made with them.</summary>
+    private static CallCredentials Credential(string value) => CallCredentials.FromInterceptor((_, metadata) =>
+    {
+        metadata.Add(AuthorizationKey, value);
+        return Task.CompletedTask;
+    });
+
+    /// <summary>The call credentials of key <paramref name="index"/>; null when there is no key.</summary>
+    public CallCredentials? Credentials(int index) => index >= 0 && index < _credentials.Length ? _credentials[index] : null;
 
     private static string? Checked(string name, string? key)
     {
@@ -63,14 +76,6 @@ internal sealed class KeyRing
 
     /// <summary>Whether a metadata key is <c>authorization</c> (any case), which only the client itself sets.</summary>
     public static bool IsAuthorization(string key) => string.Equals(key, AuthorizationKey, StringComparison.OrdinalIgnoreCase);
-
-    /// <summary>Adds the <c>authorization</c> entry for key <paramref name="index"/>.</summary>
-    public void AddHeader(Metadata headers, int index)
-    {
-        if (index < 0 || index >= _keys.Length) return;
-        var key = _keys[index];
-        headers.Add(AuthorizationKey, _scheme == AuthScheme.Bearer ? "Bearer " + key : key);
-    }
 
     /// <summary>Replaces every key in <paramref name="text"/> by <c>&lt;redacted&gt;</c>.</summary>
     public string Redact(string text)

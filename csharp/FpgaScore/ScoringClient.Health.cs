@@ -66,7 +66,7 @@ public sealed partial class ScoringClient
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         ArgumentNullException.ThrowIfNull(service);
-        var options = new CallOptions(Headers(null, _keys.Current), DateTime.UtcNow + _timeout, cancellationToken);
+        var options = new CallOptions(Headers(null), DateTime.UtcNow + _timeout, cancellationToken, credentials: _keys.Credentials(_keys.Current));
         return (new Health.HealthClient(_invoker), new HealthCheckRequest { Service = service }, options, _validator?.Failures ?? 0);
     }
 

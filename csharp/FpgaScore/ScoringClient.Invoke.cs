@@ -30,7 +30,7 @@ public sealed partial class ScoringClient
             attempts++;
             counted++;
             var failuresBefore = _validator?.Failures ?? 0;
-            using var call = method(request, new CallOptions(Headers(headers, key), deadlineUtc, cancellationToken));
+            using var call = method(request, new CallOptions(Headers(headers), deadlineUtc, cancellationToken, credentials: _keys.Credentials(key)));
             try
             {
                 var response = await call.ResponseAsync.ConfigureAwait(false);
@@ -77,14 +77,14 @@ public sealed partial class ScoringClient
         }
     }
 
-    /// <summary>The client's metadata, the call's (neither holds <c>authorization</c>: both are refused earlier), and the key.</summary>
-    private Metadata Headers(Metadata? perCall, int key)
+    /// <summary>The client's metadata, then the call's (neither holds <c>authorization</c>: both are refused earlier;
+    /// the key goes as the call's credentials).</summary>
+    private Metadata Headers(Metadata? perCall)
     {
         var headers = new Metadata();
         foreach (var entry in _metadata) headers.Add(entry);
         if (perCall is not null)
             foreach (var entry in perCall) headers.Add(entry);
-        _keys.AddHeader(headers, key);
         return headers;
     }
 
