@@ -166,3 +166,21 @@ public class MockableTests
         Assert.StartsWith("top class ", await Describe(real, Infrastructure.Clients.ImageBytes()), StringComparison.Ordinal);
     }
 }
+
+/// <summary>Top-k as in the other clients: 5 by default, ties to the lower class id, none for k &lt;= 0.</summary>
+public class TopKTests
+{
+    [Fact]
+    public void DefaultsTiesAndNonPositiveK()
+    {
+        var scores = new float[1000];
+        scores[7] = 0.5f;
+        scores[3] = 0.5f;
+        scores[999] = 0.9f;
+        var top = Predictions.TopK(scores);
+        Assert.Equal(Predictions.DefaultTopK, top.Count);
+        Assert.Equal([999, 3, 7, 0, 1], top.Select(p => p.ClassId));
+        Assert.Empty(Predictions.TopK(scores, 0));
+        Assert.Empty(Predictions.TopK(scores, -1));
+    }
+}

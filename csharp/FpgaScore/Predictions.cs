@@ -3,10 +3,14 @@ namespace FpgaScore;
 /// <summary>Top-k selection over scores, with ImageNet labels.</summary>
 public static class Predictions
 {
-    /// <summary>The <paramref name="k"/> highest scores of one row, best first (ties: lower class id first; NaN last).</summary>
-    public static IReadOnlyList<Prediction> TopK(ReadOnlySpan<float> scores, int k = 5)
+    /// <summary>The default number of classes of a top-k: 5, in every fpgascore client and command line.</summary>
+    public const int DefaultTopK = 5;
+
+    /// <summary>The <paramref name="k"/> highest scores of one row, best first (ties: lower class id first; NaN last);
+    /// none for <paramref name="k"/> &lt;= 0, as in the other clients.</summary>
+    public static IReadOnlyList<Prediction> TopK(ReadOnlySpan<float> scores, int k = DefaultTopK)
     {
-        if (k < 0) throw new ArgumentOutOfRangeException(nameof(k), "k must be >= 0");
+        if (k <= 0) return [];
         var ids = new int[scores.Length];
         for (int i = 0; i < ids.Length; i++) ids[i] = i;
         var keys = scores.ToArray();
@@ -19,14 +23,14 @@ public static class Predictions
     }
 
     /// <summary>The top-k of one row.</summary>
-    public static IReadOnlyList<Prediction> TopK(float[] scores, int k = 5)
+    public static IReadOnlyList<Prediction> TopK(float[] scores, int k = DefaultTopK)
     {
         ArgumentNullException.ThrowIfNull(scores);
         return TopK(scores.AsSpan(), k);
     }
 
     /// <summary>The top-k of each row of an [N,C] score matrix.</summary>
-    public static IReadOnlyList<IReadOnlyList<Prediction>> TopK(float[,] scores, int k = 5)
+    public static IReadOnlyList<IReadOnlyList<Prediction>> TopK(float[,] scores, int k = DefaultTopK)
     {
         ArgumentNullException.ThrowIfNull(scores);
         int rows = scores.GetLength(0), columns = scores.GetLength(1);

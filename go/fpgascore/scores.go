@@ -59,6 +59,10 @@ func (s *Scores) Row(i int) []float32 {
 	return s.Values[i*w : (i+1)*w : (i+1)*w]
 }
 
+// DefaultTopK is the number of classes a top-k shows by default in every fpgascore client
+// and command line (Go has no default arguments: pass it to TopK).
+const DefaultTopK = 5
+
 // TopK returns the k best classes of the first image, best first (ties: lower class id
 // first). For a batch, use RowTopK.
 func (s *Scores) TopK(k int) []Prediction {
