@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 
 namespace FpgaScore.Cli;
 
@@ -58,8 +57,4 @@ internal static class Output
     /// <summary><paramref name="text"/>, or its first <see cref="MaxErrorChars"/> characters and how many were left off.</summary>
     public static string Bounded(string text) =>
         text.Length <= MaxErrorChars ? text : $"{text[..MaxErrorChars]}… ({text.Length - MaxErrorChars} more characters)";
-
-    /// <summary>The gRPC name of a code, as the other clients print it (<c>InvalidArgument</c> → <c>INVALID_ARGUMENT</c>).</summary>
-    public static string CodeName(Grpc.Core.StatusCode code) =>
-        Regex.Replace(code.ToString(), "(?<=[a-z])(?=[A-Z])", "_").ToUpperInvariant();
 }

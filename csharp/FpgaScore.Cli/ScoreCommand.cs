@@ -93,7 +93,7 @@ internal static class ScoreCommand
                 }
                 catch (ScoringException e)
                 {
-                    var code = Output.CodeName(e.StatusCode);
+                    var code = ScoringException.CodeName(e.StatusCode);
                     var failed = batch.Select(image => new Output.Failed(image, code, e.Details, e.RequestId)).ToList();
                     var hint = Batches.TooLarge(e, batch.Length)
                         ? $"the server refused {batch.Length} images in one call: lower --batch-size (it is {args.BatchSize})" : "";

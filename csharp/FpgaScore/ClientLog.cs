@@ -26,32 +26,10 @@ internal static class ClientLog
         FailedOverLine(log, attempt, target.ToString(), Or(requestId), null);
 
     public static void Retrying(ILogger log, int attempt, Uri target, Grpc.Core.StatusCode code, string requestId, TimeSpan sleep) =>
-        RetryingLine(log, attempt, target.ToString(), CodeName(code), Or(requestId), sleep.TotalSeconds, null);
+        RetryingLine(log, attempt, target.ToString(), ScoringException.CodeName(code), Or(requestId), sleep.TotalSeconds, null);
 
     public static void Ended(ILogger log, Uri target, Grpc.Core.StatusCode code, int attempts, string requestId) =>
-        EndedLine(log, target.ToString(), CodeName(code), attempts, Or(requestId), null);
-
-    /// <summary>The canonical gRPC name of a code (<c>UNAVAILABLE</c>), as the other clients spell it.</summary>
-    public static string CodeName(Grpc.Core.StatusCode code) => code switch
-    {
-        Grpc.Core.StatusCode.OK => "OK",
-        Grpc.Core.StatusCode.Cancelled => "CANCELLED",
-        Grpc.Core.StatusCode.InvalidArgument => "INVALID_ARGUMENT",
-        Grpc.Core.StatusCode.DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Grpc.Core.StatusCode.NotFound => "NOT_FOUND",
-        Grpc.Core.StatusCode.AlreadyExists => "ALREADY_EXISTS",
-        Grpc.Core.StatusCode.PermissionDenied => "PERMISSION_DENIED",
-        Grpc.Core.StatusCode.ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Grpc.Core.StatusCode.FailedPrecondition => "FAILED_PRECONDITION",
-        Grpc.Core.StatusCode.Aborted => "ABORTED",
-        Grpc.Core.StatusCode.OutOfRange => "OUT_OF_RANGE",
-        Grpc.Core.StatusCode.Unimplemented => "UNIMPLEMENTED",
-        Grpc.Core.StatusCode.Internal => "INTERNAL",
-        Grpc.Core.StatusCode.Unavailable => "UNAVAILABLE",
-        Grpc.Core.StatusCode.DataLoss => "DATA_LOSS",
-        Grpc.Core.StatusCode.Unauthenticated => "UNAUTHENTICATED",
-        _ => "UNKNOWN",
-    };
+        EndedLine(log, target.ToString(), ScoringException.CodeName(code), attempts, Or(requestId), null);
 
     private static string Or(string requestId) => string.IsNullOrEmpty(requestId) ? "-" : requestId;
 }

@@ -40,6 +40,29 @@ public sealed class ScoringException : RpcException
     /// <summary>The server's <c>request-id</c> for the failed call; empty when the server sent none or the call never reached it.</summary>
     public string RequestId { get; }
 
+    /// <summary>The canonical gRPC name of a code (<c>Unavailable</c> → <c>UNAVAILABLE</c>), as the other clients, the
+    /// command line and the conformance protocol spell it (Go's <c>fpgascore.CodeName</c>, Python's <c>code.name</c>).</summary>
+    public static string CodeName(Grpc.Core.StatusCode code) => code switch
+    {
+        Grpc.Core.StatusCode.OK => "OK",
+        Grpc.Core.StatusCode.Cancelled => "CANCELLED",
+        Grpc.Core.StatusCode.InvalidArgument => "INVALID_ARGUMENT",
+        Grpc.Core.StatusCode.DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Grpc.Core.StatusCode.NotFound => "NOT_FOUND",
+        Grpc.Core.StatusCode.AlreadyExists => "ALREADY_EXISTS",
+        Grpc.Core.StatusCode.PermissionDenied => "PERMISSION_DENIED",
+        Grpc.Core.StatusCode.ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Grpc.Core.StatusCode.FailedPrecondition => "FAILED_PRECONDITION",
+        Grpc.Core.StatusCode.Aborted => "ABORTED",
+        Grpc.Core.StatusCode.OutOfRange => "OUT_OF_RANGE",
+        Grpc.Core.StatusCode.Unimplemented => "UNIMPLEMENTED",
+        Grpc.Core.StatusCode.Internal => "INTERNAL",
+        Grpc.Core.StatusCode.Unavailable => "UNAVAILABLE",
+        Grpc.Core.StatusCode.DataLoss => "DATA_LOSS",
+        Grpc.Core.StatusCode.Unauthenticated => "UNAUTHENTICATED",
+        _ => "UNKNOWN",
+    };
+
     /// <summary>The code, message and request id on one line, plus the stack trace.</summary>
     public override string ToString()
     {
