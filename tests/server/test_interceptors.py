@@ -140,3 +140,11 @@ def test_an_injected_delay_ends_when_the_caller_cancels(keyed_server):
             break
         time.sleep(0.1)
     assert ended and ended[0]["code"] == "CANCELLED", ended
+
+
+def test_a_case_id_is_bounded(keyed_server):
+    caller = rpc.plaintext(keyed_server.target)
+    refused = caller.error(rpc.image_request([rpc.image("gradient.jpg")]),
+                           [("authorization", PRIMARY), ("x-conformance-case", "c" * 257)])
+    assert refused.code() == grpc.StatusCode.INVALID_ARGUMENT and "at most 256" in refused.details()
+    assert "c" * 257 not in keyed_server.logs()

@@ -9,6 +9,7 @@ Log lines any peer can cause at will (refusals, health probes) are rate-limited 
 """
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any, Callable, Dict, Optional, Tuple
 
@@ -27,15 +28,19 @@ class CallLogInterceptor(grpc.ServerInterceptor):
         self._metrics = metrics
         self._rate_limit_logs = rate_limit_logs
         self._budgets: Dict[str, LineBudget] = {}
+        self._budgets_lock = threading.Lock()
 
     def budget(self, kind: str) -> LineBudget:
-        """The line budget of one kind of peer-caused line (made on first use)."""
-        if kind not in self._budgets:
-            self._budgets[kind] = LineBudget(kind, enabled=self._rate_limit_logs)
-        return self._budgets[kind]
+        """The line budget of one kind of peer-caused line (made on first use, once)."""
+        with self._budgets_lock:
+            if kind not in self._budgets:
+                self._budgets[kind] = LineBudget(kind, enabled=self._rate_limit_logs)
+            return self._budgets[kind]
 
     def flush(self) -> None:
-        for budget in list(self._budgets.values()):
+        with self._budgets_lock:
+            budgets = list(self._budgets.values())
+        for budget in budgets:
             budget.flush()
 
     def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], Optional[grpc.RpcMethodHandler]],

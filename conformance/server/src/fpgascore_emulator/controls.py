@@ -39,6 +39,7 @@ MAX_ECHO_VALUE_CHARS = 256
 SCORE_KINDS = ("nan", "inf", "-inf", "negative")
 MAX_PAD_BYTES = 64 * 1024 * 1024
 _MAX_TRACKED_CASES = 10_000
+MAX_CASE_CHARS = 256
 MAX_SEEN = 32  # attempts per case id whose authorization fingerprint is kept
 _MAX_DELAY_MS = 60_000
 _MAX_CONTROL_CHARS = 40  # longer values are malformed, and never echoed
@@ -90,6 +91,8 @@ def read(metadata: Mapping[str, str], counter: AttemptCounter, presented: str = 
     """The call's controls; counts it as the next attempt of its case id, which presented
     ``presented`` (an authorization fingerprint, "-" for none)."""
     case = metadata.get(CASE)
+    if case is not None and len(case) > MAX_CASE_CHARS:  # it is kept, logged and echoed: bounded
+        raise ControlError(f"{CASE} is at most {MAX_CASE_CHARS} characters")
     attempt = counter.next(case, presented) if case else 0
     delay_s = 0.0
     if DELAY in metadata:
