@@ -118,6 +118,18 @@ class ManagerProcess:
         return pids
 
     def containers(self, engine) -> list:
+        """The manager's containers. The engine lists ids, then the docker package inspects each: a
+        container the manager removes in between (it replaces a dead one) fails the inspection, so
+        the listing is taken again."""
+        import docker
+
+        for _ in range(5):
+            try:
+                return engine.containers.list(all=True, filters={"label": f"fpgascore.manager={self.manager_id}"})
+            except (docker.errors.NotFound, docker.errors.APIError) as error:
+                if "no such container" not in str(error).lower():
+                    raise
+                time.sleep(0.2)
         return engine.containers.list(all=True, filters={"label": f"fpgascore.manager={self.manager_id}"})
 
     def cleanup(self, engine=None) -> None:
