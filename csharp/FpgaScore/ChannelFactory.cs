@@ -4,10 +4,53 @@ using Grpc.Net.Client;
 
 namespace FpgaScore;
 
-/// <summary>Builds the client's one long-lived channel: a SocketsHttpHandler with keepalive pings and, for TLS, the certificate check.</summary>
+/// <summary>What a client's channel is built from: the part of <see cref="ScoringClientOptions"/> and
+/// <see cref="DeploymentClientOptions"/> that is about the connection.</summary>
+internal sealed record ChannelSettings(string Host, int Port, bool UseSsl)
+{
+    public string? ServerNameOverride { get; init; }
+    public TimeSpan KeepAliveInterval { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan KeepAliveTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    public Microsoft.Extensions.Logging.ILoggerFactory? LoggerFactory { get; init; }
+    public Func<HttpMessageHandler, HttpMessageHandler>? ConfigureHttpHandler { get; init; }
+
+    /// <summary>Whether the calls' credentials (a key, the admin token) may go over plaintext: the caller decided it is
+    /// safe (AllowInsecureKey, or a loopback address), which grpc-dotnet needs said to send them.</summary>
+    public bool CredentialsOverPlaintext { get; init; }
+
+    /// <summary>Largest response accepted; null: grpc-dotnet's default (4 MiB).</summary>
+    public int? MaxReceiveMessageSize { get; init; }
+
+    /// <summary>Largest request sent; null: no limit.</summary>
+    public int? MaxSendMessageSize { get; init; }
+
+    public static ChannelSettings From(ScoringClientOptions options) => new(options.Host, options.Port, options.UseSsl)
+    {
+        ServerNameOverride = options.ServerNameOverride,
+        KeepAliveInterval = options.KeepAliveInterval,
+        KeepAliveTimeout = options.KeepAliveTimeout,
+        LoggerFactory = options.LoggerFactory,
+        ConfigureHttpHandler = options.ConfigureHttpHandler,
+        // The key is the calls' credentials; over plaintext only when the user allowed it (AllowInsecureKey: the
+        // client refuses a key without TLS otherwise).
+        CredentialsOverPlaintext = options.AllowInsecureKey && !options.UseSsl,
+        MaxReceiveMessageSize = options.MaxResponseBytes,
+        MaxSendMessageSize = options.MaxMessageSize,
+    };
+}
+
+/// <summary>Builds a client's one long-lived channel: a SocketsHttpHandler with keepalive pings and, for TLS, the certificate check.</summary>
 internal static class ChannelFactory
 {
-    public static GrpcChannel Create(ScoringClientOptions options, CertificateValidator? validator)
+    /// <summary>The certificate check of a TLS channel (null without TLS): the roots given (PEM text, else a file), else
+    /// <c>GRPC_DEFAULT_SSL_ROOTS_FILE_PATH</c>'s, else the system's; the name expected is the override, else the host.</summary>
+    public static CertificateValidator? Validator(ChannelSettings settings, string? rootsPem, string? rootsFile) =>
+        settings.UseSsl
+            ? new CertificateValidator(TlsRoots.Resolve(rootsPem, rootsFile),
+                string.IsNullOrEmpty(settings.ServerNameOverride) ? settings.Host : settings.ServerNameOverride)
+            : null;
+
+    public static GrpcChannel Create(ChannelSettings options, CertificateValidator? validator)
     {
         var sockets = new SocketsHttpHandler
         {
@@ -38,17 +81,15 @@ internal static class ChannelFactory
         {
             HttpHandler = handler,
             LoggerFactory = options.LoggerFactory,
-            // The key is the calls' credentials; over plaintext only when the user allowed it (AllowInsecureKey: the
-            // client refuses a key without TLS otherwise), which grpc-dotnet needs said to send them.
-            UnsafeUseInsecureChannelCallCredentials = options.AllowInsecureKey && !options.UseSsl,
+            UnsafeUseInsecureChannelCallCredentials = options.CredentialsOverPlaintext && !options.UseSsl,
             DisposeHttpClient = true,
             Credentials = options.UseSsl ? ChannelCredentials.SecureSsl : ChannelCredentials.Insecure,
-            MaxReceiveMessageSize = options.MaxResponseBytes,
-            MaxSendMessageSize = options.MaxMessageSize,
+            MaxReceiveMessageSize = options.MaxReceiveMessageSize,
+            MaxSendMessageSize = options.MaxSendMessageSize,
         });
     }
 
-    public static Uri Address(ScoringClientOptions options) =>
+    public static Uri Address(ChannelSettings options) =>
         new UriBuilder(options.UseSsl ? "https" : "http", options.Host, options.Port).Uri;
 
     /// <summary>

@@ -8,6 +8,9 @@ internal static class ClientLog
 {
     public const string Category = "FpgaScore.ScoringClient";
 
+    /// <summary>The category of <see cref="DeploymentClient"/>'s lines (<see cref="DeploymentClientOptions.LoggerFactory"/>).</summary>
+    public const string DeploymentCategory = "FpgaScore.DeploymentClient";
+
     private static readonly Action<ILogger, int, string, string, Exception?> FailedOverLine = LoggerMessage.Define<int, string, string>(
         LogLevel.Information, new EventId(1, "FailedOver"),
         "fpgascore: attempt {Attempt} to {Target} failed with UNAUTHENTICATED (request-id {RequestId}); repeating it at once with the other key");
@@ -21,6 +24,15 @@ internal static class ClientLog
         LoggerMessage.Define<string, string, int, string>(
             LogLevel.Debug, new EventId(3, "Ended"),
             "fpgascore: call to {Target} ended {Code} after {Attempts} attempt(s) (request-id {RequestId})");
+
+    private static readonly Action<ILogger, string, string, string, string, Exception?> DeploymentEndedLine =
+        LoggerMessage.Define<string, string, string, string>(
+            LogLevel.Debug, new EventId(4, "DeploymentCallEnded"),
+            "fpgascore: {Method} to {Target} ended {Code} (request-id {RequestId})");
+
+    /// <summary>A deployment call's end: the method, never its arguments (they may hold keys or PEM).</summary>
+    public static void DeploymentEnded(ILogger log, string method, Uri target, Grpc.Core.StatusCode code, string requestId) =>
+        DeploymentEndedLine(log, method, target.ToString(), ScoringException.CodeName(code), Or(requestId), null);
 
     public static void FailedOver(ILogger log, int attempt, Uri target, string requestId) =>
         FailedOverLine(log, attempt, target.ToString(), Or(requestId), null);

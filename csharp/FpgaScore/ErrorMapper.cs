@@ -27,8 +27,9 @@ internal static class ErrorMapper
     /// <param name="failuresBefore">The validator's refusal count before the attempt started.</param>
     /// <param name="useSsl">Whether the client uses TLS (null: unknown, as when <paramref name="validator"/> is given or not).</param>
     /// <param name="deadline">How long the call was given (its deadline less its start), for an empty DEADLINE_EXCEEDED message.</param>
+    /// <param name="deadlineSetting">What sets the deadline, named by an empty DEADLINE_EXCEEDED message.</param>
     public static ScoringException FromRpc(RpcException error, string requestId, KeyRing keys, CertificateValidator? validator, int failuresBefore,
-        bool? useSsl = null, TimeSpan? deadline = null)
+        bool? useSsl = null, TimeSpan? deadline = null, string deadlineSetting = "ScoringClientOptions.Timeout, or the call's deadline argument")
     {
         if (error is ScoringException scoring) return scoring;
         var status = error.Status;
@@ -55,7 +56,7 @@ internal static class ErrorMapper
         {
             var after = deadline is { } d && d > TimeSpan.Zero ? $" after {d.TotalSeconds:0.###} s" : "";
             status = new Status(StatusCode.DeadlineExceeded,
-                $"deadline exceeded{after} (ScoringClientOptions.Timeout, or the call's deadline argument)", status.DebugException);
+                $"deadline exceeded{after} ({deadlineSetting})", status.DebugException);
         }
         else
         {

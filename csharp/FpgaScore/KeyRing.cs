@@ -11,11 +11,15 @@ internal sealed class KeyRing
     private readonly AuthScheme _scheme;
     private int _current;
 
-    public KeyRing(string? primary, string? secondary, AuthScheme scheme)
+    /// <param name="primary">The key calls use first.</param>
+    /// <param name="secondary">The key a call repeats with once after <c>Unauthenticated</c>.</param>
+    /// <param name="scheme">How a key is written.</param>
+    /// <param name="primaryName">The primary key's setting, named by the errors (e.g. <c>AdminToken</c>).</param>
+    public KeyRing(string? primary, string? secondary, AuthScheme scheme, string primaryName = "AccessToken")
     {
         // Surrounding whitespace is trimmed (a key read from a file keeps its newline); a key that is then empty or
         // holds a character a header cannot carry is refused, naming the problem and never the key (CLIENT_SPEC.md).
-        primary = Checked("AccessToken", primary);
+        primary = Checked(primaryName, primary);
         secondary = Checked("SecondaryAccessToken", secondary);
         if (secondary is not null && primary is null)
             throw Invalid("SecondaryAccessToken needs AccessToken");

@@ -62,11 +62,8 @@ public sealed partial class ScoringClient : IScoringClient
             throw new ScoringException(StatusCode.InvalidArgument, e.Message);
         }
 
-        if (options.UseSsl)
-        {
-            var roots = TlsRoots.Resolve(options.RootCertificatesPem, options.RootCertificatesFile);
-            _validator = new CertificateValidator(roots, string.IsNullOrEmpty(options.ServerNameOverride) ? options.Host : options.ServerNameOverride);
-        }
+        var channel = ChannelSettings.From(options);
+        _validator = ChannelFactory.Validator(channel, options.RootCertificatesPem, options.RootCertificatesFile);
         _settings = new RequestSettings(options.ModelName, options.SignatureName, options.InputName) { OutputName = options.OutputName };
         _outputName = options.OutputName;
         _timeout = options.Timeout;
@@ -74,8 +71,8 @@ public sealed partial class ScoringClient : IScoringClient
         _metadata = new Metadata();
         if (options.Metadata is not null)
             foreach (var entry in options.Metadata) _metadata.Add(entry);
-        Target = ChannelFactory.Address(options);
-        _channel = ChannelFactory.Create(options, _validator);
+        Target = ChannelFactory.Address(channel);
+        _channel = ChannelFactory.Create(channel, _validator);
         _invoker = options.Interceptors.Count == 0 ? _channel.CreateCallInvoker()
             : _channel.Intercept([.. options.Interceptors]);
         _stub = new PredictionService.PredictionServiceClient(_invoker);
