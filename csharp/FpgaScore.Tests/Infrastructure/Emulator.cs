@@ -22,9 +22,6 @@ public sealed class Emulator : IDisposable
     private readonly ConcurrentQueue<string> _rawLog = new();
     private readonly string _dir;
 
-    // Runs the server; stops it when our stdin pipe closes; exits when the server exits.
-    private const string Watchdog =
-        "exec 3<&0; \"$@\" </dev/null 3<&- & pid=$!; (cat <&3 >/dev/null; kill -TERM $pid 2>/dev/null) & exec 3<&-; wait $pid";
 
     private Emulator(Process process, string dir, int port, bool tls)
     {
@@ -52,7 +49,7 @@ public sealed class Emulator : IDisposable
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        foreach (var arg in new[] { "-c", Watchdog, "fpgascore-emulator-watchdog", RepoPaths.Emulator })
+        foreach (var arg in new[] { "-c", Watchdog.Script, "fpgascore-emulator-watchdog", RepoPaths.Emulator })
             info.ArgumentList.Add(arg);
         foreach (var arg in new[] { "serve", "--host", "127.0.0.1", "--port", "0", "--port-file", portFile,
                      "--conformance", "--service-time-ms", "0", "--grace-seconds", "0" })
