@@ -1,7 +1,6 @@
 using FpgaScore.Tests.Infrastructure;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
-using V1 = FpgaScore.V1;
 
 namespace FpgaScore.Tests;
 
@@ -97,7 +96,10 @@ public sealed class DeploymentMappingTests : IAsyncLifetime
         {
             Service = new V1.Service
             {
-                Id = "svc_1", Name = "newer", IpAddress = "::1", Port = 1,
+                Id = "svc_1",
+                Name = "newer",
+                IpAddress = "::1",
+                Port = 1,
                 State = (V1.Service.Types.State)42, // a newer manager's state
                 Replicas = { new V1.ReplicaStatus { Health = (V1.ReplicaStatus.Types.Health)9 } },
             },
