@@ -19,6 +19,7 @@ RUN_EMULATOR = ROOT / "scripts" / "run-emulator"
 IMAGES = ROOT / "conformance" / "testdata" / "images"
 TEST_IMAGE = "localhost/fpgascore-emulator:deployment-test"
 TEST_BALANCER_IMAGE = "localhost/fpgascore-balancer:deployment-test"
+TEST_MANAGER_IMAGE = "localhost/fpgascore-manager:deployment-test"
 
 
 class ManagerProcess:

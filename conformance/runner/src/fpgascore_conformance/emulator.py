@@ -22,6 +22,7 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parents[4]
 RUN_EMULATOR = REPO_ROOT / "scripts" / "run-emulator"
 CONTAINERFILE = "conformance/server/Containerfile"
 BALANCER_CONTAINERFILE = "conformance/server/Balancer.Containerfile"
+MANAGER_CONTAINERFILE = "conformance/server/Manager.Containerfile"
 IMAGE = "localhost/fpgascore-emulator:dev"
 CONTAINER_PORT = 50051
 
