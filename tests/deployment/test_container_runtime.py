@@ -3,6 +3,8 @@ the container's environment, a killed container replaced on its port, and an eng
 refusal answered UNAVAILABLE in the engine's words with nothing left behind."""
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from fpgascore import PredictionClient, RetryPolicy, ServiceState, UnavailableError
@@ -27,6 +29,10 @@ def test_a_container_service(make_manager, engine, tls):
         assert service.primary_key not in environment and service.secondary_key not in environment
         assert "FPGASCORE_PRIMARY_KEY_FILE=/run/fpgascore/secrets/primary.key" in environment
         assert container.exec_run(["id", "-u"]).output.strip() == b"10001"
+        # The engine bounds the container's log (podman reports it only through its own CLI).
+        size = subprocess.run(["podman", "inspect", "--format", "{{.HostConfig.LogConfig.Size}}", container.id],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        assert size.upper() in ("8MB", "8MIB", "8M", "8388608"), size
         listing = container.exec_run(["stat", "-c", "%a %u %n", "/run/fpgascore/secrets/primary.key",
                                       "/run/fpgascore/secrets/tls.key"]).output.decode().split("\n")
         assert listing[:2] == ["600 10001 /run/fpgascore/secrets/primary.key",

@@ -43,6 +43,9 @@ LABEL_REPLICA = "fpgascore.replica"
 LABEL_ROLE = "fpgascore.role"
 ROLE_SERVER, ROLE_BALANCER = "server", "balancer"
 IMAGE_UID = 10001
+# The engine's log of each container is bounded (json-file's max-size: Docker's, and podman's
+# own log file honours it too).
+LOG_OPTIONS = {"max-size": "8m", "max-file": "2"}
 START_TIMEOUT_SECONDS = 90.0
 
 
@@ -104,6 +107,11 @@ class ContainerRuntime(Runtime):
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as error:
             raise EngineUnavailable(f"the container engine does not answer ({action}): {error}") from None
 
+    @staticmethod
+    def _log_config() -> Any:
+        from docker.types import LogConfig
+        return LogConfig(type="json-file", config=dict(LOG_OPTIONS))
+
     def _container_name(self, spec: ServerSpec, role: str = ROLE_SERVER) -> str:
         name = f"fpgascore-{spec.name}-{spec.service_id[len('svc_'):]}"
         if role == ROLE_BALANCER:
@@ -130,7 +138,7 @@ class ContainerRuntime(Runtime):
             "start the container", self._client.containers.run, self._image, detach=True, name=name,
             environment=environment, volumes=volumes, labels=self._labels(spec),
             ports={CONTAINER_PORT: (spec.host, spec.port or None), CONTAINER_METRICS_PORT: ("127.0.0.1", None)},
-            user=self._user)
+            user=self._user, log_config=self._log_config())
         deadline = time.monotonic() + self._start_timeout
         while True:
             self._engine("inspect the container", container.reload)
@@ -219,7 +227,7 @@ class ContainerRuntime(Runtime):
             "start the balancer container", self._client.containers.run, self._balancer_image,
             command=balancer.command(config_path, "/tmp"), detach=True, name=name, network_mode="host",
             volumes={str(directory): {"bind": BALANCER_CONFIG_IN_CONTAINER, "mode": "ro"}},
-            labels=self._labels(spec, ROLE_BALANCER))
+            labels=self._labels(spec, ROLE_BALANCER), log_config=self._log_config())
         deadline = time.monotonic() + self._start_timeout
         while True:
             self._engine("inspect the balancer container", container.reload)
