@@ -30,8 +30,9 @@ DEBIAN_PACKAGES=(
   protobuf-compiler protobuf-compiler-grpc
   # misc
   git make ca-certificates openssl
-  # the manager: its Kubernetes export test parses YAML; its dashboard test runs headless Chromium
-  python3-yaml chromium
+  # the manager: its Kubernetes export test parses YAML; its dashboard test runs headless Chromium;
+  # a service of several replicas runs behind nginx's TCP proxy (the stream module)
+  python3-yaml chromium nginx libnginx-mod-stream
 )
 CONTAINER_PACKAGES=(podman runc debootstrap catatonit)  # catatonit: the pause image of `podman kube play`
 
@@ -76,8 +77,17 @@ install_debian_packages() {
   fi
   log "Debian packages: installing $(echo $missing | tr '\n' ' ')"
   as_root apt-get update -q
+  # Packages with a daemon (nginx) must not start it: the manager runs its own nginx per service.
+  # policy-rc.d's 101 ("action forbidden") tells invoke-rc.d so, for this install only.
+  local policy=/usr/sbin/policy-rc.d added_policy=0
+  if [[ ! -e "$policy" ]]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null && as_root chmod 755 "$policy" && added_policy=1
+  fi
+  local status=0
   # shellcheck disable=SC2086
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -q --no-install-recommends $missing
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -q --no-install-recommends $missing || status=$?
+  if (( added_policy )); then as_root rm -f "$policy"; fi
+  return $status
 }
 
 # The Debian mirror this machine already uses (deb822 or one-line sources).

@@ -18,6 +18,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 RUN_EMULATOR = ROOT / "scripts" / "run-emulator"
 IMAGES = ROOT / "conformance" / "testdata" / "images"
 TEST_IMAGE = "localhost/fpgascore-emulator:deployment-test"
+TEST_BALANCER_IMAGE = "localhost/fpgascore-balancer:deployment-test"
+TEST_MANAGER_IMAGE = "localhost/fpgascore-manager:deployment-test"
 
 
 class ManagerProcess:
@@ -25,7 +27,7 @@ class ManagerProcess:
     the directory and the port (what a restarted manager does)."""
 
     def __init__(self, state_dir: pathlib.Path, token: str, runtime: str = "process",
-                 image: Optional[str] = None, monitor_interval: float = 0.5,
+                 image: Optional[str] = None, balancer_image: Optional[str] = None, monitor_interval: float = 0.5,
                  extra_args: Optional[List[str]] = None) -> None:
         self.state_dir = pathlib.Path(state_dir)
         self.work = self.state_dir.parent
@@ -35,6 +37,7 @@ class ManagerProcess:
         self.token_file.chmod(0o600)
         self.runtime = runtime
         self.image = image
+        self.balancer_image = balancer_image
         self.monitor_interval = monitor_interval
         self.extra_args = list(extra_args or [])
         self.port = 0
@@ -50,6 +53,8 @@ class ManagerProcess:
                    "--admin-token-file", str(self.token_file), "--monitor-interval", str(self.monitor_interval)]
         if self.image:
             command += ["--image", self.image]
+        if self.balancer_image:
+            command += ["--balancer-image", self.balancer_image]
         command += self.extra_args
         env = {k: v for k, v in os.environ.items() if k != "FPGASCORE_ADMIN_TOKEN"}
         with open(self.log_path, "ab") as log:
@@ -117,6 +122,21 @@ class ManagerProcess:
                 pids.append(int(entry))
         return pids
 
+    def balancer_pids(self) -> List[int]:
+        """The nginx masters whose configuration is under this manager's state directory."""
+        marker = " -c " + str(self.state_dir.resolve() / "services") + os.sep
+        pids = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                line = " ".join(pathlib.Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace").split("\0"))
+            except OSError:
+                continue
+            if line.startswith("nginx: master process") and marker in line:
+                pids.append(int(entry))
+        return sorted(pids)
+
     def containers(self, engine) -> list:
         """The manager's containers. The engine lists ids, then the docker package inspects each: a
         container the manager removes in between (it replaces a dead one) fails the inspection, so
@@ -148,7 +168,7 @@ class ManagerProcess:
             pass
         self.stop()
         self.kill()
-        for pid in self.server_pids():
+        for pid in self.server_pids() + self.balancer_pids():
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import serialization
 
 import fpgascore
 from fpgascore import (AlreadyExistsError, AuthenticationError, FailedPreconditionError, InvalidInputError,
-                       NotFoundError, UnimplementedError)
+                       NotFoundError)
 from fpgascore.v1 import deployment_pb2, deployment_service_pb2_grpc
 
 from .managers import ManagerProcess
@@ -76,7 +76,7 @@ def bad_creates(tls):
                            InvalidInputError, "secondary_key holds a character"),
         "keys-equal": (dict(**ssl, ssl_certificate=cert, ssl_key=key, primary_key="k" * 20, secondary_key="k" * 20),
                        InvalidInputError, "must differ"),
-        "replicas-many": (dict(num_replicas=3), UnimplementedError, "not implemented yet; use 1"),
+        "replicas-many": (dict(num_replicas=17), InvalidInputError, "at most 16"),
         "replicas-negative": (dict(num_replicas=-1), InvalidInputError, "at least 1"),
     }
 
@@ -159,7 +159,7 @@ def test_bad_updates_change_nothing(manager, deployments, tls):
         (dict(ssl_enabled=True, ssl_certificate=tls.expired.cert, ssl_key=tls.expired.key), InvalidInputError,
          "expired"),
         (dict(model_id="inception"), NotFoundError, "not registered"),
-        (dict(num_replicas=2), UnimplementedError, "use 1"),
+        (dict(num_replicas=17), InvalidInputError, "at most 16"),
         (dict(num_replicas=0), InvalidInputError, "at least 1"),
     ]
     for arguments, error, message in cases:

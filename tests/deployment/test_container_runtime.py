@@ -1,7 +1,13 @@
 """What only the container runtime does: labels, the secrets' owner and mount, keys never in
-the container's environment, a killed container replaced on its port, and an engine's
-refusal answered UNAVAILABLE in the engine's words with nothing left behind."""
+the container's environment, its log bounded, a killed container replaced on its port, and an
+engine's refusal, or an engine that goes away, answered UNAVAILABLE in the engine's words with
+nothing left behind."""
 from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import threading
 
 import pytest
 
@@ -27,6 +33,10 @@ def test_a_container_service(make_manager, engine, tls):
         assert service.primary_key not in environment and service.secondary_key not in environment
         assert "FPGASCORE_PRIMARY_KEY_FILE=/run/fpgascore/secrets/primary.key" in environment
         assert container.exec_run(["id", "-u"]).output.strip() == b"10001"
+        # The engine bounds the container's log (podman reports it only through its own CLI).
+        size = subprocess.run(["podman", "inspect", "--format", "{{.HostConfig.LogConfig.Size}}", container.id],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        assert size.upper() in ("8MB", "8MIB", "8M", "8388608"), size
         listing = container.exec_run(["stat", "-c", "%a %u %n", "/run/fpgascore/secrets/primary.key",
                                       "/run/fpgascore/secrets/tls.key"]).output.decode().split("\n")
         assert listing[:2] == ["600 10001 /run/fpgascore/secrets/primary.key",
@@ -54,3 +64,80 @@ def test_an_image_the_engine_cannot_run_is_unavailable_and_leaves_nothing(make_m
         assert "fpgascore-no-such-image" in raised.value.details  # the engine's words name it
         assert deployments.list_services() == []
     assert manager.service_dirs() == [] and manager.containers(engine) == []
+
+
+class EngineProxy:
+    """A Unix-socket relay to the real engine's socket that the test can take away (and bring
+    back): the engine going away mid-run, as seen by the manager's docker client."""
+
+    def __init__(self, path: str, engine_socket: str) -> None:
+        self.path, self.engine_socket = path, engine_socket
+        self._server = None
+        self._connections = []
+
+    def start(self) -> "EngineProxy":
+        import socketserver
+        proxy = self
+
+        class Relay(socketserver.BaseRequestHandler):
+            def handle(self):
+                upstream = socket.socket(socket.AF_UNIX)
+                upstream.connect(proxy.engine_socket)
+                proxy._connections += [self.request, upstream]
+                pumps = [threading.Thread(target=pump, args=pair, daemon=True)
+                         for pair in ((self.request, upstream), (upstream, self.request))]
+                for thread in pumps:
+                    thread.start()
+                for thread in pumps:
+                    thread.join()
+
+        def pump(source, target):
+            try:
+                while data := source.recv(65536):
+                    target.sendall(data)
+            except OSError:
+                pass
+            for end in (source, target):
+                try:
+                    end.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+        self._server = socketserver.ThreadingUnixStreamServer(self.path, Relay)
+        self._server.daemon_threads, self._server.block_on_close = True, False
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        os.unlink(self.path)
+        for connection in self._connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._connections.clear()
+
+
+def test_an_engine_that_goes_away_is_unavailable_in_its_words_and_leaves_nothing(make_manager, engine, tmp_path,
+                                                                               monkeypatch):
+    engine_url = os.environ.get("DOCKER_HOST", "unix:///run/podman/podman.sock")
+    assert engine_url.startswith("unix://"), engine_url
+    proxy = EngineProxy(str(tmp_path / "engine.sock"), engine_url[len("unix://"):]).start()
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{proxy.path}")
+    manager = make_manager("container")
+    with manager.client(timeout=120) as deployments:
+        deployments.register_model("resnet50")
+        kept = deployments.create_service("kept", "resnet50")
+        proxy.stop()
+        with pytest.raises(UnavailableError) as raised:
+            deployments.create_service("engineless", "resnet50")
+        assert "did not start" in raised.value.details and "container engine" in raised.value.details
+        assert [service.name for service in deployments.list_services()] == ["kept"]
+        assert manager.service_dirs() == [kept.id]
+        proxy.start()
+        deployments.delete_service("kept")
+    assert manager.containers(engine) == []

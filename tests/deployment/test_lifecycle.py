@@ -3,8 +3,9 @@ self-signed certificate → read the keys → score with the primary (roots from
 GRPC_DEFAULT_SSL_ROOTS_FILE_PATH) → regenerate the secondary while calls run with the
 primary (none fails), the old secondary is refused → the same for the primary → update to a
 new certificate (a fresh client trusting the new root works, the old root no longer does) →
-crash and restart the manager (same service, port and keys, still scoring; adopted, not
-restarted) → delete (server gone, port closed, files removed)."""
+scale to 3 replicas behind nginx (same port; fresh connections reach each) → crash and
+restart the manager (same service, port, replicas and keys, still scoring; adopted, not
+restarted) → delete (servers and balancer gone, port closed, files removed)."""
 from __future__ import annotations
 
 import hashlib
@@ -22,6 +23,7 @@ from fpgascore_conformance.certs import make_tls_material
 
 from .managers import IMAGES, ROOT, port_closed
 
+REPLICAS = 3
 GOLDEN = json.loads((ROOT / "conformance" / "testdata" / "golden.json").read_text())
 IMAGE = (IMAGES / "gradient.jpg").read_bytes()
 
@@ -128,17 +130,29 @@ def test_lifecycle(runtime, make_manager, tmp_path, monkeypatch):
             with pytest.raises(UntrustedCertificateError):
                 client.score_image(IMAGE)
 
-    # The manager crashes and comes back: nothing is lost, the server was never restarted.
+        # Scale to three replicas behind nginx, on the same address, each with the keys and certificate.
+        scaled = deployments.update_service("lifecycle", num_replicas=REPLICAS)
+        assert (scaled.num_replicas, scaled.port, scaled.state) == (REPLICAS, service.port, ServiceState.RUNNING)
+        for _ in range(2 * REPLICAS):  # fresh connections reach every replica (the balancer is per connection)
+            with scorer(service, final.primary_key, root_certificates=second.ca) as client:
+                assert scores_ok(client)
+        replicas = deployments.get_service("lifecycle").replicas
+        assert len(replicas) == REPLICAS and all(replica.images_scored >= 1 for replica in replicas), replicas
+
+    # The manager crashes and comes back: nothing is lost, no server was restarted.
     manager.kill()
     with scorer(service, final.primary_key, root_certificates=second.ca) as client:
         assert scores_ok(client)  # the service does not need its manager
+    earlier = len(manager.logs())
     manager.start()
-    assert '"event":"service.adopted"' in manager.logs()
-    assert '"event":"service.started"' not in manager.logs()
+    restarted_log = manager.logs()[earlier:]
+    assert '"event":"service.adopted"' in restarted_log
+    assert '"event":"service.started"' not in restarted_log
     with manager.client() as deployments:
         again = deployments.get_service("lifecycle")
-        assert (again.id, again.port, again.state, again.certificate_sha256) == \
-            (service.id, service.port, ServiceState.RUNNING, updated.certificate_sha256)
+        assert (again.id, again.port, again.state, again.certificate_sha256, again.num_replicas) == \
+            (service.id, service.port, ServiceState.RUNNING, updated.certificate_sha256, REPLICAS)
+        assert len(again.replicas) == REPLICAS
         assert tuple(deployments.get_auth_keys("lifecycle")) == tuple(final)
         assert [s.id for s in deployments.list_services()] == [service.id]
         with scorer(again, final.secondary_key, root_certificates=second.ca) as client:
@@ -156,19 +170,21 @@ def test_lifecycle(runtime, make_manager, tmp_path, monkeypatch):
     assert port_closed(service.port)
     assert manager.service_dirs() == []
     if runtime == "process":
-        assert manager.server_pids() == []
+        assert manager.server_pids() == [] and manager.balancer_pids() == []
     else:
         from fpgascore_conformance import emulator
         assert manager.containers(emulator.docker_client()) == []
 
 
 def service_logs(manager, runtime: str, service_id: str) -> str:
+    """Every server's and balancer's log of the service."""
     if runtime == "process":
-        return (manager.state_dir / "services" / service_id / "server.log").read_text()
+        directory = manager.state_dir / "services" / service_id
+        return "".join(path.read_text() for path in sorted(directory.rglob("*.log")))
     from fpgascore_conformance import emulator
     containers = emulator.docker_client().containers.list(filters={"label": f"fpgascore.service={service_id}"})
-    assert len(containers) == 1
-    return containers[0].logs().decode(errors="replace")
+    assert len(containers) == REPLICAS + 1  # the replicas and their balancer
+    return "".join(container.logs().decode(errors="replace") for container in containers)
 
 
 def test_keys_files_and_database_are_private(make_manager, tls):

@@ -1,6 +1,6 @@
-"""The README's Lifecycle snippets run as written (but for the manager's port): the shell
-block, the Python block and the closing shell block, in that order, in one shell, in a
-directory that looks like the checkout."""
+"""The README's lifecycle snippets (its first screen, each marked as run by this test) run as
+written (but for the manager's port): the shell block, the Python block and the closing
+shell block, in that order, in one shell, in a directory that looks like the checkout."""
 from __future__ import annotations
 
 import os
@@ -15,10 +15,12 @@ from .managers import ROOT, ManagerProcess, port_closed, wait_until
 README_PORT = "50055"
 
 
+MARKER = "<!-- snippet: run-by tests/deployment/test_readme.py -->"
+
+
 def lifecycle_blocks():
     text = (ROOT / "README.md").read_text()
-    section = text.split("\n## Lifecycle\n", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```(sh|python)\n(.*?)```", section, re.S)
+    return re.findall(re.escape(MARKER) + r"\n```(sh|python)\n(.*?)```", text, re.S)
 
 
 def free_port() -> str:
@@ -58,7 +60,7 @@ def test_the_readme_lifecycle_runs_as_written(tmp_path):
         service_port = int(created.split("RUNNING at 127.0.0.1:")[1].split(",")[0])
         assert port_closed(service_port)
         wait_until(lambda: port_closed(int(port)), what="the manager to stop (kill is asynchronous)")
-        assert state.server_pids() == []
+        assert state.server_pids() == [] and state.balancer_pids() == []
     finally:
         pid_file = tmp_path / "manager-state" / "manager.pid"
         if pid_file.exists():
@@ -66,5 +68,5 @@ def test_the_readme_lifecycle_runs_as_written(tmp_path):
                 os.kill(int(pid_file.read_text()), signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        for pid in state.server_pids():
+        for pid in state.server_pids() + state.balancer_pids():
             os.kill(pid, signal.SIGKILL)

@@ -3,6 +3,7 @@ confirms a SIGHUP only after a second (the real one is too quick for a race to s
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -101,3 +102,37 @@ def test_secrets_are_written_whole_and_private(tmp_path):
     assert write_private(path, b"second") and path.read_bytes() == b"second"
     assert path.stat().st_mode & 0o777 == 0o600
     assert sorted(p.name for p in tmp_path.iterdir()) == ["primary.key"]  # no temporary left
+
+
+# Appends a numbered line to its stdout every 5 ms, as a server logging through an O_APPEND file.
+CHATTY = """
+import sys, time
+for number in range(100000):
+    sys.stdout.write(f"line {number:06d} " + "x" * 90 + "\\n")
+    sys.stdout.flush()
+    time.sleep(0.005)
+"""
+
+
+def test_a_servers_log_is_kept_within_its_bound(tmp_path, monkeypatch):
+    monkeypatch.setattr(process, "MAX_LOG_BYTES", 20_000)
+    log_path = tmp_path / "server.log"
+    runtime = process.ProcessRuntime(tmp_path)
+    with open(log_path, "ab") as log:
+        writer = subprocess.Popen([sys.executable, "-c", CHATTY], stdout=log)
+    try:
+        handle = Handle(0, {"log": str(log_path)})
+        for _ in range(20):  # the monitor's passes, the writer paused for each check
+            time.sleep(0.1)
+            writer.send_signal(signal.SIGSTOP)
+            runtime.trim_log(handle)
+            assert log_path.stat().st_size <= 20_000
+            writer.send_signal(signal.SIGCONT)
+        older = log_path.with_name("server.log.1").read_text()
+        current = log_path.read_text()
+    finally:
+        writer.kill()
+        writer.wait()
+    assert older.startswith("line ") and "\0" not in current  # appends start at 0 again: no hole
+    assert int(current.split()[1]) > int(older.splitlines()[-1].split()[1])  # the newest lines are kept
+    assert oct(log_path.with_name("server.log.1").stat().st_mode & 0o777) == "0o600"

@@ -48,13 +48,14 @@ def add_commands(commands: Any) -> None:
     create.add_argument("--primary-key-env", metavar="VAR", help="take the primary key from this variable")
     create.add_argument("--secondary-key-env", metavar="VAR", help="take the secondary key from this variable")
     create.add_argument("--replicas", type=int, default=1, help="replicas (default 1)")
-    update = actions.add_parser("update", help="new certificate, SSL on/off, another model")
+    update = actions.add_parser("update", help="new certificate, SSL on/off, another model, replicas")
     update.add_argument("service", help="id or name")
     update.add_argument("--ssl", dest="ssl", action="store_true", default=None, help="turn SSL on")
     update.add_argument("--no-ssl", dest="ssl", action="store_false", help="turn SSL off")
     update.add_argument("--cert", metavar="PEM")
     update.add_argument("--key", metavar="PEM")
     update.add_argument("--model", help="another registered model")
+    update.add_argument("--replicas", type=int, help="run this many replicas behind one address (1 to 16)")
     for name, text in (("get", "show a service"), ("delete", "stop and remove a service"),
                        ("keys", "print a service's keys")):
         action = actions.add_parser(name, help=text)
@@ -122,7 +123,8 @@ def _service_dict(service: Service) -> Dict[str, Any]:
 def _print_service(service: Service, out: TextIO) -> None:
     ssl = "SSL on" if service.ssl_enabled else "SSL off (no keys)"
     print(f"service {service.name} ({service.id}): {service.state.value} at {service.address}, {ssl}, "
-          f"model {service.model_id}", file=out)
+          f"model {service.model_id}, {service.num_replicas} replica{'s' if service.num_replicas != 1 else ''}",
+          file=out)
     if service.state_message:
         print(f"  {service.state_message}", file=out)
     if service.primary_key:
@@ -178,7 +180,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO) 
                 secondary_key=env_key(args.secondary_key_env, parser), num_replicas=args.replicas)
         elif action == "update":
             service = client.update_service(args.service, ssl_enabled=args.ssl, ssl_certificate=args.cert,
-                                            ssl_key=args.key, model_id=args.model)
+                                            ssl_key=args.key, model_id=args.model, num_replicas=args.replicas)
         elif action == "get":
             service = client.get_service(args.service)
         elif action == "list":

@@ -419,8 +419,9 @@ class DeploymentClient(_DeploymentBase):
                        ssl_certificate: Optional[Pem] = None, ssl_key: Optional[Pem] = None,
                        model_id: Union[str, Model, None] = None, num_replicas: Optional[int] = None,
                        timeout: Optional[float] = None) -> Service:
-        """A new certificate (swapped in by reload), SSL on or off or another model (a restart
-        on the same port). Turning SSL on returns the new keys on the service."""
+        """A new certificate (swapped in by reload), SSL on or off, another model or another
+        number of replicas (a restart on the same port). Turning SSL on returns the new keys on
+        the service."""
         return self._run(self._update_service(service_id, ssl_enabled, ssl_certificate, ssl_key, model_id,
                                               num_replicas), timeout)
 

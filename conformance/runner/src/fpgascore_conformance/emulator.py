@@ -21,6 +21,8 @@ from typing import Any, Dict, List, Optional, TypeVar, cast
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[4]
 RUN_EMULATOR = REPO_ROOT / "scripts" / "run-emulator"
 CONTAINERFILE = "conformance/server/Containerfile"
+BALANCER_CONTAINERFILE = "conformance/server/Balancer.Containerfile"
+MANAGER_CONTAINERFILE = "conformance/server/Manager.Containerfile"
 IMAGE = "localhost/fpgascore-emulator:dev"
 CONTAINER_PORT = 50051
 
@@ -235,11 +237,13 @@ def docker_client() -> Any:
     raise RuntimeError("no container engine answers (run scripts/containers-setup.sh): " + "; ".join(errors))
 
 
-def build_image(client: Any = None, tag: str = IMAGE, base_image: Optional[str] = None) -> str:
-    """Builds the server image from the repository root; returns the tag."""
+def build_image(client: Any = None, tag: str = IMAGE, base_image: Optional[str] = None,
+                containerfile: str = CONTAINERFILE) -> str:
+    """Builds the server image (or another of conformance/server's Containerfiles, e.g.
+    BALANCER_CONTAINERFILE) from the repository root; returns the tag."""
     client = client or docker_client()
     base = base_image or os.environ.get("FPGASCORE_BASE_IMAGE", "localhost/debian:bookworm")
-    client.images.build(path=str(REPO_ROOT), dockerfile=CONTAINERFILE, tag=tag, rm=True,
+    client.images.build(path=str(REPO_ROOT), dockerfile=containerfile, tag=tag, rm=True,
                         buildargs={"BASE_IMAGE": base})
     return tag
 

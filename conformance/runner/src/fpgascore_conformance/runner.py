@@ -13,7 +13,7 @@ import secrets as token_source
 import subprocess
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union, cast
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Union, cast
 
 from . import drivers, evaluate, protocol, report
 from .cases import (NEEDS, REFERENCE_NEEDS, Case, Expectation, ServerProfile, inventory_changes, load_cases,
@@ -107,9 +107,9 @@ class Run:
         self._exclusive = {name: threading.Lock() for name, p in self.profiles.items() if p.exclusive}
         self._log_lock = threading.Lock()
         self.server_views = {"echo": 0, "log": 0}  # how each judged step learnt what the server saw
-        # Every driver answer of the run, whole, by language: the secret scan reads them (the
-        # problems quote messages shortened).
-        self.answer_texts: Dict[str, List[str]] = {}
+        # Which of the run's keys each driver's answers held, scanned as they arrive (keeping the answers
+        # would grow with --repeat).
+        self.answer_leaks: Dict[str, Set[str]] = {}
         self.drivers_seen: Dict[str, str] = {}   # driver name -> what its HelloAnswer says
         self.progress = report.Progress(len(self.cases) * len(options.drivers) * max(1, options.repeat),
                                         lambda line: print(line, flush=True))
@@ -299,8 +299,10 @@ class Run:
                 break
             elapsed_ms = (time.monotonic() - call_started) * 1000
             driver_ms += elapsed_ms
+            answer_text = protocol.encode(answer)
+            leaked = {secret for secret, value in self.secrets.items() if value in answer_text}
             with self._log_lock:
-                self.answer_texts.setdefault(language, []).append(protocol.encode(answer))
+                self.answer_leaks.setdefault(language, set()).update(leaked)
             expect = substitute(step.expect, self.secrets)
             if server is None:  # a target's log cannot be read: judged on the client's answer alone
                 step_problems = evaluate.judge(expect, answer, [], elapsed_ms, server_log=False,
@@ -408,10 +410,11 @@ class Run:
         for language in self.options.languages:
             texts = {"server logs": server_logs,
                      "driver stderr": "\n".join(p.read_text(errors="replace")
-                                                for p in self.directory.glob(f"driver-{language}-*.stderr")),
-                     "client results": "\n".join(self.answer_texts.get(language, []))}
+                                                for p in self.directory.glob(f"driver-{language}-*.stderr"))}
             leaks = [f"{name} contains the {secret} key" for name, text in texts.items()
                      for secret, value in self.secrets.items() if value in text]
+            leaks += [f"client results contain the {secret} key"
+                      for secret in sorted(self.answer_leaks.get(language, ()))]
             result = report.CaseResult(language, SECRET_SCAN, SECRET_SCAN, "fail" if leaks else "pass", leaks, 0.0)
             spec = next((s for s in self.options.drivers if s.name == language), None)
             mark_known(result, drivers.known_failing(spec) if spec else [])

@@ -6,6 +6,13 @@ touches another manager's. The service's secrets directory is bind-mounted read-
 /run/fpgascore/secrets; the manager rewrites files in it (renames inside a mounted
 directory are seen by the container) and sends SIGHUP.
 
+Each server also publishes its Prometheus /metrics (container port 9090) on a loopback port
+of the host, which the manager reads. A service of several replicas runs one container per
+replica (``fpgascore.replica=<index>``, each on a loopback port of its own) and a balancer
+container (``fpgascore.role=balancer``: nginx from the image of
+conformance/server/Balancer.Containerfile) in the host's network on the service's address,
+its configuration bind-mounted read-only from the service's ``balancer/`` directory.
+
 The image runs as uid 10001: a manager running as root hands the secrets to that uid; any
 other manager runs the container as its own uid (a rootless engine must map it through,
 e.g. podman's --userns=keep-id, which this slice does not set).
@@ -14,20 +21,31 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Callable, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from ..logs import log
+from . import balancer
 from .runtime import (RELOAD_TIMEOUT_SECONDS, STOP_GRACE_SECONDS, EngineUnavailable, Handle, Runtime,
-                      RuntimeFailure, ServerSpec, last_lines, lines_after, reload_events, server_environment,
+                      RuntimeFailure, ServerSpec, accepts, last_lines, lines_after, reload_events, server_environment,
                       wait_for_event)
 
 IMAGE = "localhost/fpgascore-emulator:dev"
+BALANCER_IMAGE = "localhost/fpgascore-balancer:dev"
 CONTAINER_PORT = "50051/tcp"
+METRICS_PORT = 9090
+CONTAINER_METRICS_PORT = f"{METRICS_PORT}/tcp"
+BALANCER_CONFIG_IN_CONTAINER = "/etc/fpgascore-balancer"
 SECRETS_IN_CONTAINER = "/run/fpgascore/secrets"
 LABEL_SERVICE = "fpgascore.service"
 LABEL_MANAGER = "fpgascore.manager"
 LABEL_NAME = "fpgascore.name"
+LABEL_REPLICA = "fpgascore.replica"
+LABEL_ROLE = "fpgascore.role"
+ROLE_SERVER, ROLE_BALANCER = "server", "balancer"
 IMAGE_UID = 10001
+# The engine's log of each container is bounded (json-file's max-size: Docker's, and podman's
+# own log file honours it too).
+LOG_OPTIONS = {"max-size": "8m", "max-file": "2"}
 START_TIMEOUT_SECONDS = 90.0
 
 
@@ -57,7 +75,7 @@ class ContainerRuntime(Runtime):
     name = "container"
 
     def __init__(self, manager_id: str, image: str = IMAGE, client: Any = None,
-                 start_timeout: float = START_TIMEOUT_SECONDS) -> None:
+                 start_timeout: float = START_TIMEOUT_SECONDS, balancer_image: str = BALANCER_IMAGE) -> None:
         import docker  # only this runtime needs it
 
         self._errors = docker.errors
@@ -65,6 +83,7 @@ class ContainerRuntime(Runtime):
         self._manager_id = manager_id
         self._image = image
         self.image = image
+        self._balancer_image = balancer_image
         self._start_timeout = start_timeout
         if os.geteuid() == 0:
             self.secrets_owner = (IMAGE_UID, IMAGE_UID)
@@ -80,15 +99,31 @@ class ContainerRuntime(Runtime):
         try:
             return call(*args, **kwargs)
         except self._errors.ImageNotFound:
-            raise RuntimeFailure(f"image {self._image} not found: build it (docker build -f "
-                                 f"conformance/server/Containerfile -t {self._image} .)") from None
+            raise RuntimeFailure(f"image {self._image} or {self._balancer_image} not found: build them (docker build "
+                                 f"-f conformance/server/Containerfile -t {self._image} . ; docker build -f "
+                                 f"conformance/server/Balancer.Containerfile -t {self._balancer_image} .)") from None
         except self._errors.APIError as error:
             raise RuntimeFailure(f"the container engine refused to {action}: {_engine_message(error)}") from None
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as error:
             raise EngineUnavailable(f"the container engine does not answer ({action}): {error}") from None
 
-    def _container_name(self, spec: ServerSpec) -> str:
-        return f"fpgascore-{spec.name}-{spec.service_id[len('svc_'):]}"
+    @staticmethod
+    def _log_config() -> Any:
+        from docker.types import LogConfig
+        return LogConfig(type="json-file", config=dict(LOG_OPTIONS))
+
+    def _container_name(self, spec: ServerSpec, role: str = ROLE_SERVER) -> str:
+        name = f"fpgascore-{spec.name}-{spec.service_id[len('svc_'):]}"
+        if role == ROLE_BALANCER:
+            return name + "-lb"
+        return name if spec.replicas <= 1 else f"{name}-{spec.replica}"
+
+    def _labels(self, spec: ServerSpec, role: str = ROLE_SERVER) -> Dict[str, str]:
+        labels = {LABEL_SERVICE: spec.service_id, LABEL_MANAGER: self._manager_id, LABEL_NAME: spec.name,
+                  LABEL_ROLE: role}
+        if role == ROLE_SERVER:
+            labels[LABEL_REPLICA] = str(spec.replica)
+        return labels
 
     # -- start ----------------------------------------------------------------------------
     def start(self, spec: ServerSpec) -> Handle:
@@ -97,11 +132,13 @@ class ContainerRuntime(Runtime):
         volumes = {}
         if spec.tls:
             volumes[str(spec.secrets_dir.resolve())] = {"bind": SECRETS_IN_CONTAINER, "mode": "ro"}
-        labels = {LABEL_SERVICE: spec.service_id, LABEL_MANAGER: self._manager_id, LABEL_NAME: spec.name}
+        environment = server_environment(spec, SECRETS_IN_CONTAINER)
+        environment.update({"FPGASCORE_METRICS_HOST": "0.0.0.0", "FPGASCORE_METRICS_PORT": str(METRICS_PORT)})
         container = self._engine(
             "start the container", self._client.containers.run, self._image, detach=True, name=name,
-            environment=server_environment(spec, SECRETS_IN_CONTAINER), volumes=volumes, labels=labels,
-            ports={CONTAINER_PORT: (spec.host, spec.port or None)}, user=self._user)
+            environment=environment, volumes=volumes, labels=self._labels(spec),
+            ports={CONTAINER_PORT: (spec.host, spec.port or None), CONTAINER_METRICS_PORT: ("127.0.0.1", None)},
+            user=self._user, log_config=self._log_config())
         deadline = time.monotonic() + self._start_timeout
         while True:
             self._engine("inspect the container", container.reload)
@@ -111,7 +148,7 @@ class ContainerRuntime(Runtime):
                 raise RuntimeFailure(f"the container exited ({container.status}): {last_lines(logs, 5)}")
             port = self._published_port(container)
             if port and '"event":"listening"' in logs:
-                return Handle(port, {"container_id": container.id, "port": port})
+                return self._handle(container, port)
             if time.monotonic() > deadline:
                 self._remove(container)
                 raise RuntimeFailure(f"the container did not listen within {self._start_timeout:.0f} s: "
@@ -119,10 +156,14 @@ class ContainerRuntime(Runtime):
             time.sleep(0.2)
 
     @staticmethod
-    def _published_port(container: Any) -> int:
+    def _published_port(container: Any, container_port: str = CONTAINER_PORT) -> int:
         ports = (container.attrs.get("NetworkSettings") or {}).get("Ports") or {}
-        bindings = ports.get(CONTAINER_PORT)
+        bindings = ports.get(container_port)
         return int(bindings[0]["HostPort"]) if bindings else 0
+
+    def _handle(self, container: Any, port: int) -> Handle:
+        return Handle(port, {"container_id": container.id, "port": port,
+                             "metrics_port": self._published_port(container, CONTAINER_METRICS_PORT)})
 
     def _remove_named(self, name: str) -> None:
         """Removes a leftover container of that name if it is this manager's."""
@@ -152,16 +193,64 @@ class ContainerRuntime(Runtime):
         container = self._get(handle)
         return container is not None and container.status == "running"
 
-    def find(self, spec: ServerSpec, ref: Dict[str, Any]) -> Optional[Handle]:
-        found = self._engine("list containers", self._client.containers.list, all=True, filters={
+    def _of_service(self, spec: ServerSpec) -> List[Any]:
+        found: List[Any] = self._engine("list containers", self._client.containers.list, all=True, filters={
             "label": [f"{LABEL_SERVICE}={spec.service_id}", f"{LABEL_MANAGER}={self._manager_id}"]})
+        return found
+
+    def find(self, spec: ServerSpec, ref: Dict[str, Any]) -> Optional[Handle]:
         handle = None
-        for container in found:
+        for container in self._of_service(spec):
+            labels = container.labels or {}
+            replica = labels.get(LABEL_REPLICA, "0")
+            if labels.get(LABEL_ROLE, ROLE_SERVER) != ROLE_SERVER or replica != str(spec.replica):
+                continue
             port = self._published_port(container)
             if container.status == "running" and port and handle is None:
-                handle = Handle(port, {"container_id": container.id, "port": port})
+                handle = self._handle(container, port)
             else:
                 self._remove(container)  # exited, or a second one: the manager starts it afresh
+        return handle
+
+    def metrics_address(self, handle: Handle) -> Optional[Tuple[str, int]]:
+        port = int(handle.ref.get("metrics_port") or 0)
+        return ("127.0.0.1", port) if port else None
+
+    # -- the balancer ---------------------------------------------------------------------
+    def start_balancer(self, spec: ServerSpec, backends: List[Tuple[str, int]]) -> Handle:
+        name = self._container_name(spec, ROLE_BALANCER)
+        self._remove_named(name)
+        directory = spec.directory.resolve() / "balancer"
+        balancer.write_config(directory, spec.host, spec.port, backends, "/tmp/nginx.pid")
+        config_path = f"{BALANCER_CONFIG_IN_CONTAINER}/{balancer.CONFIG_NAME}"
+        container = self._engine(
+            "start the balancer container", self._client.containers.run, self._balancer_image,
+            command=balancer.command(config_path, "/tmp"), detach=True, name=name, network_mode="host",
+            volumes={str(directory): {"bind": BALANCER_CONFIG_IN_CONTAINER, "mode": "ro"}},
+            labels=self._labels(spec, ROLE_BALANCER), log_config=self._log_config())
+        deadline = time.monotonic() + self._start_timeout
+        while True:
+            self._engine("inspect the balancer container", container.reload)
+            if container.status not in ("created", "running"):
+                logs = self._engine("read the logs", container.logs).decode(errors="replace")
+                self._remove(container)
+                raise RuntimeFailure(f"the balancer container exited ({container.status}): {last_lines(logs, 5)}")
+            if container.status == "running" and accepts(spec.host, spec.port):
+                return Handle(spec.port, {"container_id": container.id, "port": spec.port})
+            if time.monotonic() > deadline:
+                self._remove(container)
+                raise RuntimeFailure(f"the balancer did not listen within {self._start_timeout:.0f} s")
+            time.sleep(0.2)
+
+    def find_balancer(self, spec: ServerSpec, ref: Dict[str, Any]) -> Optional[Handle]:
+        handle = None
+        for container in self._of_service(spec):
+            if (container.labels or {}).get(LABEL_ROLE) != ROLE_BALANCER:
+                continue
+            if container.status == "running" and handle is None:
+                handle = Handle(spec.port, {"container_id": container.id, "port": spec.port})
+            else:
+                self._remove(container)
         return handle
 
     def orphans(self, known_ids: Iterable[str]) -> List[str]:

@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="run services as local processes (default) or as containers")
     parser.add_argument("--image", default=None, help="the reference-server image (container runtime; default "
                                                       "localhost/fpgascore-emulator:dev)")
+    parser.add_argument("--balancer-image", default=None,
+                        help="the load balancer's image, for services of several replicas (container runtime; "
+                             "default localhost/fpgascore-balancer:dev, built from conformance/server/"
+                             "Balancer.Containerfile)")
     parser.add_argument("--admin-token-file", help=f"file holding the admin token (else env {TOKEN_ENV})")
     parser.add_argument("--tls-cert", help="PEM certificate chain of the manager's own port")
     parser.add_argument("--tls-key", help="its PEM private key")
@@ -97,8 +101,9 @@ def write_port_file(path: str, port: int) -> None:
 
 def make_runtime(args: argparse.Namespace, store: Store) -> Runtime:
     if args.runtime == "container":
-        from .container import IMAGE, ContainerRuntime
-        return ContainerRuntime(store.manager_id, image=args.image or IMAGE)
+        from .container import BALANCER_IMAGE, IMAGE, ContainerRuntime
+        return ContainerRuntime(store.manager_id, image=args.image or IMAGE,
+                                balancer_image=args.balancer_image or BALANCER_IMAGE)
     from .process import ProcessRuntime
     return ProcessRuntime(store.state_dir)
 

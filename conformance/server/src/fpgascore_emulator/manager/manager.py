@@ -7,7 +7,9 @@ is checked before anything is started; a key is replaced by rewriting its file a
 the server reload (SIGHUP), and the call answers once the server logged the reload, so the
 old key is refused from then on and the other key never stopped working. A service that is
 dead is never reported RUNNING: it is restarted on its port (at most ``max_restarts`` times
-in ``restart_window`` seconds) or marked FAILED.
+in ``restart_window`` seconds) or marked FAILED. A service of several replicas is one unit:
+its replicas and their balancer (servers.py) start, reload and stop together, and one dead
+replica restarts the service; changing ``num_replicas`` restarts it on its port.
 """
 from __future__ import annotations
 
@@ -20,9 +22,10 @@ from typing import Dict, List, Optional, Tuple
 from ..logs import log
 from . import kubernetes
 from . import replicas as replica_status
-from .errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, Unavailable, Unimplemented
+from .errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from .runtime import (EngineUnavailable, Handle, Runtime, RuntimeFailure, ServerSpec, remove_directory,
                       service_directory, write_secrets)
+from .servers import ServiceServers
 from .store import CREATING, DELETING, FAILED, RUNNING, ModelRecord, ServiceRecord, Store
 from .validation import check_key, check_model_name, check_service_name, check_tls, shown
 
@@ -30,6 +33,7 @@ PRIMARY, SECONDARY = "PRIMARY", "SECONDARY"
 MAX_DESCRIPTION = 1000
 MAX_TAGS = 64
 MAX_TAG_CHARS = 256
+MAX_REPLICAS = 16
 
 
 def generate_key() -> str:
@@ -40,9 +44,8 @@ def generate_key() -> str:
 def check_replicas(count: int) -> int:
     if count < 1:
         raise InvalidArgument(f"num_replicas must be at least 1, not {count}")
-    if count > 1:
-        raise Unimplemented(f"num_replicas {count}: more than one replica (behind a load balancer) is not "
-                            f"implemented yet; use 1")
+    if count > MAX_REPLICAS:
+        raise InvalidArgument(f"num_replicas must be at most {MAX_REPLICAS}, not {count}")
     return count
 
 
@@ -51,6 +54,7 @@ class Manager:
                  monitor_interval: float = 2.0, max_restarts: int = 3, restart_window: float = 300.0) -> None:
         self.store = store
         self.runtime = runtime
+        self.servers = ServiceServers(runtime)
         self.service_host = service_host
         self._monitor_interval = monitor_interval
         self._max_restarts = max_restarts
@@ -116,7 +120,8 @@ class Manager:
         if record.state != RUNNING or not record.runtime_ref:
             return []
         handle = Handle(record.port, record.runtime_ref)
-        return [replica_status.scrape(self.runtime.metrics_address(handle), index=0)]
+        return [replica_status.scrape(address, index=index)
+                for index, address in enumerate(self.servers.metrics_addresses(handle))]
 
     def services(self, model_id: str = "") -> List[ServiceRecord]:
         if model_id:
@@ -165,7 +170,7 @@ class Manager:
             if fresh is None or fresh.state != RUNNING:
                 return fresh or record
             try:
-                alive = self.runtime.alive(Handle(fresh.port, fresh.runtime_ref))
+                alive = self.servers.alive(Handle(fresh.port, fresh.runtime_ref))
             except EngineUnavailable:
                 return fresh
             if not alive:
@@ -212,7 +217,7 @@ class Manager:
             try:
                 spec = self._spec(record, model)
                 self._materialize(record, spec)
-                handle = self.runtime.start(spec)
+                handle = self.servers.start(spec, record.num_replicas)
             except (RuntimeFailure, OSError) as error:
                 self.store.delete_service(record.id)
                 remove_directory(service_directory(self.store.state_dir, record.id))
@@ -222,7 +227,7 @@ class Manager:
             record.state = RUNNING
             self.store.save_service(record)
         log("service.created", service=record.id, name=name, model=model.id, host=record.host, port=record.port,
-            ssl=record.ssl_enabled, runtime=record.runtime)
+            ssl=record.ssl_enabled, runtime=record.runtime, replicas=record.num_replicas)
         return record
 
     def update_service(self, service_id: str, ssl_enabled: Optional[bool] = None, ssl_certificate: str = "",
@@ -247,7 +252,8 @@ class Manager:
                 raise InvalidArgument("turning SSL on needs ssl_certificate and ssl_key (PEM)")
             toggled = new_ssl != record.ssl_enabled
             model_changed = model is not None and model.id != record.model_id
-            if not (toggled or model_changed or new_certificate) and record.state == RUNNING:
+            scaled = num_replicas is not None and num_replicas != record.num_replicas
+            if not (toggled or model_changed or new_certificate or scaled) and record.state == RUNNING:
                 return record, False
             before = dataclasses.replace(record)
             issued = False
@@ -260,13 +266,13 @@ class Manager:
             if model is not None:
                 record.model_id = model.id
             record.ssl_enabled = new_ssl
-            if toggled or model_changed or record.state != RUNNING:
-                self.store.save_service(record)
-                self._restart(record, "updated")
+            restart = toggled or model_changed or scaled or record.state != RUNNING
+            if restart:
+                self._restart(record, "updated", replicas=num_replicas if scaled and num_replicas else None)
             else:
                 self._reload(before, record, "the new certificate")
             log("service.updated", service=record.id, name=record.name, ssl=record.ssl_enabled,
-                model=record.model_id, certificate=new_certificate, restarted=toggled or model_changed)
+                model=record.model_id, certificate=new_certificate, replicas=record.num_replicas, restarted=restart)
             return record, issued
 
     def regenerate_auth_key(self, service_id: str, key_type: str) -> ServiceRecord:
@@ -317,27 +323,32 @@ class Manager:
         handle = Handle(after.port, after.runtime_ref)
         try:
             self._materialize(after)
-            self.runtime.reload(handle, after.ssl_enabled)
+            self.servers.reload(handle, after.ssl_enabled)
         except RuntimeFailure as error:
             try:
                 self._materialize(before)
-                self.runtime.reload(handle, before.ssl_enabled)
+                self.servers.reload(handle, before.ssl_enabled)
             except RuntimeFailure:
                 pass
             log("service.reload_failed", service=after.id, name=after.name, error=str(error))
             raise Unavailable(f"service {after.name!r} did not take {what}: {error}; it keeps what it had") from None
         self.store.save_service(after)
 
-    def _restart(self, record: ServiceRecord, reason: str) -> None:
-        """Stops the service's server and starts it again on its port with the record's
-        settings; RUNNING, or FAILED and Unavailable raised."""
+    def _restart(self, record: ServiceRecord, reason: str, replicas: Optional[int] = None) -> None:
+        """Stops the service's servers and starts them again on its port with the record's
+        settings (``replicas`` of them when given); RUNNING, or FAILED and Unavailable raised."""
         record.state, record.state_message = CREATING, reason
         self.store.save_service(record)
         try:
-            self.runtime.stop(Handle(record.port, record.runtime_ref))
+            self.servers.stop(Handle(record.port, record.runtime_ref))
+            self.servers.stop_leftovers(self._spec(record), record.num_replicas)
+            record.runtime_ref = {}
+            if replicas:
+                record.num_replicas = replicas
+            self.store.save_service(record)
             spec = self._spec(record)
             self._materialize(record, spec)
-            handle = self.runtime.start(spec)
+            handle = self.servers.start(spec, record.num_replicas)
         except (RuntimeFailure, OSError) as error:
             record.state, record.state_message, record.runtime_ref = FAILED, f"did not start: {error}", {}
             self.store.save_service(record)
@@ -350,10 +361,8 @@ class Manager:
 
     def _remove(self, record: ServiceRecord) -> None:
         try:
-            self.runtime.stop(Handle(record.port, record.runtime_ref))
-            leftover = self.runtime.find(self._spec_or_bare(record), {})
-            if leftover is not None:
-                self.runtime.stop(leftover)
+            self.servers.stop(Handle(record.port, record.runtime_ref))
+            self.servers.stop_leftovers(self._spec_or_bare(record), record.num_replicas)
         except RuntimeFailure as error:
             raise Unavailable(f"service {record.name!r} could not be stopped: {error}; it stays DELETING and a "
                               f"restarted manager finishes the deletion") from None
@@ -417,14 +426,14 @@ class Manager:
         if record.state == FAILED:
             return
         spec = self._spec(record)
-        handle = self.runtime.find(spec, record.runtime_ref)
+        handle = self.servers.find(spec, record.runtime_ref, record.num_replicas)
         if handle is None:
             log("service.died", service=record.id, name=record.name, reason="not running when the manager started")
             self._revive(record, "restarted by the manager: its server was not running")
             return
         record.runtime_ref, record.port = handle.ref, handle.port or record.port
         if self._materialize(record, spec):  # a change the server never got (the manager stopped mid-way)
-            self.runtime.reload(handle, record.ssl_enabled)
+            self.servers.reload(handle, record.ssl_enabled)
         record.state, record.state_message = RUNNING, ""
         self.store.save_service(record)
         log("service.adopted", service=record.id, name=record.name, port=record.port)
@@ -445,7 +454,9 @@ class Manager:
                     fresh = self.store.service(record.id)
                     if fresh is None or fresh.state not in (RUNNING, CREATING):
                         continue
-                    if fresh.runtime_ref and self.runtime.alive(Handle(fresh.port, fresh.runtime_ref)):
+                    handle = Handle(fresh.port, fresh.runtime_ref)
+                    if fresh.runtime_ref and self.servers.alive(handle):
+                        self.servers.trim_logs(handle)
                         if fresh.state == CREATING:  # marked by a reader, but alive after all
                             fresh.state, fresh.state_message = RUNNING, ""
                             self.store.save_service(fresh)

@@ -3,23 +3,32 @@ serve``, what ``scripts/run-emulator serve`` runs) in its own session, so it out
 manager (a restarted manager adopts it). It logs to ``<service dir>/server.log``; its
 command line names its port file, ``<state>/services/<id>/port``, which is how the manager
 recognises its processes (with the pid and the kernel's start time, never a pid alone).
+A replica of several has its files in ``replicas/<index>/`` instead; their balancer is an
+nginx process whose command line names its ``balancer/nginx.conf``.
+
+A server's log is kept within ``MAX_LOG_BYTES``: past it, the monitor moves it to
+``server.log.1`` (the one older file kept) and empties ``server.log`` in place (the server
+appends to it, so its next line starts the file again), as logrotate's ``copytruncate``.
+A line written between the copy and the truncation can be lost.
 """
 from __future__ import annotations
 
 import os
 import pathlib
+import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ..logs import log
+from . import balancer
 from .runtime import (RELOAD_TIMEOUT_SECONDS, STOP_GRACE_SECONDS, Handle, Runtime, RuntimeFailure, ServerSpec,
-                      last_lines, reload_events, server_environment, wait_for_event)
+                      accepts, free_port, last_lines, reload_events, server_environment, wait_for_event)
 
 START_TIMEOUT_SECONDS = 60.0
+MAX_LOG_BYTES = 8 << 20
 
 
 def _package_path() -> str:
@@ -43,15 +52,6 @@ def _stat(pid: int) -> Optional[List[str]]:
 def _start_time(pid: int) -> Optional[str]:
     fields = _stat(pid)
     return fields[19] if fields else None  # field 22: start time in clock ticks since boot
-
-
-def _free_loopback_port() -> int:
-    """A port free now on 127.0.0.1, for a server's --metrics-port (the server exits if another
-    process takes it first: the start fails and says so)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _flag_value(argv: List[str], flag: str) -> int:
@@ -80,7 +80,9 @@ class ProcessRuntime(Runtime):
 
     # -- start ----------------------------------------------------------------------------
     def start(self, spec: ServerSpec) -> Handle:
-        directory = spec.directory.resolve()
+        directory = spec.server_dir.resolve()
+        directory.mkdir(parents=True, exist_ok=True)
+        directory.chmod(0o700)
         port_file = directory / "port"
         log_path = directory / "server.log"
         try:
@@ -90,8 +92,8 @@ class ProcessRuntime(Runtime):
         env = {key: value for key, value in os.environ.items()
                if not key.startswith("FPGASCORE_")}  # the manager's settings (its token!) stay here
         env["PYTHONPATH"] = _package_path()
-        env.update(server_environment(spec, str(directory / "secrets")))
-        metrics_port = _free_loopback_port()
+        env.update(server_environment(spec, str(spec.secrets_dir.resolve())))
+        metrics_port = free_port()
         command = [self._python, "-m", "fpgascore_emulator", "serve", "--host", spec.host,
                    "--port", str(spec.port), "--port-file", str(port_file),
                    "--metrics-host", "127.0.0.1", "--metrics-port", str(metrics_port)]
@@ -140,6 +142,8 @@ class ProcessRuntime(Runtime):
         fields = _stat(pid)
         if not fields or fields[0] in ("Z", "X") or fields[19] != ref.get("start_time"):
             return False
+        if "marker" in ref:  # nginx rewrites its command line into one string
+            return str(ref["marker"]) in " ".join(_cmdline(pid))
         return ref.get("port_file", "\0") in _cmdline(pid)
 
     def alive(self, handle: Handle) -> bool:
@@ -149,7 +153,7 @@ class ProcessRuntime(Runtime):
         if ref and self._is_ours(ref):
             return Handle(int(ref.get("port", 0)), ref)
         # A manager that stopped between starting a server and saving its pid: look it up.
-        port_file = str(spec.directory.resolve() / "port")
+        port_file = str(spec.server_dir.resolve() / "port")
         for pid in self._server_pids():
             if port_file in _cmdline(pid):
                 try:
@@ -157,7 +161,7 @@ class ProcessRuntime(Runtime):
                 except (OSError, ValueError):
                     continue
                 found = {"pid": pid, "start_time": _start_time(pid), "port_file": port_file,
-                         "log": str(spec.directory.resolve() / "server.log"), "port": port,
+                         "log": str(spec.server_dir.resolve() / "server.log"), "port": port,
                          "metrics_port": _flag_value(_cmdline(pid), "--metrics-port")}
                 return Handle(port, found)
         return None
@@ -182,11 +186,90 @@ class ProcessRuntime(Runtime):
         removed = []
         for pid in self._server_pids():
             argv = _cmdline(pid)
-            service_id = pathlib.Path(argv[argv.index("--port-file") + 1]).parent.name
+            service_id = self._service_of(argv[argv.index("--port-file") + 1])
             if service_id not in known:
                 self._terminate(pid)
                 removed.append(f"process {pid} of {service_id}")
+        for pid, config_path in self._balancer_pids():
+            service_id = self._service_of(config_path)
+            if service_id not in known:
+                self._terminate(pid)
+                removed.append(f"balancer {pid} of {service_id}")
         return removed
+
+    def _service_of(self, path: str) -> str:
+        """The service id of a file under the services directory (its first component)."""
+        return pathlib.Path(path).relative_to(self._services_dir).parts[0]
+
+    def _balancer_pids(self) -> List[Tuple[int, str]]:
+        """nginx masters running a configuration under this manager's services directory."""
+        prefix = str(self._services_dir) + os.sep
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            line = " ".join(_cmdline(int(entry)))
+            if not line.startswith("nginx: master process") or " -c " + prefix not in line:
+                continue
+            config_path = line.split(" -c ", 1)[1].split(" ", 1)[0]
+            found.append((int(entry), config_path))
+        return found
+
+    # -- the balancer ---------------------------------------------------------------------
+    def start_balancer(self, spec: ServerSpec, backends: List[Tuple[str, int]]) -> Handle:
+        directory = spec.directory.resolve() / "balancer"
+        config_path = balancer.write_config(directory, spec.host, spec.port, backends, str(directory / "nginx.pid"))
+        log_path = directory / "balancer.log"
+        for pid, running in self._balancer_pids():  # one left by a manager that stopped mid-way
+            if running == str(config_path):
+                self._terminate(pid)
+        descriptor = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        offset = os.lseek(descriptor, 0, os.SEEK_END)
+        try:
+            process = subprocess.Popen(balancer.command(str(config_path), str(directory)), stdin=subprocess.DEVNULL,
+                                       stdout=descriptor, stderr=subprocess.STDOUT, cwd=str(directory),
+                                       start_new_session=True, close_fds=True)
+        except OSError as error:
+            raise RuntimeFailure(f"cannot run the load balancer {balancer.NGINX}: {error.strerror} (install Debian's "
+                                 f"nginx and libnginx-mod-stream)") from None
+        finally:
+            os.close(descriptor)
+        self._children[process.pid] = process
+        deadline = time.monotonic() + self._start_timeout
+        while not accepts(spec.host, spec.port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                why = (f"exited with status {process.returncode}" if process.poll() is not None
+                       else f"did not listen within {self._start_timeout:.0f} s")
+                self._terminate(process.pid)
+                raise RuntimeFailure(f"the load balancer (nginx) {why}: {last_lines(self._read(log_path, offset), 5)}")
+            time.sleep(0.05)
+        ref = {"pid": process.pid, "start_time": _start_time(process.pid), "marker": f"-c {config_path}",
+               "log": str(log_path), "port": spec.port}
+        return Handle(spec.port, ref)
+
+    def find_balancer(self, spec: ServerSpec, ref: Dict[str, Any]) -> Optional[Handle]:
+        if ref and self._is_ours(ref):
+            return Handle(int(ref.get("port", 0)), ref)
+        config_path = str(spec.directory.resolve() / "balancer" / balancer.CONFIG_NAME)
+        for pid, running in self._balancer_pids():
+            if running == config_path:
+                return Handle(spec.port, {"pid": pid, "start_time": _start_time(pid), "marker": f"-c {config_path}",
+                                          "log": str(pathlib.Path(config_path).with_name("balancer.log")),
+                                          "port": spec.port})
+        return None
+
+    def trim_log(self, handle: Handle) -> None:
+        path = pathlib.Path(handle.ref.get("log", ""))
+        try:
+            if not path.name or path.stat().st_size <= MAX_LOG_BYTES:
+                return
+            older = path.with_name(path.name + ".1")
+            with open(path, "rb") as source, open(older, "wb") as target:
+                shutil.copyfileobj(source, target)
+            os.chmod(older, 0o600)
+            os.truncate(path, 0)
+        except OSError as error:
+            log("manager.log_trim_failed", file=path.name, error=error.strerror or str(error))
 
     def metrics_address(self, handle: Handle) -> Optional[Tuple[str, int]]:
         port = int(handle.ref.get("metrics_port") or 0)

@@ -8,7 +8,10 @@ by the server's own log line (``keys.loaded``, ``tls.loaded``) before it answers
 
 Two runtimes share this surface (process.py, container.py):
 ``start(spec) -> Handle``, ``alive(handle)``, ``reload(handle, tls)``, ``stop(handle)``,
-``find(service_id)``, ``orphans(known_ids)``, ``logs(handle)``, ``metrics_address(handle)``.
+``find(service_id)``, ``orphans(known_ids)``, ``logs(handle)``, ``metrics_address(handle)``,
+and for a service of several replicas ``start_balancer(spec, backends)`` /
+``find_balancer(spec)`` (nginx in front of them, balancer.py); ``trim_log(handle)`` keeps a
+server's log bounded.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import json
 import os
 import pathlib
 import shutil
+import socket
 import time
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
@@ -46,10 +50,26 @@ class ServerSpec:
     port: int                 # 0: let the runtime pick one
     tls: bool
     directory: pathlib.Path   # the service's directory
+    replica: int = 0          # which of the service's servers this is (0 .. replicas-1)
+    replicas: int = 1         # more than one: each listens on a port of its own, behind the balancer
 
     @property
     def secrets_dir(self) -> pathlib.Path:
+        """Every replica reads the service's one set of secrets."""
         return self.directory / "secrets"
+
+    @property
+    def server_dir(self) -> pathlib.Path:
+        """Where this server's own files are (port file, log): the service's directory for a
+        lone server, ``replicas/<index>/`` under it for one of several."""
+        if self.replicas <= 1:
+            return self.directory
+        return self.directory / "replicas" / str(self.replica)
+
+    def replica_spec(self, index: int, replicas: int) -> "ServerSpec":
+        """Replica ``index`` of ``replicas``: on loopback, a port of its own (any), behind the
+        balancer that listens on this spec's host and port."""
+        return dataclasses.replace(self, host="127.0.0.1", port=0, replica=index, replicas=replicas)
 
 
 @dataclasses.dataclass
@@ -121,6 +141,25 @@ def write_secrets(spec: ServerSpec, certificate: str, private_key: str, primary:
 
 def remove_directory(directory: pathlib.Path) -> None:
     shutil.rmtree(directory, ignore_errors=True)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free now on ``host``, for a server's --metrics-port or a balancer's listener
+    (which cannot report a port it picked; whoever takes it first makes the start fail, and
+    the failure says so)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def accepts(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 def lines_after(text: str, since: float) -> str:
@@ -217,6 +256,22 @@ class Runtime:
         raise NotImplementedError
 
     def metrics_address(self, handle: Handle) -> Optional[Tuple[str, int]]:
-        """Where the server's /metrics is reached from the manager; None: it has none
-        (the container runtime, for now)."""
+        """Where the server's /metrics is reached from the manager; None: it has none (a
+        server started before it had one)."""
         return None
+
+    def backend_address(self, handle: Handle) -> Tuple[str, int]:
+        """Where the balancer reaches this replica."""
+        return ("127.0.0.1", handle.port)
+
+    def start_balancer(self, spec: ServerSpec, backends: List[Tuple[str, int]]) -> Handle:
+        """nginx on ``spec.host:spec.port`` passing each connection to one of ``backends``."""
+        raise NotImplementedError
+
+    def find_balancer(self, spec: ServerSpec, ref: Dict[str, Any]) -> Optional[Handle]:
+        """The service's balancer if it is still running."""
+        raise NotImplementedError
+
+    def trim_log(self, handle: Handle) -> None:
+        """Keeps the server's log file within its bound (a runtime whose engine keeps the logs
+        has nothing to do)."""
