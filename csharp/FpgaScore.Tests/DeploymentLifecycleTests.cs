@@ -10,17 +10,17 @@ namespace FpgaScore.Tests;
 /// (process runtime): create with SSL and a self-signed certificate → keys → score with the primary (roots from
 /// GRPC_DEFAULT_SSL_ROOTS_FILE_PATH) → regenerate the secondary while calls with the primary run (none fails) → the old
 /// secondary refused, the new one works → a new certificate (a fresh client trusting the new root works, the old root
-/// no longer does) → 3 replicas → the manager killed and started again on the same state directory and port (same
-/// service, port and keys, still scoring) → delete (server gone, port closed).
+/// no longer does) → 3 replicas behind nginx (fresh connections reach each) → the manager killed and started again on the same state directory and port (same
+/// service, port, replicas and keys, still scoring; adopted, not restarted) → delete (servers and balancer gone, port
+/// closed).
 /// </summary>
 [Collection(EnvironmentCollection.Name)] // sets GRPC_DEFAULT_SSL_ROOTS_FILE_PATH
 public sealed class DeploymentLifecycleTests
 {
-    /// <summary>Without the scale step while the manager answers UNIMPLEMENTED for more than one replica.</summary>
-    [Theory]
-    [InlineData(false)]
-    [InlineData(true, Skip = "num_replicas > 1: the manager answers UNIMPLEMENTED until replicas land on main (issue #17)")]
-    public async Task TheSeedsLifecycleEndToEnd(bool scale)
+    private const int Replicas = 3;
+
+    [Fact]
+    public async Task TheSeedsLifecycleEndToEnd()
     {
         using var manager = await Manager.StartAsync();
         using var first = new Pki();
@@ -85,24 +85,31 @@ public sealed class DeploymentLifecycleTests
                 Assert.Contains("certificate was not trusted", refused.Details, StringComparison.Ordinal);
             }
 
-            if (scale)
+            // Three replicas behind the manager's balancer (nginx), on the same address, each with the keys and certificate.
+            var scaled = await deployments.UpdateServiceAsync("lifecycle", new UpdateServiceOptions { NumReplicas = Replicas });
+            Assert.Equal((Replicas, service.Port, ServiceState.Running), (scaled.NumReplicas, scaled.Port, scaled.State));
+            for (var i = 0; i < 2 * Replicas; i++) // fresh connections reach every replica (the balancer is per connection)
             {
-                var scaled = await deployments.UpdateServiceAsync("lifecycle", new UpdateServiceOptions { NumReplicas = 3 });
-                Assert.Equal((3, service.Port), (scaled.NumReplicas, scaled.Port));
                 using var client = Scoring.Client(service, rotated.PrimaryKey, second.CaFile);
                 await Scoring.AssertScoresAsync(client);
-                Assert.Equal(3, (await deployments.GetServiceAsync("lifecycle")).Replicas.Count);
             }
+            var replicas = (await deployments.GetServiceAsync("lifecycle")).Replicas;
+            Assert.Equal(Replicas, replicas.Count);
+            Assert.All(replicas, r => Assert.True(r.ImagesScored >= 1, $"replica {r.Index} scored nothing: {r}"));
 
             // The manager crashes and comes back on the same state directory and port: nothing is lost.
             manager.Kill();
             using (var client = Scoring.Client(service, rotated.PrimaryKey, second.CaFile))
                 await Scoring.AssertScoresAsync(client); // the service does not need its manager
+            var earlier = manager.LogLineCount;
             await manager.RestartAsync();
+            Assert.Contains("\"event\":\"service.adopted\"", manager.LogsSince(earlier), StringComparison.Ordinal); // not restarted
+            Assert.DoesNotContain("\"event\":\"service.started\"", manager.LogsSince(earlier), StringComparison.Ordinal);
 
             var again = await deployments.GetServiceAsync("lifecycle"); // the same client: same address
-            Assert.Equal((service.Id, service.Port, ServiceState.Running, updated.CertificateSha256, scale ? 3 : 1),
+            Assert.Equal((service.Id, service.Port, ServiceState.Running, updated.CertificateSha256, Replicas),
                 (again.Id, again.Port, again.State, again.CertificateSha256, again.NumReplicas));
+            Assert.Equal(Replicas, again.Replicas.Count);
             Assert.Equal(rotated, await deployments.GetAuthKeysAsync("lifecycle"));
             Assert.Equal([service.Id], (await deployments.ListServicesAsync()).Select(s => s.Id));
             using (var client = Scoring.Client(again, rotated.SecondaryKey, second.CaFile))
@@ -117,6 +124,7 @@ public sealed class DeploymentLifecycleTests
         }
         Assert.True(PortClosed(service.Port), $"port {service.Port} still accepts connections after the delete");
         Assert.Empty(manager.ServerPids());
+        Assert.Empty(manager.BalancerPids());
     }
 
     /// <summary>Regenerates the secondary while another task scores with <paramref name="callingKey"/>: no call fails, at

@@ -36,6 +36,12 @@ public sealed class Manager : IDisposable
     /// <summary>The manager's output (every start), for failure messages and for checks that no secret is logged.</summary>
     public string Logs => string.Join("\n", _log);
 
+    /// <summary>How many lines <see cref="Logs"/> has: <see cref="LogsSince"/> that count is what came after.</summary>
+    public int LogLineCount => _log.Count;
+
+    /// <summary>The lines logged after the first <paramref name="lines"/>.</summary>
+    public string LogsSince(int lines) => string.Join("\n", _log.Skip(lines));
+
     /// <summary>The pid of the manager itself (not its watchdog).</summary>
     public int Pid { get; private set; }
 
@@ -145,6 +151,26 @@ public sealed class Manager : IDisposable
         return pids;
     }
 
+    /// <summary>The nginx masters (a service's balancer, with more than one replica) whose configuration is under this
+    /// manager's state directory.</summary>
+    public IReadOnlyList<int> BalancerPids()
+    {
+        var marker = " -c " + Path.GetFullPath(Path.Combine(StateDir, "services")) + Path.DirectorySeparatorChar;
+        var pids = new List<int>();
+        foreach (var entry in Directory.GetDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(entry), out var pid)) continue;
+            try
+            {
+                var line = File.ReadAllText(Path.Combine(entry, "cmdline")).Replace('\0', ' ');
+                if (line.StartsWith("nginx: master process", StringComparison.Ordinal) && line.Contains(marker, StringComparison.Ordinal))
+                    pids.Add(pid);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        }
+        return pids;
+    }
+
     public void Dispose()
     {
         try
@@ -163,7 +189,7 @@ public sealed class Manager : IDisposable
         CloseWatchdog();
         if (_process is not null && !_process.WaitForExit(30_000)) Kill();
         _process?.Dispose();
-        foreach (var pid in ServerPids())
+        foreach (var pid in ServerPids().Concat(BalancerPids()))
         {
             try
             {
