@@ -188,9 +188,13 @@ CSPROJ = """<Project Sdk="Microsoft.NET.Sdk">
 
 
 @pytest.fixture(scope="module")
-def csharp_build(tmp_path_factory, workspace):
-    """{slug: (the program's dll or None, the build's output)}."""
+def csharp_build(tmp_path_factory, workspace, request):
+    """{slug: (the program's dll or None, the build's output)} (a block naming 50055 with the port of
+    the manager it runs against)."""
     blocks = [b for b in RUN if b.language == "csharp"]
+    manager_port = None
+    if any("50055" in b.code for b in blocks):
+        manager_port = str(request.getfixturevalue("manager").port)
     directory = tmp_path_factory.mktemp("csharp-snippets")
     library = ROOT / "csharp" / "FpgaScore" / "FpgaScore.csproj"
     projects = []
@@ -198,7 +202,8 @@ def csharp_build(tmp_path_factory, workspace):
         project = directory / slug(block)
         project.mkdir()
         (project / f"{slug(block)}.csproj").write_text(CSPROJ.format(library=library))
-        (project / "Program.cs").write_text(workspace.rewrite(block.code))
+        code = workspace.rewrite(block.code)
+        (project / "Program.cs").write_text(code.replace("50055", manager_port) if manager_port else code)
         projects.append(f'  <Project Path="{slug(block)}/{slug(block)}.csproj" />\n')
     (directory / "snippets.slnx").write_text("<Solution>\n" + "".join(projects) + "</Solution>\n")
     result = subprocess.run(["dotnet", "build", "snippets.slnx", "-nologo", "-clp:ErrorsOnly"], cwd=directory,
@@ -269,7 +274,7 @@ def test_snippet_runs(block: Block, workspace: Workspace, request):
     else:
         dll, log = request.getfixturevalue("csharp_build")[slug(block)]
         assert dll, f"{block.where}: the C# block does not build:\n{block.code}\n--- dotnet build\n{log}"
-        result = subprocess.run(["dotnet", str(dll)], cwd=workspace.dir, env=workspace.env(), capture_output=True,
+        result = subprocess.run(["dotnet", str(dll)], cwd=workspace.dir, env=workspace.env(**extra), capture_output=True,
                                 text=True, timeout=120)
     outcome(block, result)
 
