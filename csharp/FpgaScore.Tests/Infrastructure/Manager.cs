@@ -13,10 +13,12 @@ public sealed class Manager : IDisposable
 {
     private readonly ConcurrentQueue<string> _log = new();
     private readonly string _dir;
+    private readonly string[] _extraArgs;
     private Process? _process;
 
-    private Manager(string dir)
+    private Manager(string dir, string[] extraArgs)
     {
+        _extraArgs = extraArgs;
         _dir = dir;
         Directory.CreateDirectory(dir);
         StateDir = Path.Combine(dir, "state");
@@ -42,12 +44,27 @@ public sealed class Manager : IDisposable
     /// <summary>The lines logged after the first <paramref name="lines"/>.</summary>
     public string LogsSince(int lines) => string.Join("\n", _log.Skip(lines));
 
+    /// <summary>Waits (at most 30 s) until a line after the first <paramref name="lines"/> holds <paramref name="text"/>: the
+    /// manager logs before it serves, but its output is read asynchronously. Returns whether one did.</summary>
+    public async Task<bool> WaitForLogAsync(string text, int lines)
+    {
+        var until = DateTime.UtcNow.AddSeconds(30);
+        while (!LogsSince(lines).Contains(text, StringComparison.Ordinal))
+        {
+            if (DateTime.UtcNow > until) return false;
+            await Task.Delay(50);
+        }
+        return true;
+    }
+
     /// <summary>The pid of the manager itself (not its watchdog).</summary>
     public int Pid { get; private set; }
 
-    public static async Task<Manager> StartAsync()
+    /// <summary>A manager started with <paramref name="tls"/> as its own certificate (<c>--tls-cert</c>), when given.</summary>
+    public static async Task<Manager> StartAsync(CertFiles? tls = null)
     {
-        var manager = new Manager(Path.Combine(RunDirectory.Path, "manager-" + Guid.NewGuid().ToString("N")[..8]));
+        var extra = tls is null ? [] : new[] { "--tls-cert", tls.Cert, "--tls-key", tls.Key };
+        var manager = new Manager(Path.Combine(RunDirectory.Path, "manager-" + Guid.NewGuid().ToString("N")[..8]), extra);
         try
         {
             await manager.RestartAsync();
@@ -87,6 +104,7 @@ public sealed class Manager : IDisposable
                      "--runtime", "process", "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
                      "--port-file", portFile, "--state-dir", StateDir, "--admin-token-file", TokenFile, "--monitor-interval", "0.5" })
             info.ArgumentList.Add(arg);
+        foreach (var arg in _extraArgs) info.ArgumentList.Add(arg);
         info.Environment.Remove(DeploymentClientOptions.AdminTokenEnvironmentVariable);
         info.Environment[Watchdog.PidFileVariable] = pidFile;
         var process = Process.Start(info) ?? throw new InvalidOperationException("cannot start the manager");
