@@ -175,21 +175,26 @@ func TestLifecycle(t *testing.T) {
 
 	// Scale to 3 replicas behind the service's one address.
 	scaled, err := deployments.UpdateService(ctx, "lifecycle", deployment.WithReplicas(3))
-	replicas := 1
-	switch {
-	case errors.Is(err, deployment.ErrUnimplemented):
-		// The manager of this checkout runs one replica only (DeploymentService answers
-		// UNIMPLEMENTED for num_replicas > 1 until the load balancer lands).
-		t.Logf("scaling to 3 replicas: the manager does not implement it yet: %v", err)
-	case err != nil:
+	if err != nil {
 		t.Fatalf("scaling to 3 replicas: %v", err)
-	default:
-		if scaled.NumReplicas != 3 || scaled.Port != service.Port || scaled.State != deployment.StateRunning {
-			t.Fatalf("scaled %v", scaled)
-		}
-		replicas = 3
-		mustScore(t, scorer(t, service, rotated.PrimaryKey), "3 replicas")
 	}
+	if scaled.NumReplicas != 3 || scaled.Port != service.Port || scaled.State != deployment.StateRunning || scaled.PrimaryKey != "" {
+		t.Fatalf("scaled %v", scaled)
+	}
+	status, err := deployments.GetService(ctx, "lifecycle")
+	if err != nil || len(status.Replicas) != 3 {
+		t.Fatalf("GetService of 3 replicas: %v, %v", status, err)
+	}
+	for _, r := range status.Replicas {
+		if r.Health != deployment.ReplicaServing {
+			t.Fatalf("replica %d: %s %s", r.Index, r.Health, r.HealthMessage)
+		}
+	}
+	if pids := m.BalancerPIDs(); len(pids) != 1 || len(m.ServerPIDs()) != 3 {
+		t.Fatalf("3 replicas: balancers %v, servers %v", pids, m.ServerPIDs())
+	}
+	mustScore(t, scorer(t, service, rotated.PrimaryKey), "3 replicas")
+	mustScore(t, scorer(t, service, rotated.SecondaryKey), "3 replicas, the secondary key")
 
 	// The manager crashes and comes back on the same state directory and port: nothing is
 	// lost, and the service never needed it.
@@ -210,7 +215,7 @@ func TestLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	if again.ID != service.ID || again.Port != service.Port || again.State != deployment.StateRunning ||
-		again.CertificateSHA256 != updated.CertificateSHA256 || again.NumReplicas != replicas {
+		again.CertificateSHA256 != updated.CertificateSHA256 || again.NumReplicas != 3 || len(again.Replicas) != 3 {
 		t.Fatalf("after the restart %v", again)
 	}
 	after, err := deployments.GetAuthKeys(ctx, "lifecycle")
@@ -240,7 +245,7 @@ func TestLifecycle(t *testing.T) {
 	if !portClosed(service.Port) {
 		t.Fatalf("port %d still open after the delete", service.Port)
 	}
-	if pids := m.ServerPIDs(); len(pids) != 0 {
-		t.Fatalf("servers left after the delete: %v", pids)
+	if pids := append(m.ServerPIDs(), m.BalancerPIDs()...); len(pids) != 0 {
+		t.Fatalf("servers or balancers left after the delete: %v", pids)
 	}
 }

@@ -83,14 +83,41 @@ func (m *Manager) Log() string {
 // ServerPIDs are the live reference servers started under this manager's state directory
 // (a service's port file is there).
 func (m *Manager) ServerPIDs() []int {
+	prefix := m.servicesDir() + string(os.PathSeparator)
+	return processes(func(argv []string) bool {
+		serve, under := false, false
+		for _, arg := range argv {
+			serve = serve || arg == "serve"
+			under = under || strings.HasPrefix(arg, prefix)
+		}
+		return serve && under
+	})
+}
+
+// BalancerPIDs are the live nginx masters (the load balancer of a service of several
+// replicas) whose configuration is under this manager's state directory.
+func (m *Manager) BalancerPIDs() []int {
+	marker := " -c " + m.servicesDir() + string(os.PathSeparator)
+	return processes(func(argv []string) bool {
+		line := strings.Join(argv, " ")
+		return strings.HasPrefix(line, "nginx: master process") && strings.Contains(line, marker)
+	})
+}
+
+// servicesDir is the manager's <state-dir>/services, resolved as the manager resolves it.
+func (m *Manager) servicesDir() string {
 	services := filepath.Join(m.StateDir, "services")
 	if abs, err := filepath.Abs(services); err == nil {
 		services = abs
 	}
 	if real, err := filepath.EvalSymlinks(services); err == nil {
-		services = real // the manager resolves its state directory
+		services = real
 	}
-	prefix := services + string(os.PathSeparator)
+	return services
+}
+
+// processes are the live (not zombie) processes whose command line matches.
+func processes(match func(argv []string) bool) []int {
 	entries, _ := os.ReadDir("/proc")
 	var pids []int
 	for _, entry := range entries {
@@ -109,26 +136,20 @@ func (m *Manager) ServerPIDs() []int {
 		if fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:])); len(fields) > 0 && fields[0] == "Z" {
 			continue
 		}
-		argv := strings.Split(string(cmdline), "\x00")
-		serve, under := false, false
-		for _, arg := range argv {
-			serve = serve || arg == "serve"
-			under = under || strings.HasPrefix(arg, prefix)
-		}
-		if serve && under {
+		if match(strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")) {
 			pids = append(pids, pid)
 		}
 	}
 	return pids
 }
 
-// Close stops the manager and kills every server it left (a failed test must not leave
+// Close stops the manager and kills every server and balancer it left (a failed test must not leave
 // servers running).
 func (m *Manager) Close() {
 	if m.proc != nil {
 		m.proc.stop(syscall.SIGTERM)
 	}
-	for _, pid := range m.ServerPIDs() {
+	for _, pid := range append(m.ServerPIDs(), m.BalancerPIDs()...) {
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
