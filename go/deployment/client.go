@@ -122,16 +122,16 @@ func (c *Client) Close() error { return c.conn.Close() }
 func (c *Client) Address() string { return c.address }
 
 // String describes the client without the token.
-func (c *Client) String() string {
+func (c Client) String() string {
 	return fmt.Sprintf("deployment.Client{address: %q, tls: %t, adminToken: %s, timeout: %s}",
 		c.address, c.tls, masked(c.token), c.timeout)
 }
 
 // GoString is String, so %#v never shows the token.
-func (c *Client) GoString() string { return c.String() }
+func (c Client) GoString() string { return c.String() }
 
 // Format prints String for every verb.
-func (c *Client) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.String()) }
+func (c Client) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.String()) }
 
 // invoke makes one call with the admin token and the default deadline, and turns a failure
 // into an *fpgascore.Error (the token scrubbed from its message).
