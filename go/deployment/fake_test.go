@@ -290,12 +290,15 @@ func TestFakeRequests(t *testing.T) {
 	// Options a call does not take, and bad values, are refused before anything is sent.
 	sent := f.count()
 	for name, call := range map[string]func() error{
-		"WithKeys on UpdateService":  func() error { _, err := c.UpdateService(ctx, "fake", deployment.WithKeys("a", "b")); return err },
-		"WithoutSSL on Create":       func() error { _, err := c.CreateService(ctx, "x", "m", deployment.WithoutSSL()); return err },
-		"WithImage on ListServices":  func() error { _, err := c.ListServices(ctx, deployment.WithImage("i")); return err },
-		"WithReplicas(0)":            func() error { _, err := c.UpdateService(ctx, "fake", deployment.WithReplicas(0)); return err },
-		"a key type of 0":            func() error { _, err := c.RegenerateAuthKeys(ctx, "fake", deployment.KeyType(0)); return err },
-		"authorization on a context": func() error { _, err := c.GetService(metadata.AppendToOutgoingContext(ctx, "authorization", "x"), "fake"); return err },
+		"WithKeys on UpdateService": func() error { _, err := c.UpdateService(ctx, "fake", deployment.WithKeys("a", "b")); return err },
+		"WithoutSSL on Create":      func() error { _, err := c.CreateService(ctx, "x", "m", deployment.WithoutSSL()); return err },
+		"WithImage on ListServices": func() error { _, err := c.ListServices(ctx, deployment.WithImage("i")); return err },
+		"WithReplicas(0)":           func() error { _, err := c.UpdateService(ctx, "fake", deployment.WithReplicas(0)); return err },
+		"a key type of 0":           func() error { _, err := c.RegenerateAuthKeys(ctx, "fake", deployment.KeyType(0)); return err },
+		"authorization on a context": func() error {
+			_, err := c.GetService(metadata.AppendToOutgoingContext(ctx, "authorization", "x"), "fake")
+			return err
+		},
 	} {
 		err := call()
 		if codeOf(t, err) != codes.InvalidArgument {
