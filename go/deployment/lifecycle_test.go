@@ -199,10 +199,14 @@ func TestLifecycle(t *testing.T) {
 	// The manager crashes and comes back on the same state directory and port: nothing is
 	// lost, and the service never needed it.
 	deployments.Close()
+	managerPort := m.Port
 	m.Kill()
 	mustScore(t, scorer(t, service, rotated.PrimaryKey), "the service without its manager")
 	if err := m.Start(); err != nil {
 		t.Fatal(err)
+	}
+	if m.Port != managerPort {
+		t.Fatalf("the manager came back on port %d, not its port %d", m.Port, managerPort)
 	}
 	if !strings.Contains(m.Log(), `"event":"service.adopted"`) {
 		t.Fatal("the restarted manager did not adopt the service")
