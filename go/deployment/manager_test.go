@@ -210,7 +210,6 @@ func TestManagerServices(t *testing.T) {
 		if !errors.As(err, &e) || e.Code != codes.InvalidArgument || e.Message == "" {
 			t.Fatalf("%s: %v", name, err)
 		}
-		t.Logf("%s: %v", name, err)
 	}
 	if _, err := c.GetService(ctx, "bad-pem"); !errors.Is(err, deployment.ErrNotFound) {
 		t.Fatalf("a refused create left a service: %v", err)
