@@ -5,8 +5,9 @@ package deployment_test
 // primary (roots from GRPC_DEFAULT_SSL_ROOTS_FILE_PATH) → regenerate the secondary while
 // calls run with the primary (none fails) → the old secondary is refused, the new one works
 // → update to a new certificate (a fresh client trusting the new root works) → scale to 3
-// replicas → restart the manager (same service, port and keys, still scoring) → delete (port
-// closed, servers gone).
+// replicas behind nginx (same port; fresh connections reach each) → crash and restart the
+// manager (same service, port, replicas and keys, still scoring; adopted, not restarted) →
+// delete (servers and balancer gone, port closed).
 
 import (
 	"context"
@@ -193,8 +194,24 @@ func TestLifecycle(t *testing.T) {
 	if pids := m.BalancerPIDs(); len(pids) != 1 || len(m.ServerPIDs()) != 3 {
 		t.Fatalf("3 replicas: balancers %v, servers %v", pids, m.ServerPIDs())
 	}
-	mustScore(t, scorer(t, service, rotated.PrimaryKey), "3 replicas")
-	mustScore(t, scorer(t, service, rotated.SecondaryKey), "3 replicas, the secondary key")
+	// The balancer spreads connections: fresh clients reach every replica, each with the keys
+	// and the certificate.
+	for i := 0; i < 2*3; i++ {
+		key := rotated.PrimaryKey
+		if i%2 == 1 {
+			key = rotated.SecondaryKey
+		}
+		mustScore(t, scorer(t, service, key), "3 replicas")
+	}
+	status, err = deployments.GetService(ctx, "lifecycle")
+	if err != nil || len(status.Replicas) != 3 {
+		t.Fatalf("GetService of 3 replicas: %v, %v", status, err)
+	}
+	for _, r := range status.Replicas {
+		if r.ImagesScored < 1 {
+			t.Fatalf("replica %d scored nothing of 6 fresh connections: %+v", r.Index, status.Replicas)
+		}
+	}
 
 	// The manager crashes and comes back on the same state directory and port: nothing is
 	// lost, and the service never needed it.
@@ -202,14 +219,16 @@ func TestLifecycle(t *testing.T) {
 	managerPort := m.Port
 	m.Kill()
 	mustScore(t, scorer(t, service, rotated.PrimaryKey), "the service without its manager")
+	earlier := len(m.Log())
 	if err := m.Start(); err != nil {
 		t.Fatal(err)
 	}
+	restartedLog := m.Log()[earlier:]
 	if m.Port != managerPort {
 		t.Fatalf("the manager came back on port %d, not its port %d", m.Port, managerPort)
 	}
-	if !strings.Contains(m.Log(), `"event":"service.adopted"`) {
-		t.Fatal("the restarted manager did not adopt the service")
+	if !strings.Contains(restartedLog, `"event":"service.adopted"`) || strings.Contains(restartedLog, `"event":"service.started"`) {
+		t.Fatalf("the restarted manager did not adopt the service as it ran:\n%s", restartedLog)
 	}
 	if deployments, err = deployment.NewClient(m.Addr, deployment.WithAdminToken(m.Token)); err != nil {
 		t.Fatal(err)

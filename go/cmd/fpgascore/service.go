@@ -380,7 +380,12 @@ func serviceText(s deployment.Service) string {
 	if s.SSLEnabled {
 		ssl = "SSL on"
 	}
-	text := fmt.Sprintf("service %s (%s): %s at %s, %s, model %s\n", s.Name, s.ID, s.State, s.Address(), ssl, s.ModelID)
+	plural := "s"
+	if s.NumReplicas == 1 {
+		plural = ""
+	}
+	text := fmt.Sprintf("service %s (%s): %s at %s, %s, model %s, %d replica%s\n", s.Name, s.ID, s.State, s.Address(), ssl,
+		s.ModelID, s.NumReplicas, plural)
 	if s.StateMessage != "" {
 		text += "  " + s.StateMessage + "\n"
 	}

@@ -59,7 +59,7 @@ func TestServiceCommands(t *testing.T) {
 		"--primary-key-env", "GIVEN_PRIMARY")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], "service demo (svc_") || !strings.Contains(lines[0], ": RUNNING at 127.0.0.1:") ||
-		!strings.Contains(lines[0], "SSL on, model resnet50:1") || lines[1] != "primary key:   given-primary-key-0123456789" ||
+		!strings.HasSuffix(lines[0], "SSL on, model resnet50:1, 1 replica") || lines[1] != "primary key:   given-primary-key-0123456789" ||
 		!strings.HasPrefix(lines[2], "secondary key: ") || len(lines[2]) < len("secondary key: ")+40 {
 		t.Fatalf("service create:\n%s", out)
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -84,7 +85,7 @@ func (m *Manager) Log() string {
 // (a service's port file is there).
 func (m *Manager) ServerPIDs() []int {
 	prefix := m.servicesDir() + string(os.PathSeparator)
-	return processes(func(argv []string) bool {
+	servers := processes(func(argv []string) bool {
 		serve, under := false, false
 		for _, arg := range argv {
 			serve = serve || arg == "serve"
@@ -92,16 +93,32 @@ func (m *Manager) ServerPIDs() []int {
 		}
 		return serve && under
 	})
+	out := make([]int, 0, len(servers))
+	for pid := range servers {
+		out = append(out, pid)
+	}
+	sort.Ints(out)
+	return out
 }
 
 // BalancerPIDs are the live nginx masters (the load balancer of a service of several
-// replicas) whose configuration is under this manager's state directory.
+// replicas) whose configuration is under this manager's state directory. A worker the master
+// has just forked still shows the master's title until it sets its own: a process whose
+// parent is among them is not counted.
 func (m *Manager) BalancerPIDs() []int {
 	marker := " -c " + m.servicesDir() + string(os.PathSeparator)
-	return processes(func(argv []string) bool {
+	masters := processes(func(argv []string) bool {
 		line := strings.Join(argv, " ")
 		return strings.HasPrefix(line, "nginx: master process") && strings.Contains(line, marker)
 	})
+	var out []int
+	for pid, parent := range masters {
+		if _, forked := masters[parent]; !forked {
+			out = append(out, pid)
+		}
+	}
+	sort.Ints(out)
+	return out
 }
 
 // servicesDir is the manager's <state-dir>/services, resolved as the manager resolves it.
@@ -116,10 +133,10 @@ func (m *Manager) servicesDir() string {
 	return services
 }
 
-// processes are the live (not zombie) processes whose command line matches.
-func processes(match func(argv []string) bool) []int {
+// processes are the live (not zombie) processes whose command line matches: pid → parent pid.
+func processes(match func(argv []string) bool) map[int]int {
 	entries, _ := os.ReadDir("/proc")
-	var pids []int
+	pids := map[int]int{}
 	for _, entry := range entries {
 		pid, err := strconv.Atoi(entry.Name())
 		if err != nil {
@@ -133,11 +150,13 @@ func processes(match func(argv []string) bool) []int {
 		if err != nil {
 			continue
 		}
-		if fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:])); len(fields) > 0 && fields[0] == "Z" {
+		// stat: "pid (comm) state ppid ..."; comm may hold spaces and parentheses.
+		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		if len(fields) < 2 || fields[0] == "Z" {
 			continue
 		}
 		if match(strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")) {
-			pids = append(pids, pid)
+			pids[pid], _ = strconv.Atoi(fields[1])
 		}
 	}
 	return pids
