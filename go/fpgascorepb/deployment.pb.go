@@ -601,7 +601,8 @@ func (x *ListModelsResponse) GetModels() []*Model {
 	return nil
 }
 
-// A scoring service: one reference server (process or container) on ip_address:port.
+// A scoring service: reference servers (processes or containers) on ip_address:port, one, or
+// num_replicas behind a load balancer.
 // Never holds a key: keys are answered only by CreateService, UpdateService (when it issues
 // them), GetAuthKeys and RegenerateAuthKeys.
 type Service struct {
@@ -967,7 +968,8 @@ type CreateServiceRequest struct {
 	// (secrets.token_urlsafe(32)).
 	PrimaryKey   string `protobuf:"bytes,6,opt,name=primary_key,json=primaryKey,proto3" json:"primary_key,omitempty"`
 	SecondaryKey string `protobuf:"bytes,7,opt,name=secondary_key,json=secondaryKey,proto3" json:"secondary_key,omitempty"`
-	// 0 means 1.
+	// How many reference servers: 0 means 1; at most 16. More than one run behind a load
+	// balancer (nginx, per connection, TLS passed through) on the service's one address.
 	NumReplicas   int32 `protobuf:"varint,8,opt,name=num_replicas,json=numReplicas,proto3" json:"num_replicas,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1124,7 +1126,8 @@ type UpdateServiceRequest struct {
 	SslCertificate string `protobuf:"bytes,3,opt,name=ssl_certificate,json=sslCertificate,proto3" json:"ssl_certificate,omitempty"`
 	SslKey         string `protobuf:"bytes,4,opt,name=ssl_key,json=sslKey,proto3" json:"ssl_key,omitempty"`
 	// Another registered model: restarts the service on the same port.
-	ModelId       string `protobuf:"bytes,5,opt,name=model_id,json=modelId,proto3" json:"model_id,omitempty"`
+	ModelId string `protobuf:"bytes,5,opt,name=model_id,json=modelId,proto3" json:"model_id,omitempty"`
+	// Another number of replicas (1..16): restarts the service on the same port.
 	NumReplicas   *int32 `protobuf:"varint,6,opt,name=num_replicas,json=numReplicas,proto3,oneof" json:"num_replicas,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -123,19 +123,21 @@ class ManagerProcess:
         return pids
 
     def balancer_pids(self) -> List[int]:
-        """The nginx masters whose configuration is under this manager's state directory."""
+        """The nginx masters whose configuration is under this manager's state directory (not a
+        worker just forked, which shows its master's title for a moment)."""
         marker = " -c " + str(self.state_dir.resolve() / "services") + os.sep
-        pids = []
+        parents = {}
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
             try:
                 line = " ".join(pathlib.Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace").split("\0"))
-            except OSError:
+                parent = int(pathlib.Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
                 continue
             if line.startswith("nginx: master process") and marker in line:
-                pids.append(int(entry))
-        return sorted(pids)
+                parents[int(entry)] = parent
+        return sorted(pid for pid, parent in parents.items() if parent not in parents)
 
     def containers(self, engine) -> list:
         """The manager's containers. The engine lists ids, then the docker package inspects each: a

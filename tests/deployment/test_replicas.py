@@ -97,14 +97,14 @@ def manager_engine():
 
 def test_a_dead_replica_is_never_running_and_is_restarted(make_manager, tmp_path):
     tls = make_tls_material(tmp_path / "tls")
-    manager = make_manager("process")
+    manager = make_manager("process", monitor_interval=600)  # only the read that finds it dead wakes the monitor
     with manager.client() as deployments:
         service = create(deployments, tls)
         pids = manager.server_pids()
         assert len(pids) == REPLICAS
         os.kill(pids[1], signal.SIGKILL)
-        state = deployments.get_service("replicated").state
-        assert state != ServiceState.RUNNING or len(set(manager.server_pids()) - set(pids)) == REPLICAS
+        seen = deployments.get_service("replicated")
+        assert seen.state == ServiceState.CREATING and "restarting" in seen.state_message, seen
         wait_until(lambda: deployments.get_service("replicated").state == ServiceState.RUNNING
                    and len(deployments.get_service("replicated").replicas) == REPLICAS, 60, 0.2, "the restart")
         assert set(manager.server_pids()).isdisjoint(pids)  # the service restarted as one unit

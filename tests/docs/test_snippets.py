@@ -149,12 +149,18 @@ def go_module(directory: pathlib.Path, workspace_file: pathlib.Path, blocks: Lis
 
 
 @pytest.fixture(scope="module")
-def go_build(tmp_path_factory, workspace):
-    """{slug: (binary or None, the build's output)}; each block built by `go build` alone."""
+def go_build(tmp_path_factory, workspace, request):
+    """{slug: (binary or None, the build's output)}; each block built by `go build` alone (a block
+    naming 50055 with the port of the manager it runs against)."""
     blocks = [b for b in RUN if b.language == "go"]
     directory = tmp_path_factory.mktemp("go-snippets")
     env = go_env()
-    go_module(directory, pathlib.Path(env["GOWORK"]), [dataclass_rewrite(b, workspace) for b in blocks])
+    rewritten = [dataclass_rewrite(b, workspace) for b in blocks]
+    if any("50055" in b.code for b in rewritten):
+        port = str(request.getfixturevalue("manager").port)
+        rewritten = [Block(b.path, b.line, b.language, b.code.replace("50055", port), b.marker, b.argument)
+                     for b in rewritten]
+    go_module(directory, pathlib.Path(env["GOWORK"]), rewritten)
     env.update(GOWORK="off", GOFLAGS="-mod=mod", GOPROXY="off")
     built = {}
     for block in blocks:
@@ -269,7 +275,7 @@ def test_snippet_runs(block: Block, workspace: Workspace, request):
     elif block.language == "go":
         binary, log = request.getfixturevalue("go_build")[slug(block)]
         assert binary, f"{block.where}: the Go block does not build:\n{block.code}\n--- go build\n{log}"
-        result = subprocess.run([str(binary)], cwd=workspace.dir, env=workspace.env(), capture_output=True,
+        result = subprocess.run([str(binary)], cwd=workspace.dir, env=workspace.env(**extra), capture_output=True,
                                 text=True, timeout=120)
     else:
         dll, log = request.getfixturevalue("csharp_build")[slug(block)]

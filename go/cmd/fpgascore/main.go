@@ -4,6 +4,7 @@
 //	fpgascore score [--host H] [--port P] [--ssl] [--ca PEM] [--server-name N] [--key-env VAR]
 //	                [--bearer] [--allow-insecure-key] [--timeout 10] [--top 5] [--batch-size 8]
 //	                [--json] IMG...
+//	fpgascore service create --name x --ssl --cert cert.pem --key key.pem   (service.go: service, model)
 //
 // The flags, their defaults, the JSON document and the exit codes are those of the Python
 // and C# commands (conformance/CLIENT_SPEC.md, "Command line"): flags may follow the image
@@ -59,6 +60,7 @@ const usage = `usage: fpgascore score [--host H] [--port P] [--ssl] [--ca PEM] [
                        [--key-env VAR] [--secondary-key-env VAR] [--bearer] [--allow-insecure-key]
                        [--timeout SECONDS] [--retries N] [--top K] [--batch-size N] [--model NAME]
                        [--json] IMG...
+       fpgascore service ... | model ...   (fpgascore service --help)
        fpgascore --version | --help
 
 Scores images (JPEG/PNG files), --batch-size per call, and prints the top classes of each.
@@ -137,6 +139,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		fmt.Fprintf(stdout, "fpgascore %s\n", fpgascore.Version)
 		return 0
 	case "score":
+	case "service", "model":
+		return runDeploy(args, stdout, stderr, getenv)
 	default:
 		return usageError(stderr, "unknown command %q", args[0])
 	}

@@ -1,7 +1,8 @@
 // Package testkit is what the Go tests share with the Python and C# tests: test certificates
-// from scripts/make-dev-certs and the reference server started by the one documented command,
-// scripts/run-emulator serve --port 0 --port-file FILE. It only runs those scripts: what the
-// certificates are and how the server starts are changed there, once, for every language.
+// from scripts/make-dev-certs, the reference server started by the one documented command,
+// scripts/run-emulator serve --port 0 --port-file FILE, and the manager (scripts/run-emulator
+// manage, the control plane). It only runs those scripts: what the certificates are and how
+// the servers start are changed there, once, for every language.
 package testkit
 
 import (
@@ -91,8 +92,7 @@ type Emulator struct {
 	Port    int
 	Addr    string // 127.0.0.1:Port
 	LogFile string
-	cmd     *exec.Cmd
-	done    chan struct{}
+	proc    *child
 }
 
 // StartEmulator runs scripts/run-emulator serve --host 127.0.0.1 --port 0 --port-file
@@ -100,57 +100,79 @@ type Emulator struct {
 // server has written its port file (it is listening then). The server gets SIGTERM if the
 // test process dies.
 func StartEmulator(dir string, args ...string) (*Emulator, error) {
-	script, err := Script("run-emulator")
-	if err != nil {
-		return nil, err
-	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
 	portFile := filepath.Join(dir, "port")
-	os.Remove(portFile) // never read a stale port
-	e := &Emulator{LogFile: filepath.Join(dir, "server.log"), done: make(chan struct{})}
-	logOut, err := os.Create(e.LogFile)
+	e := &Emulator{LogFile: filepath.Join(dir, "server.log")}
+	proc, port, err := startRunEmulator("the reference server", e.LogFile, portFile,
+		append([]string{"serve", "--host", "127.0.0.1", "--port", "0", "--port-file", portFile, "--grace-seconds", "1"}, args...))
 	if err != nil {
 		return nil, err
 	}
-	e.cmd = exec.Command(script, append([]string{"serve", "--host", "127.0.0.1", "--port", "0",
-		"--port-file", portFile, "--grace-seconds", "1"}, args...)...)
-	e.cmd.Stdout, e.cmd.Stderr = logOut, logOut
-	e.cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
-	dieWithParent(e.cmd)
-	if err := e.cmd.Start(); err != nil {
-		logOut.Close()
-		return nil, err
-	}
-	go func() { e.cmd.Wait(); logOut.Close(); close(e.done) }()
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
-		if data, err := os.ReadFile(portFile); err == nil && len(bytes.TrimSpace(data)) > 0 {
-			if e.Port, err = strconv.Atoi(string(bytes.TrimSpace(data))); err != nil {
-				e.Stop()
-				return nil, fmt.Errorf("port file %s: %v", portFile, err)
-			}
-			e.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(e.Port))
-			return e, nil
-		}
-		select {
-		case <-e.done:
-			return nil, fmt.Errorf("the reference server exited early:\n%s", e.Log())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	e.Stop()
-	return nil, fmt.Errorf("the reference server wrote no port file in 60 s:\n%s", e.Log())
+	e.proc, e.Port, e.Addr = proc, port, net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	return e, nil
 }
 
 // Stop ends the server (SIGTERM, then SIGKILL after 5 s) and waits for it.
-func (e *Emulator) Stop() {
-	e.cmd.Process.Signal(syscall.SIGTERM)
+func (e *Emulator) Stop() { e.proc.stop(syscall.SIGTERM) }
+
+// child is a process of scripts/run-emulator, its output appended to a log file.
+type child struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// startRunEmulator runs scripts/run-emulator ARGS (what names it in errors), its output
+// appended to logFile, and returns once it has written portFile (it serves then), with the
+// port. It gets SIGTERM if the test process dies.
+func startRunEmulator(what, logFile, portFile string, args []string) (*child, int, error) {
+	script, err := Script("run-emulator")
+	if err != nil {
+		return nil, 0, err
+	}
+	os.Remove(portFile) // never read a stale port
+	logOut, err := os.OpenFile(logFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, 0, err
+	}
+	c := &child{cmd: exec.Command(script, args...), done: make(chan struct{})}
+	c.cmd.Stdout, c.cmd.Stderr = logOut, logOut
+	c.cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
+	dieWithParent(c.cmd)
+	if err := c.cmd.Start(); err != nil {
+		logOut.Close()
+		return nil, 0, err
+	}
+	go func() { c.cmd.Wait(); logOut.Close(); close(c.done) }()
+	logText := func() string { data, _ := os.ReadFile(logFile); return string(data) }
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
+		if data, err := os.ReadFile(portFile); err == nil && len(bytes.TrimSpace(data)) > 0 {
+			port, err := strconv.Atoi(string(bytes.TrimSpace(data)))
+			if err != nil {
+				c.stop(syscall.SIGTERM)
+				return nil, 0, fmt.Errorf("port file %s: %v", portFile, err)
+			}
+			return c, port, nil
+		}
+		select {
+		case <-c.done:
+			return nil, 0, fmt.Errorf("%s exited early:\n%s", what, logText())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	c.stop(syscall.SIGTERM)
+	return nil, 0, fmt.Errorf("%s wrote no port file in 60 s:\n%s", what, logText())
+}
+
+// stop sends sig (then SIGKILL after 5 s) and waits for the process to end.
+func (c *child) stop(sig syscall.Signal) {
+	c.cmd.Process.Signal(sig)
 	select {
-	case <-e.done:
+	case <-c.done:
 	case <-time.After(5 * time.Second):
-		e.cmd.Process.Kill()
-		<-e.done
+		c.cmd.Process.Kill()
+		<-c.done
 	}
 }
 

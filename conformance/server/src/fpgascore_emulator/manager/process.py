@@ -49,6 +49,11 @@ def _stat(pid: int) -> Optional[List[str]]:
     return text[text.rfind(")") + 2:].split()
 
 
+def _parent(pid: int) -> int:
+    fields = _stat(pid)
+    return int(fields[1]) if fields else 0  # field 4: the parent's pid
+
+
 def _start_time(pid: int) -> Optional[str]:
     fields = _stat(pid)
     return fields[19] if fields else None  # field 22: start time in clock ticks since boot
@@ -202,18 +207,19 @@ class ProcessRuntime(Runtime):
         return pathlib.Path(path).relative_to(self._services_dir).parts[0]
 
     def _balancer_pids(self) -> List[Tuple[int, str]]:
-        """nginx masters running a configuration under this manager's services directory."""
+        """nginx masters running a configuration under this manager's services directory. A
+        worker its master has just forked still shows the master's title for a moment: a
+        match whose parent matches too is that worker, not a master."""
         prefix = str(self._services_dir) + os.sep
-        found = []
+        found: Dict[int, str] = {}
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
             line = " ".join(_cmdline(int(entry)))
             if not line.startswith("nginx: master process") or " -c " + prefix not in line:
                 continue
-            config_path = line.split(" -c ", 1)[1].split(" ", 1)[0]
-            found.append((int(entry), config_path))
-        return found
+            found[int(entry)] = line.split(" -c ", 1)[1].split(" ", 1)[0]
+        return [(pid, config_path) for pid, config_path in found.items() if _parent(pid) not in found]
 
     # -- the balancer ---------------------------------------------------------------------
     def start_balancer(self, spec: ServerSpec, backends: List[Tuple[str, int]]) -> Handle:
