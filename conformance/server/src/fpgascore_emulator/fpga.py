@@ -48,8 +48,8 @@ class BatchTooLarge(Exception):
 class _Job:
     __slots__ = ("image", "arrival", "future")
 
-    def __init__(self, image: np.ndarray[Any, Any], arrival: float) -> None:
-        self.image = image
+    def __init__(self, image: Optional[np.ndarray[Any, Any]], arrival: float) -> None:
+        self.image = image  # None: nothing to compute (its scores are cached), only the FPGA's time
         self.arrival = arrival  # time.perf_counter() when the request arrived
         self.future: concurrent.futures.Future[Any] = concurrent.futures.Future[Any]()
 
@@ -62,10 +62,11 @@ class Reservation:
         self.count = count
         self._open = True
 
-    def submit(self, images: List[np.ndarray[Any, Any]],
+    def submit(self, images: List[Optional[np.ndarray[Any, Any]]],
                arrival: Optional[float] = None) -> List[concurrent.futures.Future[Any]]:
         """Queues the images of a request that arrived at ``arrival`` (time.perf_counter(); now
-        when not given)."""
+        when not given). An image of None takes its FPGA time and computes nothing (its future
+        gives None): the score cache's hits."""
         futures = self._pool._enqueue(self, images, self._pool._clock() if arrival is None else arrival)
         self._open = False  # the places now belong to the queued jobs
         return futures
@@ -113,7 +114,7 @@ class FpgaPool:
             self._held += count
         return Reservation(self, count)
 
-    def _enqueue(self, reservation: "Reservation", images: List[np.ndarray[Any, Any]],
+    def _enqueue(self, reservation: "Reservation", images: List[Optional[np.ndarray[Any, Any]]],
                  arrival: float) -> List[concurrent.futures.Future[Any]]:
         if len(images) != reservation.count:
             raise ValueError(f"reserved {reservation.count} places, got {len(images)} images")
@@ -179,7 +180,7 @@ class FpgaPool:
                 continue  # cancelled after it left the queue
             start = max(job.arrival, free_at)
             try:
-                features = self._featurize(job.image)
+                features = None if job.image is None else self._featurize(job.image)
             except BaseException as error:  # reported to the waiting call
                 job.future.set_exception(error)
                 continue

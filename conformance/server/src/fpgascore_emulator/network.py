@@ -30,9 +30,9 @@ IMAGE_SIZE = 224
 FEATURES = 2048
 CLASSES = 1000
 SEED = 20181105
-_CLASSIFIER_BITS = 7
-# Fixes the softmax temperature: logits = integer dot products * 2**_LOGIT_EXPONENT.
-_LOGIT_EXPONENT = -25
+CLASSIFIER_BITS = 7
+# Fixes the softmax temperature: logits = integer dot products * 2**LOGIT_EXPONENT.
+LOGIT_EXPONENT = -25
 
 
 class Featurizer:
@@ -98,7 +98,7 @@ class Classifier:
     """The CPU classifier: [N, 2048] features -> [N, 1000] softmax scores (float32)."""
 
     def __init__(self, seed: int = SEED) -> None:
-        weights = integer_weights(seed + 4, (FEATURES, CLASSES), _CLASSIFIER_BITS)
+        weights = integer_weights(seed + 4, (FEATURES, CLASSES), CLASSIFIER_BITS)
         # Centre each class's weights (times FEATURES, to stay in integers): ReLU features
         # share a large common component that would otherwise pick the same class for all.
         # The centred product m @ (w * FEATURES - colsum) is computed as
@@ -106,18 +106,18 @@ class Classifier:
         # over two halves of the features, each of whose sums stays below 2**24 (1024 terms of
         # at most 127 x 127), so float32 BLAS is exact too and reads half the bytes.
         self._halves = [np.ascontiguousarray(part, dtype=np.float32) for part in np.split(weights, 2)]
-        assert all(bfp.product_dtype(len(part), _CLASSIFIER_BITS, _CLASSIFIER_BITS) is np.float32
+        assert all(bfp.product_dtype(len(part), CLASSIFIER_BITS, CLASSIFIER_BITS) is np.float32
                    for part in self._halves)
         self._column_sums = weights.sum(axis=0, keepdims=True)
 
     def __call__(self, features: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-        mantissas, _ = bfp.quantize_rows(features, _CLASSIFIER_BITS)  # scale-free logits
+        mantissas, _ = bfp.quantize_rows(features, CLASSIFIER_BITS)  # scale-free logits
         narrow = mantissas.astype(np.float32)
         half = self._halves[0].shape[0]
         products = ((narrow[:, :half] @ self._halves[0]).astype(np.float64)
                     + (narrow[:, half:] @ self._halves[1]).astype(np.float64))
         centred = products * FEATURES - mantissas.sum(axis=1, keepdims=True) * self._column_sums
-        logits = np.ldexp(centred, _LOGIT_EXPONENT)
+        logits = np.ldexp(centred, LOGIT_EXPONENT)
         scores: np.ndarray[Any, Any] = np.stack([_softmax(row) for row in logits]).astype(np.float32)
         return scores
 
