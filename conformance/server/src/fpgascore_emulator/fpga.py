@@ -25,8 +25,14 @@ from typing import Any, Callable, Deque, List, Optional
 import numpy as np
 
 
-# The first guess of how long answering takes after the FPGA (measured from then on).
+# The first guess of how long answering takes after the FPGA (learnt from then on).
 ANSWER_LEAD_S = 0.0005
+# How the lead follows lateness: a step of this share of each answer's lateness, the lateness
+# clipped at LATENESS_CLIP_S so that a rare stall moves it little (the lead then settles where
+# answers are as often early as late, near the median).
+LEAD_GAIN = 0.25
+LATENESS_CLIP_S = 0.004
+MAX_LEAD_S = 0.05
 
 
 class QueueFull(Exception):
@@ -45,13 +51,24 @@ class BatchTooLarge(Exception):
                          f"send at most {capacity} images per request")
 
 
+class Timed(concurrent.futures.Future):  # type: ignore[type-arg]
+    """An image's future, and when its answer is due (``due``, the clock's time) once the FPGA
+    is done with it; ``paced``: the FPGA held the image back to that time (its compute was
+    shorter than the service time)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.due = 0.0
+        self.paced = False
+
+
 class _Job:
     __slots__ = ("image", "arrival", "future")
 
     def __init__(self, image: Optional[np.ndarray[Any, Any]], arrival: float) -> None:
         self.image = image  # None: nothing to compute (its scores are cached), only the FPGA's time
         self.arrival = arrival  # time.perf_counter() when the request arrived
-        self.future: concurrent.futures.Future[Any] = concurrent.futures.Future[Any]()
+        self.future = Timed()
 
 
 class Reservation:
@@ -163,12 +180,25 @@ class FpgaPool:
             self._held -= 1
             return self._jobs.popleft()
 
-    def record_answer_time(self, seconds: float) -> None:
-        """The service reports how long answering took after a request's last image left
-        the FPGA; the release lead follows it (bounded: a stalled answer must not make the
-        FPGAs release early for everyone)."""
-        if 0 <= seconds < 0.05:
-            self._answer_lead_s += 0.1 * (seconds - self._answer_lead_s)
+    def record_answer(self, futures: List[concurrent.futures.Future[Any]], ready_at: float) -> None:
+        """The service reports when a request's answer was ready (the clock's time); the lead
+        moves by its lateness against the last image's due time, when the FPGAs paced that
+        image (otherwise the compute, not the lead, set the time). Bounded by the service time
+        and MAX_LEAD_S: a stalled answer must not make the FPGAs release early for everyone."""
+        timed = [future for future in futures if isinstance(future, Timed) and future.done()]
+        if not timed:
+            return
+        last = max(timed, key=lambda future: future.due)
+        if not last.paced:
+            return
+        late = min(max(ready_at - last.due, -LATENESS_CLIP_S), LATENESS_CLIP_S)
+        with self._ready:
+            self._answer_lead_s = min(max(self._answer_lead_s + LEAD_GAIN * late, 0.0),
+                                      self._service_time_s, MAX_LEAD_S)
+
+    @property
+    def answer_lead_s(self) -> float:
+        return self._answer_lead_s
 
     def _run(self) -> None:
         free_at = 0.0  # this FPGA's virtual timeline: when its previous image's time ended
@@ -186,6 +216,7 @@ class FpgaPool:
                 continue
             free_at = max(start + self._service_time_s, self._clock())
             remaining = free_at - self._answer_lead_s - self._clock()
+            job.future.due, job.future.paced = free_at, remaining > 0
             if remaining > 0:
                 self._sleep(remaining)
             job.future.set_result(features)

@@ -113,7 +113,6 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
 
         end.on_end(drop_queued)
         features = self._wait(futures, context, end)
-        answering = time.perf_counter()
         response = predict_pb2.PredictResponse()
         self.servable.answer_spec(response.model_spec)
         as_float_val = self._float_val_default if control.float_val is None else control.float_val
@@ -128,7 +127,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             tamper.pad(response, control, self._settings.max_message_bytes)
         except controls.ControlError as error:
             raise CallError(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from None
-        self._pool.record_answer_time(time.perf_counter() - answering)
+        self._pool.record_answer(futures, time.perf_counter())
         return response
 
     def _scores(self, inputs: _Inputs, features: List[Optional["np.ndarray[Any, Any]"]]) -> "np.ndarray[Any, Any]":
