@@ -30,7 +30,7 @@ run "TCP floor (loopback: echo of the payload, and payload out with 4,000 bytes 
 run "Every client vs its raw stub (reference server: null model, service time 0; native null server; 150 KB JPEG, batch of 8, float tensor; concurrency 1 and 16; plaintext and TLS)" \
   "$PYTHON" bench/clients.py --json "$out/clients.json" --markdown "$out/clients.md"
 run "Emulator targets (issue #21: fidelity 5/20/50 ms x 1/2/4 FPGAs; throughput 8 FPGAs x 5 ms, distinct and repeated images, null-model ceiling; CPU per image and its stages; 150 KB JPEG)" \
-  "$PYTHON" bench/emulator.py --targets --seconds 5 --json "$out/emulator-targets.json"
+  "$PYTHON" bench/emulator.py --targets --seconds 4 --json "$out/emulator-targets.json"
 run "Emulator, 2 FPGAs x 20 ms (150 KB JPEG, score cache off)" "$PYTHON" bench/emulator.py --service-time-ms 20 --fpgas 2 --seconds 4 --json "$out/emulator-20ms.json"
 run "Hostile peers (keyed calls at 50 % of 2 FPGAs x 20 ms; 200 keyless half-open streams; worst-case images)" \
   "$PYTHON" bench/hostile.py --seconds 10 --json "$out/hostile.json"

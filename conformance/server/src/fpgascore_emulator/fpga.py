@@ -181,7 +181,7 @@ class FpgaPool:
             return self._jobs.popleft()
 
     def record_answer(self, futures: List[concurrent.futures.Future[Any]], ready_at: float) -> None:
-        """The service reports when a request's answer was ready (the clock's time); the lead
+        """The service reports when a request's answer was sent (the clock's time); the lead
         moves by its lateness against the last image's due time, when the FPGAs paced that
         image (otherwise the compute, not the lead, set the time). Bounded by the service time
         and MAX_LEAD_S: a stalled answer must not make the FPGAs release early for everyone."""

@@ -127,7 +127,9 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             tamper.pad(response, control, self._settings.max_message_bytes)
         except controls.ControlError as error:
             raise CallError(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from None
-        self._pool.record_answer(futures, time.perf_counter())
+        # The answer's lateness is taken when grpcio has sent it (its call has ended): the lead
+        # then holds the send as well.
+        end.on_end(lambda: self._pool.record_answer(futures, time.perf_counter()))
         return response
 
     def _scores(self, inputs: _Inputs, features: List[Optional["np.ndarray[Any, Any]"]]) -> "np.ndarray[Any, Any]":
