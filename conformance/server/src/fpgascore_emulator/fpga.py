@@ -5,10 +5,12 @@ The service time is what a user reading ``--service-time-ms`` expects: the time 
 request's arrival to its answer, the CPU stages (decode, pre-process, classify, encode)
 inside it rather than added to it. Each FPGA keeps a virtual timeline: an image occupies it
 from ``max(the request's arrival, the end of the FPGA's previous image)`` for one service
-time, and its features are released an answer lead (the measured time the server needs after
-the FPGA to answer) before that end. So a lone image is answered one service time after it
-arrived, N images on one FPGA after N service times, and saturation stays at FPGAs / service
-time. Where the compute takes longer than the service time, the compute sets the pace. A
+time, and its features are released an answer lead before that end. So a lone image is
+answered one service time after it arrived, N images on one FPGA after N service times, and
+saturation stays at FPGAs / service time. The lead is learnt from each answer's lateness
+(``record_answer``): how long after its due time grpcio had sent the answer, which holds
+classify, encode and the send, and also the time a thread waits to run again after its sleep
+on a busy host (several ms at a load of 10 on 2 cores). Where the compute takes longer than the service time, the compute sets the pace. A
 request first reserves a queue place per image;
 when they do not all fit, it is refused at once (backpressure) instead of waiting or
 growing memory. A place is freed when an FPGA takes the image, or when the call that queued
