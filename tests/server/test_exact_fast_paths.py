@@ -78,3 +78,16 @@ def test_sum_rows_exact_matches_integer_shifts():
         sums, floor = bfp.sum_rows_exact(mantissas, exponents)
         expected, expected_floor = reference._sum_rows_exact(mantissas, exponents)
         assert floor == expected_floor and np.array_equal(sums, expected)
+
+
+@pytest.mark.parametrize("b_exponent_range", [(0, 1), (-20, 20)])
+def test_the_float32_product_equals_the_float64_one(b_exponent_range):
+    rng = np.random.default_rng(b_exponent_range[1])
+    a = rng.integers(-31, 32, (50, 192)).astype(np.float32)
+    b = rng.integers(-31, 32, (192, 16)).astype(np.float32)
+    a_exp = rng.integers(-30, 30, 50).astype(np.float64)
+    b_exp = rng.integers(*b_exponent_range, 16).astype(np.float64)
+    got = bfp.scaled_product_float32(a, a_exp, b, b_exp)
+    assert got is not None and got.dtype == np.float32
+    assert np.array_equal(got.astype(np.float64), bfp.matmul(a, a_exp, b, b_exp))
+    assert bfp.scaled_product_float32(a, a_exp + 80, b, b_exp + 80) is None  # too close to float32's range

@@ -129,7 +129,8 @@ def scaled_product_float32(a_mantissas: np.ndarray[Any, Any], a_exponents: np.nd
         return None
     products: np.ndarray[Any, Any] = a_mantissas @ b_mantissas  # integers below 2**24: exact
     products *= np.ldexp(np.float32(1.0), a_exponents.astype(np.int32))[:, None]
-    products *= np.ldexp(np.float32(1.0), b_exponents.astype(np.int32))[None, :]
+    if b_high or b_low:  # a weight matrix of exponents 0 (the network's) scales by 1: skipped
+        products *= np.ldexp(np.float32(1.0), b_exponents.astype(np.int32))[None, :]
     return products
 
 
