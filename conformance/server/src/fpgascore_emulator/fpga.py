@@ -10,9 +10,9 @@ answered one service time after it arrived, N images on one FPGA after N service
 saturation stays at FPGAs / service time. The lead is learnt from each answer's lateness
 (``record_answer``): how long after its due time grpcio had sent the answer, which holds
 classify, encode and the send, and also the time a thread waits to run again after its sleep
-on a busy host (several ms at a load of 10 on 2 cores). Where the compute takes longer than the service time, the compute sets the pace. A
-request first reserves a queue place per image;
-when they do not all fit, it is refused at once (backpressure) instead of waiting or
+on a busy host (several ms at a load of 10 on 2 cores). Where the compute takes longer than
+the service time, the compute sets the pace. A request first reserves a queue place per
+image; when they do not all fit, it is refused at once (backpressure) instead of waiting or
 growing memory. A place is freed when an FPGA takes the image, or when the call that queued
 it ends (``withdraw``): nothing is computed for a caller who has left.
 """
