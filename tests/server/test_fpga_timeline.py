@@ -6,7 +6,7 @@ import threading
 import numpy as np
 import pytest
 
-from fpgascore_emulator.fpga import ANSWER_LEAD_S, FpgaPool
+from fpgascore_emulator.fpga import ANSWER_LEAD_S, LEAD_GAIN, FpgaPool
 
 T, COMPUTE = 0.020, 0.004
 
@@ -69,3 +69,33 @@ def test_a_compute_longer_than_the_service_time_sets_the_pace():
     finally:
         pool.close()
     assert fake.sleeps == []
+
+
+def test_the_lead_follows_how_late_answers_are_and_stays_within_the_service_time(fake):
+    fake, pool = fake
+    reservation = pool.reserve(1)
+    future = reservation.submit([np.zeros(1)], fake.now)[0]
+    future.result(timeout=5)
+    assert future.paced and future.due == pytest.approx(fake.now + ANSWER_LEAD_S)
+    start = pool.answer_lead_s
+    pool.record_answer([future], future.due + 0.001)  # ready 1 ms late: release earlier next time
+    assert pool.answer_lead_s == pytest.approx(start + LEAD_GAIN * 0.001)
+    for _ in range(500):  # always very late: bounded by the service time
+        pool.record_answer([future], future.due + 1.0)
+    assert pool.answer_lead_s == pytest.approx(T)
+    for _ in range(500):  # always early: never negative
+        pool.record_answer([future], future.due - 1.0)
+    assert pool.answer_lead_s == 0.0
+
+
+def test_an_answer_the_compute_paced_does_not_move_the_lead():
+    fake = FakeTime()
+    pool = FpgaPool(fake.featurize, fpgas=1, queue_depth=4, service_time_s=0.001, clock=fake.clock, sleep=fake.sleep)
+    try:
+        future = pool.reserve(1).submit([np.zeros(1)], fake.now)[0]
+        future.result(timeout=5)
+        assert not future.paced
+        pool.record_answer([future], future.due + 0.01)
+        assert pool.answer_lead_s == ANSWER_LEAD_S
+    finally:
+        pool.close()

@@ -21,12 +21,17 @@ as nothing overflows or becomes subnormal, which the exponents here never approa
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional, Tuple
 
 import numpy as np
 
 MANTISSA_BITS = 5
 _FLOAT32_EXACT_LIMIT = 2**24  # every integer of magnitude up to here is exact in float32
+# The float32 paths below accept a block exponent only within +-FLOAT32_SAFE_EXPONENT, and a
+# product's two exponents only while their sum stays within +-2 * FLOAT32_SAFE_EXPONENT - 20:
+# then no value they make (an integer below 2**24 times 2**exponent) nears float32's
+# overflow (2**128) or loses a bit below its smallest normal (2**-126), so every step is exact.
+FLOAT32_SAFE_EXPONENT = 60
 
 
 def product_dtype(k: int, a_bits: int = MANTISSA_BITS, b_bits: int = MANTISSA_BITS) -> type:
@@ -60,6 +65,34 @@ def quantize_rows(values: np.ndarray[Any, Any], bits: int = MANTISSA_BITS,
     return mantissas.astype(dtype, copy=False), exponents
 
 
+def quantize_rows_float32(values: np.ndarray[Any, Any], bits: int = MANTISSA_BITS, nonnegative: bool = False
+                          ) -> Optional[Tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]]:
+    """:func:`quantize_rows` of a float32 matrix computed in float32, the same mantissas and
+    exponents; None when an exponent is outside the range where that is exact (the caller then
+    uses :func:`quantize_rows`). ``nonnegative``: no value is below zero (a ReLU's output),
+    so the largest magnitude is the largest value.
+
+    Why it is the same: the largest magnitude of a row and its binary exponent are the same in
+    either type; ``values * 2**-exponent`` is a power-of-two scaling, exact in float32 within the
+    range checked (a product too small for float32's normal range is below 0.5 and rounds to a
+    zero of the same sign either way); rounding to an integer is the same operation. Only a
+    value at or above ``2**bits - 0.5`` (scaled) can round past the limit, so only rows whose
+    largest value does are clipped."""
+    largest = values.max(axis=1) if nonnegative else np.abs(values).max(axis=1)
+    _, top_exponent = np.frexp(largest)
+    exponents = np.where(largest > 0, top_exponent - bits, 0)
+    if exponents.size and (int(exponents.min()) < -FLOAT32_SAFE_EXPONENT
+                           or int(exponents.max()) > FLOAT32_SAFE_EXPONENT):
+        return None
+    limit = np.float32(2**bits - 1)
+    mantissas = values * np.ldexp(np.float32(1.0), -exponents)[:, None]
+    np.rint(mantissas, out=mantissas)
+    over = np.flatnonzero(np.ldexp(largest, -exponents) >= limit + np.float32(0.5))
+    if over.size:
+        mantissas[over] = np.clip(mantissas[over], -limit, limit)
+    return mantissas, exponents.astype(np.float64)
+
+
 def quantize_columns(values: np.ndarray[Any, Any], bits: int = MANTISSA_BITS,
                      dtype: type = np.float64) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """Like :func:`quantize_rows`, one shared exponent per column (a weight matrix's output)."""
@@ -80,6 +113,27 @@ def matmul(a_mantissas: np.ndarray[Any, Any], a_exponents: np.ndarray[Any, Any],
     return result
 
 
+def scaled_product_float32(a_mantissas: np.ndarray[Any, Any], a_exponents: np.ndarray[Any, Any],
+                           b_mantissas: np.ndarray[Any, Any],
+                           b_exponents: np.ndarray[Any, Any]) -> Optional[np.ndarray[Any, Any]]:
+    """:func:`matmul` with a float32 result, the same values; None when the exponents are
+    outside the range where float32 holds them exactly. The mantissas must be float32 and
+    their products exact in it (:func:`product_dtype`)."""
+    if a_mantissas.dtype != np.float32 or b_mantissas.dtype != np.float32:
+        return None
+    bound = 2 * FLOAT32_SAFE_EXPONENT - 20
+    a_low, a_high = (int(a_exponents.min()), int(a_exponents.max())) if a_exponents.size else (0, 0)
+    b_low, b_high = (int(b_exponents.min()), int(b_exponents.max())) if b_exponents.size else (0, 0)
+    if max(abs(a_low), abs(a_high), abs(b_low), abs(b_high)) > FLOAT32_SAFE_EXPONENT \
+            or a_high + b_high > bound or a_low + b_low < -bound:
+        return None
+    products: np.ndarray[Any, Any] = a_mantissas @ b_mantissas  # integers below 2**24: exact
+    products *= np.ldexp(np.float32(1.0), a_exponents.astype(np.int32))[:, None]
+    if b_high or b_low:  # a weight matrix of exponents 0 (the network's) scales by 1: skipped
+        products *= np.ldexp(np.float32(1.0), b_exponents.astype(np.int32))[None, :]
+    return products
+
+
 def sum_rows_exact(mantissas: np.ndarray[Any, Any], exponents: np.ndarray[Any, Any],
                    span: int = 24) -> tuple[np.ndarray[Any, Any], int]:
     """Sums the rows of a row-blocked BFP matrix exactly, in integer arithmetic.
@@ -90,6 +144,12 @@ def sum_rows_exact(mantissas: np.ndarray[Any, Any], exponents: np.ndarray[Any, A
     top = int(exponents.max()) if exponents.size else 0
     floor = top - span
     shifts = np.where(exponents >= floor, exponents - floor, -1).astype(np.int64)
+    if mantissas.size and float(np.abs(mantissas).max()) * 2.0**span * len(mantissas) < 2.0**53:
+        # As one float64 product: each term is an integer times a power of two and every
+        # partial sum an integer below 2**53, so BLAS's sum is exact in any order.
+        weights = np.where(shifts >= 0, np.ldexp(1.0, shifts), 0.0)
+        sums: np.ndarray[Any, Any] = (weights @ mantissas.astype(np.float64)).astype(np.int64)
+        return sums, floor
     kept = shifts >= 0
     scaled = mantissas[kept].astype(np.int64) << shifts[kept][:, None]
     return scaled.sum(axis=0), floor

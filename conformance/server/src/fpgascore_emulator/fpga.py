@@ -5,12 +5,14 @@ The service time is what a user reading ``--service-time-ms`` expects: the time 
 request's arrival to its answer, the CPU stages (decode, pre-process, classify, encode)
 inside it rather than added to it. Each FPGA keeps a virtual timeline: an image occupies it
 from ``max(the request's arrival, the end of the FPGA's previous image)`` for one service
-time, and its features are released an answer lead (the measured time the server needs after
-the FPGA to answer) before that end. So a lone image is answered one service time after it
-arrived, N images on one FPGA after N service times, and saturation stays at FPGAs / service
-time. Where the compute takes longer than the service time, the compute sets the pace. A
-request first reserves a queue place per image;
-when they do not all fit, it is refused at once (backpressure) instead of waiting or
+time, and its features are released an answer lead before that end. So a lone image is
+answered one service time after it arrived, N images on one FPGA after N service times, and
+saturation stays at FPGAs / service time. The lead is learnt from each answer's lateness
+(``record_answer``): how long after its due time grpcio had sent the answer, which holds
+classify, encode and the send, and also the time a thread waits to run again after its sleep
+on a busy host (several ms at a load of 10 on 2 cores). Where the compute takes longer than
+the service time, the compute sets the pace. A request first reserves a queue place per
+image; when they do not all fit, it is refused at once (backpressure) instead of waiting or
 growing memory. A place is freed when an FPGA takes the image, or when the call that queued
 it ends (``withdraw``): nothing is computed for a caller who has left.
 """
@@ -25,8 +27,14 @@ from typing import Any, Callable, Deque, List, Optional
 import numpy as np
 
 
-# The first guess of how long answering takes after the FPGA (measured from then on).
+# The first guess of how long answering takes after the FPGA (learnt from then on).
 ANSWER_LEAD_S = 0.0005
+# How the lead follows lateness: a step of this share of each answer's lateness, the lateness
+# clipped at LATENESS_CLIP_S so that a rare stall moves it little (the lead then settles where
+# answers are as often early as late, near the median).
+LEAD_GAIN = 0.25
+LATENESS_CLIP_S = 0.004
+MAX_LEAD_S = 0.05
 
 
 class QueueFull(Exception):
@@ -45,13 +53,24 @@ class BatchTooLarge(Exception):
                          f"send at most {capacity} images per request")
 
 
+class Timed(concurrent.futures.Future):  # type: ignore[type-arg]
+    """An image's future, and when its answer is due (``due``, the clock's time) once the FPGA
+    is done with it; ``paced``: the FPGA held the image back to that time (its compute was
+    shorter than the service time)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.due = 0.0
+        self.paced = False
+
+
 class _Job:
     __slots__ = ("image", "arrival", "future")
 
-    def __init__(self, image: np.ndarray[Any, Any], arrival: float) -> None:
-        self.image = image
+    def __init__(self, image: Optional[np.ndarray[Any, Any]], arrival: float) -> None:
+        self.image = image  # None: nothing to compute (its scores are cached), only the FPGA's time
         self.arrival = arrival  # time.perf_counter() when the request arrived
-        self.future: concurrent.futures.Future[Any] = concurrent.futures.Future[Any]()
+        self.future = Timed()
 
 
 class Reservation:
@@ -62,10 +81,11 @@ class Reservation:
         self.count = count
         self._open = True
 
-    def submit(self, images: List[np.ndarray[Any, Any]],
+    def submit(self, images: List[Optional[np.ndarray[Any, Any]]],
                arrival: Optional[float] = None) -> List[concurrent.futures.Future[Any]]:
         """Queues the images of a request that arrived at ``arrival`` (time.perf_counter(); now
-        when not given)."""
+        when not given). An image of None takes its FPGA time and computes nothing (its future
+        gives None): the score cache's hits."""
         futures = self._pool._enqueue(self, images, self._pool._clock() if arrival is None else arrival)
         self._open = False  # the places now belong to the queued jobs
         return futures
@@ -113,7 +133,7 @@ class FpgaPool:
             self._held += count
         return Reservation(self, count)
 
-    def _enqueue(self, reservation: "Reservation", images: List[np.ndarray[Any, Any]],
+    def _enqueue(self, reservation: "Reservation", images: List[Optional[np.ndarray[Any, Any]]],
                  arrival: float) -> List[concurrent.futures.Future[Any]]:
         if len(images) != reservation.count:
             raise ValueError(f"reserved {reservation.count} places, got {len(images)} images")
@@ -162,12 +182,25 @@ class FpgaPool:
             self._held -= 1
             return self._jobs.popleft()
 
-    def record_answer_time(self, seconds: float) -> None:
-        """The service reports how long answering took after a request's last image left
-        the FPGA; the release lead follows it (bounded: a stalled answer must not make the
-        FPGAs release early for everyone)."""
-        if 0 <= seconds < 0.05:
-            self._answer_lead_s += 0.1 * (seconds - self._answer_lead_s)
+    def record_answer(self, futures: List[concurrent.futures.Future[Any]], ready_at: float) -> None:
+        """The service reports when a request's answer was sent (the clock's time); the lead
+        moves by its lateness against the last image's due time, when the FPGAs paced that
+        image (otherwise the compute, not the lead, set the time). Bounded by the service time
+        and MAX_LEAD_S: a stalled answer must not make the FPGAs release early for everyone."""
+        timed = [future for future in futures if isinstance(future, Timed) and future.done()]
+        if not timed:
+            return
+        last = max(timed, key=lambda future: future.due)
+        if not last.paced:
+            return
+        late = min(max(ready_at - last.due, -LATENESS_CLIP_S), LATENESS_CLIP_S)
+        with self._ready:
+            self._answer_lead_s = min(max(self._answer_lead_s + LEAD_GAIN * late, 0.0),
+                                      self._service_time_s, MAX_LEAD_S)
+
+    @property
+    def answer_lead_s(self) -> float:
+        return self._answer_lead_s
 
     def _run(self) -> None:
         free_at = 0.0  # this FPGA's virtual timeline: when its previous image's time ended
@@ -179,12 +212,13 @@ class FpgaPool:
                 continue  # cancelled after it left the queue
             start = max(job.arrival, free_at)
             try:
-                features = self._featurize(job.image)
+                features = None if job.image is None else self._featurize(job.image)
             except BaseException as error:  # reported to the waiting call
                 job.future.set_exception(error)
                 continue
             free_at = max(start + self._service_time_s, self._clock())
             remaining = free_at - self._answer_lead_s - self._clock()
+            job.future.due, job.future.paced = free_at, remaining > 0
             if remaining > 0:
                 self._sleep(remaining)
             job.future.set_result(features)

@@ -12,14 +12,17 @@ process (the tests) keep their counts apart.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import grpc
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import ThreadingWSGIServer
+from prometheus_client.registry import Collector
 
 from . import events
+from .score_cache import ScoreCache
 
 # The log events of the calls the server answers; the method label takes these values only.
 METHODS = (*events.BY_METHOD.values(), "other")
@@ -39,7 +42,7 @@ def code_label(code: grpc.StatusCode) -> str:
 
 class Metrics:
     def __init__(self, queue_in_use: Callable[[], int], queue_capacity: int, decode_pixels_in_use: Callable[[], int],
-                 serving: Callable[[], bool]) -> None:
+                 serving: Callable[[], bool], score_cache: Optional[ScoreCache] = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._calls = Counter("fpgascore_calls", "Calls answered, by method and final gRPC code.",
                               ("method", "code"), registry=self.registry)
@@ -56,6 +59,8 @@ class Metrics:
               registry=self.registry).set_function(decode_pixels_in_use)
         Gauge("fpgascore_serving", "1 while the server takes calls, 0 while it drains.",
               registry=self.registry).set_function(lambda: 1.0 if serving() else 0.0)
+        if score_cache is not None:
+            self.registry.register(_ScoreCacheCollector(score_cache))
         # Every (method, code) series exists from the start (at 0): a scrape shows what can
         # appear, and a rate over a series that was just born is not lost.
         for method in METHODS:
@@ -87,6 +92,24 @@ class Metrics:
             self._http.shutdown()
             self._http.server_close()
             self._http = None
+
+
+class _ScoreCacheCollector(Collector):
+    """The score cache's own counts, read when scraped."""
+
+    def __init__(self, cache: ScoreCache) -> None:
+        self._cache = cache
+
+    def collect(self) -> Iterator[Any]:
+        cache = self._cache
+        yield CounterMetricFamily("fpgascore_score_cache_hits", "Images whose scores the score cache held.",
+                                  value=cache.hits)
+        yield CounterMetricFamily("fpgascore_score_cache_misses", "Images looked up in the score cache and not found.",
+                                  value=cache.misses)
+        yield GaugeMetricFamily("fpgascore_score_cache_entries", "Images whose scores the cache holds now "
+                                f"(at most --score-cache-entries, {cache.max_entries}).", value=cache.entries)
+        yield GaugeMetricFamily("fpgascore_score_cache_bytes", "Bytes the score cache holds now "
+                                f"(at most --score-cache-bytes, {cache.max_bytes}).", value=cache.bytes)
 
 
 class _QuietHandler(WSGIRequestHandler):

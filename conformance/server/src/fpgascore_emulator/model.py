@@ -6,12 +6,13 @@ without the model's CPU time (``--null-model``).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from typing import Any, Callable, Tuple
 
 import numpy as np
 
+from . import bfp, network
 from .decoding import read_header
-from .network import CLASSES, FEATURES, Classifier, Featurizer
+from .network import CLASSES, FEATURES, SEED, Classifier, Featurizer
 from .preprocess import image_to_input
 
 
@@ -21,10 +22,17 @@ class Model:
     preprocess: Callable[[bytes], np.ndarray[Any, Any]]        # JPEG/PNG bytes -> featurizer input
     featurize: Callable[[np.ndarray[Any, Any]], np.ndarray[Any, Any]]    # [224, 224, 3] -> [2048]
     classify: Callable[[np.ndarray[Any, Any]], np.ndarray[Any, Any]]     # [N, 2048] -> [N, 1000]
+    # Every setting the scores depend on (the score cache's key holds them all).
+    settings: Tuple[object, ...] = ()
+    # Whether scores are worth caching (the null model's cost nothing).
+    cacheable: bool = False
 
 
-def emulated() -> Model:
-    return Model(_declared_pixels, image_to_input, Featurizer(), Classifier())
+def emulated(seed: int = SEED) -> Model:
+    return Model(_declared_pixels, image_to_input, Featurizer(seed), Classifier(seed),
+                 settings=("emulated", seed, bfp.MANTISSA_BITS, network.CLASSIFIER_BITS, network.LOGIT_EXPONENT,
+                           network.IMAGE_SIZE, FEATURES, CLASSES),
+                 cacheable=True)
 
 
 def _declared_pixels(data: bytes) -> int:
@@ -39,4 +47,5 @@ def null() -> Model:
     return Model(pixels=lambda data: 0,
                  preprocess=lambda data: _NO_INPUT,
                  featurize=lambda image: features,
-                 classify=lambda batch: np.full((len(batch), CLASSES), 1.0 / CLASSES, dtype=np.float32))
+                 classify=lambda batch: np.full((len(batch), CLASSES), 1.0 / CLASSES, dtype=np.float32),
+                 settings=("null", CLASSES))

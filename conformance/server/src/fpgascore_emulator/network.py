@@ -17,7 +17,7 @@ rounded sum), so the scores are reproducible bit for bit too.
 """
 from __future__ import annotations
 
-from typing import Any, Tuple
+from typing import Any, Optional, Tuple
 
 import math
 
@@ -30,9 +30,9 @@ IMAGE_SIZE = 224
 FEATURES = 2048
 CLASSES = 1000
 SEED = 20181105
-_CLASSIFIER_BITS = 7
-# Fixes the softmax temperature: logits = integer dot products * 2**_LOGIT_EXPONENT.
-_LOGIT_EXPONENT = -25
+CLASSIFIER_BITS = 7
+# Fixes the softmax temperature: logits = integer dot products * 2**LOGIT_EXPONENT.
+LOGIT_EXPONENT = -25
 
 
 class Featurizer:
@@ -46,22 +46,59 @@ class Featurizer:
     def __call__(self, image: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         if image.shape != (IMAGE_SIZE, IMAGE_SIZE, 3):
             raise ValueError(f"featurizer input must be [224, 224, 3], got {list(image.shape)}")
+        pooled = self._pooled_float32(image)
+        if pooled is None:
+            pooled = self._pooled_float64(image)
+        x = bfp.matmul(*bfp.quantize_rows(pooled[None, :], dtype=self._t3), self._w3, self._e3)
+        features: np.ndarray[Any, Any] = np.maximum(x[0], 0.0).astype(np.float32)
+        return features
+
+    def _pooled_float64(self, image: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """The two convolutions and the pool in float64 (any finite input)."""
         x = _patches(image.astype(np.float64), 8)                      # [784, 192]
         x = np.maximum(bfp.matmul(*bfp.quantize_rows(x, dtype=self._t1), self._w1, self._e1), 0.0)
         x = _patches(x.reshape(28, 28, 128), 2)                         # [196, 512]
         x = np.maximum(bfp.matmul(*bfp.quantize_rows(x, dtype=self._t2), self._w2, self._e2), 0.0)
-        sums, exponent = bfp.sum_rows_exact(*bfp.quantize_rows(x))     # [256]
-        pooled = np.ldexp(sums.astype(np.float64), exponent) / x.shape[0]
-        x = bfp.matmul(*bfp.quantize_rows(pooled[None, :], dtype=self._t3), self._w3, self._e3)
-        features: np.ndarray[Any, Any] = np.maximum(x[0], 0.0).astype(np.float32)
-        return features
+        return _pool(*bfp.quantize_rows(x), x.shape[0])
+
+    def _pooled_float32(self, image: np.ndarray[Any, Any]) -> Optional[np.ndarray[Any, Any]]:
+        """The same operations in float32, or None where they might not be exact.
+
+        Every value here is an integer times a power of two: the input is float32, mantissas
+        are integers of at most 5 bits, the layers' products are integers below 2**24 (exact in
+        float32, see ``bfp.product_dtype``) times 2**(row exponent + column exponent). float32
+        holds each of them exactly, and scaling by a power of two is exact, as long as the
+        exponents stay far from float32's range (``bfp.FLOAT32_SAFE_EXPONENT``): then each
+        step gives the same value as in float64, and the features the same bits. Pre-processed
+        images always are (exponents near 3); a float input with extreme values is not, and
+        takes the float64 path."""
+        x = _patches(np.asarray(image, dtype=np.float32), 8)          # [784, 192]
+        quantized = bfp.quantize_rows_float32(x)
+        if quantized is None or self._t1 is not np.float32:
+            return None
+        products = bfp.scaled_product_float32(*quantized, self._w1, self._e1)
+        if products is None:
+            return None
+        np.maximum(products, 0.0, out=products)
+        x = _patches(products.reshape(28, 28, 128), 2)                  # [196, 512]
+        quantized = bfp.quantize_rows_float32(x, nonnegative=True)
+        if quantized is None or self._t2 is not np.float32:
+            return None
+        products = bfp.scaled_product_float32(*quantized, self._w2, self._e2)
+        if products is None:
+            return None
+        np.maximum(products, 0.0, out=products)
+        quantized = bfp.quantize_rows_float32(products, nonnegative=True)
+        if quantized is None:
+            return None
+        return _pool(*quantized, products.shape[0])
 
 
 class Classifier:
     """The CPU classifier: [N, 2048] features -> [N, 1000] softmax scores (float32)."""
 
     def __init__(self, seed: int = SEED) -> None:
-        weights = integer_weights(seed + 4, (FEATURES, CLASSES), _CLASSIFIER_BITS)
+        weights = integer_weights(seed + 4, (FEATURES, CLASSES), CLASSIFIER_BITS)
         # Centre each class's weights (times FEATURES, to stay in integers): ReLU features
         # share a large common component that would otherwise pick the same class for all.
         # The centred product m @ (w * FEATURES - colsum) is computed as
@@ -69,18 +106,18 @@ class Classifier:
         # over two halves of the features, each of whose sums stays below 2**24 (1024 terms of
         # at most 127 x 127), so float32 BLAS is exact too and reads half the bytes.
         self._halves = [np.ascontiguousarray(part, dtype=np.float32) for part in np.split(weights, 2)]
-        assert all(bfp.product_dtype(len(part), _CLASSIFIER_BITS, _CLASSIFIER_BITS) is np.float32
+        assert all(bfp.product_dtype(len(part), CLASSIFIER_BITS, CLASSIFIER_BITS) is np.float32
                    for part in self._halves)
         self._column_sums = weights.sum(axis=0, keepdims=True)
 
     def __call__(self, features: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-        mantissas, _ = bfp.quantize_rows(features, _CLASSIFIER_BITS)  # scale-free logits
+        mantissas, _ = bfp.quantize_rows(features, CLASSIFIER_BITS)  # scale-free logits
         narrow = mantissas.astype(np.float32)
         half = self._halves[0].shape[0]
         products = ((narrow[:, :half] @ self._halves[0]).astype(np.float64)
                     + (narrow[:, half:] @ self._halves[1]).astype(np.float64))
         centred = products * FEATURES - mantissas.sum(axis=1, keepdims=True) * self._column_sums
-        logits = np.ldexp(centred, _LOGIT_EXPONENT)
+        logits = np.ldexp(centred, LOGIT_EXPONENT)
         scores: np.ndarray[Any, Any] = np.stack([_softmax(row) for row in logits]).astype(np.float32)
         return scores
 
@@ -93,6 +130,13 @@ def _bfp_layer(seed: int, shape: Tuple[int, int]) -> Tuple[np.ndarray[Any, Any],
     return mantissas, exponents, dtype
 
 
+def _pool(mantissas: np.ndarray[Any, Any], exponents: np.ndarray[Any, Any], rows: int) -> np.ndarray[Any, Any]:
+    """Global average pool of a row-blocked BFP matrix: exact integer sum, then the mean."""
+    sums, exponent = bfp.sum_rows_exact(mantissas, exponents)     # [256]
+    pooled: np.ndarray[Any, Any] = np.ldexp(sums.astype(np.float64), exponent) / rows
+    return pooled
+
+
 def _patches(x: np.ndarray[Any, Any], size: int) -> np.ndarray[Any, Any]:
     """[H, W, C] -> [(H/size)*(W/size), size*size*C] non-overlapping patches, row-major."""
     h, w, c = x.shape
@@ -103,6 +147,5 @@ def _patches(x: np.ndarray[Any, Any], size: int) -> np.ndarray[Any, Any]:
 def _softmax(logits: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """math.exp (the C library's, the same on every machine this runs on) of each shifted
     logit, summed correctly rounded; numpy's own exp may differ in the last bit by CPU."""
-    shifted = (logits - logits.max()).tolist()
-    exps = np.fromiter(map(math.exp, shifted), dtype=np.float64, count=len(shifted))
-    return exps / math.fsum(exps)
+    exps = list(map(math.exp, (logits - logits.max()).tolist()))
+    return np.array(exps, dtype=np.float64) / math.fsum(exps)

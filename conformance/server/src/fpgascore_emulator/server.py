@@ -21,6 +21,7 @@ from .health import MAX_WATCHERS, HealthServicer
 from .logs import log
 from .metrics import Metrics
 from . import memory, model as models
+from .score_cache import ScoreCache
 from .security import KeyStore, TlsError, TlsFiles
 from .service import ModelServicer, PredictionServicer
 
@@ -47,14 +48,15 @@ class EmulatorServer:
             log("warning", message="keys are configured but neither TLS nor --require-auth is on: "
                                    "calls are NOT authenticated")
         model = models.null() if settings.null_model else models.emulated()
+        self.score_cache = ScoreCache(settings.score_cache_entries, settings.score_cache_bytes)
         self.pool = FpgaPool(model.featurize, settings.fpgas, settings.queue_depth,
                              settings.service_time_ms / 1000.0)
         self.health = HealthServicer()
         # Admitted calls hold a thread while their images wait; the rest answer at once.
         workers = settings.queue_depth + settings.fpgas + 16
         self.metrics = Metrics(self.pool.waiting, settings.queue_depth,
-                               lambda: predictions.decode_pixels_in_use(), self.health.serving)
-        predictions = PredictionServicer(settings, self.pool, model)
+                               lambda: predictions.decode_pixels_in_use(), self.health.serving, self.score_cache)
+        predictions = PredictionServicer(settings, self.pool, model, self.score_cache)
         self._call_log = CallLogInterceptor(self.metrics, rate_limit_logs=not settings.conformance)
         self._admission = AdmissionInterceptor(settings.request_wait_seconds, settings.max_concurrent_rpcs,
                                                self.pool.drain_estimate_ms, rate_limit_logs=not settings.conformance)
@@ -130,6 +132,7 @@ class EmulatorServer:
             conformance=self.settings.conformance, null_model=self.settings.null_model,
             model=self.settings.model_name, model_version=self.settings.model_version,
             response_encoding=self.settings.response_encoding, metrics_port=self.metrics_port,
+            score_cache_entries=self.score_cache.max_entries if self.score_cache.enabled else 0,
             metrics_host=self.settings.metrics_host if self.metrics_port else None)
         if self.settings.port_file:
             temporary = self.settings.port_file + ".tmp"

@@ -9,6 +9,7 @@ auth, admission, the conformance controls and the log line are the interceptors'
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import time
 from typing import Any, Callable, Dict, List, Optional, TypeVar, cast
 
@@ -27,10 +28,21 @@ from .decoding import ImageError
 from .fpga import BatchTooLarge, FpgaPool, QueueFull, Reservation
 from .limits import bounded_list
 from .model import Model
+from .score_cache import Entry, ScoreCache, model_key
 from .servable import BadSpec, NotFound, Servable
 
 _NO_DEADLINE_S = 10**7
 Message = TypeVar("Message")
+
+
+@dataclasses.dataclass
+class _Inputs:
+    """A request's images, ready for the FPGAs: each pre-processed, or None where its scores
+    are cached (``cached``); ``keys`` are their score cache keys (None: not cached)."""
+    images: List[Optional["np.ndarray[Any, Any]"]]
+    cached: List[Optional[Entry]]
+    keys: List[Optional[bytes]]
+    pixels: List[int]
 
 
 class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
@@ -38,7 +50,8 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
     conformance controls, its log line) the server's interceptors give it; ``calls.current()``
     is the call being served."""
 
-    def __init__(self, settings: Settings, pool: FpgaPool, model: Model) -> None:
+    def __init__(self, settings: Settings, pool: FpgaPool, model: Model,
+                 score_cache: Optional[ScoreCache] = None) -> None:
         self._settings = settings
         self._pool = pool
         self._classify = model.classify
@@ -50,6 +63,9 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         self.servable = Servable(name=settings.model_name, version=settings.model_version,
                                  signature_name=settings.signature_name, input_name=settings.input_name,
                                  output_name=settings.output_name, features_name=settings.features_name)
+        self._cache = score_cache if score_cache is not None and score_cache.enabled and model.cacheable else None
+        # Every setting the scores depend on, and the model's name and version.
+        self._model_key = model_key(*model.settings, settings.model_name, settings.model_version)
 
     def Predict(self, request: predict_pb2.PredictRequest,
                 context: grpc.ServicerContext) -> predict_pb2.PredictResponse:
@@ -85,9 +101,10 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         tensor = self._input_tensor(request)
         end = CallEnd(context)
         reservation = self._reserve(tensor, call.fields)
+        use_cache = self._settings.features_name not in outputs  # the cache keeps scores only
         try:
-            images = self._images(tensor, context, end)
-            futures = reservation.submit(images, arrival)
+            inputs = self._inputs(tensor, context, end, use_cache)
+            futures = reservation.submit(inputs.images, arrival)
         finally:
             reservation.release()
 
@@ -96,22 +113,44 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
 
         end.on_end(drop_queued)
         features = self._wait(futures, context, end)
-        answering = time.perf_counter()
         response = predict_pb2.PredictResponse()
         self.servable.answer_spec(response.model_spec)
         as_float_val = self._float_val_default if control.float_val is None else control.float_val
         try:
             if self._settings.output_name in outputs:
+                scores = self._scores(inputs, features)
                 response.outputs[self._settings.output_name].CopyFrom(
-                    tensors.float_tensor(tamper.scores(self._classify(features), control), as_float_val))
+                    tensors.float_tensor(tamper.scores(scores, control), as_float_val))
             if self._settings.features_name in outputs:
                 response.outputs[self._settings.features_name].CopyFrom(
-                    tensors.float_tensor(features, as_float_val))
+                    tensors.float_tensor(np.stack(cast(List["np.ndarray[Any, Any]"], features)), as_float_val))
             tamper.pad(response, control, self._settings.max_message_bytes)
         except controls.ControlError as error:
             raise CallError(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from None
-        self._pool.record_answer_time(time.perf_counter() - answering)
+        # The answer's lateness is taken when grpcio has sent it (its call has ended): the lead
+        # then holds the send as well.
+        end.on_end(lambda: self._pool.record_answer(futures, time.perf_counter()))
         return response
+
+    def _scores(self, inputs: _Inputs, features: List[Optional["np.ndarray[Any, Any]"]]) -> "np.ndarray[Any, Any]":
+        """[N, classes] scores: the cached ones as they are, the others classified (as one batch)
+        and cached."""
+        computed = [index for index, entry in enumerate(inputs.cached) if entry is None]
+        if len(computed) == len(features):
+            scores: "np.ndarray[Any, Any]" = self._classify(np.stack(cast(List["np.ndarray[Any, Any]"], features)))
+        else:
+            rows = [entry.scores if entry is not None else None for entry in inputs.cached]
+            if computed:
+                fresh = self._classify(np.stack([cast("np.ndarray[Any, Any]", features[index]) for index in computed]))
+                for row, index in zip(fresh, computed):
+                    rows[index] = row
+            scores = np.stack(cast(List["np.ndarray[Any, Any]"], rows))
+        if self._cache is not None:
+            for index in computed:
+                key = inputs.keys[index]
+                if key is not None:
+                    self._cache.put(key, scores[index], inputs.pixels[index])
+        return scores
 
     def _output_names(self, request: predict_pb2.PredictRequest) -> List[str]:
         known = (self._settings.output_name, self._settings.features_name)
@@ -156,20 +195,31 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         except BatchTooLarge as too_large:  # no pushback: retrying cannot help
             raise CallError(grpc.StatusCode.RESOURCE_EXHAUSTED, str(too_large)) from None
 
-    def _images(self, tensor: tensor_pb2.TensorProto, context: grpc.ServicerContext,
-                end: CallEnd) -> List["np.ndarray[Any, Any]"]:
-        """The pre-processed images of the request: CPU stage."""
+    def _inputs(self, tensor: tensor_pb2.TensorProto, context: grpc.ServicerContext,
+                end: CallEnd, use_cache: bool) -> _Inputs:
+        """The request's images for the FPGAs, pre-processed on the CPU unless their scores are
+        cached (``use_cache``)."""
         name = self._settings.input_name
         try:
             if tensor.dtype != tensor_pb2.DT_STRING:
-                return list(tensors.float_images(tensor, name, self._settings.max_batch))
+                floats: List[Optional["np.ndarray[Any, Any]"]] = list(
+                    tensors.float_images(tensor, name, self._settings.max_batch))
+                return _Inputs(floats, [None] * len(floats), [None] * len(floats), [0] * len(floats))
             encoded = tensors.image_bytes(tensor, name, self._settings.max_batch)
         except tensors.InputError as error:
             raise CallError(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from None
-        pixels = [self._image_step(index, self._declared_pixels, data) for index, data in enumerate(encoded)]
+        cache = self._cache
+        keys: List[Optional[bytes]] = [ScoreCache.key(self._model_key, data) if cache is not None and data else None
+                                       for data in encoded]
+        cached = [cache.get(key) if cache is not None and use_cache and key is not None else None for key in keys]
+        pixels = [entry.pixels if entry is not None else self._image_step(index, self._declared_pixels, data)
+                  for index, (data, entry) in enumerate(zip(encoded, cached))]
         self._check_request_pixels(pixels)
-        images = []
+        images: List[Optional["np.ndarray[Any, Any]"]] = []
         for index, data in enumerate(encoded):
+            if cached[index] is not None:
+                images.append(None)  # scored before: only its FPGA time is left
+                continue
             if end.ended:
                 raise self._ended(context, "before its images were decoded")
             try:
@@ -181,7 +231,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
                                 ((PUSHBACK, str(busy.retry_after_ms)),)) from None
             except Abandoned:
                 raise self._ended(context, "while its images waited to be decoded") from None
-        return images
+        return _Inputs(images, cached, keys, pixels)
 
     def _check_request_pixels(self, pixels: List[int]) -> None:
         total = sum(pixels)
@@ -200,7 +250,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             raise CallError(grpc.StatusCode.INVALID_ARGUMENT, f"image {index}: {error}") from None
 
     def _wait(self, futures: List["concurrent.futures.Future[Any]"], context: grpc.ServicerContext,
-              end: CallEnd) -> "np.ndarray[Any, Any]":
+              end: CallEnd) -> List[Optional["np.ndarray[Any, Any]"]]:
         """FPGA stage: wait for the request's images, within the call's deadline."""
         ended: "concurrent.futures.Future[None]" = concurrent.futures.Future()
         end.on_end(lambda: ended.set_result(None))
@@ -215,7 +265,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             waiting -= done
         if end.ended or any(future.cancelled() for future in futures):
             raise self._ended(context, "while its images waited for an FPGA")
-        return np.stack([future.result() for future in futures])
+        return [future.result() for future in futures]
 
     @staticmethod
     def _ended(context: grpc.ServicerContext, when: str) -> CallError:
