@@ -7,9 +7,22 @@
 #   - the emulator: latency vs service time, server CPU per image, saturation vs theory, past
 #     the queue bound
 #   - keyed calls next to hostile peers (half-open keyless streams, worst-case images)
+# and, last, one table of every target (issue #21) with its goal, measured value and met / not
+# met / n/a (bench/targets.py, from each bench's JSON and scripts/test-all.sh's summary).
+#   bench/run.sh                  everything (make bench)
+#   bench/run.sh --only clients   the TCP floor, every client vs its stub, and the table (make bench-clients)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
+only=all
+while (( $# )); do
+  case "$1" in
+    --only) only=${2:-}; shift 2 ;;
+    --only=*) only=${1#--only=}; shift ;;
+    *) die "usage: bench/run.sh [--only clients]" ;;
+  esac
+done
+[[ "$only" == all || "$only" == clients ]] || die "--only takes clients, not '$only'"
 export PYTHONPATH="$REPO_ROOT/python/src:$REPO_ROOT/conformance/server/src:$REPO_ROOT/conformance/runner/src"
 out="out/bench/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
@@ -25,10 +38,14 @@ run() { local title=$1; shift; log "$title"; section "$title"; "$@" 2>&1 | tee -
 } > "$report"
 
 run "TCP floor (loopback: echo of the payload, and payload out with 4,000 bytes back)" "$PYTHON" bench/tcp_floor.py --json "$out/tcp_floor.json"
-run "Every client vs its raw stub (reference server: null model, service time 0; native null server; 150 KB JPEG, batch of 8, float tensor; concurrency 1 and 16; plaintext and TLS)" \
+run "Every client vs its raw stub (reference server: null model, service time 0; native null server; 150 KB JPEG, batch of 8, float tensor; concurrency 1 and 16; plaintext and TLS; the asyncio and C# clients at concurrency 64)" \
   "$PYTHON" bench/clients.py --json "$out/clients.json" --markdown "$out/clients.md"
-run "Emulator, 2 FPGAs x 20 ms" "$PYTHON" bench/emulator.py --service-time-ms 20 --fpgas 2 --seconds 5 --json "$out/emulator-20ms.json"
-run "Emulator, 2 FPGAs x 50 ms" "$PYTHON" bench/emulator.py --service-time-ms 50 --fpgas 2 --seconds 5 --json "$out/emulator-50ms.json"
-run "Hostile peers (keyed calls at 50 % of 2 FPGAs x 20 ms; 200 keyless half-open streams; worst-case images)" \
-  "$PYTHON" bench/hostile.py --seconds 10 --json "$out/hostile.json"
+if [[ "$only" == all ]]; then
+  run "Emulator, 2 FPGAs x 20 ms" "$PYTHON" bench/emulator.py --service-time-ms 20 --fpgas 2 --seconds 5 --json "$out/emulator-20ms.json"
+  run "Emulator, 2 FPGAs x 50 ms" "$PYTHON" bench/emulator.py --service-time-ms 50 --fpgas 2 --seconds 5 --json "$out/emulator-50ms.json"
+  run "Hostile peers (keyed calls at 50 % of 2 FPGAs x 20 ms; 200 keyless half-open streams; worst-case images)" \
+    "$PYTHON" bench/hostile.py --seconds 10 --json "$out/hostile.json"
+fi
+run "Targets (issue #21): each with its goal, the value measured in this run, and met / not met / n/a" \
+  "$PYTHON" bench/targets.py "$out"
 log "report: $report"
