@@ -134,13 +134,15 @@ def test_clients_target_4_items_have_the_shape_and_the_verdicts(tmp_path):
 
     rows = [row("python", 1, 0.02), row("python", 1, 0.05), row("python", 1, 0.01), row("python", 16, 0.5),
             row("go", 1, 0.03), row("python-asyncio", 64, 0.0, 1.04), row("python-asyncio", 64, 0.0, 1.06, "reference")]
-    noise = [{"aa_ratios": [0.98, 1.03], "aa_cpu_diffs_ms": [-0.01, 0.004]}]
+    noise = [{"language": "go", "aa_ratios": [0.98, 1.03], "aa_cpu_diffs_ms": [-0.01, 0.004]}]
     items = {t["target"]: t for t in clients.targets(rows, noise)}
     (tmp_path / "clients.json").write_text(json.dumps({"targets": list(items.values())}))
     assert run_targets(tmp_path, "--no-test-all").returncode == 0  # the shape targets.py takes
     python = items["4. Python client − stub CPU per call, concurrency 1"]
     assert python["met"] is True and python["measured"].startswith("+0.0200 ms (median of 3 rows")  # c=16 not in it
-    assert items["4. Go client − stub CPU per call, concurrency 1"]["met"] is False
+    go = items["4. Go client − stub CPU per call, concurrency 1"]
+    assert go["met"] is False and go["measured"].endswith("; A/A -0.0100 to +0.0040")  # its own noise beside it
+    assert "A/A" not in python["measured"]  # no Python A/A rows in this run
     assert items["4. C# client − stub CPU per call, concurrency 1"]["met"] is None
     assert items["4. Python asyncio client ÷ grpc.aio stub, concurrency 64, p50"]["met"] is False  # one row over
     assert items["4. C# client ÷ raw stub, concurrency 64, p50"]["met"] is None
