@@ -4,6 +4,7 @@ summary, and a malformed or oversized file named with what is wrong, never a tra
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -118,13 +119,17 @@ def test_ci_time_without_a_summary_is_n_a_and_a_bad_summary_is_named(tmp_path):
 
 
 def test_test_all_writes_the_summary_targets_reads(tmp_path):
-    """scripts/test-all.sh's own summary (one quick suite) is one targets.py reads."""
+    """scripts/test-all.sh's own summary (one quick suite; written here, not over a real run's) is one targets.py
+    reads."""
+    path = tmp_path / "summary.json"
     result = subprocess.run(["scripts/test-all.sh", "generated"], cwd=ROOT, capture_output=True, text=True,
-                            timeout=300, env={**__import__("os").environ, "FPGASCORE_SKIP_SETUP": "1"})
+                            timeout=300, env={**os.environ, "FPGASCORE_SKIP_SETUP": "1",
+                                              "FPGASCORE_TEST_ALL_SUMMARY": str(path)})
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    written = json.loads((ROOT / "out" / "test-all" / "summary.json").read_text())
+    written = json.loads(path.read_text())
     assert [s["name"] for s in written["suites"]] == ["generated"] and written["suites"][0]["result"] == "passed"
-    assert targets.ci_target(ROOT / "out" / "test-all" / "summary.json")["measured"].endswith("only generated ran")
+    assert isinstance(written["total_seconds"], int) and written["finished"].endswith("UTC")
+    assert targets.ci_target(path)["measured"].endswith("only generated ran")
 
 
 def test_clients_target_4_items_have_the_shape_and_the_verdicts(tmp_path):
