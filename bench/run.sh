@@ -11,15 +11,18 @@
 # met / n/a (bench/targets.py, from each bench's JSON and scripts/test-all.sh's summary).
 #   bench/run.sh                  everything (make bench)
 #   bench/run.sh --only clients   the TCP floor, every client vs its stub, and the table (make bench-clients)
+#   bench/run.sh --only clients -- --languages python --reps 2    options after -- go to bench/clients.py
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 only=all
+clients_args=()
 while (( $# )); do
   case "$1" in
     --only) only=${2:-}; shift 2 ;;
     --only=*) only=${1#--only=}; shift ;;
-    *) die "usage: bench/run.sh [--only clients]" ;;
+    --) shift; clients_args=("$@"); break ;;
+    *) die "usage: bench/run.sh [--only clients] [-- bench/clients.py's options]" ;;
   esac
 done
 [[ "$only" == all || "$only" == clients ]] || die "--only takes clients, not '$only'"
@@ -39,7 +42,7 @@ run() { local title=$1; shift; log "$title"; section "$title"; "$@" 2>&1 | tee -
 
 run "TCP floor (loopback: echo of the payload, and payload out with 4,000 bytes back)" "$PYTHON" bench/tcp_floor.py --json "$out/tcp_floor.json"
 run "Every client vs its raw stub (reference server: null model, service time 0; native null server; 150 KB JPEG, batch of 8, float tensor; concurrency 1 and 16; plaintext and TLS; the asyncio and C# clients at concurrency 64)" \
-  "$PYTHON" bench/clients.py --json "$out/clients.json" --markdown "$out/clients.md"
+  "$PYTHON" bench/clients.py --json "$out/clients.json" --markdown "$out/clients.md" ${clients_args[@]+"${clients_args[@]}"}
 if [[ "$only" == all ]]; then
   run "Emulator, 2 FPGAs x 20 ms" "$PYTHON" bench/emulator.py --service-time-ms 20 --fpgas 2 --seconds 5 --json "$out/emulator-20ms.json"
   run "Emulator, 2 FPGAs x 50 ms" "$PYTHON" bench/emulator.py --service-time-ms 50 --fpgas 2 --seconds 5 --json "$out/emulator-50ms.json"
