@@ -1,5 +1,5 @@
 # Convenience targets; each wraps a script in scripts/ (which is what CI and the README use).
-.PHONY: setup generate check-generated lint conformance conformance-local test test-server test-python test-go test-csharp bench soak emulator
+.PHONY: setup generate check-generated lint conformance conformance-local test test-server test-python test-go test-csharp bench bench-clients soak emulator
 
 setup:             ; scripts/setup.sh
 generate:          ; scripts/generate.sh
@@ -14,4 +14,5 @@ test-go:           ; scripts/test-all.sh go
 test-csharp:       ; scripts/test-all.sh csharp
 emulator:          ; scripts/run-emulator serve --port 50051
 bench:             ; bench/run.sh
+bench-clients:     ; bench/run.sh --only clients
 soak:              ; scripts/containers-setup.sh --run /usr/bin/python3 bench/soak.py --minutes 10

@@ -67,9 +67,19 @@ BUILD = {
 # Each language's worker: it reads one plan (a JSON line) on stdin, runs it, prints one report.
 WORKER = {
     "python": [os.environ.get("FPGASCORE_PYTHON", "/usr/bin/python3"), str(ROOT / "bench" / "workers" / "python_worker.py")],
+    # The same worker, told "asyncio": true: fpgascore.aio against a grpc.aio stub, tasks of one loop.
+    "python-asyncio": [os.environ.get("FPGASCORE_PYTHON", "/usr/bin/python3"),
+                       str(ROOT / "bench" / "workers" / "python_worker.py")],
     "go": [str(TOOLS / "bin" / "fpgascore-bench-worker")],
     "csharp": ["dotnet", str(TOOLS / "csharp-bench" / "FpgaScore.Bench.dll")],
 }
+PLAN_EXTRA = {"python-asyncio": {"asyncio": True}}
+# Where a language's build is (python-asyncio is Python's worker and needs none).
+BUILT_AS = {"python-asyncio": "python"}
+# The concurrency-64 rows (issue #21, target 4): the asyncio client and the C# client, each against
+# its raw stub, 150 KB JPEG, plaintext, on every server.
+HIGH_CONCURRENCY = 64
+HIGH_CONCURRENCY_LANGUAGES = ("python-asyncio", "csharp")
 # A paired process: phases of 20 calls (at least 4 per worker, so that a phase at concurrency
 # 16 is not only ramp-up and drain), after 300 warm-up calls per side.
 PHASE_CALLS = 20
@@ -100,7 +110,7 @@ def warmup_per_worker(concurrency: int) -> int:
 
 
 def make_plan(modes, payload: str, concurrency: int, calls: int, *, port: int, host: str = "127.0.0.1",
-              tls: bool = False, ca=None, key_env=None, image=IMAGE) -> dict:
+              tls: bool = False, ca=None, key_env=None, image=IMAGE, extra=None) -> dict:
     """The plan a worker runs (the JSON line on its stdin): where to call, what to send, each
     side's mode (client: the public API; stub: the raw generated stub), warm-up calls per worker
     and side, and the phases in order, each a side and the calls of each of the N workers."""
@@ -110,7 +120,8 @@ def make_plan(modes, payload: str, concurrency: int, calls: int, *, port: int, h
             "payload": payload, "image": str(image), "concurrency": concurrency,
             "warmup": warmup_per_worker(concurrency),
             "sides": [{"name": SIDE_NAMES[i], "mode": mode} for i, mode in enumerate(modes)],
-            "phases": [{"side": SIDE_NAMES[side], "calls_per_worker": n} for side, n in plan_phases(calls, concurrency)]}
+            "phases": [{"side": SIDE_NAMES[side], "calls_per_worker": n} for side, n in plan_phases(calls, concurrency)],
+            **(extra or {})}
 
 
 # -- statistics: what the workers' raw timings say ------------------------------------------------
@@ -183,7 +194,7 @@ def run_worker(language: str, plan: dict) -> dict:
 def run_paired(language, modes, payload, concurrency, server, tls, ca, calls) -> tuple:
     """One paired process of the language's worker (sides A and B): A's and B's results."""
     plan = make_plan(modes, payload, concurrency, calls, port=server.port, tls=tls, ca=ca if tls else None,
-                     key_env=KEY_ENV if tls else None)
+                     key_env=KEY_ENV if tls else None, extra=PLAN_EXTRA.get(language))
     a, b = side_results(plan, run_worker(language, plan))
     return a, b
 
@@ -219,13 +230,19 @@ def measure_row(args, server_name, language, tls_on, payload, concurrency, serve
     # The ratio within each paired process, then their median.
     row["ratios_p50"] = [c["p50_ms"] / s["p50_ms"] for c, s in zip(runs["client"], runs["stub"])]
     row["ratio_p50"] = statistics.median(row["ratios_p50"])
+    row["ratio_p99"] = statistics.median(c["p99_ms"] / s["p99_ms"] for c, s in zip(runs["client"], runs["stub"]))
+    # The client's own CPU: client minus stub CPU per call within each paired process, then their median.
+    row["cpu_diffs_ms"] = [c["cpu_ms_per_call"] - s["cpu_ms_per_call"] for c, s in zip(runs["client"], runs["stub"])]
+    row["cpu_diff_ms"] = statistics.median(row["cpu_diffs_ms"])
     row["floor_p50_ms"] = floor[PAYLOAD_FLOOR[payload]]["p50_ms"]
     row["client_p50_over_floor"] = row["client_p50_ms"] / row["floor_p50_ms"]
-    print(f"{server_name:9} {language:7} {'tls' if tls_on else 'plain':5} {payload:7} c={concurrency:<3} "
+    print(f"{server_name:9} {language:14} {'tls' if tls_on else 'plain':5} {payload:7} c={concurrency:<3} "
           f"client p50 {row['client_p50_ms']:7.3f} ms  stub p50 {row['stub_p50_ms']:7.3f} ms  "
           f"ratio {row['ratio_p50']:.3f} ({', '.join(f'{r:.2f}' for r in row['ratios_p50'])})  "
           f"{row['client_p50_over_floor']:6.1f}x floor  "
-          f"cpu/call client {row['client_cpu_ms_per_call']:.3f} ms stub {row['stub_cpu_ms_per_call']:.3f} ms  "
+          f"p99 ratio {row['ratio_p99']:.3f}  "
+          f"cpu/call client {row['client_cpu_ms_per_call']:.3f} ms stub {row['stub_cpu_ms_per_call']:.3f} ms "
+          f"(client - stub {row['cpu_diff_ms']:+.4f} ms)  "
           f"client {row['client_throughput_per_s']:.0f}/s", flush=True)
     return row
 
@@ -233,37 +250,54 @@ def measure_row(args, server_name, language, tls_on, payload, concurrency, serve
 def noise_row(args, server_name, language, payload, concurrency, server) -> dict:
     """The ratio measurement's own noise: the same procedure as measure_row with the stub on
     both sides (a stub/stub plan, an A/A test); its ratio would be 1.000 on a quiet machine."""
-    ratios = []
+    ratios, cpu_diffs = [], []
     for _ in range(args.reps):
         a, b = run_paired(language, ("stub", "stub"), payload, concurrency, server, False, None, args.calls)
         ratios.append(a["p50_ms"] / b["p50_ms"])
+        cpu_diffs.append(a["cpu_ms_per_call"] - b["cpu_ms_per_call"])
     row = {"server": server_name, "language": language, "payload": payload, "concurrency": concurrency,
-           "aa_ratio_p50": statistics.median(ratios), "aa_ratios": ratios}
-    print(f"A/A {server_name:9} {language:7} plain {payload:7} c={concurrency:<3} stub/stub p50 ratio "
-          f"{row['aa_ratio_p50']:.3f} (reps {', '.join(f'{r:.3f}' for r in ratios)})", flush=True)
+           "aa_ratio_p50": statistics.median(ratios), "aa_ratios": ratios,
+           "aa_cpu_diff_ms": statistics.median(cpu_diffs), "aa_cpu_diffs_ms": cpu_diffs}
+    print(f"A/A {server_name:9} {language:14} plain {payload:7} c={concurrency:<3} stub/stub p50 ratio "
+          f"{row['aa_ratio_p50']:.3f} (reps {', '.join(f'{r:.3f}' for r in ratios)})  CPU/call A - B "
+          f"{row['aa_cpu_diff_ms']:+.4f} ms (reps {', '.join(f'{d:+.4f}' for d in cpu_diffs)})", flush=True)
     return row
 
 
 def noise_table(noise) -> str:
-    table = ["| server | language | payload | conc. | stub/stub p50 (median of reps) | each rep (one process) |",
-             "|---|---|---|---|---|---|"]
+    table = ["| server | language | payload | conc. | stub/stub p50 (median of reps) | each rep (one process) | "
+             "CPU ms/call A − B (median; each rep) |",
+             "|---|---|---|---|---|---|---|"]
     for n in noise:
+        cpu = (f"{n['aa_cpu_diff_ms']:+.4f}; {', '.join(f'{d:+.4f}' for d in n['aa_cpu_diffs_ms'])}"
+               if "aa_cpu_diffs_ms" in n else "–")
         table.append(f"| {n.get('server', 'reference')} | {n['language']} | {n['payload']} | {n['concurrency']} | {n['aa_ratio_p50']:.3f} | "
-                     f"{', '.join(f'{r:.3f}' for r in n['aa_ratios'])} |")
+                     f"{', '.join(f'{r:.3f}' for r in n['aa_ratios'])} | {cpu} |")
     return "\n".join(table)
+
+
+def _cpu_diff(row) -> float:
+    """Client minus stub CPU per call (ms): the median over the row's paired processes (an
+    earlier run's JSON without them: the difference of the medians)."""
+    if "cpu_diff_ms" in row:
+        return float(row["cpu_diff_ms"])
+    return float(row["client_cpu_ms_per_call"] - row["stub_cpu_ms_per_call"])
 
 
 def full_table(rows) -> str:
     table = ["| server | language | transport | payload | conc. | client p50 ms | stub p50 ms | client/stub p50 | "
-             "each rep | client p99 ms | client ÷ TCP floor (p50) | CPU ms/call client / stub | client calls/s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "each rep | client p99 ms | client/stub p99 | client ÷ TCP floor (p50) | CPU ms/call client / stub | "
+             "client − stub CPU ms/call | client calls/s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         reps = ", ".join(f"{x:.2f}" for x in r.get("ratios_p50", ()))
+        p99 = f"{r['ratio_p99']:.3f}" if "ratio_p99" in r else "–"
         table.append(f"| {r['server']} | {r['language']} | {'TLS' if r['tls'] else 'plaintext'} | {r['payload']} | "
                      f"{r['concurrency']} | {r['client_p50_ms']:.3f} | {r['stub_p50_ms']:.3f} | {r['ratio_p50']:.3f} | "
                      f"{reps} | "
-                     f"{r['client_p99_ms']:.2f} | {r['client_p50_over_floor']:.1f}× | "
+                     f"{r['client_p99_ms']:.2f} | {p99} | {r['client_p50_over_floor']:.1f}× | "
                      f"{r['client_cpu_ms_per_call']:.3f} / {r['stub_cpu_ms_per_call']:.3f} | "
+                     f"{_cpu_diff(r):+.4f} | "
                      f"{r['client_throughput_per_s']:.0f} |")
     return "\n".join(table)
 
@@ -272,17 +306,67 @@ def summary_table(rows) -> str:
     """Per server and language: the client/stub p50 ratios of its rows, and the plaintext
     150 KB call at concurrency 1 as a multiple of the TCP floor."""
     table = ["| server | language | client/stub p50: median (min–max) over its rows | rows ≤ 1.05 | "
-             "150 KB plaintext c=1: client p50 ms | ÷ TCP echo floor |",
-             "|---|---|---|---|---|---|"]
+             "client − stub CPU ms/call at c=1: median (min–max) | 150 KB plaintext c=1: client p50 ms | "
+             "÷ TCP echo floor |",
+             "|---|---|---|---|---|---|---|"]
     for server in dict.fromkeys(r["server"] for r in rows):
         for language in dict.fromkeys(r["language"] for r in rows if r["server"] == server):
             mine = [r for r in rows if r["server"] == server and r["language"] == language]
             ratios = [r["ratio_p50"] for r in mine]
             single = next((r for r in mine if r["payload"] == "jpeg" and not r["tls"] and r["concurrency"] == 1), None)
             latency = f"{single['client_p50_ms']:.3f} | {single['client_p50_over_floor']:.1f}×" if single else "– | –"
+            diffs = [_cpu_diff(r) for r in mine if r["concurrency"] == 1]
+            cpu = f"{statistics.median(diffs):+.4f} ({min(diffs):+.4f}–{max(diffs):+.4f})" if diffs else "–"
             table.append(f"| {server} | {language} | {statistics.median(ratios):.3f} ({min(ratios):.3f}–{max(ratios):.3f}) | "
-                         f"{sum(r <= 1.05 for r in ratios)} of {len(ratios)} | {latency} |")
+                         f"{sum(r <= 1.05 for r in ratios)} of {len(ratios)} | {cpu} | {latency} |")
     return "\n".join(table)
+
+
+# Issue #21, target 4: the clients' own cost. The CPU goal is on the median over a language's
+# concurrency-1 rows (every server, payload and transport); the ratio goal on every c=64 row.
+CPU_GOAL_MS = {"python": 0.03, "go": 0.02, "csharp": 0.02}
+RATIO_GOAL = 1.05
+LANGUAGE_NAMES = {"python": "Python", "go": "Go", "csharp": "C#", "python-asyncio": "Python asyncio"}
+
+
+def targets(rows, noise=()) -> list:
+    """The target-4 items of bench/targets.py's table: {"target", "goal", "measured", "met"}, met
+    None where the run has no rows for it. CPU per call is the process's own (user + system),
+    less affected by a busy machine than wall time; the A/A item shows the noise floor."""
+    items = []
+    for language, goal in CPU_GOAL_MS.items():
+        diffs = [_cpu_diff(r) for r in rows if r["language"] == language and r["concurrency"] == 1]
+        item = {"target": f"4. {LANGUAGE_NAMES[language]} client − stub CPU per call, concurrency 1",
+                "goal": f"≤ {goal:.2f} ms", "measured": "not measured (no rows)", "met": None}
+        if diffs:
+            median = statistics.median(diffs)
+            measured = f"{median:+.4f} ms (median of {len(diffs)} rows; {min(diffs):+.4f} to {max(diffs):+.4f})"
+            # The same difference between two stubs: how far it strays by noise alone here.
+            aa = [d for n in noise if n.get("language") == language for d in n.get("aa_cpu_diffs_ms", ())]
+            if aa:
+                measured += f"; A/A {min(aa):+.4f} to {max(aa):+.4f}"
+            item.update(measured=measured, met=median <= goal)
+        items.append(item)
+    for language in HIGH_CONCURRENCY_LANGUAGES:
+        mine = [r for r in rows if r["language"] == language and r["concurrency"] == HIGH_CONCURRENCY]
+        stub = "grpc.aio stub" if language == "python-asyncio" else "raw stub"
+        item = {"target": f"4. {LANGUAGE_NAMES[language]} client ÷ {stub}, concurrency {HIGH_CONCURRENCY}, p50",
+                "goal": f"≤ {RATIO_GOAL:.2f}", "measured": "not measured (no rows)", "met": None}
+        if mine:
+            item.update(measured="; ".join(
+                f"{r['server']} {r['ratio_p50']:.3f} (p99 {r['ratio_p99']:.3f}, CPU/call {r['client_cpu_ms_per_call']:.3f}"
+                f" vs {r['stub_cpu_ms_per_call']:.3f} ms)" for r in mine),
+                met=all(r["ratio_p50"] <= RATIO_GOAL for r in mine))
+        items.append(item)
+    if noise:
+        ratios = [x for n in noise for x in n["aa_ratios"]]
+        diffs = [x for n in noise for x in n.get("aa_cpu_diffs_ms", ())]
+        measured = f"stub/stub p50 {min(ratios):.3f}–{max(ratios):.3f} over {len(ratios)} reps"
+        if diffs:
+            measured += f"; CPU/call A − B {min(diffs):+.4f} to {max(diffs):+.4f} ms"
+        items.append({"target": "4. (noise floor) A/A: the stub against itself, same procedure",
+                      "goal": "information", "measured": measured, "met": None})
+    return items
 
 
 def floor_line(floor) -> str:
@@ -290,8 +374,16 @@ def floor_line(floor) -> str:
         f"{name} {f['p50_ms']:.3f} / {f['exchange_p50_ms']:.3f} ms" for name, f in floor.items())
 
 
+def targets_table(items) -> str:
+    table = ["| target | goal | measured | met |", "|---|---|---|---|"]
+    for t in items:
+        verdict = "n/a" if t["met"] is None else ("met" if t["met"] else "not met")
+        table.append(f"| {t['target']} | {t['goal']} | {t['measured']} | {verdict} |")
+    return "\n".join(table)
+
+
 def markdown(rows, floor, noise=()) -> str:
-    parts = [summary_table(rows), floor_line(floor)]
+    parts = [targets_table(targets(rows, noise)), summary_table(rows), floor_line(floor)]
     if noise:
         parts.append("The ratio's own noise (A/A: the stub against itself, same procedure, plaintext):\n\n"
                      + noise_table(noise))
@@ -308,6 +400,12 @@ def main() -> None:
     parser.add_argument("--markdown")
     parser.add_argument("--noise", action=argparse.BooleanOptionalAction, default=True,
                         help="first measure the ratio's own noise: stub vs stub, same procedure (default on)")
+    parser.add_argument("--payloads", default="jpeg,batch8,tensor")
+    parser.add_argument("--concurrency", default="1,16", help="the concurrencies of every language's rows")
+    parser.add_argument("--transports", default="plain,tls")
+    parser.add_argument("--c64", action=argparse.BooleanOptionalAction, default=True,
+                        help=f"also the concurrency-{HIGH_CONCURRENCY} rows (Python asyncio and C#, 150 KB JPEG, "
+                             "plaintext) and their A/A rows (default on)")
     parser.add_argument("--from-json", metavar="FILE", help="only print the tables of an earlier run's --json")
     args = parser.parse_args()
     if args.from_json:
@@ -316,8 +414,20 @@ def main() -> None:
         return
     languages = [lang for lang in args.languages.split(",") if lang]
     servers = [name for name in args.servers.split(",") if name]
+    payloads = [name for name in args.payloads.split(",") if name]
+    transports = [name for name in args.transports.split(",") if name]
+    try:
+        concurrencies = [int(c) for c in args.concurrency.split(",") if c]
+    except ValueError:
+        parser.error("--concurrency takes integers, e.g. 1,16")
     if set(servers) - {"reference", "native"}:
         parser.error("--servers takes reference and/or native")
+    if set(languages) - {"python", "go", "csharp"} or set(payloads) - set(PAYLOAD_FLOOR) or \
+            set(transports) - {"plain", "tls"} or any(c < 1 for c in concurrencies):
+        parser.error("--languages takes python, go, csharp; --payloads jpeg, batch8, tensor; --transports plain, "
+                     "tls; --concurrency integers >= 1")
+    # The concurrency-64 rows of the languages asked for (python-asyncio goes with python).
+    high = [lang for lang in HIGH_CONCURRENCY_LANGUAGES if BUILT_AS.get(lang, lang) in languages] if args.c64 else []
     builds = {tuple(BUILD[name]) for name in set(languages + servers) & set(BUILD)}
     for command in sorted(builds):
         subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
@@ -331,18 +441,24 @@ def main() -> None:
             if args.noise and not noise:  # on the first server, before its rows
                 noise = [noise_row(args, server_name, language, payload, concurrency, plain) for language in languages
                          for payload, concurrency in (("jpeg", 1), ("jpeg", 16), ("batch8", 1))]
+                noise += [noise_row(args, server_name, language, "jpeg", HIGH_CONCURRENCY, plain) for language in high]
             for language in languages:
-                for tls_on in (False, True):
-                    for payload in ("jpeg", "batch8", "tensor"):
-                        for concurrency in (1, 16):
+                for tls_on in (t == "tls" for t in transports):
+                    for payload in payloads:
+                        for concurrency in concurrencies:
                             rows.append(measure_row(args, server_name, language, tls_on, payload, concurrency,
                                                     secure if tls_on else plain, tls.ca, floor))
+            for language in high:
+                rows.append(measure_row(args, server_name, language, False, "jpeg", HIGH_CONCURRENCY, plain, tls.ca,
+                                        floor))
     text = markdown(rows, floor, noise)
     print(text)
     if args.markdown:
         pathlib.Path(args.markdown).write_text(text + "\n")
     if args.json:
-        pathlib.Path(args.json).write_text(json.dumps({"floor": floor, "rows": rows, "noise": noise}, indent=1))
+        # "targets": the items bench/targets.py puts in make bench's one table of targets.
+        pathlib.Path(args.json).write_text(json.dumps({"floor": floor, "rows": rows, "noise": noise,
+                                                       "targets": targets(rows, noise)}, indent=1))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,9 @@
 # runs the matrix once on them, --artifacts, against the containerized server: what would be
 # published, not the tree), soak (one minute of all three clients at once against the container
 # at saturation: only OK / RESOURCE_EXHAUSTED, flat memory; `make soak` is the 10-minute run).
+# At the end it prints each suite's result and seconds and writes them, with the total, to
+# out/test-all/summary.json (bench/targets.py reads it for the CI-time target;
+# FPGASCORE_TEST_ALL_SUMMARY names another file).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -65,6 +68,19 @@ done
 echo
 echo "suite        result   seconds"
 for suite in "${suites[@]}"; do printf '%-12s %-8s %7s\n' "$suite" "${outcome[$suite]}" "${seconds[$suite]}"; done
-echo "total: $(( $(date +%s) - started )) s"
+total=$(( $(date +%s) - started ))
+echo "total: $total s"
 echo "suites: $(( ${#suites[@]} - failed )) passed, $failed failed"
+# The same as JSON, for make bench's table of targets (bench/targets.py: target 5, CI time).
+summary=${FPGASCORE_TEST_ALL_SUMMARY:-out/test-all/summary.json}  # tests point it elsewhere
+mkdir -p "$(dirname "$summary")"
+{
+  printf '{"finished": "%s", "total_seconds": %d, "suites": [' "$(date -u '+%Y-%m-%d %H:%M UTC')" "$total"
+  sep=""
+  for suite in "${suites[@]}"; do
+    printf '%s{"name": "%s", "result": "%s", "seconds": %d}' "$sep" "$suite" "${outcome[$suite]}" "${seconds[$suite]}"
+    sep=", "
+  done
+  printf ']}\n'
+} > "$summary"
 exit $(( failed > 0 ))

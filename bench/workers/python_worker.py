@@ -4,7 +4,9 @@ runs it, and prints one JSON line on stdout, the raw timings:
 
     {"language": "python", "phases": [{"side": "a", "latencies_ms": [...], "wall_ms": W, "cpu_ms": C}, ...]}
 
-It sets up each side of the plan as its mode says (client: fpgascore.PredictionClient, retries
+With "asyncio": true in the plan, bench/workers/python_asyncio.py runs it instead: the asyncio
+client and a grpc.aio stub, the workers tasks of one event loop. Otherwise it sets up each side
+of the plan as its mode says (client: fpgascore.PredictionClient, retries
 off; stub: the raw generated stub on its own channel, building its request on every call, as
 the client does), then starts `concurrency` threads: each makes `warmup` calls on every side in
 turn, then the calls of each phase on that phase's side, every thread waiting for the others
@@ -23,7 +25,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "python" / "src"))
 
@@ -63,6 +65,8 @@ def read_plan(line: str) -> dict:
     need("warmup", int, lambda v: v >= 0, "an integer >= 0")
     if plan["payload"] != "tensor":
         need("image", str, lambda v: Path(v).is_file(), "an image file")
+    if plan.get("asyncio") not in (True, False, None):
+        raise PlanError(f"plan field 'asyncio' must be true or false, not {plan['asyncio']!r}")
     if plan.get("tls") not in (True, False, None) or not plan.get("tls") and (plan.get("ca") or plan.get("key_env")):
         raise PlanError("plan fields 'ca' and 'key_env' need 'tls': true")
     if plan.get("key_env") and not os.environ.get(plan["key_env"]):
@@ -97,39 +101,47 @@ def client_call(plan: dict) -> Callable[[], object]:
     return lambda: client.score_images(images)
 
 
+def stub_request(plan: dict, images: List[bytes]) -> predict_pb2.PredictRequest:
+    """The request a user of the raw stub builds for each call, as the client does."""
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "resnet50"
+    request.model_spec.signature_name = "serving_default"
+    tensor = request.inputs["images"]
+    if plan["payload"] == "tensor":
+        tensor.dtype = tensor_pb2.DT_FLOAT
+        for size in TENSOR.shape:
+            tensor.tensor_shape.dim.add(size=size)
+        tensor.tensor_content = TENSOR.astype("<f4", copy=False).tobytes()
+    else:
+        tensor.dtype = tensor_pb2.DT_STRING
+        tensor.tensor_shape.dim.add(size=len(images))
+        tensor.string_val.extend(images)
+    return request
+
+
+def stub_scores(response: predict_pb2.PredictResponse) -> np.ndarray:
+    """The scores of a stub call's response, decoded by hand: tensor_content or float_val."""
+    output = response.outputs["output_alias"]
+    return np.frombuffer(output.tensor_content, dtype="<f4") if output.tensor_content else \
+        np.asarray(output.float_val, dtype=np.float32)
+
+
+def stub_metadata(plan: dict) -> Optional[List[Tuple[str, str]]]:
+    return [("authorization", os.environ[plan["key_env"]])] if plan.get("key_env") else None
+
+
+def stub_credentials(plan: dict) -> grpc.ChannelCredentials:
+    roots = Path(plan["ca"]).read_bytes() if plan.get("ca") else None
+    return grpc.ssl_channel_credentials(roots)
+
+
 def stub_call(plan: dict) -> Callable[[], object]:
     target = f"{plan['host']}:{plan['port']}"
-    if plan.get("tls"):
-        roots = Path(plan["ca"]).read_bytes() if plan.get("ca") else None
-        channel = grpc.secure_channel(target, grpc.ssl_channel_credentials(roots))
-    else:
-        channel = grpc.insecure_channel(target)
+    channel = grpc.secure_channel(target, stub_credentials(plan)) if plan.get("tls") else grpc.insecure_channel(target)
     stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
     images = images_of(plan) if plan["payload"] != "tensor" else []
-    metadata = [("authorization", os.environ[plan["key_env"]])] if plan.get("key_env") else None
-
-    def build_request() -> predict_pb2.PredictRequest:
-        """The request a user of the raw stub builds for each call, as the client does."""
-        request = predict_pb2.PredictRequest()
-        request.model_spec.name = "resnet50"
-        request.model_spec.signature_name = "serving_default"
-        tensor = request.inputs["images"]
-        if plan["payload"] == "tensor":
-            tensor.dtype = tensor_pb2.DT_FLOAT
-            for size in TENSOR.shape:
-                tensor.tensor_shape.dim.add(size=size)
-            tensor.tensor_content = TENSOR.astype("<f4", copy=False).tobytes()
-        else:
-            tensor.dtype = tensor_pb2.DT_STRING
-            tensor.tensor_shape.dim.add(size=len(images))
-            tensor.string_val.extend(images)
-        return request
-
-    def call():
-        output = stub.Predict(build_request(), timeout=30, metadata=metadata).outputs["output_alias"]
-        return np.frombuffer(output.tensor_content, dtype="<f4") if output.tensor_content else \
-            np.asarray(output.float_val, dtype=np.float32)
-    return call
+    metadata = stub_metadata(plan)
+    return lambda: stub_scores(stub.Predict(stub_request(plan, images), timeout=30, metadata=metadata))
 
 
 MODES = {"client": client_call, "stub": stub_call}
@@ -194,9 +206,12 @@ def main() -> int:
     except PlanError as exc:
         print(f"python_worker: bad plan: {exc}", file=sys.stderr)
         return 2
-    calls = {side["name"]: MODES[side["mode"]](plan) for side in plan["sides"]}
     try:
-        phases = run(plan, calls)
+        if plan.get("asyncio"):
+            import python_asyncio  # the asyncio sides: one event loop, `concurrency` tasks
+            phases = python_asyncio.run(plan)
+        else:
+            phases = run(plan, {side["name"]: MODES[side["mode"]](plan) for side in plan["sides"]})
     except Exception as exc:  # noqa: BLE001 - a failed call is the run's failure
         print(f"python_worker: a call failed: {exc!r}", file=sys.stderr)
         return 1

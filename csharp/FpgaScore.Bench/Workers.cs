@@ -56,11 +56,7 @@ internal static class Workers
 /// <summary>Wall clock and process CPU (user+sys) at one phase boundary, or elapsed between two.</summary>
 internal readonly record struct Checkpoint(TimeSpan Wall, TimeSpan Cpu)
 {
-    public static Checkpoint Read(Process process, Stopwatch clock)
-    {
-        process.Refresh();
-        return new Checkpoint(clock.Elapsed, process.TotalProcessorTime);
-    }
+    public static Checkpoint Read(Process process, Stopwatch clock) => new(clock.Elapsed, ProcessCpu.Read(process));
 
     public static Checkpoint operator -(Checkpoint end, Checkpoint start) => new(end.Wall - start.Wall, end.Cpu - start.Cpu);
 }

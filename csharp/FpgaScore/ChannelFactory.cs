@@ -113,13 +113,26 @@ internal sealed class UserAgentHandler : DelegatingHandler
     /// <summary>The client's product token, e.g. <c>fpgascore-csharp/0.1.0</c>.</summary>
     public static readonly string Product = "fpgascore-csharp/" + Version();
 
+    private const string Header = "User-Agent";
+
+    // The last header value seen and the one sent for it: grpc-dotnet sends the same one on every call, so the
+    // combined value is made once (one reference read and compare a call), not parsed and joined every time. One
+    // immutable object, replaced whole: concurrent calls never see half of an update.
+    private volatile Combined _last = new("", Product);
+
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        var others = request.Headers.UserAgent.ToString();
-        request.Headers.UserAgent.Clear();
-        request.Headers.TryAddWithoutValidation("User-Agent", string.IsNullOrEmpty(others) ? Product : $"{Product} {others}");
+        // The raw value as it was added (NonValidated: no parsing of the product tokens on every call).
+        var others = request.Headers.NonValidated.TryGetValues(Header, out var values) ? values.ToString() : "";
+        var last = _last;
+        if (!string.Equals(last.Seen, others, StringComparison.Ordinal))
+            _last = last = new Combined(others, string.IsNullOrEmpty(others) ? Product : $"{Product} {others}");
+        request.Headers.Remove(Header);
+        request.Headers.TryAddWithoutValidation(Header, last.Sent);
         return base.SendAsync(request, cancellationToken);
     }
+
+    private sealed record Combined(string Seen, string Sent);
 
     private static string Version()
     {

@@ -40,8 +40,13 @@ internal static class ClientLog
     public static void Retrying(ILogger log, int attempt, Uri target, Grpc.Core.StatusCode code, string requestId, TimeSpan sleep) =>
         RetryingLine(log, attempt, target.ToString(), ScoringException.CodeName(code), Or(requestId), sleep.TotalSeconds, null);
 
-    public static void Ended(ILogger log, Uri target, Grpc.Core.StatusCode code, int attempts, string requestId) =>
-        EndedLine(log, target.ToString(), ScoringException.CodeName(code), attempts, Or(requestId), null);
+    /// <summary>Every call's last line, at Debug: its arguments are made only when Debug is on (a call made with no
+    /// logger, or one below Debug, pays for the check alone).</summary>
+    public static void Ended(ILogger log, Uri target, Grpc.Core.StatusCode code, int attempts, string requestId)
+    {
+        if (log.IsEnabled(LogLevel.Debug))
+            EndedLine(log, target.ToString(), ScoringException.CodeName(code), attempts, Or(requestId), null);
+    }
 
     private static string Or(string requestId) => string.IsNullOrEmpty(requestId) ? "-" : requestId;
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"strings"
 	"time"
@@ -307,17 +308,20 @@ func callWithRetries[T any](c *Client, ctx context.Context, call func(context.Co
 	attempts, lastID, code := 0, "", codes.OK
 	log := c.opts.logger
 	defer func() {
-		log.Debug("fpgascore: call ended", "target", c.target, "code", codeName(code), "attempts", attempts,
-			"request_id", lastID)
+		// Checked first: the line's arguments, boxed for slog, cost allocations on every call.
+		if log.Enabled(ctx, slog.LevelDebug) {
+			log.Debug("fpgascore: call ended", "target", c.target, "code", codeName(code), "attempts", attempts,
+				"request_id", lastID)
+		}
 	}()
 	for retry := 0; ; {
 		resp, header, trailer, err := attempt(ctx, call, creds)
 		attempts, lastID, code = attempts+1, requestID(header, trailer), status.Code(err)
 		if info != nil {
 			info.Attempts++
-			info.RequestID = requestID(header, trailer)
+			info.RequestID = lastID
 			info.Trailer = trailer
-			info.Code = status.Code(err)
+			info.Code = code
 		}
 		if err == nil {
 			if failedOver {
@@ -376,7 +380,8 @@ func checkCallMetadata(ctx context.Context) error {
 // attempt is one gRPC call, with the key creds (none when nil).
 func attempt[T any](ctx context.Context, call func(context.Context, ...grpc.CallOption) (T, error), creds *AccessTokenCredentials) (T, metadata.MD, metadata.MD, error) {
 	var header, trailer metadata.MD
-	callOpts := []grpc.CallOption{grpc.Header(&header), grpc.Trailer(&trailer)}
+	callOpts := make([]grpc.CallOption, 2, 3) // room for the key: one allocation
+	callOpts[0], callOpts[1] = grpc.Header(&header), grpc.Trailer(&trailer)
 	if creds != nil {
 		callOpts = append(callOpts, grpc.PerRPCCredentials(creds))
 	}

@@ -2,6 +2,7 @@
 key failover, output encodings, malformed responses, request ids, metadata."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -424,3 +425,26 @@ def test_the_fpgascore_logger_tells_attempts_retries_failovers_and_the_end(fake,
     assert any("attempt 2" in m and "UNAVAILABLE" in m and "retrying" in m and "id-2" in m for m in lines), lines
     assert any("ended OK after 3 attempt(s)" in m and "id-3" in m for m in lines), lines
     assert not any("secret" in m for m in lines)
+
+
+@pytest.mark.parametrize("trailing_id", [None, "from-the-trailers"])
+def test_the_request_id_of_a_success_comes_from_the_trailers_else_the_initial_metadata(fake, trailing_id):
+    def answer(request, context):
+        context.send_initial_metadata([("request-id", "from-the-headers")])
+        context.set_trailing_metadata([("request-id", trailing_id)] if trailing_id else [])
+        return scores_response(rows_of(request))[0]
+
+    fake.service.handler = answer
+    expected = trailing_id or "from-the-headers"
+    with fpgascore.PredictionClient(fake.host, fake.port) as client:
+        info = fpgascore.CallInfo()
+        client.score_image(b"\xff\xd8x", call_info=info)
+        assert info.request_id == expected
+
+    async def asynchronous() -> str:
+        async with fpgascore.AsyncPredictionClient(fake.host, fake.port) as client:
+            info = fpgascore.CallInfo()
+            await client.score_image(b"\xff\xd8x", call_info=info)
+            return info.request_id
+
+    assert asyncio.run(asynchronous()) == expected

@@ -46,6 +46,15 @@ def test_decoding_refuses_exactly_the_non_finite_scores_and_names_the_first(arra
     assert f"({len(bad)} of {array.size} scores are not finite)" in raised.value.details
 
 
+def test_huge_finite_scores_are_returned_though_their_squares_overflow():
+    # The finiteness check's fast path (a dot product) overflows to +Inf here: every value is finite.
+    array = np.full((2, 1000), np.finfo(np.float32).max, dtype=np.float32)
+    array[1] *= -1
+    response = predict_pb2.PredictResponse()
+    response.outputs["output_alias"].CopyFrom(fpgascore.float_tensor(array))
+    np.testing.assert_array_equal(fpgascore.decode_scores(response, rows=2, columns=1000), array)
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.binary(min_size=1, max_size=64), min_size=1, max_size=8))
 def test_image_tensor_keeps_bytes_untouched(images):

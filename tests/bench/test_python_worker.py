@@ -89,3 +89,36 @@ def test_a_bad_plan_exits_2_and_says_why(spoil, message):
     result = worker(plan if isinstance(plan, str) else json.dumps(plan))
     assert result.returncode == 2 and result.stdout == ""
     assert "bad plan" in result.stderr and message in result.stderr
+
+
+@pytest.mark.parametrize("payload", ["jpeg", "batch8", "tensor"])
+def test_the_asyncio_worker_reports_every_planned_call_per_phase(servers, payload):
+    """"asyncio": true: the asyncio client and a grpc.aio stub, the workers tasks of one loop."""
+    plan = short_plan(("stub", "client"), payload, servers[0].port, concurrency=3)
+    plan["asyncio"] = True
+    plan["phases"] += [{"side": "a", "calls_per_worker": 1}]
+    report = clients.run_worker("python", plan)
+    assert [(p["side"], len(p["latencies_ms"])) for p in report["phases"]] == [("a", 6), ("b", 6), ("a", 3)]
+    a, b = clients.side_results(plan, report)
+    assert (a["mode"], a["calls"], b["mode"], b["calls"]) == ("stub", 9, "client", 6)
+    assert all(p["wall_ms"] > 0 and p["cpu_ms"] >= 0 for p in report["phases"])
+
+
+def test_the_asyncio_worker_sends_the_key_over_tls_and_a_failed_call_exits_1(servers, tls):
+    plan = short_plan(("client", "stub"), "jpeg", servers[1].port, tls=True, ca=tls.ca, key_env="BENCH_TEST_KEY")
+    plan["asyncio"] = True
+    report = json.loads(worker(plan, {"BENCH_TEST_KEY": KEY}).stdout)
+    assert [p["side"] for p in report["phases"]] == ["a", "b"]
+    refused = worker(plan, {"BENCH_TEST_KEY": "not-the-key"})
+    assert refused.returncode == 1 and refused.stdout == "" and "UNAUTHENTICATED" in refused.stderr
+    assert "not-the-key" not in refused.stderr
+
+
+def test_the_clients_plan_of_python_asyncio_says_asyncio():
+    plan = clients.make_plan(("client", "stub"), "jpeg", 64, 100, port=1, extra=clients.PLAN_EXTRA["python-asyncio"])
+    assert plan["asyncio"] is True and plan["concurrency"] == 64
+    assert "asyncio" not in clients.make_plan(("client", "stub"), "jpeg", 1, 10, port=1)
+    spoiled = short_plan(("client", "stub"), "jpeg", 1)
+    spoiled["asyncio"] = "yes"
+    result = worker(spoiled)
+    assert result.returncode == 2 and "'asyncio' must be true or false" in result.stderr

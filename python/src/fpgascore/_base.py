@@ -16,11 +16,12 @@ from ._errors import (DeadlineExceededError, Metadata, ScoringError, from_rpc_er
 from ._metadata import ModelMetadata, decode_metadata, metadata_request
 from ._retry import RetryPlanner, RetryPolicy
 from ._tensors import (INPUT_NAME, MODEL_NAME, NUM_CLASSES, OUTPUT_NAME, SIGNATURE_NAME, ImageInput, decode_scores,
-                       image_array_tensor, image_tensor, predict_request)
+                       image_array_values, image_list, predict_request)
 from ._tls import RootCertificates
+from ._wire import PREDICT_METHOD, RequestEncoder
 from .v1 import health_pb2, model_metadata_pb2, predict_pb2, tensor_pb2
 
-__all__ = ["CallAttempts", "CallInfo", "ClientBase", "Prepared", "logger"]
+__all__ = ["CallAttempts", "CallInfo", "ClientBase", "Prepared", "has_request_id", "logger"]
 
 logger = logging.getLogger("fpgascore")
 
@@ -45,9 +46,10 @@ class CallInfo:
 
 @dataclass
 class Prepared:
-    """A request ready to send, and how to turn its response into scores."""
+    """A scoring request ready to send (its wire bytes, _wire.RequestEncoder), and how to turn
+    its response into scores."""
 
-    request: predict_pb2.PredictRequest
+    request: bytes
     rows: int
     squeeze: bool
 
@@ -79,24 +81,31 @@ class ClientBase:
             retry_policy=RetryPolicy() if retry_policy is None else retry_policy, metadata=metadata,
             model_name=model_name, signature_name=signature_name, input_name=input_name, output_name=output_name,
             channel_options=list(channel_options), max_response_bytes=max_response_bytes)
+        config = self._config
+        self._encoder = RequestEncoder(config.model_name, config.signature_name, config.input_name,
+                                       self._scores_filter())
         self._connect()
 
     def _connect(self) -> None:
         """Opens the client's channel (the blocking or the asyncio one)."""
         raise NotImplementedError
 
+    @staticmethod
+    def _encoded_predict(channel: Any) -> Any:
+        """The Predict method of ``channel`` (blocking or asyncio) taking a request's wire bytes:
+        the scoring calls send what _wire.RequestEncoder encodes, with no message built."""
+        return channel.unary_unary(PREDICT_METHOD, request_serializer=None,
+                                   response_deserializer=predict_pb2.PredictResponse.FromString)
+
     # -- requests -------------------------------------------------------------------------
-    # The input tensor is built inside the request (no copy of the payload).
+    # Encoded straight into the request's bytes: each image or the array's buffer copied once.
     def _images(self, images: Sequence[ImageInput], squeeze: bool) -> Prepared:
-        request = self._request({}, self._scores_filter())
-        tensor = image_tensor(images, out=request.inputs[self._config.input_name])
-        return Prepared(request, len(tensor.string_val), squeeze)
+        items = image_list(images)
+        return Prepared(self._encoder.images(items), len(items), squeeze)
 
     def _array(self, array: np.ndarray[Any, Any]) -> Prepared:
-        request = self._request({}, self._scores_filter())
-        tensor = image_array_tensor(array, out=request.inputs[self._config.input_name])
-        squeeze = getattr(array, "ndim", 0) == 3
-        return Prepared(request, tensor.tensor_shape.dim[0].size, squeeze)
+        values, dims = image_array_values(array)
+        return Prepared(self._encoder.floats(values, dims), dims[0], array.ndim == 3)
 
     def _scores_filter(self) -> Sequence[str]:
         """The server answers the default output unasked; another output name must be asked for."""
@@ -147,8 +156,9 @@ class ClientBase:
     def _fill(self, info: Optional[CallInfo], attempts: int, code: grpc.StatusCode, request_id: str,
               trailing: Tuple[Tuple[str, str], ...]) -> None:
         """The call ended: its one DEBUG line, and its CallInfo."""
-        logger.debug("fpgascore: call to %s ended %s after %d attempt(s) (request-id %s)",
-                     self._config.target, code.name, attempts, request_id or "-")
+        if logger.isEnabledFor(logging.DEBUG):  # its arguments cost more than the check
+            logger.debug("fpgascore: call to %s ended %s after %d attempt(s) (request-id %s)",
+                         self._config.target, code.name, attempts, request_id or "-")
         if info is not None:
             info.attempts, info.code, info.request_id, info.trailing_metadata = attempts, code, request_id, trailing
 
@@ -221,12 +231,18 @@ class CallAttempts:
         self._client._log_retry(last, self._attempts, sleep)
         return sleep
 
-    def succeeded(self, trailing: Metadata, initial: Metadata) -> None:
-        """The call's answer came, with this trailing and initial metadata."""
+    def succeeded(self, trailing: Metadata, initial: Metadata = None) -> None:
+        """The call's answer came, with this trailing and initial metadata. The clients read the
+        initial metadata only when the trailing has no request-id (:func:`has_request_id`)."""
         if self._failed_over:
             self._keys.prefer(self._key)
         self._client._fill(self._info, self._attempts, grpc.StatusCode.OK, request_id_of(trailing, initial),
                            text_metadata(trailing))
+
+
+def has_request_id(trailing: Metadata) -> bool:
+    """Whether the trailing metadata holds the request-id (then the initial is not needed)."""
+    return bool(request_id_of(trailing))
 
 
 def text_metadata(metadata: Metadata) -> Tuple[Tuple[str, str], ...]:

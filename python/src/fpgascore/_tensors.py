@@ -7,7 +7,7 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import Any, BinaryIO, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -16,7 +16,8 @@ from .v1 import predict_pb2, tensor_pb2
 
 __all__ = [
     "ImageInput", "MODEL_NAME", "SIGNATURE_NAME", "INPUT_NAME", "OUTPUT_NAME", "NUM_CLASSES",
-    "IMAGE_SHAPE", "read_image", "image_tensor", "float_tensor", "image_array_tensor",
+    "IMAGE_SHAPE", "read_image", "image_list", "image_tensor", "float_values", "float_tensor",
+    "image_array_values", "image_array_tensor",
     "predict_request", "decode_scores",
 ]
 
@@ -66,17 +67,24 @@ def _set_shape(tensor: tensor_pb2.TensorProto, dims: Iterable[int]) -> None:
         shape.add(size=int(d))
 
 
+def image_list(images: Sequence[ImageInput]) -> List[bytes]:
+    """The bytes of each image of a batch (``score_images``' argument), checked: a list of at
+    least one image, each bytes, a path or a binary file."""
+    if isinstance(images, (bytes, bytearray, memoryview, str, os.PathLike)) or hasattr(images, "read"):
+        raise InvalidInputError("score_images takes a list of images; use score_image for one")
+    items = [read_image(image) for image in images]
+    if not items:
+        raise InvalidInputError("empty batch: at least one image is needed")
+    return items
+
+
 def image_tensor(images: Sequence[ImageInput],
                  out: Optional[tensor_pb2.TensorProto] = None) -> tensor_pb2.TensorProto:
     """``DT_STRING [N]``: one element per image, the file's bytes untouched.
 
     ``out``: a tensor to fill in place (e.g. ``request.inputs["images"]``, saving a copy).
     """
-    if isinstance(images, (bytes, bytearray, memoryview, str, os.PathLike)) or hasattr(images, "read"):
-        raise InvalidInputError("score_images takes a list of images; use score_image for one")
-    items = [read_image(image) for image in images]
-    if not items:
-        raise InvalidInputError("empty batch: at least one image is needed")
+    items = image_list(images)
     tensor = out if out is not None else tensor_pb2.TensorProto()
     tensor.dtype = tensor_pb2.DT_STRING
     _set_shape(tensor, (len(items),))
@@ -91,6 +99,18 @@ def _float32(values: object) -> np.ndarray[Any, Any]:
     return np.ascontiguousarray(array, dtype=_LE_FLOAT32)
 
 
+def float_values(values: object, shape: Optional[Sequence[int]] = None) -> Tuple[np.ndarray[Any, Any], List[int]]:
+    """``values`` as a C-contiguous little-endian float32 array (no copy when it is one) and the
+    tensor's dimensions, checked as :func:`float_tensor` describes."""
+    array = _float32(values)
+    dims = [int(d) for d in (array.shape if shape is None else shape)]
+    if not dims or any(d <= 0 for d in dims):
+        raise InvalidInputError(f"tensor shape {dims} must have positive dimensions")
+    if math.prod(dims) != array.size:
+        raise InvalidInputError(f"{array.size} values do not fill a tensor of shape {dims}")
+    return array, dims
+
+
 def float_tensor(values: object, shape: Optional[Sequence[int]] = None,
                  out: Optional[tensor_pb2.TensorProto] = None) -> tensor_pb2.TensorProto:
     """``DT_FLOAT`` with the values as little-endian float32 in ``tensor_content``.
@@ -99,12 +119,7 @@ def float_tensor(values: object, shape: Optional[Sequence[int]] = None,
     every dimension must be positive. Non-finite values are sent as they are. ``out``: a
     tensor to fill in place.
     """
-    array = _float32(values)
-    dims = [int(d) for d in (array.shape if shape is None else shape)]
-    if not dims or any(d <= 0 for d in dims):
-        raise InvalidInputError(f"tensor shape {dims} must have positive dimensions")
-    if math.prod(dims) != array.size:
-        raise InvalidInputError(f"{array.size} values do not fill a tensor of shape {dims}")
+    array, dims = float_values(values, shape)
     tensor = out if out is not None else tensor_pb2.TensorProto()
     tensor.dtype = tensor_pb2.DT_FLOAT
     _set_shape(tensor, dims)
@@ -112,8 +127,9 @@ def float_tensor(values: object, shape: Optional[Sequence[int]] = None,
     return tensor
 
 
-def image_array_tensor(array: object, out: Optional[tensor_pb2.TensorProto] = None) -> tensor_pb2.TensorProto:
-    """A preprocessed image ``[224,224,3]`` (sent as ``[1,224,224,3]``) or batch ``[N,224,224,3]``."""
+def image_array_values(array: object) -> Tuple[np.ndarray[Any, Any], List[int]]:
+    """A preprocessed image ``[224,224,3]`` (sent as ``[1,224,224,3]``) or batch ``[N,224,224,3]``,
+    checked: its float32 values and the dimensions sent (:func:`float_values`)."""
     if not isinstance(array, np.ndarray):
         raise InvalidInputError(f"score_numpy_array takes a numpy array, not {type(array).__name__}")
     shape = tuple(int(d) for d in array.shape)
@@ -121,7 +137,13 @@ def image_array_tensor(array: object, out: Optional[tensor_pb2.TensorProto] = No
         shape = (1,) + shape
     if len(shape) != 4 or shape[1:] != IMAGE_SHAPE or shape[0] <= 0:
         raise InvalidInputError(f"array shape {tuple(array.shape)} is neither [224,224,3] nor [N,224,224,3]")
-    return float_tensor(array, shape, out)
+    return float_values(array, shape)
+
+
+def image_array_tensor(array: object, out: Optional[tensor_pb2.TensorProto] = None) -> tensor_pb2.TensorProto:
+    """A preprocessed image ``[224,224,3]`` (sent as ``[1,224,224,3]``) or batch ``[N,224,224,3]``."""
+    values, dims = image_array_values(array)
+    return float_tensor(values, dims, out)
 
 
 def predict_request(inputs: Mapping[str, tensor_pb2.TensorProto], model_name: str = MODEL_NAME,
@@ -187,6 +209,11 @@ def decode_scores(response: predict_pb2.PredictResponse, output_name: str = OUTP
 def _check_finite(values: np.ndarray[Any, Any], output_name: str, columns: int) -> None:
     """Raises NonFiniteScoreError for the first NaN or infinite value of the flat ``values``
     (``columns`` scores per image): the image and class it belongs to, and how many there are."""
+    # The common case at the cost of one dot product: the sum of the squares is finite only when
+    # every value is (a NaN or an infinity makes it NaN or +Inf). Huge finite values can overflow
+    # it to +Inf; the element-wise check below then finds them all finite.
+    if math.isfinite(np.dot(values, values)):
+        return
     finite = np.isfinite(values)
     if finite.all():
         return

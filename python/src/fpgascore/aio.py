@@ -8,7 +8,7 @@ import grpc
 import grpc.aio
 import numpy as np
 
-from ._base import CallAttempts, CallInfo, ClientBase, Prepared, output_filter_list
+from ._base import CallAttempts, CallInfo, ClientBase, Prepared, has_request_id, output_filter_list
 from ._config import CallMetadata
 from ._channel import create_aio_channel
 from ._errors import ScoringError
@@ -32,6 +32,7 @@ class AsyncPredictionClient(ClientBase):
                                            config.max_response_bytes)
         stub = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
         self._predict = stub.Predict
+        self._predict_encoded = self._encoded_predict(self._channel)
         self._get_model_metadata = stub.GetModelMetadata
         self._check_health = health_service_pb2_grpc.HealthStub(self._channel).Check
 
@@ -72,7 +73,7 @@ class AsyncPredictionClient(ClientBase):
     async def _score(self, prepared: Prepared, timeout: Optional[float], metadata: Optional[CallMetadata],
                      call_info: Optional[CallInfo]) -> np.ndarray[Any, Any]:
         info = call_info if call_info is not None else CallInfo()
-        response = await self._call(self._predict, prepared.request, timeout, metadata, info)
+        response = await self._call(self._predict_encoded, prepared.request, timeout, metadata, info)
         try:
             return self._scores(prepared, response)
         except ScoringError as exc:
@@ -90,7 +91,8 @@ class AsyncPredictionClient(ClientBase):
             except grpc.RpcError as exc:
                 await asyncio.sleep(attempts.failed(exc))
                 continue
-            attempts.succeeded(await call.trailing_metadata(), await call.initial_metadata())
+            trailing = await call.trailing_metadata()
+            attempts.succeeded(trailing, None if has_request_id(trailing) else await call.initial_metadata())
             return response
 
     async def health(self, service: str = "", *, timeout: Optional[float] = None) -> str:

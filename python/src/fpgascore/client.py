@@ -7,7 +7,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 import grpc
 import numpy as np
 
-from ._base import CallAttempts, CallInfo, ClientBase, Prepared, output_filter_list
+from ._base import CallAttempts, CallInfo, ClientBase, Prepared, has_request_id, output_filter_list
 from ._config import CallMetadata
 from ._channel import create_channel
 from ._errors import ScoringError
@@ -17,7 +17,8 @@ from .v1 import health_service_pb2_grpc, model_metadata_pb2, predict_pb2, predic
 
 __all__ = ["PredictionClient"]
 
-Request = Union[predict_pb2.PredictRequest, model_metadata_pb2.GetModelMetadataRequest]
+# A request: a message, or the wire bytes of a scoring request (_wire.RequestEncoder).
+Request = Union[bytes, predict_pb2.PredictRequest, model_metadata_pb2.GetModelMetadataRequest]
 
 
 class PredictionClient(ClientBase):
@@ -42,6 +43,7 @@ class PredictionClient(ClientBase):
                                        config.max_response_bytes)
         stub = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
         self._predict = stub.Predict
+        self._predict_encoded = self._encoded_predict(self._channel)
         self._get_model_metadata = stub.GetModelMetadata
         self._check_health = health_service_pb2_grpc.HealthStub(self._channel).Check
 
@@ -84,7 +86,7 @@ class PredictionClient(ClientBase):
     def _score(self, prepared: Prepared, timeout: Optional[float], metadata: Optional[CallMetadata],
                call_info: Optional[CallInfo]) -> np.ndarray[Any, Any]:
         info = call_info if call_info is not None else CallInfo()
-        response = self._call(self._predict, prepared.request, timeout, metadata, info)
+        response = self._call(self._predict_encoded, prepared.request, timeout, metadata, info)
         try:
             return self._scores(prepared, response)
         except ScoringError as exc:
@@ -102,7 +104,8 @@ class PredictionClient(ClientBase):
             except grpc.RpcError as exc:
                 time.sleep(attempts.failed(exc))
                 continue
-            attempts.succeeded(call.trailing_metadata(), call.initial_metadata())
+            trailing = call.trailing_metadata()
+            attempts.succeeded(trailing, None if has_request_id(trailing) else call.initial_metadata())
             return response
 
     def health(self, service: str = "", *, timeout: Optional[float] = None) -> str:
