@@ -156,9 +156,20 @@ check_dotnet() {
   log ".NET SDK: $(dotnet --version)"
 }
 
+# Skipped when every project's restore output is newer than its project file and the shared
+# props (a restore takes the turn of every build of csharp/: scripts/shims/dotnet); builds restore
+# what is missing anyway.
 restore_nuget() {
-  log "NuGet: restoring csharp/"
-  dotnet restore csharp/FpgaScore.sln --verbosity quiet
+  local project assets
+  for project in csharp/*/*.csproj; do
+    assets="$(dirname "$project")/obj/project.assets.json"
+    if [[ ! "$assets" -nt "$project" || ! "$assets" -nt csharp/Directory.Build.props ]]; then
+      log "NuGet: restoring csharp/"
+      dotnet restore csharp/FpgaScore.sln --verbosity quiet
+      return
+    fi
+  done
+  log "NuGet: csharp/ restored already"
 }
 
 main() {
