@@ -21,8 +21,9 @@
 # FPGASCORE_TEST_WORKERS pytest-xdist workers (default 3; 0: in one process; tests/conftest.py
 # says how its tests are grouped). What suites share is built once: the release packages
 # (scripts/build-artifacts.sh's cache, by source hash), dotnet's builds of csharp/ one at a time
-# (scripts/shims/dotnet, first on PATH), gofmt/go vet/staticcheck by the lint suite only when it
-# runs too (FPGASCORE_GO_LINTED). FPGASCORE_TEST_JOBS=1 runs the suites one after another.
+# per configuration (scripts/shims/dotnet, first on PATH), gofmt/go vet/staticcheck by the lint
+# suite only when it runs too (FPGASCORE_GO_LINTED). FPGASCORE_TEST_JOBS=1 runs the suites one
+# after another.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
