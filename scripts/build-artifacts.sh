@@ -10,6 +10,15 @@
 # Then `scripts/conformance.sh --artifacts OUT` runs the conformance matrix on these packages
 # instead of the tree (conformance/README.md, "Testing the built packages").
 #
+# Each artifact is built once per set of sources: a build is kept in out/cache/artifacts/KIND-KEY
+# (FPGASCORE_ARTIFACT_CACHE: another folder; "off": none), KEY a hash of everything it is made
+# from (the files of its source folders as they are now, committed or not, VERSION, LICENSE, this
+# script, the tool's version; for nuget also the commit, which SourceLink writes into the
+# packages), and OUT gets a copy. A change to any of them is another key, so a build is never
+# stale; the suites of one scripts/test-all.sh run (the C# suite, the install tests, the
+# conformance matrix) share one build. Concurrent runs build a kind one at a time (a lock per
+# kind), so the second finds the first's build. The 3 newest builds of each kind are kept.
+#
 #   scripts/build-artifacts.sh OUT            # all three
 #   scripts/build-artifacts.sh OUT python go  # a subset (python, nuget, go)
 set -euo pipefail
@@ -55,10 +64,71 @@ build_go() {
   cp "$work/go.sum" "$out/go/go.sum.txt"
 }
 
+# The hash of the files under the given paths (files and folders; the -prune names skipped) and
+# of their names: KIND's cache key, with the extra words given after --.
+tree_key() {
+  local prune=() paths=()
+  while (( $# )) && [[ "$1" != -- ]]; do paths+=("$1"); shift; done
+  (( $# )) && shift
+  local name
+  for name in bin obj TestResults build dist '*.egg-info' __pycache__ .pytest_cache .hypothesis; do
+    prune+=(-name "$name" -o)
+  done
+  {
+    printf '%s\n' "$@" "$(sha256sum scripts/build-artifacts.sh)"
+    find "${paths[@]}" \( "${prune[@]}" -false \) -prune -o \( -type f -o -type l \) -print0 \
+      | LC_ALL=C sort -z | xargs -0 -r sha256sum
+  } | sha256sum | cut -c1-16
+}
+
+cache_key() {
+  case "$1" in
+    python) tree_key python VERSION LICENSE -- "$("$PYTHON" --version 2>&1)" ;;
+    nuget) tree_key csharp proto VERSION LICENSE .editorconfig -- "$(dotnet --version)" \
+             "$(git rev-parse HEAD 2>/dev/null || echo no-commit)" ;;
+    go) tree_key go scripts/go_module_proxy.py VERSION LICENSE -- ;;
+  esac
+}
+
+CACHE="${FPGASCORE_ARTIFACT_CACHE:-$REPO_ROOT/out/cache/artifacts}"
+KEEP=3
+
+# build_KIND writes $out/KIND; through the cache, it writes the cache's folder and OUT gets a copy.
+cached_build() {
+  local kind=$1 key entry final_out=$out
+  if [[ "$CACHE" == off ]]; then
+    log "building the $kind artifact ($version)"
+    "build_$kind" 7>&-
+    return
+  fi
+  mkdir -p "$CACHE"
+  key=$(cache_key "$kind") || die "cannot hash the $kind artifact's sources"
+  entry="$CACHE/$kind-$key"
+  exec 7>"$CACHE/$kind.lock"
+  flock -w 3600 7 || die "timed out waiting for $CACHE/$kind.lock"
+  if [[ -f "$entry/.complete" ]]; then
+    log "the $kind artifact ($version): built before from the same sources ($entry)"
+    touch "$entry/.complete"
+  else
+    log "building the $kind artifact ($version) into $entry"
+    rm -rf "$entry" "$entry.new"
+    mkdir -p "$entry.new"
+    out="$entry.new"
+    "build_$kind" 7>&-  # no build server dotnet leaves behind may keep the lock
+    out=$final_out
+    mv "$entry.new" "$entry"
+    touch "$entry/.complete"
+    # the newest KEEP builds of this kind stay
+    ls -1dt "$CACHE/$kind"-*/ 2>/dev/null | tail -n +$((KEEP + 1)) | xargs -r rm -rf
+  fi
+  rm -rf "$out/$kind"
+  cp -a "$entry/$kind" "$out/$kind"
+  exec 7>&-
+}
+
 for kind in "${kinds[@]}"; do
   declare -F "build_$kind" >/dev/null || die "unknown artifact $kind (python, nuget, go)"
-  log "building the $kind artifact ($version)"
-  "build_$kind"
+  cached_build "$kind"
 done
 
 {
@@ -67,6 +137,7 @@ done
     if [[ -d "$out/$kind" ]]; then (cd "$out" && find "$kind" -type f ! -name go.sum.txt | sort | xargs -r sha256sum); fi
   done
   if [[ -f "$out/go/go.sum.txt" ]]; then sed 's/^/go.sum: /' "$out/go/go.sum.txt"; fi
-} > "$out/MANIFEST.txt"
+} > "$out/MANIFEST.txt.$$"
+mv "$out/MANIFEST.txt.$$" "$out/MANIFEST.txt"  # whole: concurrent builds of other kinds into OUT read it
 log "artifacts in $out:"
 sed 's/^/  /' "$out/MANIFEST.txt" >&2

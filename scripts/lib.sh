@@ -8,3 +8,8 @@ export PYTHONDONTWRITEBYTECODE=1
 log() { printf '[fpgascore] %s\n' "$*" >&2; }
 die() { printf '[fpgascore] error: %s\n' "$*" >&2; exit 1; }
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+# dotnet's builds of csharp/ one at a time when scripts run at once (scripts/shims/dotnet).
+case ":$PATH:" in
+  ":$REPO_ROOT/scripts/shims:"*) ;;
+  *) export PATH="$REPO_ROOT/scripts/shims:$PATH" ;;
+esac

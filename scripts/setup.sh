@@ -24,6 +24,7 @@ DEBIAN_PACKAGES=(
   python3 python3-venv python3-pip python3-build python3-wheel python3-setuptools
   python3-grpcio python3-protobuf python3-numpy python3-pil python3-cryptography libopenblas0-pthread
   python3-docker python3-pytest python3-pytest-timeout python3-hypothesis python3-prometheus-client tox
+  python3-pytest-xdist   # scripts/test-all.sh runs the server suite on several workers
   # the lint suite (scripts/lint.sh): flake8, mypy and typeshed's stubs (PIL, ...)
   flake8 python3-flake8 mypy python3-mypy python3-typeshed
   # code generation (protoc-gen-go and protoc-gen-go-grpc come with the Go stack below)
@@ -165,9 +166,20 @@ check_dotnet() {
   log ".NET SDK: $(dotnet --version)"
 }
 
+# Skipped when every project's restore output is newer than its project file and the shared
+# props (a restore takes the turn of every build of csharp/: scripts/shims/dotnet); builds restore
+# what is missing anyway.
 restore_nuget() {
-  log "NuGet: restoring csharp/"
-  dotnet restore csharp/FpgaScore.sln --verbosity quiet
+  local project assets
+  for project in csharp/*/*.csproj; do
+    assets="$(dirname "$project")/obj/project.assets.json"
+    if [[ ! "$assets" -nt "$project" || ! "$assets" -nt csharp/Directory.Build.props ]]; then
+      log "NuGet: restoring csharp/"
+      dotnet restore csharp/FpgaScore.sln --verbosity quiet
+      return
+    fi
+  done
+  log "NuGet: csharp/ restored already"
 }
 
 main() {

@@ -12,6 +12,18 @@
 # runs the matrix once on them, --artifacts, against the containerized server: what would be
 # published, not the tree), soak (one minute of all three clients at once against the container
 # at saturation: only OK / RESOURCE_EXHAUSTED, flat memory; `make soak` is the 10-minute run).
+#
+# The suites run at the same time, up to FPGASCORE_TEST_JOBS (default 4) at once, the longest
+# first: most of their time is waiting (servers, containers, timeouts), not the 2 CPUs of a small
+# machine. Each suite's output goes to a file of its own, out/test-all/logs/RUN/SUITE.log (the 10
+# newest runs are kept); when a suite ends, its result, seconds and CPU seconds are printed, with
+# its last lines when it passed and its whole output when it failed. The server suite runs on
+# FPGASCORE_TEST_WORKERS pytest-xdist workers (default 3; 0: in one process; tests/conftest.py
+# says how its tests are grouped). What suites share is built once: the release packages
+# (scripts/build-artifacts.sh's cache, by source hash), dotnet's builds of csharp/ one at a time
+# per configuration (scripts/shims/dotnet, first on PATH), gofmt/go vet/staticcheck by the lint
+# suite only when it runs too (FPGASCORE_GO_LINTED). FPGASCORE_TEST_JOBS=1 runs the suites one
+# after another.
 # At the end it prints each suite's result and seconds and writes them, with the total, to
 # out/test-all/summary.json (bench/targets.py reads it for the CI-time target;
 # FPGASCORE_TEST_ALL_SUMMARY names another file).
@@ -20,31 +32,26 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 ALL_SUITES=(generated lint server python go csharp conformance soak)
-suites=("$@")
-(( ${#suites[@]} )) || suites=("${ALL_SUITES[@]}")
-
-started=$(date +%s)
-if [[ "${FPGASCORE_SKIP_SETUP:-0}" != 1 ]]; then
-  scripts/setup.sh || die "setup failed"
-fi
-export FPGASCORE_SKIP_SETUP=1
-# The suites that run containers hold the engine (podman's API service) for this run: started
-# here only if none answers, stopped at the end only if this run was its last holder.
-for suite in "${suites[@]}"; do
-  case "$suite" in
-    server | conformance | soak)
-      trap 'scripts/containers-setup.sh --release --holder $$' EXIT
-      DOCKER_HOST=$(scripts/containers-setup.sh --holder $$ | tail -n 1) || die "no container engine"
-      export DOCKER_HOST
-      break ;;
-  esac
-done
+START_ORDER=(server lint go soak csharp conformance python generated)  # longest first
+JOBS=${FPGASCORE_TEST_JOBS:-4}
+WORKERS=${FPGASCORE_TEST_WORKERS:-3}
+[[ "$JOBS" =~ ^[1-9][0-9]*$ ]] || die "FPGASCORE_TEST_JOBS must be a number >= 1, not $JOBS"
+[[ "$WORKERS" =~ ^[0-9]+$ ]] || die "FPGASCORE_TEST_WORKERS must be a number >= 0, not $WORKERS"
+if (( BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] < 501 )); then JOBS=1; fi  # wait -n -p: bash 5.1
 
 run_generated() { scripts/generate.sh --check; }
 run_lint() { scripts/lint.sh; }
 run_server() {
+  local parallel=()
+  if (( WORKERS > 1 )); then
+    if "$PYTHON" -c 'import xdist' 2>/dev/null; then
+      parallel=(-n "$WORKERS" --dist loadgroup)
+    else
+      log "pytest-xdist is not installed (scripts/setup.sh installs it): the server suite runs in one process"
+    fi
+  fi
   PYTHONPATH="$REPO_ROOT/python/src:$REPO_ROOT/conformance/server/src:$REPO_ROOT/conformance/runner/src" \
-    "$PYTHON" -m pytest tests -p no:cacheprovider -q
+    "$PYTHON" -m pytest tests -p no:cacheprovider -q "${parallel[@]}"
 }
 run_python() { scripts/test-python-client.sh -q; }
 run_go() { scripts/test-go.sh; }
@@ -55,21 +62,115 @@ run_conformance() {
 }
 run_soak() { "$PYTHON" bench/soak.py --minutes 1 --check; }
 
-declare -A outcome seconds
-failed=0
+suites=("$@")
+(( ${#suites[@]} )) || suites=("${ALL_SUITES[@]}")
+declare -A selected
 for suite in "${suites[@]}"; do
-  if ! declare -F "run_$suite" >/dev/null; then die "unknown suite $suite (one of ${ALL_SUITES[*]})"; fi
-  log "=== suite $suite ==="
-  t0=$(date +%s)
-  if "run_$suite"; then outcome[$suite]=passed; else outcome[$suite]=FAILED; failed=$((failed + 1)); fi
-  seconds[$suite]=$(( $(date +%s) - t0 ))
+  declare -F "run_$suite" >/dev/null || die "unknown suite $suite (one of ${ALL_SUITES[*]})"
+  selected[$suite]=1
+done
+
+started=$(date +%s)
+if [[ "${FPGASCORE_SKIP_SETUP:-0}" != 1 ]]; then
+  scripts/setup.sh || die "setup failed"
+fi
+export FPGASCORE_SKIP_SETUP=1
+export PATH="$REPO_ROOT/scripts/shims:$PATH"
+[[ -n "${selected[lint]:-}" ]] && export FPGASCORE_GO_LINTED=1
+# The suites that run containers hold the engine (podman's API service) for this run: started
+# here only if none answers, stopped at the end only if this run was its last holder.
+if [[ -n "${selected[server]:-}${selected[conformance]:-}${selected[soak]:-}" ]]; then
+  trap 'scripts/containers-setup.sh --release --holder $$' EXIT
+  DOCKER_HOST=$(scripts/containers-setup.sh --holder $$ | tail -n 1) || die "no container engine"
+  export DOCKER_HOST
+fi
+
+LOG_ROOT="$REPO_ROOT/out/test-all/logs"
+RUN_DIR="$LOG_ROOT/$(date -u +%Y%m%dT%H%M%SZ)-$$"
+mkdir -p "$RUN_DIR" || die "cannot create $RUN_DIR"
+ls -1dt "$LOG_ROOT"/*/ 2>/dev/null | tail -n +11 | xargs -r rm -rf
+
+# bash's `times` ("0m1.250s 0m0.125s" lines) -> their sum, in whole seconds
+cpu_seconds() {
+  local word total=0
+  [[ -f "$1" ]] || { echo "?"; return; }
+  for word in $(<"$1"); do
+    [[ "$word" =~ ^([0-9]+)m([0-9]+)\.([0-9]{3})s$ ]] || continue
+    total=$(( total + 10#${BASH_REMATCH[1]} * 60000 + 10#${BASH_REMATCH[2]} * 1000 + 10#${BASH_REMATCH[3]} ))
+  done
+  echo $(( (total + 500) / 1000 ))
+}
+
+# One suite, in a subshell whose output is its log: its exit code, and the CPU its processes used.
+measured() {
+  local suite=$1 status
+  "run_$suite" </dev/null
+  status=$?
+  times >"$RUN_DIR/$suite.times"
+  return "$status"
+}
+
+declare -A outcome seconds cpu t0 suite_of
+failed=0
+start_suite() {
+  local suite=$1
+  log "=== suite $suite === (output: ${RUN_DIR#"$REPO_ROOT"/}/$suite.log)"
+  t0[$suite]=$(date +%s)
+  measured "$suite" >"$RUN_DIR/$suite.log" 2>&1 &
+  suite_of[$!]=$suite
+}
+finish_suite() {
+  local suite=$1 status=$2
+  seconds[$suite]=$(( $(date +%s) - t0[$suite] ))
+  cpu[$suite]=$(cpu_seconds "$RUN_DIR/$suite.times")
+  if (( status == 0 )); then
+    outcome[$suite]=passed
+    log "--- suite $suite passed (${seconds[$suite]} s, ${cpu[$suite]} s CPU); its last lines:"
+    tail -n 8 "$RUN_DIR/$suite.log" | sed 's/^/    /' >&2
+  else
+    outcome[$suite]=FAILED
+    failed=$((failed + 1))
+    log "--- suite $suite FAILED (exit $status, ${seconds[$suite]} s); its output (${RUN_DIR#"$REPO_ROOT"/}/$suite.log):"
+    sed 's/^/    /' "$RUN_DIR/$suite.log" >&2
+    log "--- end of suite $suite's output"
+  fi
+}
+
+pending=()
+for suite in "${START_ORDER[@]}"; do [[ -n "${selected[$suite]:-}" ]] && pending+=("$suite"); done
+running=0
+while (( ${#pending[@]} + running > 0 )); do
+  while (( running < JOBS && ${#pending[@]} > 0 )); do
+    start_suite "${pending[0]}"
+    pending=("${pending[@]:1}")
+    running=$((running + 1))
+  done
+  if (( BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 501 )); then
+    done_pid=""
+    wait -n -p done_pid
+    status=$?
+    [[ -n "$done_pid" && -n "${suite_of[$done_pid]:-}" ]] || die "lost track of the suites' processes"
+  else
+    done_pid=$(jobs -p | head -n 1)
+    wait "$done_pid"
+    status=$?
+  fi
+  finish_suite "${suite_of[$done_pid]}" "$status"
+  running=$((running - 1))
 done
 
 echo
 echo "suite        result   seconds"
-for suite in "${suites[@]}"; do printf '%-12s %-8s %7s\n' "$suite" "${outcome[$suite]}" "${seconds[$suite]}"; done
+total_cpu=0 cpu_line=""
+for suite in "${suites[@]}"; do
+  printf '%-12s %-8s %7s\n' "$suite" "${outcome[$suite]}" "${seconds[$suite]}"
+  [[ "${cpu[$suite]}" =~ ^[0-9]+$ ]] && total_cpu=$((total_cpu + cpu[$suite]))
+  cpu_line+=" $suite ${cpu[$suite]},"
+done
 total=$(( $(date +%s) - started ))
 echo "total: $total s"
+echo "cpu (user+sys of the suites' processes, s):${cpu_line%,}; sum $total_cpu (up to $JOBS suites at once)"
+echo "logs: ${RUN_DIR#"$REPO_ROOT"/}"
 echo "suites: $(( ${#suites[@]} - failed )) passed, $failed failed"
 # The same as JSON, for make bench's table of targets (bench/targets.py: target 5, CI time).
 summary=${FPGASCORE_TEST_ALL_SUMMARY:-out/test-all/summary.json}  # tests point it elsewhere

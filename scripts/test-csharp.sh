@@ -15,12 +15,16 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-dotnet restore csharp/FpgaScore.sln --verbosity quiet
-
+# Built (and restored) first, then tested without building: concurrent suites build csharp/ one at
+# a time per configuration (scripts/shims/dotnet), and the tests' run does not need to hold that turn.
 set +e
-dotnet test csharp/FpgaScore.sln --no-restore --logger "trx;LogFileName=csharp.trx" \
-  --logger "console;verbosity=normal" --results-directory "$work/results" "$@"
+dotnet build csharp/FpgaScore.sln --nologo -v q -clp:NoSummary
 status=$?
+if (( status == 0 )); then
+  dotnet test csharp/FpgaScore.sln --no-build --logger "trx;LogFileName=csharp.trx" \
+    --logger "console;verbosity=normal" --results-directory "$work/results" "$@"
+  status=$?
+fi
 set -e
 
 read -r passed failed total < <("$PYTHON" - "$work/results" <<'PY' || echo "0 0 0"
@@ -36,11 +40,12 @@ print(passed, failed, total)
 PY
 )
 
+# The packages as a release builds them (scripts/build-artifacts.sh: once per set of sources, shared
+# with the other suites of a run).
 log "packing csharp/FpgaScore and csharp/FpgaScore.Cli"
-dotnet pack csharp/FpgaScore/FpgaScore.csproj --no-restore -c Release -o "$work/packages" --verbosity quiet
-dotnet pack csharp/FpgaScore.Cli/FpgaScore.Cli.csproj --no-restore -c Release -o "$work/packages" --verbosity quiet
+scripts/build-artifacts.sh "$work/artifacts" nuget
 pack_ok=1
-"$PYTHON" - "$work/packages" "$REPO_ROOT" <<'PY' || pack_ok=0
+"$PYTHON" - "$work/artifacts/nuget" "$REPO_ROOT" <<'PY' || pack_ok=0
 import pathlib, re, sys, zipfile
 import xml.etree.ElementTree as ET
 folder, root = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])

@@ -11,10 +11,8 @@ import email
 import os
 import pathlib
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import zipfile
 import xml.etree.ElementTree as ET
 
@@ -107,15 +105,14 @@ def test_license_and_changelog():
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
-    """The wheel as `pip wheel --no-deps --no-build-isolation python/` builds it offline, from a copy of
-    python/ (so the checkout gets no build/ or egg-info)."""
+    """The wheel as a release builds it: scripts/build-artifacts.sh OUT python, which runs `pip wheel
+    --no-deps --no-build-isolation` offline on a copy of python/ (so the checkout gets no build/ or
+    egg-info), once per set of sources (its cache)."""
     out = tmp_path_factory.mktemp("wheel")
-    source = pathlib.Path(tempfile.mkdtemp(dir=out)) / "python"
-    shutil.copytree(ROOT / "python", source, ignore=shutil.ignore_patterns("build", "dist", "*.egg-info", "__pycache__"))
-    result = subprocess.run([PYTHON, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
-                             "--wheel-dir", str(out), str(source)], capture_output=True, text=True, timeout=240)
+    result = subprocess.run([str(ROOT / "scripts" / "build-artifacts.sh"), str(out), "python"],
+                            capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stdout + result.stderr
-    wheels = list(out.glob("fpgascore-*.whl"))
+    wheels = list((out / "python").glob("fpgascore-*.whl"))
     assert len(wheels) == 1, wheels
     return wheels[0]
 

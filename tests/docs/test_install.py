@@ -95,6 +95,7 @@ def test_go_module_from_a_file_proxy(home, tmp_path, workspace):  # noqa: F811
                           text=True, timeout=120), "go/README.md's quick start on the module from the file:// proxy")
 
 
+@pytest.mark.xdist_group("docs/test_install.py::test_csharp")  # the slowest: a worker of its own (tests/conftest.py)
 def test_csharp_package_from_a_local_feed(home, workspace):  # noqa: F811
     readme = "csharp/FpgaScore/README.md"
     run_install(readme, home)

@@ -75,8 +75,10 @@ def checkout_like(directory: pathlib.Path) -> pathlib.Path:
 
 def base_env() -> Dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FPGASCORE_") and k != "PYTHONPATH"}
-    # `python3` is the Python running the tests (Debian's, with the apt-installed grpcio), as on a Debian machine.
-    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
+    # `python3` is the Python running the tests (Debian's, with the apt-installed grpcio), as on a Debian machine;
+    # `dotnet` builds csharp/ one at a time with concurrent tests (scripts/shims/dotnet, tests/conftest.py).
+    env["PATH"] = os.pathsep.join([str(ROOT / "scripts" / "shims"), os.path.dirname(sys.executable),
+                                   env.get("PATH", "")])
     env["DOTNET_CLI_TELEMETRY_OPTOUT"] = env["DOTNET_NOLOGO"] = "1"
     return env
 
@@ -256,7 +258,14 @@ def test_the_snippet_test_sees_every_readme():
     assert {block.language for block in RUN} == {"python", "go", "csharp", "sh"}
 
 
-@pytest.mark.parametrize("block", RUN, ids=[block.where for block in RUN])
+def by_language(block: Block):
+    """Parallel runs (tests/conftest.py): one group per language, so that the Go and the C# builds
+    run on workers of their own and each once."""
+    group = pytest.mark.xdist_group(f"docs/test_snippets.py::{block.language}")
+    return pytest.param(block, marks=group, id=block.where)
+
+
+@pytest.mark.parametrize("block", [by_language(block) for block in RUN])
 def test_snippet_runs(block: Block, workspace: Workspace, request):
     code, extra = workspace.rewrite(block.code), {}
     if "50055" in code:
