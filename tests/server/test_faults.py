@@ -15,7 +15,9 @@ from fpgascore_conformance.emulator import EmulatorContainer, EmulatorProcess, S
 from . import rpc
 
 IMAGE = rpc.image("tiny-noise.png")
-DEADLINE_S = 15.0  # podman's port forwarding takes a few seconds to reach a restarted container
+# podman's port forwarding takes a few seconds to reach a restarted container, more on a machine
+# busy with the other suites test-all runs at the same time.
+DEADLINE_S = 30.0
 
 
 def _free_port() -> int:
@@ -63,7 +65,9 @@ def test_kill_and_restart_mid_run_every_call_ends_before_its_deadline():
     assert all(elapsed <= DEADLINE_S + 1.0 for _, elapsed, _ in outcomes), "a call outlived its deadline"
     assert {code for _, _, code in outcomes} <= {"OK", "UNAVAILABLE", "DEADLINE_EXCEEDED"}
     spanning = [o for o in outcomes if o[0] < crashed_at + 0.5 and o[0] + o[1] > restarted_at]
-    assert any(code == "OK" for _, _, code in spanning), "calls caught by the crash must succeed by retrying"
+    assert any(code == "OK" for _, _, code in spanning), \
+        f"calls caught by the crash must succeed by retrying; restarted {restarted_at - crashed_at:.1f} s after " \
+        f"the crash; (start after the crash, seconds, code): {[(round(s - crashed_at, 1), round(e, 1), c) for s, e, c in spanning]}"
     after = [code for started, _, code in outcomes if started > restarted_at + 8.0]
     assert after and all(code == "OK" for code in after)
 
