@@ -65,9 +65,10 @@ def test_kill_and_restart_mid_run_every_call_ends_before_its_deadline():
     assert all(elapsed <= DEADLINE_S + 1.0 for _, elapsed, _ in outcomes), "a call outlived its deadline"
     assert {code for _, _, code in outcomes} <= {"OK", "UNAVAILABLE", "DEADLINE_EXCEEDED"}
     spanning = [o for o in outcomes if o[0] < crashed_at + 0.5 and o[0] + o[1] > restarted_at]
+    seen = [(round(start - crashed_at, 1), round(elapsed, 1), code) for start, elapsed, code in spanning]
     assert any(code == "OK" for _, _, code in spanning), \
         f"calls caught by the crash must succeed by retrying; restarted {restarted_at - crashed_at:.1f} s after " \
-        f"the crash; (start after the crash, seconds, code): {[(round(s - crashed_at, 1), round(e, 1), c) for s, e, c in spanning]}"
+        f"the crash; (start after the crash, seconds, code): {seen}"
     after = [code for started, _, code in outcomes if started > restarted_at + 8.0]
     assert after and all(code == "OK" for code in after)
 
