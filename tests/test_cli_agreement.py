@@ -252,7 +252,8 @@ def test_success_over_tls_with_a_key(clis, tls_server, tls):
 
 
 def test_timeouts_are_decimal_seconds(clis, plain_server):
-    expect(run_all(clis, "score", "--port", str(plain_server.port), "--timeout", "20.5", IMAGE), 0)  # decimal; long enough for a busy CI
+    # A decimal number of seconds, long enough for a CI machine busy with other suites.
+    expect(run_all(clis, "score", "--port", str(plain_server.port), "--timeout", "20.5", IMAGE), 0)
     results = run_all(clis, "score", "--port", str(plain_server.port), "--timeout", "0.001", "--retries", "1", IMAGE)
     for language, result in results.items():  # accepted: scored, or the deadline was too short; never usage
         assert result.code == 0 or (result.code == 1 and "DEADLINE_EXCEEDED" in result.stderr), \
