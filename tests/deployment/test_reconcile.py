@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import pathlib
 import signal
+import socket
 import subprocess
 
 import pytest
@@ -132,3 +133,42 @@ def test_servers_of_unknown_services_are_removed(make_manager, tmp_path):
         if stray.poll() is None:
             stray.kill()
             stray.wait()
+
+
+def test_a_port_taken_while_the_manager_was_down_fails_the_service_in_the_servers_words(ssl_service, tls):
+    """The service's port, taken by another program while its server and manager were down: the
+    restart cannot listen, so the service is FAILED (never RUNNING) with the server's reason, and
+    an update answers UNAVAILABLE with it; once the port is free again an update brings it back."""
+    from fpgascore import UnavailableError
+
+    manager, service = ssl_service()
+    manager.stop()
+    crash(manager)
+    squatter = socket.socket()
+    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+
+    def taken() -> bool:  # the killed server's connections can hold the port for a while (FIN_WAIT)
+        try:
+            squatter.bind((service.ip_address, service.port))
+            return True
+        except OSError:
+            return False
+
+    wait_until(taken, timeout=90, interval=0.5, what=f"port {service.port} to be free for the test to take")
+    squatter.listen()
+    try:
+        manager.start()
+        with manager.client() as deployments:
+            failed = wait_until(lambda: (s := deployments.get_service("watched")).state == ServiceState.FAILED and s,
+                                timeout=120, what="the service to fail")
+            assert str(service.port) in failed.state_message, failed.state_message
+            with pytest.raises(UnavailableError) as refused:
+                deployments.update_service("watched")
+            assert "did not start" in refused.value.details and str(service.port) in refused.value.details
+            assert deployments.get_service("watched").state == ServiceState.FAILED
+    finally:
+        squatter.close()
+    with manager.client() as deployments:
+        revived = deployments.update_service("watched")
+        assert (revived.state, revived.port) == (ServiceState.RUNNING, service.port)
+    assert score(service, service.primary_key, tls).shape == (1000,)
