@@ -20,7 +20,7 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from ..logs import log
 from . import balancer
@@ -102,6 +102,19 @@ class ProcessRuntime(Runtime):
         command = [self._python, "-m", "fpgascore_emulator", "serve", "--host", spec.host,
                    "--port", str(spec.port), "--port-file", str(port_file),
                    "--metrics-host", "127.0.0.1", "--metrics-port", str(metrics_port)]
+        process = self._spawn(command, env, directory, log_path, "the reference server", port_file.exists,
+                              f"cannot run {self._python}")
+        port = int(port_file.read_text())
+        ref = {"pid": process.pid, "start_time": _start_time(process.pid), "port_file": str(port_file),
+               "log": str(log_path), "port": port, "metrics_port": metrics_port}
+        return Handle(port, ref)
+
+    def _spawn(self, command: List[str], env: Optional[Dict[str, str]], directory: pathlib.Path,
+               log_path: pathlib.Path, what: str, ready: Callable[[], bool], cannot_run: str,
+               advice: str = "") -> "subprocess.Popen[Any]":
+        """Starts ``command`` in its own session, its output appended to ``log_path``, and waits
+        until ``ready()``; a process that exits or is not ready in time is stopped and its last
+        log lines are the RuntimeFailure's message."""
         descriptor = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         offset = os.lseek(descriptor, 0, os.SEEK_END)
         try:
@@ -109,22 +122,19 @@ class ProcessRuntime(Runtime):
                                        stderr=subprocess.STDOUT, cwd=str(directory), start_new_session=True,
                                        close_fds=True)
         except OSError as error:
-            raise RuntimeFailure(f"cannot run {self._python}: {error.strerror}") from None
+            raise RuntimeFailure(f"{cannot_run}: {error.strerror}{advice}") from None
         finally:
             os.close(descriptor)
         self._children[process.pid] = process
         deadline = time.monotonic() + self._start_timeout
-        while not port_file.exists():
+        while not ready():
             if process.poll() is not None or time.monotonic() > deadline:
                 why = (f"exited with status {process.returncode}" if process.poll() is not None
                        else f"did not listen within {self._start_timeout:.0f} s")
                 self._terminate(process.pid)
-                raise RuntimeFailure(f"the reference server {why}: {last_lines(self._read(log_path, offset), 5)}")
+                raise RuntimeFailure(f"{what} {why}: {last_lines(self._read(log_path, offset), 5)}")
             time.sleep(0.05)
-        port = int(port_file.read_text())
-        ref = {"pid": process.pid, "start_time": _start_time(process.pid), "port_file": str(port_file),
-               "log": str(log_path), "port": port, "metrics_port": metrics_port}
-        return Handle(port, ref)
+        return process
 
     @staticmethod
     def _read(path: pathlib.Path, offset: int = 0) -> str:
@@ -229,26 +239,10 @@ class ProcessRuntime(Runtime):
         for pid, running in self._balancer_pids():  # one left by a manager that stopped mid-way
             if running == str(config_path):
                 self._terminate(pid)
-        descriptor = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        offset = os.lseek(descriptor, 0, os.SEEK_END)
-        try:
-            process = subprocess.Popen(balancer.command(str(config_path), str(directory)), stdin=subprocess.DEVNULL,
-                                       stdout=descriptor, stderr=subprocess.STDOUT, cwd=str(directory),
-                                       start_new_session=True, close_fds=True)
-        except OSError as error:
-            raise RuntimeFailure(f"cannot run the load balancer {balancer.NGINX}: {error.strerror} (install Debian's "
-                                 f"nginx and libnginx-mod-stream)") from None
-        finally:
-            os.close(descriptor)
-        self._children[process.pid] = process
-        deadline = time.monotonic() + self._start_timeout
-        while not accepts(spec.host, spec.port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                why = (f"exited with status {process.returncode}" if process.poll() is not None
-                       else f"did not listen within {self._start_timeout:.0f} s")
-                self._terminate(process.pid)
-                raise RuntimeFailure(f"the load balancer (nginx) {why}: {last_lines(self._read(log_path, offset), 5)}")
-            time.sleep(0.05)
+        process = self._spawn(balancer.command(str(config_path), str(directory)), None, directory, log_path,
+                              "the load balancer (nginx)", lambda: accepts(spec.host, spec.port),
+                              f"cannot run the load balancer {balancer.NGINX}",
+                              " (install Debian's nginx and libnginx-mod-stream)")
         ref = {"pid": process.pid, "start_time": _start_time(process.pid), "marker": f"-c {config_path}",
                "log": str(log_path), "port": spec.port}
         return Handle(spec.port, ref)
