@@ -147,7 +147,9 @@ class ContainerRuntime(Runtime):
                 self._remove(container)
                 raise RuntimeFailure(f"the container exited ({container.status}): {last_lines(logs, 5)}")
             port = self._published_port(container)
-            if port and '"event":"listening"' in logs:
+            # Listening in the container is not yet reachable: the engine's port forwarding to a
+            # new container can lag on a busy host, and RUNNING means clients can connect.
+            if port and '"event":"listening"' in logs and accepts(spec.host, port):
                 return self._handle(container, port)
             if time.monotonic() > deadline:
                 self._remove(container)
