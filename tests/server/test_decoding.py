@@ -102,3 +102,26 @@ def test_a_multi_picture_jpeg_scores_its_first_picture():
 def test_what_is_not_accepted_is_refused_from_the_header(make, message):
     with pytest.raises(decoding.ImageError, match=message.replace("(", r"\(").replace(")", r"\)")):
         decoding.read_header(make())
+
+
+
+def test_pixels_come_the_public_way_where_pil_cannot_pack_them_in_one_pass(monkeypatch):
+    """decoding.rgb_pixels packs with PIL's raw encoder in one call; a PIL whose encoder needs
+    more calls (a small buffer) gets np.asarray's pixels, the same ones."""
+    samples = _samples(3, 8).astype(np.uint8)
+    data = png(samples, RGB, 8)
+    real = Image._getencoder
+
+    class SmallBuffer:
+        def __init__(self, *args):
+            self._encoder = real(*args)
+
+        def setimage(self, im):
+            self._encoder.setimage(im)
+
+        def encode(self, size):  # at most 64 bytes a call
+            return self._encoder.encode(min(size, 64))
+
+    assert np.array_equal(decoding.decode(data), samples)
+    monkeypatch.setattr(Image, "_getencoder", SmallBuffer)
+    assert np.array_equal(decoding.decode(data), samples)

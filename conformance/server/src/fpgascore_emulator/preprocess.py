@@ -67,11 +67,16 @@ def preprocess(rgb: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
             top, bottom = source[plan.rows0[start:end], plan.columns], source[plan.rows1[start:end], plan.columns]
         else:
             top, bottom = source[plan.rows0[start:end]][:, plan.columns], source[plan.rows1[start:end]][:, plan.columns]
-        vertical = np.multiply(top, plan.row_keep[start:end], dtype=np.float64)
-        vertical += np.multiply(bottom, plan.row_take[start:end], dtype=np.float64)
-        both = vertical[:, plan.left]
+        # uint8 -> float64 first, then in-place products: a ufunc that casts its input as it goes
+        # runs through numpy's buffered loop, ~10 % slower for the same values (measured here).
+        vertical = top.astype(np.float64)
+        vertical *= plan.row_keep[start:end]
+        lower = bottom.astype(np.float64)
+        lower *= plan.row_take[start:end]
+        vertical += lower
+        both = np.take(vertical, plan.left, axis=1)
         both *= plan.column_keep
-        right = vertical[:, plan.right]
+        right = np.take(vertical, plan.right, axis=1)
         right *= plan.column_take
         both += right
         np.copyto(rows[start:end], both, casting="same_kind")  # float64 -> float32, rounded to nearest
