@@ -34,6 +34,9 @@ import time
 from typing import Dict
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+# The stages measured in this process (--targets) run as the server runs them: BLAS on one thread
+# (fpgascore_emulator sets the same, but only when it is imported before numpy).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path[:0] = [str(ROOT / p) for p in ("python/src", "conformance/server/src", "conformance/runner/src")]
 
 import grpc  # noqa: E402
