@@ -160,7 +160,7 @@ def fidelity(image: bytes, scale: float) -> List[dict]:
             else:
                 measured = f"p50 {p50:.2f} ms ({p50 - service_ms:+.2f} ms; compute {compute_ms:.1f} ms)"
                 met = p50 <= service_ms + FIDELITY_SLACK_MS
-            rows.append({"target": f"fidelity {fpgas} FPGA x {service_ms:g} ms", "goal": goal, "measured": measured,
+            rows.append({"target": f"1. fidelity {fpgas} FPGA x {service_ms:g} ms", "goal": goal, "measured": measured,
                          "met": met, "p50_ms": p50, "compute_ms": compute_ms, "calls": count})
     return rows
 
@@ -219,7 +219,7 @@ def throughput(image: bytes, seconds: float, cpu_ms_per_image: Optional[float] =
                        f"{compute_ceiling:.0f}/s, measured = {rate[name] / compute_ceiling:.2f} of it "
                        f"(the load generator shares the CPUs)")
         rows.append({
-            "target": f"throughput 8 FPGA x 5 ms, {name} images",
+            "target": f"2. throughput 8 FPGA x 5 ms, {name} images",
             "goal": f"within 5 % of {theory:.0f}/s, or >= 0.9 of the null-model ceiling",
             "measured": (f"{rate[name]:.0f} images/s = {rate[name] / theory:.2f} of theory, "
                          f"{rate[name] / ceiling:.2f} of the null ceiling ({ceiling:.0f}/s, same run, "
@@ -311,7 +311,7 @@ def cpu_per_image(image: bytes, seconds: float) -> dict:
                   f"products at this CPU's sgemm rate ({floor['sgemm_gflops']:.0f} GFLOP/s, one thread) "
                   f"{floor['products']:.2f} + gRPC {grpc_ms:.2f}: the other {cpu - floor_ms:.2f} ms are numpy's "
                   f"element-wise stages, Python and cache misses")
-    return {"target": "CPU per image, no cache (150 KB JPEG)", "goal": f"<= {CPU_GOAL_MS:g} ms of server CPU",
+    return {"target": "3. CPU per image, no cache (150 KB JPEG)", "goal": f"<= {CPU_GOAL_MS:g} ms of server CPU",
             "measured": (f"{cpu:.2f} ms (best of 3 rounds: {', '.join(f'{r:.2f}' for r in rounds)}); {split} ms"
                          f"{floor_text}"),
             "met": cpu <= CPU_GOAL_MS, "cpu_ms": cpu, "rounds_ms": rounds, "stages_ms": stages,

@@ -116,7 +116,8 @@ def ci_target(path: pathlib.Path) -> dict:
 
 
 def collect(run_dir: pathlib.Path, test_all: Optional[pathlib.Path]) -> Tuple[List[dict], List[str]]:
-    """Every item of the run's JSON files (in name order) and target 5; the errors, one a file."""
+    """Every item of the run's JSON files and target 5, by the issue's target number (then in file
+    name order); the errors, one a file."""
     items, errors = [], []
     paths = sorted(run_dir.glob("*.json")) if run_dir.is_dir() else []
     if not run_dir.is_dir():
@@ -131,7 +132,13 @@ def collect(run_dir: pathlib.Path, test_all: Optional[pathlib.Path]) -> Tuple[Li
             items.append(ci_target(test_all))
         except TargetsError as exc:
             errors.append(str(exc))
-    return items, errors
+    return sorted(items, key=_number), errors
+
+
+def _number(item: dict) -> int:
+    """The issue's number of a target ("3. CPU per image" -> 3); unnumbered items go last, in order."""
+    head = str(item["target"]).split(".", 1)[0]
+    return int(head) if head.isdigit() else 99
 
 
 def verdict(met: Optional[bool]) -> str:

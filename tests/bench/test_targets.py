@@ -49,6 +49,23 @@ def test_each_item_gets_its_verdict_and_files_without_targets_add_nothing(tmp_pa
     assert "1 met, 1 not met, 1 n/a" in result.stdout
 
 
+
+def test_the_table_is_in_the_issues_order_of_targets_whichever_file_holds_them(tmp_path):
+    """clients.json (target 4) sorts before emulator-targets.json (1-3) by name; the table still
+    reads 1, 2, 3, 4, then target 5 (CI), then what carries no number."""
+    (tmp_path / "clients.json").write_text(json.dumps({"targets": [item("4. client cost", True)]}))
+    (tmp_path / "emulator-targets.json").write_text(json.dumps({"targets": [
+        item("1. fidelity", True), item("3. CPU per image", False), item("2. throughput", None)]}))
+    (tmp_path / "zz.json").write_text(json.dumps({"targets": [item("a note", None)]}))
+    summary = tmp_path / "summary.json"
+    summary.write_text(json.dumps({"suites": [{"name": "lint", "result": "passed", "seconds": 10}], "total_seconds": 10}))
+    result = run_targets(tmp_path, "--test-all", str(summary))
+    assert result.returncode == 0, result.stderr
+    names = [name for name in rows_of(result.stdout)]
+    assert [name.split(".")[0] for name in names[:4]] == ["1", "2", "3", "4"]
+    assert names[4].startswith("5. CI") and names[5] == "a note"
+
+
 @pytest.mark.parametrize("content, message", [
     ("{not json", "not JSON"),
     (json.dumps({"targets": {"target": "x"}}), "'targets' is dict, not a list"),
