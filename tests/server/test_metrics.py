@@ -91,3 +91,48 @@ def test_no_metrics_port_by_default():
     assert Settings().metrics_port == 0
     assert parse([], environ={"FPGASCORE_METRICS_PORT": "9464"}).metrics_port == 9464
     assert parse(["--metrics-port", "9465"], environ={}).metrics_host == "127.0.0.1"
+
+
+def _settled(port: int, done, seconds: float = 15.0):
+    """Scrapes until ``done(samples)`` holds (a stream is counted when the server sees it end,
+    which may come a moment after the caller left), at most ``seconds``; the last scrape."""
+    import time
+    until = time.monotonic() + seconds
+    while True:
+        samples = _scrape(port)
+        if done(samples) or time.monotonic() > until:
+            return samples
+        time.sleep(0.1)
+
+
+def test_health_watch_streams_are_counted_when_they_end():
+    """Watch is a streaming answer: each stream is counted (and logged) once, when it ends: OK for
+    an unknown service's one answer, CANCELLED for a caller that left, RESOURCE_EXHAUSTED for a
+    watcher over the bound."""
+    from fpgascore.v1 import health_pb2, health_service_pb2_grpc
+    from fpgascore_emulator.health import MAX_WATCHERS
+    port = _free_port()
+    with _server(port) as server:
+        stub = health_service_pb2_grpc.HealthStub(grpc.insecure_channel(server.target))
+        unknown = list(stub.Watch(health_pb2.HealthCheckRequest(service="nope"), timeout=10))
+        assert [answer.status for answer in unknown] == [health_pb2.HealthCheckResponse.SERVICE_UNKNOWN]
+        streams = [stub.Watch(health_pb2.HealthCheckRequest(), timeout=30) for _ in range(MAX_WATCHERS)]
+        for stream in streams:
+            assert next(stream).status == health_pb2.HealthCheckResponse.SERVING
+        refused = stub.Watch(health_pb2.HealthCheckRequest(), timeout=10)
+        try:
+            next(refused)
+            raise AssertionError("a watcher over the bound was served")
+        except grpc.RpcError as error:
+            assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        for stream in streams:
+            stream.cancel()
+        samples = _settled(port, lambda s: _value(s, "fpgascore_calls_total", method="health_watch",
+                                                  code="CANCELLED") >= MAX_WATCHERS)
+        logs = server.logs()
+    assert '"event":"health_watch","code":"RESOURCE_EXHAUSTED"' in logs
+    assert _value(samples, "fpgascore_calls_total", method="health_watch", code="OK") == 1
+    assert _value(samples, "fpgascore_calls_total", method="health_watch", code="RESOURCE_EXHAUSTED") == 1
+    assert _value(samples, "fpgascore_calls_total", method="health_watch", code="CANCELLED") == MAX_WATCHERS
+    assert _value(samples, "fpgascore_call_latency_seconds_count", method="health_watch") == MAX_WATCHERS + 2
+    assert _value(samples, "fpgascore_calls_total", method="health_check", code="OK") == 0

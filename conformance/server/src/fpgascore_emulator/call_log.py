@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
 import grpc
 
@@ -55,6 +55,10 @@ class CallLogInterceptor(grpc.ServerInterceptor):
             return handler
         logged_event = event
         write = self.budget(HEALTH_LINES).log if details.method in events.OPEN else log
+        if handler.unary_stream is not None:  # health Watch: logged and counted when its stream ends
+            return grpc.unary_stream_rpc_method_handler(
+                self._logged_stream(logged_event, handler.unary_stream, write),
+                request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer)
         return rewrap(handler, lambda behaviour: self._logged(logged_event, behaviour, write))
 
     def _logged(self, event: str, behaviour: Behaviour, write: Callable[..., None]) -> Behaviour:
@@ -79,6 +83,29 @@ class CallLogInterceptor(grpc.ServerInterceptor):
             context.set_trailing_metadata(self._trailers(call))
             self._end(call, grpc.StatusCode.OK, started, "", write)
             return response
+
+        return serve
+
+    def _logged_stream(self, event: str, behaviour: Callable[[Any, grpc.ServicerContext], Iterator[Any]],
+                       write: Callable[..., None]) -> Callable[[Any, grpc.ServicerContext], Iterator[Any]]:
+        """A streaming answer's line and count, when it ends: OK when the servicer finished it,
+        CANCELLED when the caller left (or the stream was closed), the aborted code otherwise."""
+        def serve(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            call = Call.of(event, context)
+            started = time.perf_counter()
+            code = grpc.StatusCode.UNKNOWN
+            try:
+                yield from behaviour(request, context)
+                code = grpc.StatusCode.OK if context.is_active() else grpc.StatusCode.CANCELLED
+            except GeneratorExit:
+                code = grpc.StatusCode.CANCELLED
+                raise
+            except Exception:  # context.abort's, or a bug (grpcio then answers UNKNOWN)
+                aborted = context.code()
+                code = aborted if isinstance(aborted, grpc.StatusCode) else grpc.StatusCode.UNKNOWN
+                raise
+            finally:
+                self._end(call, code, started, "", write)
 
         return serve
 
