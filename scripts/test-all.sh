@@ -20,7 +20,9 @@
 # its last lines when it passed and its whole output when it failed. The server suite runs on
 # FPGASCORE_TEST_WORKERS pytest-xdist workers (default 3; 0: in one process; tests/conftest.py
 # says how its tests are grouped). What suites share is built once: the release packages
-# (scripts/build-artifacts.sh's cache, by source hash), dotnet's builds of csharp/ one at a time
+# (scripts/build-artifacts.sh's cache, by source hash, in the machine cache of
+# scripts/machine-cache.sh with Go's build cache and the Go stack: shared by the clones of a
+# set-up machine; FPGASCORE_CACHE_DIR=off: none), dotnet's builds of csharp/ one at a time
 # per configuration (scripts/shims/dotnet, first on PATH), gofmt/go vet/staticcheck by the lint
 # suite only when it runs too (FPGASCORE_GO_LINTED). FPGASCORE_TEST_JOBS=1 runs the suites one
 # after another.
