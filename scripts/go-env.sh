@@ -18,7 +18,7 @@
 # FPGASCORE_GO_STACK (the unpacked prefix).
 
 _fpgascore_go_env() {
-  local repo tools stack work gocode goroot stamp want machine
+  local repo tools stack work gocode goroot stamp want machine inputs trees
   repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
   tools="${FPGASCORE_TOOLS_DIR:-$repo/.tools}"
   stack="$tools/go-stack"
@@ -63,13 +63,19 @@ _fpgascore_go_env() {
   mkdir -p "$GOCACHE" "$work"
 
   stamp="$work/.stamp"
-  want=$(cat "$repo/go/go.mod" "${BASH_SOURCE[0]}" "$repo/scripts/go_workspace.py" "$stack/.complete" | cksum)" $repo $stack"
+  inputs=$(cat "$repo/go/go.mod" "$repo/scripts/go_workspace.py" "$stack/.complete" | sha256sum | cut -c1-16)
+  want="$inputs $(cksum <"${BASH_SOURCE[0]}") $repo $stack $machine"
   if [[ -f "$GOWORK" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
     return 0
   fi
   rm -f "$stamp"
+  # The workspace's copies of Debian's modules (grpc with a newer go line, ...) are made from the
+  # stack, go/go.mod's requirements and go_workspace.py only: with the machine cache, one folder
+  # per hash of those, shared by the clones (so their grpc is one path: Go's cache hits for it).
+  trees=()
+  [[ -n "$machine" ]] && trees=(--trees "$machine/go-workspace/$inputs")
   "${FPGASCORE_PYTHON:-/usr/bin/python3}" "$repo/scripts/go_workspace.py" \
-      --gocode "$gocode" --work "$work" "$repo/go" || {
+      --gocode "$gocode" --work "$work" "${trees[@]}" "$repo/go" || {
     echo "[fpgascore] error: cannot write the Go workspace $GOWORK" >&2
     return 1
   }

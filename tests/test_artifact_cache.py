@@ -84,13 +84,26 @@ def test_clones_share_the_machine_cache_and_off_keeps_builds_in_the_clone(tmp_pa
 
 
 @pytest.mark.skipif(not (ROOT / ".tools" / "go-stack").exists(), reason="no Go stack (scripts/setup.sh)")
-def test_go_uses_the_machine_build_cache_unless_it_is_off(tmp_path):
-    def gocache(setting: str) -> str:
-        env = {**os.environ, "FPGASCORE_CACHE_DIR": setting}
-        result = subprocess.run(["bash", "-c", 'source scripts/go-env.sh && go env GOCACHE'], cwd=ROOT, env=env,
-                                capture_output=True, text=True, timeout=120)
-        assert result.returncode == 0, result.stdout + result.stderr
-        return result.stdout.strip()
+def test_go_uses_the_machine_build_cache_and_workspace_trees_unless_it_is_off(tmp_path):
+    # A tools folder of the test's own (the checkout's .tools/gowork stays as the other tests use it).
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    (tools / "go-stack").symlink_to((ROOT / ".tools" / "go-stack").resolve())
 
-    assert gocache(str(tmp_path / "machine")) == str(tmp_path / "machine" / "go-build")
-    assert gocache("off") == str(ROOT / ".tools" / "gocache")
+    def go_env(setting: str) -> tuple[str, str]:
+        env = {**os.environ, "FPGASCORE_CACHE_DIR": setting, "FPGASCORE_TOOLS_DIR": str(tools)}
+        result = subprocess.run(["bash", "-c", 'source scripts/go-env.sh && go env GOCACHE && cat "$GOWORK"'],
+                                cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+        gocache, gowork = result.stdout.split("\n", 1)
+        grpc = next(line.split(" => ")[1] for line in gowork.splitlines() if line.startswith("replace google.golang.org/grpc "))
+        return gocache, grpc
+
+    machine = tmp_path / "machine"
+    gocache, grpc = go_env(str(machine))
+    assert gocache == str(machine / "go-build")
+    # grpc's copy (a newer go line) is the machine's, one path for every clone: Go's cache hits for it.
+    assert grpc.startswith(str(machine / "go-workspace") + "/") and pathlib.Path(grpc, "go.mod").is_file(), grpc
+    gocache, grpc = go_env("off")
+    assert gocache == str(tools / "gocache")
+    assert grpc.startswith(str(tools / "gowork" / "copies") + "/") and pathlib.Path(grpc, "go.mod").is_file(), grpc
