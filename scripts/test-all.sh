@@ -77,6 +77,9 @@ if [[ "${FPGASCORE_SKIP_SETUP:-0}" != 1 ]]; then
   scripts/setup.sh || die "setup failed"
 fi
 export FPGASCORE_SKIP_SETUP=1
+# The machine cache this run uses, named for all of it: tests that give a command a HOME of its own
+# (the install tests) must not get an empty cache of that HOME's (a cold Go cache, a repack).
+export FPGASCORE_CACHE_DIR="${MACHINE_CACHE:-off}"
 export PATH="$REPO_ROOT/scripts/shims:$PATH"
 [[ -n "${selected[lint]:-}" ]] && export FPGASCORE_GO_LINTED=1
 # The suites that run containers hold the engine (podman's API service) for this run: started
