@@ -10,14 +10,19 @@
 # Then `scripts/conformance.sh --artifacts OUT` runs the conformance matrix on these packages
 # instead of the tree (conformance/README.md, "Testing the built packages").
 #
-# Each artifact is built once per set of sources: a build is kept in out/cache/artifacts/KIND-KEY
-# (FPGASCORE_ARTIFACT_CACHE: another folder; "off": none), KEY a hash of everything it is made
-# from (the files of its source folders as they are now, committed or not, VERSION, LICENSE, this
-# script, the tool's version; for nuget also the commit, which SourceLink writes into the
-# packages), and OUT gets a copy. A change to any of them is another key, so a build is never
-# stale; the suites of one scripts/test-all.sh run (the C# suite, the install tests, the
-# conformance matrix) share one build. Concurrent runs build a kind one at a time (a lock per
-# kind), so the second finds the first's build. The 3 newest builds of each kind are kept.
+# Each artifact is built once per set of sources: a build is kept in the machine's cache
+# (scripts/machine-cache.sh: MACHINE_CACHE/artifacts/KIND-KEY, shared by every clone; with
+# FPGASCORE_CACHE_DIR=off the clone's out/cache/artifacts; FPGASCORE_ARTIFACT_CACHE: another
+# folder, "off": none), KEY a hash of everything it is made from (the files of its source folders
+# as they are now, committed or not, VERSION, LICENSE, this script, the tools' versions; for nuget
+# also the commit, which SourceLink writes into the packages, and the CI variables that make a
+# build a ContinuousIntegrationBuild), and OUT gets a copy. A change to any of them is another key,
+# so a build is never stale; the suites of one scripts/test-all.sh run (the C# suite, the install
+# tests, the conformance matrix) and the clones of one commit share one build. Nothing of the
+# clone's path goes into a package: the nuget build maps its source paths (/_/, as CI's
+# ContinuousIntegrationBuild does), the wheel and the Go module hold relative names only.
+# Concurrent runs build a kind one at a time (a lock per kind), so the second finds the first's
+# build. The 3 newest builds of each kind are kept.
 #
 #   scripts/build-artifacts.sh OUT            # all three
 #   scripts/build-artifacts.sh OUT python go  # a subset (python, nuget, go)
@@ -51,8 +56,12 @@ PY
 build_nuget() {
   rm -rf "$out/nuget"; mkdir -p "$out/nuget"
   local project
+  # ContinuousIntegrationBuild, as a release's CI builds them: deterministic source paths (/_/ in
+  # the PDBs and the DLLs' PDB path instead of this clone's folder), so a package is the same from
+  # every clone of a commit and the machine's cache can hand it to all of them.
   for project in csharp/FpgaScore/FpgaScore.csproj csharp/FpgaScore.Cli/FpgaScore.Cli.csproj; do
-    dotnet pack "$project" -c Release -o "$out/nuget" --nologo --verbosity quiet || die "dotnet pack $project failed"
+    dotnet pack "$project" -c Release -o "$out/nuget" --nologo --verbosity quiet -p:ContinuousIntegrationBuild=true \
+      || die "dotnet pack $project failed"
   done
   [[ -f "$out/nuget/FpgaScore.$version.nupkg" ]] || die "no FpgaScore.$version.nupkg in $out/nuget"
 }
@@ -83,14 +92,21 @@ tree_key() {
 
 cache_key() {
   case "$1" in
-    python) tree_key python VERSION LICENSE -- "$("$PYTHON" --version 2>&1)" ;;
+    python) tree_key python VERSION LICENSE -- "$("$PYTHON" --version 2>&1)" "$("$PYTHON" -m pip --version)" \
+              "$("$PYTHON" -c 'import setuptools, wheel; print(setuptools.__version__, wheel.__version__)' 2>&1)" ;;
     nuget) tree_key csharp proto VERSION LICENSE .editorconfig -- "$(dotnet --version)" \
-             "$(git rev-parse HEAD 2>/dev/null || echo no-commit)" ;;
+             "$(git rev-parse HEAD 2>/dev/null || echo no-commit)" "CI=${CI:-} ${GITHUB_ACTIONS:-} ${TF_BUILD:-}" ;;
     go) tree_key go scripts/go_module_proxy.py VERSION LICENSE -- ;;
   esac
 }
 
-CACHE="${FPGASCORE_ARTIFACT_CACHE:-$REPO_ROOT/out/cache/artifacts}"
+if [[ -n "${FPGASCORE_ARTIFACT_CACHE:-}" ]]; then
+  CACHE=$FPGASCORE_ARTIFACT_CACHE
+elif [[ -n "$MACHINE_CACHE" ]]; then
+  CACHE="$MACHINE_CACHE/artifacts"
+else
+  CACHE="$REPO_ROOT/out/cache/artifacts"
+fi
 KEEP=3
 
 # build_KIND writes $out/KIND; through the cache, it writes the cache's folder and OUT gets a copy.

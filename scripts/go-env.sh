@@ -13,14 +13,18 @@
 #
 # Puts the stack's go, gofmt and .tools/bin (staticcheck, the built commands) first on PATH.
 # Exports: GOROOT, GOWORK, GOPROXY=off, GOSUMDB=off, GOTOOLCHAIN=local, GOFLAGS unset,
-# GOCACHE and GOPATH under .tools, FPGASCORE_GO_DIR (the module directory),
+# GOCACHE (the machine's, scripts/machine-cache.sh, or .tools/gocache) and GOPATH under .tools,
+# FPGASCORE_GO_DIR (the module directory),
 # FPGASCORE_GO_STACK (the unpacked prefix).
 
 _fpgascore_go_env() {
-  local repo tools stack work gocode goroot stamp want
+  local repo tools stack work gocode goroot stamp want machine inputs trees
   repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
   tools="${FPGASCORE_TOOLS_DIR:-$repo/.tools}"
   stack="$tools/go-stack"
+  # .tools/go-stack may be a link to the machine's shared copy (scripts/setup.sh): its real path,
+  # so that every clone names the stack's sources alike and Go's cache (below) hits for them too.
+  [[ -d "$stack" ]] && stack=$(cd -P "$stack" && pwd)
   work="$tools/gowork"
   gocode="$stack/root/usr/share/gocode/src"
   goroot=$(ls -d "$stack"/root/usr/lib/go-1.* 2>/dev/null | sort -V | tail -n 1)
@@ -41,20 +45,37 @@ _fpgascore_go_env() {
   export GOSUMDB=off
   unset GOFLAGS
   export GO111MODULE=on
-  export GOCACHE="$tools/gocache"
+  # Go's build cache is content-addressed (an entry's key hashes the toolchain, the flags and every
+  # input file, and for packages outside GOROOT their folder) and safe for concurrent go commands,
+  # so the machine's one (scripts/machine-cache.sh) is shared by all clones and never stale;
+  # FPGASCORE_CACHE_DIR=off: the clone's own.
+  source "$repo/scripts/machine-cache.sh"
+  machine=$(fpgascore_machine_cache)
+  unset -f fpgascore_machine_cache
+  if [[ -n "$machine" ]]; then
+    export GOCACHE="$machine/go-build"
+  else
+    export GOCACHE="$tools/gocache"
+  fi
   export GOPATH="$tools/gopath"
   # trixie's go.env says GOTOOLCHAIN=auto, which would try to download another toolchain.
   export GOTOOLCHAIN=local
   mkdir -p "$GOCACHE" "$work"
 
   stamp="$work/.stamp"
-  want=$(cat "$repo/go/go.mod" "${BASH_SOURCE[0]}" "$repo/scripts/go_workspace.py" "$stack/.complete" | cksum)" $repo $stack"
+  inputs=$(cat "$repo/go/go.mod" "$repo/scripts/go_workspace.py" "$stack/.complete" | sha256sum | cut -c1-16)
+  want="$inputs $(cksum <"${BASH_SOURCE[0]}") $repo $stack $machine"
   if [[ -f "$GOWORK" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
     return 0
   fi
   rm -f "$stamp"
+  # The workspace's copies of Debian's modules (grpc with a newer go line, ...) are made from the
+  # stack, go/go.mod's requirements and go_workspace.py only: with the machine cache, one folder
+  # per hash of those, shared by the clones (so their grpc is one path: Go's cache hits for it).
+  trees=()
+  [[ -n "$machine" ]] && trees=(--trees "$machine/go-workspace/$inputs")
   "${FPGASCORE_PYTHON:-/usr/bin/python3}" "$repo/scripts/go_workspace.py" \
-      --gocode "$gocode" --work "$work" "$repo/go" || {
+      --gocode "$gocode" --work "$work" "${trees[@]}" "$repo/go" || {
     echo "[fpgascore] error: cannot write the Go workspace $GOWORK" >&2
     return 1
   }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes a Go workspace (go.work) that builds Go modules offline from Debian's Go sources.
 
-    go_workspace.py --gocode DIR --work DIR MODULE_DIR...
+    go_workspace.py --gocode DIR --work DIR [--trees DIR] MODULE_DIR...
 
 The workspace `use`s each MODULE_DIR and `replace`s every module of their requirement
 closure by a directory:
@@ -12,6 +12,12 @@ closure by a directory:
     trixie's genproto monolith);
   * a stub directory holding only a go.mod when Debian has nothing: a module in the graph
     that no built package imports (a build that does import it fails, naming the package).
+
+The copies and stubs go into --work, or into --trees (scripts/go-env.sh: the machine cache's
+folder keyed by everything they are made from, so that every clone compiles grpc from one path
+and Go's build cache, which keys a package by its folder too, hits across clones). A --trees
+folder is written whole under another name and renamed into place; one already there is used as
+it is (the same inputs make the same trees).
 
 The closure is read from the go.mod files themselves (`go mod edit -json`), never from the
 wording of go's errors. Once written, `go mod graph` must succeed in the workspace and name
@@ -63,14 +69,19 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--gocode", required=True, type=pathlib.Path, help="Debian's Go sources (…/usr/share/gocode/src)")
     ap.add_argument("--work", required=True, type=pathlib.Path, help="folder of the go.work to write")
+    ap.add_argument("--trees", type=pathlib.Path, help="folder for the copies and stubs (default: --work)")
     ap.add_argument("modules", nargs="+", type=pathlib.Path, help="module folders to use")
     args = ap.parse_args()
     gocode, work = args.gocode.resolve(), args.work.resolve()
     uses = [m.resolve() for m in args.modules]
+    final = (args.trees or args.work).resolve()
+    # Shared trees are written beside their final place and renamed there at the end.
+    trees = final.with_name(f"{final.name}.new-{os.getpid()}") if args.trees else final
 
     for sub in ("copies", "stubs"):
-        shutil.rmtree(work / sub, ignore_errors=True)
+        shutil.rmtree(trees / sub, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
+    trees.mkdir(parents=True, exist_ok=True)
 
     used = {}
     queue = []
@@ -91,7 +102,7 @@ def main() -> int:
             want = GO_LINE_AT_LEAST.get(mod)
             have = go_mod(src / "go.mod").get("Go") or "1.16"
             if want and version_key(have) < version_key(want):
-                dst = work / "copies" / mod
+                dst = trees / "copies" / mod
                 copy_tree(src, dst)
                 (dst / "go.mod").chmod(0o644)
                 subprocess.run(["go", "mod", "edit", f"-go={want}", str(dst / "go.mod")], check=True)
@@ -100,13 +111,13 @@ def main() -> int:
                 replaces[mod] = (src, "Debian's")
             queue += [r["Path"] for r in go_mod(replaces[mod][0] / "go.mod").get("Require") or []]
         elif src.is_dir():
-            dst = work / "copies" / mod
+            dst = trees / "copies" / mod
             copy_tree(src, dst)
             line = enclosing_go_line(gocode, mod)
             (dst / "go.mod").write_text(f"module {mod}\n" + (f"\ngo {line}\n" if line else ""))
             replaces[mod] = (dst, "Debian's folder as a module")
         else:
-            dst = work / "stubs" / mod
+            dst = trees / "stubs" / mod
             dst.mkdir(parents=True)
             (dst / "go.mod").write_text(f"module {mod}\n")
             replaces[mod] = (dst, "stub")
@@ -117,11 +128,21 @@ def main() -> int:
             continue
         inner = [m for m, (_, k) in replaces.items() if m.startswith(mod + "/") and k == "Debian's folder as a module"]
         if inner:
-            dst = work / "copies" / mod
+            dst = trees / "copies" / mod
             skip = {gocode / m for m in inner}
             shutil.copytree(path, dst, symlinks=True,
                             ignore=lambda folder, names: [n for n in names if pathlib.Path(folder) / n in skip])
             replaces[mod] = (dst, f"Debian's without {', '.join(inner)}")
+
+    if trees != final:
+        try:
+            os.rename(trees, final)
+        except OSError:  # another run put the same trees there first
+            if not final.is_dir():
+                raise
+            shutil.rmtree(trees)
+        replaces = {mod: (final / path.relative_to(trees) if path.is_relative_to(trees) else path, kind)
+                    for mod, (path, kind) in replaces.items()}
 
     gowork = work / "go.work"
     lines = [f"go {go_line}", ""] + [f"use {m}" for m in uses] + [""]

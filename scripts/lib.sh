@@ -1,6 +1,9 @@
 # Shared helpers for the scripts in this folder. Source it; do not run it.
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TOOLS_DIR="${FPGASCORE_TOOLS_DIR:-$REPO_ROOT/.tools}"
+# shellcheck source=machine-cache.sh
+source "$REPO_ROOT/scripts/machine-cache.sh"
+MACHINE_CACHE=$(fpgascore_machine_cache)  # empty: FPGASCORE_CACHE_DIR=off
 # Debian's Python sees the apt-installed packages; another python3 first on PATH may not.
 PYTHON="${FPGASCORE_PYTHON:-/usr/bin/python3}"
 export PYTHONDONTWRITEBYTECODE=1

@@ -2,7 +2,8 @@
 # Fresh-machine setup for fpgascore on Debian 12: installs every tool the build, the tests
 # and the conformance run need, from the registries reachable here (Debian packages, NuGet),
 # and unpacks the Go stack (Debian 13 packages: Go 1.24, grpc-go 1.64, protobuf-go 1.36, the
-# protoc plugins, staticcheck's sources) into .tools/go-stack without installing it.
+# protoc plugins, staticcheck's sources) into .tools/go-stack without installing it (once per
+# machine with the machine cache, scripts/machine-cache.sh: .tools/go-stack then links to it).
 # Idempotent and quick when everything is already there.
 #
 #   scripts/setup.sh            # everything
@@ -58,7 +59,8 @@ GO_STACK_PACKAGES=(
   golang-honnef-go-tools-dev=2024.1 golang-golang-x-tools-dev= golang-golang-x-mod-dev=
   golang-golang-x-sync-dev= golang-golang-x-exp-dev= golang-github-burntsushi-toml-dev=
 )
-GO_STACK_DIR="$TOOLS_DIR/go-stack"
+GO_STACK_LINK="$TOOLS_DIR/go-stack"  # the stack itself, or a link to the machine's copy
+GO_STACK_DIR="$GO_STACK_LINK"        # where it is unpacked (fetch_go_stack)
 
 missing_packages() {
   local pkg
@@ -100,9 +102,38 @@ debian_mirror() {
   echo "${uri:-http://deb.debian.org/debian}"
 }
 
-fetch_go_stack() {
-  local dir="$GO_STACK_DIR" want
+# With a machine cache (scripts/machine-cache.sh), the stack is unpacked once per machine, into
+# MACHINE_CACHE/go-stack/KEY, and .tools/go-stack links to it. Safe to share: KEY hashes the suite
+# and the package list with their versions (what a clone's own copy is checked against too), an
+# entry is written under a lock, complete only once its .complete is there, and never changed
+# afterwards (another list is another KEY); clones only read it. FPGASCORE_CACHE_DIR=off: the
+# clone's own copy, as before.
+go_stack() {
+  local want key
   want=$(printf '%s\n' "$GO_STACK_SUITE" "${GO_STACK_PACKAGES[@]}")
+  if [[ -z "$MACHINE_CACHE" ]]; then
+    [[ -L "$GO_STACK_LINK" ]] && rm -f "$GO_STACK_LINK"
+    fetch_go_stack "$want"
+    return
+  fi
+  key=$(printf '%s\n' "$want" | sha256sum | cut -c1-16)
+  GO_STACK_DIR="$MACHINE_CACHE/go-stack/$key"
+  mkdir -p "$MACHINE_CACHE/go-stack"
+  (
+    exec 8>"$GO_STACK_DIR.lock"
+    flock -w 1800 8 || die "timed out waiting for $GO_STACK_DIR.lock"
+    fetch_go_stack "$want"
+  ) || exit 1
+  if [[ "$(readlink "$GO_STACK_LINK" 2>/dev/null)" != "$GO_STACK_DIR" ]]; then
+    mkdir -p "$TOOLS_DIR"
+    rm -rf "$GO_STACK_LINK"
+    ln -s "$GO_STACK_DIR" "$GO_STACK_LINK"
+    log "Go stack: $GO_STACK_LINK links to the machine's copy"
+  fi
+}
+
+fetch_go_stack() {
+  local dir="$GO_STACK_DIR" want=$1
   if [[ -f "$dir/.complete" && -f "$dir/.wanted" && "$(cat "$dir/.wanted")" == "$want" ]] \
       && compgen -G "$dir/root/usr/lib/go-1.*/bin/go" >/dev/null; then
     log "Go stack ($GO_STACK_SUITE): present in $dir"
@@ -184,7 +215,7 @@ restore_nuget() {
 
 main() {
   install_debian_packages
-  fetch_go_stack
+  go_stack
   build_staticcheck
   check_dotnet
   restore_nuget

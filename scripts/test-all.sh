@@ -20,7 +20,9 @@
 # its last lines when it passed and its whole output when it failed. The server suite runs on
 # FPGASCORE_TEST_WORKERS pytest-xdist workers (default 3; 0: in one process; tests/conftest.py
 # says how its tests are grouped). What suites share is built once: the release packages
-# (scripts/build-artifacts.sh's cache, by source hash), dotnet's builds of csharp/ one at a time
+# (scripts/build-artifacts.sh's cache, by source hash, in the machine cache of
+# scripts/machine-cache.sh with Go's build cache and the Go stack: shared by the clones of a
+# set-up machine; FPGASCORE_CACHE_DIR=off: none), dotnet's builds of csharp/ one at a time
 # per configuration (scripts/shims/dotnet, first on PATH), gofmt/go vet/staticcheck by the lint
 # suite only when it runs too (FPGASCORE_GO_LINTED). FPGASCORE_TEST_JOBS=1 runs the suites one
 # after another.
@@ -75,6 +77,9 @@ if [[ "${FPGASCORE_SKIP_SETUP:-0}" != 1 ]]; then
   scripts/setup.sh || die "setup failed"
 fi
 export FPGASCORE_SKIP_SETUP=1
+# The machine cache this run uses, named for all of it: tests that give a command a HOME of its own
+# (the install tests) must not get an empty cache of that HOME's (a cold Go cache, a repack).
+export FPGASCORE_CACHE_DIR="${MACHINE_CACHE:-off}"
 export PATH="$REPO_ROOT/scripts/shims:$PATH"
 [[ -n "${selected[lint]:-}" ]] && export FPGASCORE_GO_LINTED=1
 # The suites that run containers hold the engine (podman's API service) for this run: started

@@ -61,8 +61,16 @@ for package_id, wanted in (("FpgaScore", ["lib/net10.0/FpgaScore.dll", "lib/net1
     if not nupkg.exists():
         problems.append(f"no {nupkg.name} (version {version} from VERSION) in {sorted(p.name for p in folder.iterdir())}")
         continue
-    if not (folder / f"{package_id}.{version}.snupkg").exists():
+    snupkg = folder / f"{package_id}.{version}.snupkg"
+    if not snupkg.exists():
         problems.append(f"no {package_id}.{version}.snupkg beside {nupkg.name}")
+    # No path of the clone that built it (deterministic source paths, /_/): the same package from
+    # every clone of a commit, which the machine's artifact cache hands to all of them.
+    for package in (nupkg, snupkg):
+        if package.exists():
+            with zipfile.ZipFile(package) as z:
+                problems += [f"{package.name}: {n} names the folder it was built in ({root})"
+                             for n in z.namelist() if n.endswith((".dll", ".pdb")) and str(root).encode() in z.read(n)]
     with zipfile.ZipFile(nupkg) as z:
         names = set(z.namelist())
         problems += [f"{nupkg.name}: {n} missing" for n in ["LICENSE", "README.md", *wanted] if n not in names]

@@ -13,12 +13,14 @@ import pytest
 from fpgascore_emulator.manager import process
 from fpgascore_emulator.manager.runtime import Handle, RuntimeFailure, lines_after, write_private
 
-# Logs `event` (argv[1]) one second after each SIGHUP; exits on SIGTERM.
+# Logs `event` (argv[1]) one second after each SIGHUP; exits on SIGTERM. Logs "ready" once its
+# handler is in place (before it, a SIGHUP would kill it).
 STAND_IN = """
 import json, signal, sys, time
 event = sys.argv[1]
 hups = []
 signal.signal(signal.SIGHUP, lambda *_: hups.append(1))
+print(json.dumps({"ts": time.time(), "event": "ready"}, separators=(",", ":")), flush=True)
 while True:
     time.sleep(0.05)
     if hups:
@@ -38,7 +40,10 @@ def stand_in(tmp_path):
         with open(log, "ab") as out:
             child = subprocess.Popen([sys.executable, "-c", STAND_IN, event, "--port-file", port_file], stdout=out)
         started.append(child)
-        time.sleep(0.3)  # its signal handler is in place
+        deadline = time.monotonic() + 60  # a busy host can take seconds to start Python
+        while '"event":"ready"' not in log.read_text():
+            assert child.poll() is None and time.monotonic() < deadline, f"the stand-in did not start: {log.read_text()}"
+            time.sleep(0.05)
         ref = {"pid": child.pid, "start_time": process._start_time(child.pid), "port_file": port_file,
                "log": str(log)}
         return Handle(1, ref)
@@ -122,7 +127,13 @@ def test_a_servers_log_is_kept_within_its_bound(tmp_path, monkeypatch):
         writer = subprocess.Popen([sys.executable, "-c", CHATTY], stdout=log)
     try:
         handle = Handle(0, {"log": str(log_path)})
-        for _ in range(20):  # the monitor's passes, the writer paused for each check
+        older_path = log_path.with_name("server.log.1")
+        passes, deadline = 0, time.monotonic() + 120
+        # The monitor's passes, the writer paused for each check: 20 at least, and until one trimmed
+        # (a busy host can take seconds to start the writer).
+        while passes < 20 or not older_path.exists():
+            assert time.monotonic() < deadline, f"nothing to trim after {passes} passes"
+            passes += 1
             time.sleep(0.1)
             writer.send_signal(signal.SIGSTOP)
             runtime.trim_log(handle)

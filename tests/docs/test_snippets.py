@@ -74,7 +74,11 @@ def checkout_like(directory: pathlib.Path) -> pathlib.Path:
 
 
 def base_env() -> Dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FPGASCORE_") and k != "PYTHONPATH"}
+    # No FPGASCORE_ setting but the machine cache's folder (scripts/machine-cache.sh; scripts/test-all.sh
+    # names it): the builds a README's commands make are shared with the run's, also under a HOME of
+    # the test's own.
+    env = {k: v for k, v in os.environ.items()
+           if (not k.startswith("FPGASCORE_") or k == "FPGASCORE_CACHE_DIR") and k != "PYTHONPATH"}
     # `python3` is the Python running the tests (Debian's, with the apt-installed grpcio), as on a Debian machine;
     # `dotnet` builds csharp/ one at a time with concurrent tests (scripts/shims/dotnet, tests/conftest.py).
     env["PATH"] = os.pathsep.join([str(ROOT / "scripts" / "shims"), os.path.dirname(sys.executable),
