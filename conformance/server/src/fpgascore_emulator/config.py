@@ -61,6 +61,8 @@ class Settings:
     max_request_megapixels: int = 256
     decode_budget_megapixels: int = 64
     decode_wait_seconds: float = 5.0
+    # CPU stages computing at once (cpu_slots.py); 0 = one per CPU the process may use.
+    cpu_slots: int = 0
     # The score cache (score_cache.py): scores of images seen before, by content; 0 = off.
     score_cache_entries: int = 1024
     score_cache_bytes: int = 8 * 1024 * 1024
@@ -132,6 +134,8 @@ def validate(settings: Settings) -> None:
         raise SystemExit("--max-connection-idle-seconds must be 0 (never) or positive")
     if settings.score_cache_entries < 0 or settings.score_cache_bytes < 0:
         raise SystemExit("--score-cache-entries and --score-cache-bytes must be 0 (off) or positive")
+    if settings.cpu_slots < 0:
+        raise SystemExit("--cpu-slots must be 0 (one per CPU) or positive")
     if settings.service_time_ms < 0:
         raise SystemExit("--service-time-ms must not be negative")
 

@@ -26,6 +26,8 @@ from typing import Any, Callable, Deque, List, Optional
 
 import numpy as np
 
+from .cpu_slots import CpuSlots
+
 
 # The first guess of how long answering takes after the FPGA (learnt from then on).
 ANSWER_LEAD_S = 0.0005
@@ -99,8 +101,10 @@ class Reservation:
 class FpgaPool:
     def __init__(self, featurize: Callable[[np.ndarray[Any, Any]], np.ndarray[Any, Any]], fpgas: int,
                  queue_depth: int, service_time_s: float,
-                 clock: Callable[[], float] = time.perf_counter, sleep: Callable[[float], None] = time.sleep) -> None:
+                 clock: Callable[[], float] = time.perf_counter, sleep: Callable[[float], None] = time.sleep,
+                 cpu: Optional[CpuSlots] = None) -> None:
         self._featurize = featurize
+        self._cpu = cpu
         self._clock = clock
         self._sleep = sleep
         self._capacity = queue_depth
@@ -212,7 +216,7 @@ class FpgaPool:
                 continue  # cancelled after it left the queue
             start = max(job.arrival, free_at)
             try:
-                features = None if job.image is None else self._featurize(job.image)
+                features = None if job.image is None else self._featurized(job.image)
             except BaseException as error:  # reported to the waiting call
                 job.future.set_exception(error)
                 continue
@@ -222,6 +226,12 @@ class FpgaPool:
             if remaining > 0:
                 self._sleep(remaining)
             job.future.set_result(features)
+
+    def _featurized(self, image: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        if self._cpu is None:
+            return self._featurize(image)
+        with self._cpu.held():
+            return self._featurize(image)
 
     def waiting(self) -> int:
         """Queue places in use (reserved or holding a job)."""

@@ -14,6 +14,7 @@ from fpgascore.v1 import health_service_pb2_grpc, model_service_pb2_grpc, predic
 from .admission import GRPC_LIMIT_FACTOR, AdmissionInterceptor
 from .auth import AuthInterceptor
 from .call_log import CallLogInterceptor
+from .cpu_slots import CpuSlots, default_slots
 from .config import Settings
 from .injection import ControlsReader, FaultInjector
 from .fpga import FpgaPool
@@ -49,14 +50,15 @@ class EmulatorServer:
                                    "calls are NOT authenticated")
         model = models.null() if settings.null_model else models.emulated()
         self.score_cache = ScoreCache(settings.score_cache_entries, settings.score_cache_bytes)
+        self.cpu = CpuSlots(settings.cpu_slots or default_slots())
         self.pool = FpgaPool(model.featurize, settings.fpgas, settings.queue_depth,
-                             settings.service_time_ms / 1000.0)
+                             settings.service_time_ms / 1000.0, cpu=self.cpu)
         self.health = HealthServicer()
         # Admitted calls hold a thread while their images wait; the rest answer at once.
         workers = settings.queue_depth + settings.fpgas + 16
         self.metrics = Metrics(self.pool.waiting, settings.queue_depth,
                                lambda: predictions.decode_pixels_in_use(), self.health.serving, self.score_cache)
-        predictions = PredictionServicer(settings, self.pool, model, self.score_cache)
+        predictions = PredictionServicer(settings, self.pool, model, self.score_cache, self.cpu)
         self._call_log = CallLogInterceptor(self.metrics, rate_limit_logs=not settings.conformance)
         self._admission = AdmissionInterceptor(settings.request_wait_seconds, settings.max_concurrent_rpcs,
                                                self.pool.drain_estimate_ms, rate_limit_logs=not settings.conformance)
@@ -133,6 +135,7 @@ class EmulatorServer:
             model=self.settings.model_name, model_version=self.settings.model_version,
             response_encoding=self.settings.response_encoding, metrics_port=self.metrics_port,
             score_cache_entries=self.score_cache.max_entries if self.score_cache.enabled else 0,
+            cpu_slots=self.cpu.slots,
             metrics_host=self.settings.metrics_host if self.metrics_port else None)
         if self.settings.port_file:
             temporary = self.settings.port_file + ".tmp"

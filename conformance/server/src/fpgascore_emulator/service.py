@@ -24,6 +24,7 @@ from .budget import Abandoned, BudgetBusy, DecodeLanes
 from .call_end import CallEnd
 from .calls import PUSHBACK, Call, CallError, current
 from .config import Settings
+from .cpu_slots import CpuSlots, default_slots
 from .decoding import ImageError
 from .fpga import BatchTooLarge, FpgaPool, QueueFull, Reservation
 from .limits import bounded_list
@@ -51,8 +52,9 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
     is the call being served."""
 
     def __init__(self, settings: Settings, pool: FpgaPool, model: Model,
-                 score_cache: Optional[ScoreCache] = None) -> None:
+                 score_cache: Optional[ScoreCache] = None, cpu: Optional[CpuSlots] = None) -> None:
         self._settings = settings
+        self._cpu = cpu if cpu is not None else CpuSlots(default_slots())
         self._pool = pool
         self._classify = model.classify
         self._preprocess = model.preprocess
@@ -137,11 +139,14 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         and cached."""
         computed = [index for index, entry in enumerate(inputs.cached) if entry is None]
         if len(computed) == len(features):
-            scores: "np.ndarray[Any, Any]" = self._classify(np.stack(cast(List["np.ndarray[Any, Any]"], features)))
+            with self._cpu.held():
+                scores: "np.ndarray[Any, Any]" = self._classify(np.stack(cast(List["np.ndarray[Any, Any]"], features)))
         else:
             rows = [entry.scores if entry is not None else None for entry in inputs.cached]
             if computed:
-                fresh = self._classify(np.stack([cast("np.ndarray[Any, Any]", features[index]) for index in computed]))
+                with self._cpu.held():
+                    fresh = self._classify(np.stack([cast("np.ndarray[Any, Any]", features[index])
+                                                     for index in computed]))
                 for row, index in zip(fresh, computed):
                     rows[index] = row
             scores = np.stack(cast(List["np.ndarray[Any, Any]"], rows))
@@ -224,7 +229,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
                 raise self._ended(context, "before its images were decoded")
             try:
                 with self._decode_budget.hold(pixels[index], _remaining(context, self._settings.decode_wait_seconds),
-                                              end.event):
+                                              end.event), self._cpu.held(end.event):
                     images.append(self._image_step(index, self._preprocess, data))
             except BudgetBusy as busy:
                 raise CallError(grpc.StatusCode.RESOURCE_EXHAUSTED, str(busy),
