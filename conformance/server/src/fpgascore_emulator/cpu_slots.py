@@ -2,12 +2,13 @@
 featurizer (on an FPGA's thread) and the classifier each hold one slot while they compute.
 
 Without a bound, every call's thread and every FPGA's thread computed at the same time: 24
-callers on 8 FPGAs kept 30 threads on 2 CPUs, each numpy call handing the GIL and the caches
-to the next, and each image cost about half as much CPU again as one image alone (measured:
-8 FPGAs x 5 ms, distinct images, 72 -> 95-130 images/s with one slot per CPU). One slot per
-CPU the process may use (``os.sched_getaffinity``) is the default; ``--cpu-slots N`` sets
-another number. A stage waits for its slot; a call that ends while it waits gives up at once
-(``budget.Abandoned``). Nothing waits while holding a slot, so slots cannot deadlock.
+callers on 8 FPGAs kept about 30 threads on 2 CPUs, each numpy call handing the GIL and the
+caches to the next, and each image cost far more CPU than one image alone. Measured at 8 FPGAs
+x 5 ms with distinct images, the two alternating: 72 -> 92 images/s and 22 -> 17 ms of CPU per
+image with one slot per CPU. One slot per CPU the process may use (``os.sched_getaffinity``) is
+the default; ``--cpu-slots N`` sets another number. A stage waits for its slot; a call that
+ends while it waits gives up at once (``budget.Abandoned``). Nothing waits while holding a slot,
+so slots cannot deadlock.
 """
 from __future__ import annotations
 
