@@ -20,7 +20,8 @@ from typing import ContextManager, Deque, Iterator, Optional
 SMALL_IMAGE_PIXELS = 4_000_000
 # Used only for the retry hint: a rough rate at which this server decodes (PNG, 2 cores).
 _HINT_PIXELS_PER_S = 50_000_000
-_ABANDON_POLL_S = 0.05
+# How often a waiter checks whether its call ended (decode budget, CPU slots).
+ABANDON_POLL_S = 0.05
 
 
 class BudgetBusy(Exception):
@@ -80,7 +81,7 @@ class DecodeBudget:
                     left = None if until is None else until - time.monotonic()
                     if left is not None and left <= 0:
                         raise BudgetBusy(self._held, len(self._queue) - 1, self._retry_hint_ms())
-                    self._changed.wait(_ABANDON_POLL_S if left is None else min(left, _ABANDON_POLL_S))
+                    self._changed.wait(ABANDON_POLL_S if left is None else min(left, ABANDON_POLL_S))
                 self._held += wanted
             finally:
                 self._queue.remove(ticket)

@@ -17,9 +17,7 @@ import os
 import threading
 from typing import Iterator, Optional
 
-from .budget import Abandoned
-
-_ABANDON_POLL_S = 0.05
+from .budget import ABANDON_POLL_S, Abandoned
 
 
 def default_slots() -> int:
@@ -44,7 +42,7 @@ class CpuSlots:
         if abandoned is None:
             self._free.acquire()
         else:
-            while not self._free.acquire(timeout=_ABANDON_POLL_S):
+            while not self._free.acquire(timeout=ABANDON_POLL_S):
                 if abandoned.is_set():
                     raise Abandoned()
         try:
