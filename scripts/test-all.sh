@@ -53,7 +53,7 @@ run_server() {
     fi
   fi
   PYTHONPATH="$REPO_ROOT/python/src:$REPO_ROOT/conformance/server/src:$REPO_ROOT/conformance/runner/src" \
-    "$PYTHON" -m pytest tests -p no:cacheprovider -q "${parallel[@]}"
+    "$PYTHON" -m pytest tests -p no:cacheprovider -q --durations=25 "${parallel[@]}"
 }
 run_python() { scripts/test-python-client.sh -q; }
 run_go() { scripts/test-go.sh; }
