@@ -15,6 +15,17 @@ if (args[0] is "--version" or "-V" or "version")
     Console.WriteLine(CliArguments.VersionLine);
     return 0;
 }
+if (args[0] is "service" or "model")
+{
+    // Ctrl+C cancels the call in flight (exit 130); a second one ends the process at once.
+    using var cancel = new CancellationTokenSource();
+    Console.CancelKeyPress += (_, e) =>
+    {
+        e.Cancel = !cancel.IsCancellationRequested;
+        cancel.Cancel();
+    };
+    return await DeployCommand.MainAsync(args, Console.Out, Console.Error, Environment.GetEnvironmentVariable, cancel.Token);
+}
 if (args[0] != "score")
 {
     Console.Error.WriteLine($"fpgascore: unknown command '{args[0]}'\n{CliArguments.Usage}");
