@@ -33,8 +33,14 @@ internal sealed class DeployArguments
     {
         ["service"] = new()
         {
-            ["create"] = false, ["update"] = true, ["get"] = true, ["keys"] = true, ["delete"] = true, ["list"] = false,
-            ["regenerate-keys"] = true, ["export"] = true,
+            ["create"] = false,
+            ["update"] = true,
+            ["get"] = true,
+            ["keys"] = true,
+            ["delete"] = true,
+            ["list"] = false,
+            ["regenerate-keys"] = true,
+            ["export"] = true,
         },
         ["model"] = new() { ["register"] = false, ["list"] = false },
     };

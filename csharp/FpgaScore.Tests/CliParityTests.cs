@@ -140,8 +140,8 @@ public sealed class CliParityTests
     private static void AssertSameText((CommandResult Cs, CommandResult Py) results, Func<string, string>? normalize = null)
     {
         normalize ??= s => s;
-        Assert.Equal(results.Cs.Stdout, normalize(results.Py.Stdout));
-        Assert.Equal(results.Cs.Stderr, normalize(results.Py.Stderr));
+        Assert.Equal(normalize(results.Py.Stdout), results.Cs.Stdout); // expected: the peer's
+        Assert.Equal(normalize(results.Py.Stderr), results.Cs.Stderr);
     }
 
     /// <summary>Replaces what is the Python service's own (name, id, port, keys) with the C# service's, from the documents
