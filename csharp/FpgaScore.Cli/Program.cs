@@ -19,12 +19,20 @@ if (args[0] is "service" or "model")
 {
     // Ctrl+C cancels the call in flight (exit 130); a second one ends the process at once.
     using var cancel = new CancellationTokenSource();
-    Console.CancelKeyPress += (_, e) =>
+    void OnCancel(object? sender, ConsoleCancelEventArgs e)
     {
         e.Cancel = !cancel.IsCancellationRequested;
         cancel.Cancel();
-    };
-    return await DeployCommand.MainAsync(args, Console.Out, Console.Error, Environment.GetEnvironmentVariable, cancel.Token);
+    }
+    Console.CancelKeyPress += OnCancel;
+    try
+    {
+        return await DeployCommand.MainAsync(args, Console.Out, Console.Error, Environment.GetEnvironmentVariable, cancel.Token);
+    }
+    finally
+    {
+        Console.CancelKeyPress -= OnCancel; // before the source is disposed
+    }
 }
 if (args[0] != "score")
 {
