@@ -25,22 +25,27 @@ public sealed class CliParityTests
             [DeploySettings.ManagerEnvironmentVariable] = manager.Address,
             ["WRONG_TOKEN"] = "wrong-admin-token-0123456789abcdef",
         };
-        // Each verb by each command, one after the other; {lang} in an argument is "cs" or "py" (each its own service).
-        async Task<(CommandResult Cs, CommandResult Py)> Both(int code, params string[] args)
+        // Each verb by both commands at once (C# first when inOrder); {lang} in an argument is "cs" or "py", each its own
+        // service: what one command does never changes what the other prints, and the next verb starts when both are done.
+        async Task<(CommandResult Cs, CommandResult Py)> Run(bool inOrder, int code, string[] args)
         {
-            var cs = await Commands.CSharpAsync(env, [.. args.Select(a => a.Replace("{lang}", "cs"))]);
+            var cs = Commands.CSharpAsync(env, [.. args.Select(a => a.Replace("{lang}", "cs"))]);
+            if (inOrder) await cs;
             var py = await Commands.PythonAsync(env, [.. args.Select(a => a.Replace("{lang}", "py"))]);
-            Assert.True(cs.Code == code && py.Code == code, $"fpgascore {string.Join(" ", args)}, exit {code} expected\nC#: {cs}\nPython: {py}");
-            Assert.DoesNotContain(manager.Token, cs.All + py.All);
-            return (cs, py);
+            var results = (Cs: await cs, Py: py);
+            Assert.True(results.Cs.Code == code && py.Code == code,
+                $"fpgascore {string.Join(" ", args)}, exit {code} expected\nC#: {results.Cs}\nPython: {py}");
+            Assert.DoesNotContain(manager.Token, results.Cs.All + py.All);
+            return results;
         }
+        Task<(CommandResult Cs, CommandResult Py)> Both(int code, params string[] args) => Run(false, code, args);
 
         // model register: the same document but for the id and the name.
         var registered = await Both(0, "model", "register", "--name", "m-{lang}", "--description", Description, "--tag", "team=vision", "--tag", "a=1=2",
             "--json");
         AssertSameDocument(registered, "id", "name");
         Assert.Equal("m-cs:1", Parse(registered.Cs).GetProperty("id").GetString());
-        var text = await Both(0, "model", "register", "--name", "resnet50");
+        var text = await Run(true, 0, ["model", "register", "--name", "resnet50"]);
         Assert.Equal(("model resnet50:1 registered\n", "model resnet50:2 registered\n"), (text.Cs.Stdout, text.Py.Stdout));
         AssertSameDocument(await Both(0, "model", "list", "--json")); // one manager: the same list
         AssertSameText(await Both(0, "model", "list"));
