@@ -34,6 +34,7 @@ internal static class DeployCommand
         return await RunAsync(parsed, stdout, stderr, getenv, cancellationToken);
     }
 
+    /// <summary>Runs a parsed command: reads what its flags name (<see cref="DeploySettings"/>), makes the client, runs the verb.</summary>
     /// <param name="args">The parsed command line.</param>
     /// <param name="stdout">Where the output goes.</param>
     /// <param name="stderr">Where errors go.</param>
