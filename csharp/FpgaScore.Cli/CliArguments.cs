@@ -11,6 +11,7 @@ internal sealed class CliArguments
                                [--key-env VAR] [--secondary-key-env VAR] [--bearer] [--allow-insecure-key]
                                [--timeout SECONDS] [--retries N] [--top K] [--batch-size N] [--model NAME]
                                [--json] IMG...
+               fpgascore service ... | model ...   (fpgascore service --help)
                fpgascore --version | --help
 
         Scores the images, N per call (8 by default; the reference server takes up to 32), and

@@ -15,6 +15,25 @@ if (args[0] is "--version" or "-V" or "version")
     Console.WriteLine(CliArguments.VersionLine);
     return 0;
 }
+if (args[0] is "service" or "model")
+{
+    // Ctrl+C cancels the call in flight (exit 130); a second one ends the process at once.
+    using var cancel = new CancellationTokenSource();
+    void OnCancel(object? sender, ConsoleCancelEventArgs e)
+    {
+        e.Cancel = !cancel.IsCancellationRequested;
+        cancel.Cancel();
+    }
+    Console.CancelKeyPress += OnCancel;
+    try
+    {
+        return await DeployCommand.MainAsync(args, Console.Out, Console.Error, Environment.GetEnvironmentVariable, cancel.Token);
+    }
+    finally
+    {
+        Console.CancelKeyPress -= OnCancel; // before the source is disposed
+    }
+}
 if (args[0] != "score")
 {
     Console.Error.WriteLine($"fpgascore: unknown command '{args[0]}'\n{CliArguments.Usage}");
