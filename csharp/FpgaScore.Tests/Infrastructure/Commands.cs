@@ -38,8 +38,12 @@ public static class Commands
     /// build's configuration: the copy beside the tests resolves its dependencies with the tests' versions), started with
     /// <paramref name="env"/> (as <see cref="PythonAsync"/>); the caller reads its output (<see cref="RunAsync"/>) and may
     /// signal it.</summary>
+    /// <remarks>Started through <c>env --default-signal=INT</c> (GNU coreutils): a shell that runs a command in the
+    /// background without job control (<c>scripts/test-all.sh &amp;</c>, a CI's runner) starts it with SIGINT ignored, every
+    /// process below inherits that, and .NET then keeps SIGINT ignored, as a shell's command should: the Ctrl+C test needs
+    /// the command to hear it.</remarks>
     public static Process StartCSharpProcess(IReadOnlyDictionary<string, string> env, params string[] args) =>
-        Start("dotnet", [CliAssembly, .. args], env, []);
+        Start("/usr/bin/env", ["--default-signal=INT", "dotnet", CliAssembly, .. args], env, []);
 
     /// <summary>csharp/FpgaScore.Cli/bin/CONFIGURATION/TFM/FpgaScore.Cli.dll, as the project reference built it.</summary>
     private static string CliAssembly
