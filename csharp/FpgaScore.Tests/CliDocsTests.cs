@@ -1,5 +1,4 @@
 using System.Text.RegularExpressions;
-using FpgaScore.Cli;
 using FpgaScore.Tests.Infrastructure;
 
 namespace FpgaScore.Tests;
@@ -22,11 +21,7 @@ public sealed partial class CliDocsTests
         using var pki = new Pki();
         var folder = Path.Combine(RunDirectory.Path, "docs-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(folder);
-        var env = new Dictionary<string, string>
-        {
-            [DeploymentClientOptions.AdminTokenEnvironmentVariable] = manager.Token,
-            [DeploySettings.ManagerEnvironmentVariable] = manager.Address,
-        };
+        var env = Commands.EnvironmentOf(manager);
         try
         {
             var outputs = new List<string>();

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using FpgaScore.Cli;
 using FpgaScore.Tests.Infrastructure;
 
 namespace FpgaScore.Tests;
@@ -19,12 +18,8 @@ public sealed class CliParityTests
     {
         using var manager = await Manager.StartAsync();
         using var pki = new Pki();
-        var env = new Dictionary<string, string>
-        {
-            [DeploymentClientOptions.AdminTokenEnvironmentVariable] = manager.Token,
-            [DeploySettings.ManagerEnvironmentVariable] = manager.Address,
-            ["WRONG_TOKEN"] = "wrong-admin-token-0123456789abcdef",
-        };
+        var env = Commands.EnvironmentOf(manager);
+        env["WRONG_TOKEN"] = "wrong-admin-token-0123456789abcdef";
         // Each verb by both commands at once (C# first when inOrder); {lang} in an argument is "cs" or "py", each its own
         // service: what one command does never changes what the other prints, and the next verb starts when both are done.
         async Task<(CommandResult Cs, CommandResult Py)> Run(bool inOrder, int code, string[] args)

@@ -16,11 +16,7 @@ public sealed class CliProcessTests
     public async Task TheCommandsExitStatusAndStreams()
     {
         using var manager = await Manager.StartAsync();
-        var env = new Dictionary<string, string>
-        {
-            [DeploymentClientOptions.AdminTokenEnvironmentVariable] = manager.Token,
-            [DeploySettings.ManagerEnvironmentVariable] = manager.Address,
-        };
+        var env = Commands.EnvironmentOf(manager);
         var registered = await Commands.RunAsync(Commands.StartCSharpProcess(env, "model", "register", "--name", "resnet50"));
         Assert.Equal((0, "model resnet50:1 registered\n", ""), (registered.Code, registered.Stdout, registered.Stderr));
         var listed = await Commands.RunAsync(Commands.StartCSharpProcess(env, "service", "list", "--json"));

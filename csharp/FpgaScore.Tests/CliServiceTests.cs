@@ -20,12 +20,8 @@ public sealed class CliServiceTests
     {
         using var manager = await Manager.StartAsync();
         using var pki = new Pki();
-        var env = new Dictionary<string, string>
-        {
-            [DeploymentClientOptions.AdminTokenEnvironmentVariable] = manager.Token,
-            [DeploySettings.ManagerEnvironmentVariable] = manager.Address,
-            ["GIVEN_PRIMARY"] = GivenPrimary,
-        };
+        var env = Commands.EnvironmentOf(manager);
+        env["GIVEN_PRIMARY"] = GivenPrimary;
         async Task<CommandResult> Expect(int code, params string[] args)
         {
             var result = await Commands.CSharpAsync(env, args);

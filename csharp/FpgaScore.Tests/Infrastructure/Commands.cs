@@ -19,6 +19,13 @@ public sealed record CommandResult(int Code, string Stdout, string Stderr)
 /// </summary>
 public static class Commands
 {
+    /// <summary>The environment of a command that talks to <paramref name="manager"/>: its admin token and address.</summary>
+    public static Dictionary<string, string> EnvironmentOf(Manager manager) => new()
+    {
+        [DeploymentClientOptions.AdminTokenEnvironmentVariable] = manager.Token,
+        [DeploySettings.ManagerEnvironmentVariable] = manager.Address,
+    };
+
     /// <summary>The C# command with <paramref name="args"/>; <paramref name="env"/> is its whole environment.</summary>
     public static async Task<CommandResult> CSharpAsync(IReadOnlyDictionary<string, string> env, params string[] args)
     {
