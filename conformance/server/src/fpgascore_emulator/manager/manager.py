@@ -159,12 +159,13 @@ class Manager:
 
     def _checked(self, record: ServiceRecord) -> ServiceRecord:
         """A RUNNING record whose server is dead becomes CREATING (restarting) at once; the
-        monitor restarts it. A service being changed is answered as stored."""
+        monitor restarts it. A service being changed is answered as stored now: a restart saves
+        CREATING before it stops anything, so the RUNNING read before it began is not answered."""
         if record.state != RUNNING:
             return record
         lock = self._lock(record.id)
         if not lock.acquire(blocking=False):
-            return record
+            return self.store.service(record.id) or record
         try:
             fresh = self.store.service(record.id)
             if fresh is None or fresh.state != RUNNING:

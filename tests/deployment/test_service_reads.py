@@ -1,0 +1,43 @@
+"""A service read while the monitor restarts it: the manager answers the state stored now
+(CREATING, saved before the restart stops anything), not the RUNNING it read before the restart
+took the service's lock. Answering that stale RUNNING let a client call a port whose new server
+was not listening yet (seen in CI: test_container_runtime's call after a kill was refused)."""
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+
+from fpgascore_emulator.manager.manager import Manager
+from fpgascore_emulator.manager.store import CREATING, RUNNING, ServiceRecord, Store
+
+
+class _NoRuntime:
+    """The manager is never started here: nothing reaches a runtime."""
+    name = "process"
+
+
+def test_a_service_being_restarted_is_answered_as_stored_now(tmp_path):
+    store = Store(tmp_path / "state")
+    manager = Manager(store, _NoRuntime())  # type: ignore[arg-type]
+    now = time.time()
+    stale = ServiceRecord(id="svc_0123456789ab", name="busy", model_id="resnet50:1", state=RUNNING, state_message="",
+                          host="127.0.0.1", port=50123, ssl_enabled=False, num_replicas=1, runtime="process",
+                          created_at=now, updated_at=now)
+    store.add_service(stale)
+    held, release = threading.Event(), threading.Event()
+
+    def restart() -> None:  # what the monitor's restart does first, holding the service's lock
+        with manager._lock(stale.id):
+            store.save_service(dataclasses.replace(stale, state=CREATING, state_message="restarting"))
+            held.set()
+            release.wait(10)
+    monitor = threading.Thread(target=restart)
+    monitor.start()
+    try:
+        assert held.wait(10)
+        answered = manager._checked(stale)
+    finally:
+        release.set()
+        monitor.join(10)
+    assert (answered.state, answered.state_message) == (CREATING, "restarting")
