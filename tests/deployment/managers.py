@@ -195,3 +195,17 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.1, what: st
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(interval)
+
+
+def kill_and_wait(pid: int) -> None:
+    """SIGKILL, then wait until the process has exited (a zombie or gone): the signal is
+    delivered asynchronously, and on a busy machine the process lives on for a while."""
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: _exited(pid), 30, 0.01, f"process {pid} to exit")
+
+
+def _exited(pid: int) -> bool:
+    try:
+        return pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except OSError:
+        return True

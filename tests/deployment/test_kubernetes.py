@@ -163,9 +163,19 @@ def test_podman_kube_play_runs_the_export_and_it_scores(make_manager, service_im
         with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as answer:
             metrics = answer.read().decode()
         assert 'fpgascore_calls_total{code="OK"' in metrics or 'code="OK"' in metrics
-        # The liveness probe became the container's health check, and it passes.
+        # The liveness probe became the container's health check, with its timeout, and it
+        # passes: within its failure threshold, as the kubelet judges it (a run on a machine
+        # busy with other suites can take seconds).
         container = f"{pod}-server"
-        assert podman("healthcheck", "run", container, check=False).returncode == 0
+        assert podman("inspect", "--format", "{{.Config.Healthcheck.Timeout}}", container).stdout.strip() == \
+            f"{kubernetes.PROBE_TIMEOUT}s"
+        failures = []
+        while len(failures) < 3:
+            run = podman("healthcheck", "run", container, check=False)
+            if run.returncode == 0:
+                break
+            failures.append((run.returncode, run.stderr[-300:]))
+        assert len(failures) < 3, failures
         environment = podman("inspect", "--format", "{{range .Config.Env}}{{println .}}{{end}}", container).stdout
         assert service.primary_key not in environment and "FPGASCORE_PRIMARY_KEY_FILE=" in environment
     finally:

@@ -4,7 +4,6 @@ files that differ from its database, and removes servers of services it does not
 from __future__ import annotations
 
 import os
-import pathlib
 import signal
 import socket
 import subprocess
@@ -13,7 +12,7 @@ import pytest
 
 from fpgascore import AuthenticationError, PredictionClient, RetryPolicy, ServiceState
 
-from .managers import IMAGES, RUN_EMULATOR, wait_until
+from .managers import IMAGES, RUN_EMULATOR, kill_and_wait, wait_until
 
 IMAGE = (IMAGES / "gradient.jpg").read_bytes()
 
@@ -32,17 +31,9 @@ def accepted(service, key, tls) -> bool:
         return False
 
 
-def dead(pid: int) -> bool:
-    try:
-        return pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except OSError:
-        return True
-
-
 def crash(manager) -> int:
     [pid] = manager.server_pids()
-    os.kill(pid, signal.SIGKILL)
-    wait_until(lambda: dead(pid), what=f"server {pid} to die")
+    kill_and_wait(pid)
     return pid
 
 

@@ -7,15 +7,13 @@ nothing. The spread measured here is what conformance/server/MANAGER.md reports.
 from __future__ import annotations
 
 import json
-import os
-import signal
 
 import pytest
 
 from fpgascore import AuthenticationError, ReplicaHealth, ServiceState
 from fpgascore_conformance.certs import make_tls_material
 
-from .managers import ROOT, port_closed, wait_until
+from .managers import ROOT, kill_and_wait, port_closed, wait_until
 from .test_lifecycle import scorer, scores_ok
 
 REPLICAS = 3
@@ -102,7 +100,7 @@ def test_a_dead_replica_is_never_running_and_is_restarted(make_manager, tmp_path
         service = create(deployments, tls)
         pids = manager.server_pids()
         assert len(pids) == REPLICAS
-        os.kill(pids[1], signal.SIGKILL)
+        kill_and_wait(pids[1])
         seen = deployments.get_service("replicated")
         assert seen.state == ServiceState.CREATING and "restarting" in seen.state_message, seen
         wait_until(lambda: deployments.get_service("replicated").state == ServiceState.RUNNING

@@ -35,6 +35,10 @@ SECRETS_MOUNT = "/run/fpgascore/secrets"
 IMAGE_UID = 10001
 DEFAULT_IMAGE = "localhost/fpgascore-emulator:dev"  # the container runtime's default
 HEALTHCHECK = ["python3", "-m", "fpgascore_emulator.healthcheck", str(HEALTH_PORT)]
+# An exec probe starts a Python interpreter in the container: 0.3 s on an idle node, over 3 s
+# on a CPU-starved one (seen here). A liveness probe that times out restarts a pod that is only
+# busy, so the probes allow 10 s, as the image's HEALTHCHECK does.
+PROBE_TIMEOUT = 10
 
 
 def secret_name(service: ServiceRecord) -> str:
@@ -67,9 +71,9 @@ def manifests(service: ServiceRecord, model: ModelRecord, image: str, replicas: 
         "ports": [{"name": "grpc", "containerPort": GRPC_PORT, "protocol": "TCP"},
                   {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],
         "readinessProbe": {"exec": {"command": list(HEALTHCHECK)}, "initialDelaySeconds": 2,
-                           "periodSeconds": 5, "timeoutSeconds": 3, "failureThreshold": 3},
+                           "periodSeconds": 10, "timeoutSeconds": PROBE_TIMEOUT, "failureThreshold": 3},
         "livenessProbe": {"exec": {"command": list(HEALTHCHECK)}, "initialDelaySeconds": 10,
-                          "periodSeconds": 10, "timeoutSeconds": 3, "failureThreshold": 3},
+                          "periodSeconds": 15, "timeoutSeconds": PROBE_TIMEOUT, "failureThreshold": 3},
         "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}},
         "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                             "capabilities": {"drop": ["ALL"]}},
