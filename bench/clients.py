@@ -73,7 +73,12 @@ WORKER = {
     "go": [str(TOOLS / "bin" / "fpgascore-bench-worker")],
     "csharp": ["dotnet", str(TOOLS / "csharp-bench" / "FpgaScore.Bench.dll")],
 }
-PLAN_EXTRA = {"python-asyncio": {"asyncio": True}}
+PLAN_EXTRA = {"python-asyncio": {"asyncio": True},
+              # .NET compiles a hot method a second time, optimized, from a queue on a background
+              # thread: the C# worker warms up until a round of it compiles nothing (at most this many
+              # seconds). After a fixed 300 calls a side, a slow host measured the client's hot methods
+              # unoptimized (csharp/FpgaScore.Bench/PlanRunner.cs).
+              "csharp": {"jit_settle_max_s": 60}}
 # Where a language's build is (python-asyncio is Python's worker and needs none).
 BUILT_AS = {"python-asyncio": "python"}
 # The concurrency-64 rows (issue #21, target 4): the asyncio client and the C# client, each against
@@ -195,7 +200,12 @@ def run_paired(language, modes, payload, concurrency, server, tls, ca, calls) ->
     """One paired process of the language's worker (sides A and B): A's and B's results."""
     plan = make_plan(modes, payload, concurrency, calls, port=server.port, tls=tls, ca=ca if tls else None,
                      key_env=KEY_ENV if tls else None, extra=PLAN_EXTRA.get(language))
-    a, b = side_results(plan, run_worker(language, plan))
+    report = run_worker(language, plan)
+    warmup = report.get("warmup")
+    if plan.get("jit_settle_max_s") and isinstance(warmup, dict) and not warmup.get("settled"):
+        print(f"note: the {language} worker's JIT was still compiling after {warmup.get('seconds', 0):.0f} s of "
+              f"warm-up: this process's phases measure some of that work", flush=True)
+    a, b = side_results(plan, report)
     return a, b
 
 

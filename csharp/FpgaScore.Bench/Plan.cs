@@ -30,6 +30,9 @@ internal sealed class Plan
     public string? Image { get; init; }
     public int Concurrency { get; init; }
     public int Warmup { get; init; }
+    /// <summary>Seconds the warm-up may go on, in rounds, until a round compiles no method (<see cref="PlanRunner"/>);
+    /// 0: the fixed warm-up only.</summary>
+    public double JitSettleMaxS { get; init; }
     public List<SidePlan> Sides { get; init; } = [];
     public List<PhasePlan> Phases { get; init; } = [];
     /// <summary>The value of <see cref="KeyEnv"/>.</summary>
@@ -61,6 +64,8 @@ internal sealed class Plan
         if (Payload != "tensor" && string.IsNullOrEmpty(Image)) throw new PlanException($"'image' is missing for payload {Payload}");
         if (Concurrency < 1) throw new PlanException($"'concurrency' must be at least 1, not {Concurrency}");
         if (Warmup < 0) throw new PlanException($"'warmup' cannot be negative ({Warmup})");
+        if (JitSettleMaxS is < 0 or > 600 || double.IsNaN(JitSettleMaxS))
+            throw new PlanException($"'jit_settle_max_s' must be 0-600 seconds, not {JitSettleMaxS}");
         if (!Tls && (Ca is not null || KeyEnv is not null)) throw new PlanException("'ca' and 'key_env' need 'tls': true");
         if (Sides.Count == 0 || Phases.Count == 0) throw new PlanException("'sides' and 'phases' must not be empty");
         if (Sides.Any(s => string.IsNullOrEmpty(s.Name) || !Callers.Modes.Contains(s.Mode)) ||

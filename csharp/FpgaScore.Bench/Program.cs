@@ -9,8 +9,8 @@ namespace FpgaScore.Bench
     /// <summary>
     /// The worker, as thin as the conformance driver: it reads the plan (<see cref="Plan"/>), sets up each side (the
     /// public client or the raw generated stub, <see cref="Callers"/>), runs the phases (<see cref="PlanRunner"/>)
-    /// and prints the raw timings, <c>{"language":"csharp","phases":[{"side":"a","latencies_ms":[...],"wall_ms":W,
-    /// "cpu_ms":C},...]}</c>. All planning and all statistics are bench/clients.py's. Exit 2: a bad plan; exit 1: a
+    /// and prints the raw timings, <c>{"language":"csharp","warmup":{"rounds":R,"seconds":S,"methods_compiled":M,
+    /// "settled":B},"phases":[{"side":"a","latencies_ms":[...],"wall_ms":W,"cpu_ms":C},...]}</c>. All planning and all statistics are bench/clients.py's. Exit 2: a bad plan; exit 1: a
     /// call failed; nothing on stdout either way.
     /// </summary>
     internal static class Worker
@@ -33,8 +33,9 @@ namespace FpgaScore.Bench
                 var callers = plan.Sides.ToDictionary(s => s.Name, s => Callers.Create(s.Mode, plan, payload));
                 try
                 {
-                    var phases = await PlanRunner.RunAsync(plan, callers);
-                    await stdout.WriteLineAsync(JsonSerializer.Serialize(new { language = "csharp", phases }, Plan.Json));
+                    var result = await PlanRunner.RunAsync(plan, callers);
+                    await stdout.WriteLineAsync(JsonSerializer.Serialize(
+                        new { language = "csharp", warmup = result.Warmup, phases = result.Phases }, Plan.Json));
                 }
                 finally
                 {

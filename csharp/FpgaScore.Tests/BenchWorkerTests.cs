@@ -46,6 +46,28 @@ public class BenchWorkerTests
         Assert.Equal(["a4", "b4", "b6", "a2"], phases.Select(p => $"{(string?)p!["side"]}{p["latencies_ms"]!.AsArray().Count}"));
         Assert.All(phases, p => Assert.True((double)p!["wall_ms"]! > 0 && (double)p["cpu_ms"]! >= 0));
         Assert.All(phases.SelectMany(p => p!["latencies_ms"]!.AsArray()), ms => Assert.True((double)ms! > 0));
+        var warmup = report["warmup"]!; // the fixed warm-up only: one round, not judged settled
+        Assert.Equal((1, false), ((int)warmup["rounds"]!, (bool)warmup["settled"]!));
+    }
+
+    /// <summary>
+    /// With jit_settle_max_s the warm-up goes on in rounds of at least PlanRunner.MinimumRound until one compiles
+    /// no method or the time is up, and says which. (This test process JITs other tests' code at the same time, so
+    /// either may end it; each round still lasts its minimum.)
+    /// </summary>
+    [Fact]
+    public async Task TheWarmupCanGoOnUntilTheJitSettles()
+    {
+        var server = await Servers.GetAsync(ServerKind.Plain);
+        var plan = ShortPlan(server.Port, "tensor");
+        plan["jit_settle_max_s"] = 3;
+        var (code, stdout, stderr) = await RunAsync(plan.ToJsonString());
+        Assert.True(code == 0, stderr);
+        var warmup = JsonNode.Parse(stdout)!["warmup"]!;
+        var (rounds, seconds, settled) = ((int)warmup["rounds"]!, (double)warmup["seconds"]!, (bool)warmup["settled"]!);
+        Assert.True(rounds >= 1 && seconds >= rounds * PlanRunner.MinimumRound.TotalSeconds * 0.99, $"{warmup}");
+        Assert.True(settled || seconds >= 3, $"{warmup}: neither settled nor out of time");
+        Assert.True(settled ? rounds >= 2 : (long)warmup["methods_compiled"]! > 0, $"{warmup}");
     }
 
     [Fact]
@@ -85,6 +107,7 @@ public class BenchWorkerTests
     [InlineData("sides.1.name=a", "distinct names")]
     [InlineData("phases.0.side=c", "name a side")]
     [InlineData("phases.1.calls_per_worker=0", "calls_per_worker >= 1")]
+    [InlineData("jit_settle_max_s=-1", "'jit_settle_max_s' must be 0-600")]
     public async Task ABadPlanExits2AndSaysWhy(string spoil, string message)
     {
         string line = spoil;
