@@ -75,10 +75,10 @@ WORKER = {
 }
 PLAN_EXTRA = {"python-asyncio": {"asyncio": True},
               # .NET compiles a hot method a second time, optimized, from a queue on a background
-              # thread: the C# worker warms up until a round of it compiles nothing (at most this many
-              # seconds). After a fixed 300 calls a side, a slow host measured the client's hot methods
+              # thread: the C# worker warms up until the JIT compiles for at most 1 % of a round of it
+              # (at most this many seconds). After a fixed 300 calls a side, a slow host measured the client's hot methods
               # unoptimized (csharp/FpgaScore.Bench/PlanRunner.cs).
-              "csharp": {"jit_settle_max_s": 60}}
+              "csharp": {"jit_settle_max_s": 30}}
 # Where a language's build is (python-asyncio is Python's worker and needs none).
 BUILT_AS = {"python-asyncio": "python"}
 # The concurrency-64 rows (issue #21, target 4): the asyncio client and the C# client, each against

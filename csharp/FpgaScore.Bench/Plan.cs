@@ -30,7 +30,7 @@ internal sealed class Plan
     public string? Image { get; init; }
     public int Concurrency { get; init; }
     public int Warmup { get; init; }
-    /// <summary>Seconds the warm-up may go on, in rounds, until a round compiles no method (<see cref="PlanRunner"/>);
+    /// <summary>Seconds the warm-up may go on, in rounds, until the JIT is settled (<see cref="PlanRunner"/>);
     /// 0: the fixed warm-up only.</summary>
     public double JitSettleMaxS { get; init; }
     public List<SidePlan> Sides { get; init; } = [];

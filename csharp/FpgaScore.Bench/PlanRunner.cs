@@ -6,11 +6,11 @@ namespace FpgaScore.Bench;
 internal sealed record PhaseResult(string Side, double[] LatenciesMs, double WallMs, double CpuMs);
 
 /// <summary>
-/// The warm-up's end: its rounds, its seconds, the methods the JIT compiled in all, and whether its last round compiled
-/// none (false: a fixed warm-up, or the time cap ended it with the JIT still at work, and the phases measure some of
-/// that work).
+/// The warm-up's end: its rounds, its seconds, the methods the JIT compiled in all, the share of its last round's
+/// wall time the JIT spent compiling, and whether that was at most <see cref="PlanRunner.SettledJitShare"/> (false: a
+/// fixed warm-up, or the time cap ended it with the JIT still at work, and the phases measure some of that work).
 /// </summary>
-internal sealed record WarmupResult(int Rounds, double Seconds, long MethodsCompiled, bool Settled);
+internal sealed record WarmupResult(int Rounds, double Seconds, long MethodsCompiled, double LastRoundJitShare, bool Settled);
 
 /// <summary>What a plan measured: the warm-up's end and the phases in order.</summary>
 internal sealed record PlanResult(WarmupResult Warmup, List<PhaseResult> Phases);
@@ -22,10 +22,16 @@ internal static class PlanRunner
     /// method called often enough waits before it is queued for its optimized (tier-1) compilation.</summary>
     internal static readonly TimeSpan MinimumRound = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>The JIT has settled when it compiled for at most this share of a round's wall time. Not "no method at
+    /// all": a method called once a round reaches its 30th call only in the 30th round, so such methods trickle in for
+    /// minutes (a batch-of-8 plan, with rounds of 3 s, still compiled a few methods a round after 60 s).</summary>
+    internal const double SettledJitShare = 0.01;
+
     /// <summary>
     /// Warm-up (not measured): N workers make <see cref="Plan.Warmup"/> calls each on every side in turn. With
     /// <see cref="Plan.JitSettleMaxS"/>, in rounds, each repeating that until it has lasted <see cref="MinimumRound"/>;
-    /// the warm-up ends after the first round in which the JIT compiled no method (or after JitSettleMaxS seconds).
+    /// the warm-up ends after the first round in which the JIT compiled for at most <see cref="SettledJitShare"/> of
+    /// the round's time (or after JitSettleMaxS seconds).
     /// A fixed count of calls does not reach steady state on
     /// every host: .NET compiles each hot method twice, the second time (tier 1) on a background thread from a queue,
     /// and on a slow 2-core host 300 calls a side left the client's hot methods unoptimized for the whole run (its
@@ -66,12 +72,13 @@ internal static class PlanRunner
         var clock = Stopwatch.StartNew();
         var limit = TimeSpan.FromSeconds(plan.JitSettleMaxS);
         bool settling = limit > TimeSpan.Zero && plan.Warmup > 0;
-        long compiledAtStart = System.Runtime.JitInfo.GetCompiledMethodCount(), compiled = compiledAtStart;
+        long compiledAtStart = System.Runtime.JitInfo.GetCompiledMethodCount();
         int rounds = 0;
         while (true)
         {
             rounds++;
             var round = Stopwatch.StartNew();
+            var jitBefore = System.Runtime.JitInfo.GetCompilationTime();
             do
             {
                 await Workers.FanOutAsync(plan.Concurrency, async (_, token) =>
@@ -80,11 +87,11 @@ internal static class PlanRunner
                         await Workers.WarmUpAsync(callers[side.Name], plan.Warmup, token).ConfigureAwait(false);
                 }, cancellationToken).ConfigureAwait(false);
             } while (settling && round.Elapsed < MinimumRound);
-            var now = System.Runtime.JitInfo.GetCompiledMethodCount();
-            bool settled = now == compiled;
-            compiled = now;
+            double jitShare = (System.Runtime.JitInfo.GetCompilationTime() - jitBefore) / round.Elapsed;
+            bool settled = settling && jitShare <= SettledJitShare;
             if (settled || !settling || clock.Elapsed >= limit)
-                return new WarmupResult(rounds, clock.Elapsed.TotalSeconds, now - compiledAtStart, settled);
+                return new WarmupResult(rounds, clock.Elapsed.TotalSeconds,
+                    System.Runtime.JitInfo.GetCompiledMethodCount() - compiledAtStart, jitShare, settled);
         }
     }
 }

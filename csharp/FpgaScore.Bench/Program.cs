@@ -10,7 +10,7 @@ namespace FpgaScore.Bench
     /// The worker, as thin as the conformance driver: it reads the plan (<see cref="Plan"/>), sets up each side (the
     /// public client or the raw generated stub, <see cref="Callers"/>), runs the phases (<see cref="PlanRunner"/>)
     /// and prints the raw timings, <c>{"language":"csharp","warmup":{"rounds":R,"seconds":S,"methods_compiled":M,
-    /// "settled":B},"phases":[{"side":"a","latencies_ms":[...],"wall_ms":W,"cpu_ms":C},...]}</c>. All planning and all statistics are bench/clients.py's. Exit 2: a bad plan; exit 1: a
+    /// "last_round_jit_share":F,"settled":B},"phases":[{"side":"a","latencies_ms":[...],"wall_ms":W,"cpu_ms":C},...]}</c>. All planning and all statistics are bench/clients.py's. Exit 2: a bad plan; exit 1: a
     /// call failed; nothing on stdout either way.
     /// </summary>
     internal static class Worker

@@ -168,3 +168,28 @@ def test_cli_a_non_finite_answer_exits_1(fake, capsys):
     captured = capsys.readouterr()
     assert "INTERNAL" in captured.err and "(NaN) at image 1, class 3" in captured.err
     assert "lower --batch-size" not in captured.err and captured.out == ""
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["service", "create", "--name", "x", "--cert", "{cert}", "--key", "{cert}"], "--cert and --key need --ssl"),
+    (["service", "create", "--name", "x", "--ssl", "--cert", "{missing}", "--key", "{cert}"],
+     "--cert: No such file or directory: {missing}"),
+    (["service", "update", "x", "--key", "{missing}"], "--key: No such file or directory: {missing}"),
+    (["service", "update", "x", "--ssl", "--no-ssl"], "not allowed with argument --ssl"),
+    (["service", "update", "x", "--replicas", "0"], "--replicas must be at least 1"),
+    (["service", "create", "--name", "x", "--replicas", "-1"], "--replicas must be at least 1"),
+    (["service", "export", "--kubernetes", "x", "--replicas", "0"], "--replicas must be at least 1"),
+])
+def test_service_flags_the_go_and_csharp_commands_refuse_are_usage_errors(argv, message, tmp_path, capsys,
+                                                                            monkeypatch):
+    """Refused before any call, with exit 2, as the Go and C# commands refuse them (CLIENT_SPEC.md,
+    "The service and model commands"): no manager listens at the address, and a token is set."""
+    from fpgascore.cli import main
+    cert = tmp_path / "cert.pem"
+    cert.write_text("-----BEGIN CERTIFICATE-----\n")
+    paths = {"cert": str(cert), "missing": str(tmp_path / "missing.pem")}
+    monkeypatch.setenv("FPGASCORE_ADMIN_TOKEN", "token-for-the-test")
+    with pytest.raises(SystemExit) as exited:
+        main([*(arg.format(**paths) for arg in argv), "--manager", "127.0.0.1:9", "--timeout", "1"])
+    assert exited.value.code == 2
+    assert message.format(**paths) in capsys.readouterr().err

@@ -50,8 +50,9 @@ def add_commands(commands: Any) -> None:
     create.add_argument("--replicas", type=int, default=1, help="replicas (default 1)")
     update = actions.add_parser("update", help="new certificate, SSL on/off, another model, replicas")
     update.add_argument("service", help="id or name")
-    update.add_argument("--ssl", dest="ssl", action="store_true", default=None, help="turn SSL on")
-    update.add_argument("--no-ssl", dest="ssl", action="store_false", help="turn SSL off")
+    ssl_switch = update.add_mutually_exclusive_group()
+    ssl_switch.add_argument("--ssl", dest="ssl", action="store_true", default=None, help="turn SSL on")
+    ssl_switch.add_argument("--no-ssl", dest="ssl", action="store_false", help="turn SSL off")
     update.add_argument("--cert", metavar="PEM")
     update.add_argument("--key", metavar="PEM")
     update.add_argument("--model", help="another registered model")
@@ -93,6 +94,24 @@ def _token(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
     if not value:
         parser.error(f"no admin token: set {args.admin_token_env} (or --admin-token-file)")
     return value
+
+
+def _checked_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """What the Go and C# commands refuse before any call (exit 2), refused here too; reads the
+    --cert and --key files into their PEM text."""
+    if getattr(args, "replicas", None) is not None and args.replicas < 1:
+        parser.error("--replicas must be at least 1")
+    for flag in ("cert", "key"):
+        path = getattr(args, flag, None)
+        if path is None:
+            continue
+        if args.action == "create" and not args.ssl:
+            parser.error("--cert and --key need --ssl")
+        try:
+            with open(path, "rb") as handle:  # bytes: the client takes them as the PEM itself, never as a path
+                setattr(args, flag, handle.read())
+        except OSError as error:
+            parser.error(f"--{flag}: {error.strerror or error}: {path}")
 
 
 def env_key(variable: Optional[str], parser: argparse.ArgumentParser) -> Optional[str]:
@@ -146,11 +165,13 @@ def write_private(path: str, text: str) -> None:
 
 def _model_dict(model: Model) -> Dict[str, Any]:
     return {"id": model.id, "name": model.name, "version": model.version, "description": model.description,
-            "tags": model.tags}
+            "tags": dict(sorted(model.tags.items()))}  # sorted by key, as the Go and C# commands print them
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO) -> int:
     """Runs a ``service`` or ``model`` command; ScoringError and ValueError go to the caller."""
+    if args.command == "service":
+        _checked_flags(args, parser)
     token = _token(args, parser)
 
     def write_json(document: Any) -> None:
