@@ -31,11 +31,10 @@ internal static class PlanRunner
     /// Warm-up (not measured): N workers make <see cref="Plan.Warmup"/> calls each on every side in turn. With
     /// <see cref="Plan.JitSettleMaxS"/>, in rounds, each repeating that until it has lasted <see cref="MinimumRound"/>;
     /// the warm-up ends after the first round in which the JIT compiled for at most <see cref="SettledJitShare"/> of
-    /// the round's time (or after JitSettleMaxS seconds).
-    /// A fixed count of calls does not reach steady state on
-    /// every host: .NET compiles each hot method twice, the second time (tier 1) on a background thread from a queue,
-    /// and on a slow 2-core host 300 calls a side left the client's hot methods unoptimized for the whole run (its
-    /// score decoding took 20 µs a call instead of 1.5, measured). Then the plan's phases one after the other: in each,
+    /// the round's time (or after JitSettleMaxS seconds). A fixed count of calls does not reach steady state on every
+    /// host: .NET compiles each hot method twice, the second time (tier 1) on a background thread from a queue, and
+    /// on a slow 2-core host 300 calls a side left the client's hot methods unoptimized for the whole run (its score
+    /// decoding took 20 µs a call instead of 1.5, measured). Then the plan's phases one after the other: in each,
     /// every worker makes its timed calls on the phase's side, and the next phase starts once all of them ended. Wall
     /// clock and process CPU are read at every phase boundary. The first error cancels the other workers and is
     /// rethrown.
@@ -87,7 +86,8 @@ internal static class PlanRunner
                         await Workers.WarmUpAsync(callers[side.Name], plan.Warmup, token).ConfigureAwait(false);
                 }, cancellationToken).ConfigureAwait(false);
             } while (settling && round.Elapsed < MinimumRound);
-            double jitShare = (System.Runtime.JitInfo.GetCompilationTime() - jitBefore) / round.Elapsed;
+            var jitTime = System.Runtime.JitInfo.GetCompilationTime() - jitBefore;
+            double jitShare = round.Elapsed > TimeSpan.Zero ? jitTime / round.Elapsed : 0; // JSON has no NaN
             bool settled = settling && jitShare <= SettledJitShare;
             if (settled || !settling || clock.Elapsed >= limit)
                 return new WarmupResult(rounds, clock.Elapsed.TotalSeconds,

@@ -180,8 +180,8 @@ def test_cli_a_non_finite_answer_exits_1(fake, capsys):
     (["service", "create", "--name", "x", "--replicas", "-1"], "--replicas must be at least 1"),
     (["service", "export", "--kubernetes", "x", "--replicas", "0"], "--replicas must be at least 1"),
 ])
-def test_service_flags_the_go_and_csharp_commands_refuse_are_usage_errors(argv, message, tmp_path, capsys,
-                                                                            monkeypatch):
+def test_service_flags_the_go_and_csharp_commands_refuse_are_usage_errors(
+        argv, message, tmp_path, capsys, monkeypatch):
     """Refused before any call, with exit 2, as the Go and C# commands refuse them (CLIENT_SPEC.md,
     "The service and model commands"): no manager listens at the address, and a token is set."""
     from fpgascore.cli import main

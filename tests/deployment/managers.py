@@ -209,3 +209,18 @@ def _exited(pid: int) -> bool:
         return pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
     except OSError:
         return True
+
+
+def pids_with_command_line_holding(text: str) -> List[int]:
+    """The processes whose command line holds ``text``. A process that exits while /proc is
+    read (other tests' processes come and go) is skipped, not an error."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if text.encode() in pathlib.Path(f"/proc/{entry}/cmdline").read_bytes():
+                found.append(int(entry))
+        except OSError:
+            continue
+    return found

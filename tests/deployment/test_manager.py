@@ -14,7 +14,7 @@ import pytest
 import fpgascore
 from fpgascore import UnavailableError, UntrustedCertificateError
 
-from .managers import ROOT, RUN_EMULATOR, ManagerProcess, wait_until
+from .managers import ROOT, RUN_EMULATOR, ManagerProcess, pids_with_command_line_holding, wait_until
 
 
 def manage(*args, env=None, timeout=30):
@@ -47,8 +47,7 @@ def test_the_token_from_the_environment_and_the_loopback_default(tmp_path):
             client.register_model("resnet50")
             service = client.create_service("env-token", "resnet50")
             # The manager's settings (its token) do not reach the server it starts.
-            [server] = [pid for pid in os.listdir("/proc") if pid.isdigit() and
-                        service.id.encode() in pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()]
+            [server] = pids_with_command_line_holding(service.id)
             assert token.encode() not in pathlib.Path(f"/proc/{server}/environ").read_bytes()
             client.delete_service(service)
     finally:

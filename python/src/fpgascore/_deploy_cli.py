@@ -98,7 +98,7 @@ def _token(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
 
 def _checked_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     """What the Go and C# commands refuse before any call (exit 2), refused here too; reads the
-    --cert and --key files into their PEM text."""
+    --cert and --key files (their bytes go to the client as the PEM)."""
     if getattr(args, "replicas", None) is not None and args.replicas < 1:
         parser.error("--replicas must be at least 1")
     for flag in ("cert", "key"):
