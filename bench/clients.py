@@ -75,9 +75,9 @@ WORKER = {
 }
 PLAN_EXTRA = {"python-asyncio": {"asyncio": True},
               # .NET compiles a hot method a second time, optimized, from a queue on a background
-              # thread: the C# worker warms up until the JIT compiles for at most 1 % of a round of it
-              # (at most this many seconds). After a fixed 300 calls a side, a slow host measured the client's hot methods
-              # unoptimized (csharp/FpgaScore.Bench/PlanRunner.cs).
+              # thread: the C# worker warms up until the JIT compiles for at most 1 % of a round of
+              # it (at most this many seconds). After a fixed 300 calls a side, a slow host measured
+              # the client's hot methods unoptimized (csharp/FpgaScore.Bench/PlanRunner.cs).
               "csharp": {"jit_settle_max_s": 30}}
 # Where a language's build is (python-asyncio is Python's worker and needs none).
 BUILT_AS = {"python-asyncio": "python"}

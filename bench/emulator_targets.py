@@ -327,12 +327,13 @@ def cpu_per_image(image: bytes, seconds: float, rounds: int = 4) -> dict:
     in_a_row = stages.pop(IN_A_ROW)
     alone = sum(stages.values())
     stages["gRPC (the null model's CPU per call)"] = grpc_ms
-    stages["the server's own rest (threads, locks, logs, metrics)"] = cpu - in_a_row - grpc_ms
+    rest = cpu - in_a_row - grpc_ms
+    stages["the server's own rest (threads, locks, logs, metrics)"] = rest
     split = (f"decode {stages['decode']:.2f}, pre-process {stages['pre-process']:.2f}, featurize "
              f"{stages['featurize']:.2f}, classify {stages['classify']:.2f} (each alone, its data in the caches: "
              f"{alone:.2f}; {IN_A_ROW} in this process {in_a_row:.2f}, so {in_a_row - alone:.2f} of cache misses "
              f"between stages), gRPC (the null model's CPU per call) {grpc_ms:.2f}, the server's own rest "
-             f"(threads, locks, logs, metrics) {cpu - in_a_row - grpc_ms:.2f}")
+             f"(threads, locks, logs, metrics) {rest:.2f}")
     stages[IN_A_ROW] = in_a_row
     fastest = min(floor_rounds, key=lambda one: one["products"])
     floor = {"libjpeg": min(one["libjpeg"] for one in floor_rounds), "sgemm_gflops": fastest["sgemm_gflops"],

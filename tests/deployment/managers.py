@@ -10,7 +10,7 @@ import socket
 import sqlite3
 import subprocess
 import time
-from typing import List, Optional
+from typing import Iterator, List, Optional, Tuple
 
 import fpgascore
 
@@ -109,34 +109,18 @@ class ManagerProcess:
     def server_pids(self) -> List[int]:
         """The reference servers whose port file is under this manager's state directory."""
         prefix = str(self.state_dir.resolve() / "services") + os.sep
-        pids = []
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                argv = pathlib.Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace").split("\0")
-                state = pathlib.Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
-            except OSError:
-                continue
-            if state != "Z" and "serve" in argv and any(arg.startswith(prefix) for arg in argv):
-                pids.append(int(entry))
-        return pids
+        return [pid for pid, argv, stat in processes()
+                if stat[0] != "Z" and "serve" in argv and any(arg.startswith(prefix) for arg in argv)]
 
     def balancer_pids(self) -> List[int]:
         """The nginx masters whose configuration is under this manager's state directory (not a
         worker just forked, which shows its master's title for a moment)."""
         marker = " -c " + str(self.state_dir.resolve() / "services") + os.sep
         parents = {}
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                line = " ".join(pathlib.Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace").split("\0"))
-                parent = int(pathlib.Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
+        for pid, argv, stat in processes():
+            line = " ".join(argv)
             if line.startswith("nginx: master process") and marker in line:
-                parents[int(entry)] = parent
+                parents[pid] = int(stat[1])
         return sorted(pid for pid, parent in parents.items() if parent not in parents)
 
     def containers(self, engine) -> list:
@@ -205,22 +189,34 @@ def kill_and_wait(pid: int) -> None:
 
 
 def _exited(pid: int) -> bool:
+    stat = _stat(pid)
+    return stat is None or stat[0] in ("Z", "X")
+
+
+def _stat(pid: int) -> Optional[List[str]]:
+    """The fields of /proc/PID/stat after the command name (state, parent, ...); None when the
+    process is gone."""
     try:
-        return pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except OSError:
-        return True
+        return pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
 
 
-def pids_with_command_line_holding(text: str) -> List[int]:
-    """The processes whose command line holds ``text``. A process that exits while /proc is
-    read (other tests' processes come and go) is skipped, not an error."""
-    found = []
+def processes() -> Iterator[Tuple[int, List[str], List[str]]]:
+    """Every process as (pid, argv, stat fields after the command name). A process that exits
+    while /proc is read (other tests' processes come and go) is skipped, not an error."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            if text.encode() in pathlib.Path(f"/proc/{entry}/cmdline").read_bytes():
-                found.append(int(entry))
+            argv = pathlib.Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace").split("\0")
         except OSError:
             continue
-    return found
+        stat = _stat(int(entry))
+        if stat is not None:
+            yield int(entry), argv, stat
+
+
+def pids_with_command_line_holding(text: str) -> List[int]:
+    """The processes one of whose arguments holds ``text``."""
+    return [pid for pid, argv, _ in processes() if any(text in arg for arg in argv)]

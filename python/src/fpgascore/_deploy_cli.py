@@ -83,13 +83,18 @@ def add_commands(commands: Any) -> None:
         _connection_options(parser)
 
 
+def _read(flag: str, path: str, parser: argparse.ArgumentParser) -> bytes:
+    """The file a flag names; a usage error naming the flag and the file when it cannot be read."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as error:
+        parser.error(f"{flag}: {error.strerror or error}: {path}")
+
+
 def _token(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
     if args.admin_token_file:
-        try:
-            with open(args.admin_token_file) as handle:
-                return handle.read().strip()
-        except OSError as error:
-            parser.error(f"--admin-token-file: {error.strerror}: {args.admin_token_file}")
+        return _read("--admin-token-file", args.admin_token_file, parser).decode(errors="replace").strip()
     value = os.environ.get(args.admin_token_env, "")
     if not value:
         parser.error(f"no admin token: set {args.admin_token_env} (or --admin-token-file)")
@@ -101,17 +106,11 @@ def _checked_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
     --cert and --key files (their bytes go to the client as the PEM)."""
     if getattr(args, "replicas", None) is not None and args.replicas < 1:
         parser.error("--replicas must be at least 1")
-    for flag in ("cert", "key"):
-        path = getattr(args, flag, None)
-        if path is None:
-            continue
-        if args.action == "create" and not args.ssl:
-            parser.error("--cert and --key need --ssl")
-        try:
-            with open(path, "rb") as handle:  # bytes: the client takes them as the PEM itself, never as a path
-                setattr(args, flag, handle.read())
-        except OSError as error:
-            parser.error(f"--{flag}: {error.strerror or error}: {path}")
+    files = [flag for flag in ("cert", "key") if getattr(args, flag, None) is not None]
+    if files and args.action == "create" and not args.ssl:
+        parser.error("--cert and --key need --ssl")
+    for flag in files:  # bytes: the client takes them as the PEM itself, never as a path
+        setattr(args, flag, _read(f"--{flag}", getattr(args, flag), parser))
 
 
 def env_key(variable: Optional[str], parser: argparse.ArgumentParser) -> Optional[str]:
