@@ -5,7 +5,7 @@
 #   scripts/test-all.sh                       # all suites
 #   scripts/test-all.sh go csharp             # a subset, by name
 # Suites: generated (checked-in code is fresh), lint (scripts/lint.sh: flake8, mypy --strict,
-# gofmt, go vet, staticcheck, the C# analyzers as errors, dotnet format), server (tests/:
+# gofmt, go vet, staticcheck, the C# analyzers and code style as errors, dotnet format), server (tests/:
 # reference server, container, the manager and the service lifecycle in process and container
 # mode — tests/deployment/, TF-Serving compatibility), python (client), go, csharp, conformance
 # (builds the release packages with scripts/build-artifacts.sh into out/test-all/artifacts and
