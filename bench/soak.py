@@ -4,7 +4,8 @@ server's memory (RSS, from the engine's stats) and, at the end, the error mix pe
 and the server-side latency percentiles. Not a test: it prints numbers.
 
     /usr/bin/python3 bench/soak.py --minutes 10            # the documented long run
-    /usr/bin/python3 bench/soak.py --minutes 0.5 --check   # CI's short run: exit 1 on an
+    /usr/bin/python3 bench/soak.py --minutes 1 --check --service-time-ms 40
+                                                           # CI's short run: exit 1 on an
                                                            # unexpected error or memory growth
 """
 from __future__ import annotations
