@@ -1,7 +1,9 @@
 """A service read while the monitor restarts it: the manager answers the state stored now
 (CREATING, saved before the restart stops anything), not the RUNNING it read before the restart
 took the service's lock. Answering that stale RUNNING let a client call a port whose new server
-was not listening yet (seen in CI: test_container_runtime's call after a kill was refused)."""
+was not listening yet (seen in CI: test_container_runtime's call after a kill was refused).
+Nor the RUNNING stored while the monitor holds the lock to look at a server that has died,
+before it saves anything (seen in CI again, the same test)."""
 from __future__ import annotations
 
 import dataclasses
@@ -17,14 +19,26 @@ class _NoRuntime:
     name = "process"
 
 
+class _DeadServers(_NoRuntime):
+    """Every server it is asked about has exited."""
+
+    def alive(self, handle) -> bool:
+        return False
+
+
+def _running(store: Store) -> ServiceRecord:
+    now = time.time()
+    record = ServiceRecord(id="svc_0123456789ab", name="busy", model_id="resnet50:1", state=RUNNING, state_message="",
+                           host="127.0.0.1", port=50123, ssl_enabled=False, num_replicas=1, runtime="process",
+                           created_at=now, updated_at=now, runtime_ref={"pid": 4242})
+    store.add_service(record)
+    return record
+
+
 def test_a_service_being_restarted_is_answered_as_stored_now(tmp_path):
     store = Store(tmp_path / "state")
     manager = Manager(store, _NoRuntime())  # type: ignore[arg-type]
-    now = time.time()
-    stale = ServiceRecord(id="svc_0123456789ab", name="busy", model_id="resnet50:1", state=RUNNING, state_message="",
-                          host="127.0.0.1", port=50123, ssl_enabled=False, num_replicas=1, runtime="process",
-                          created_at=now, updated_at=now)
-    store.add_service(stale)
+    stale = _running(store)
     held, release = threading.Event(), threading.Event()
 
     def restart() -> None:  # what the monitor's restart does first, holding the service's lock
@@ -41,3 +55,25 @@ def test_a_service_being_restarted_is_answered_as_stored_now(tmp_path):
         release.set()
         monitor.join(10)
     assert (answered.state, answered.state_message) == (CREATING, "restarting")
+
+
+def test_a_dead_service_the_monitor_is_looking_at_is_answered_as_restarting(tmp_path):
+    store = Store(tmp_path / "state")
+    manager = Manager(store, _DeadServers())  # type: ignore[arg-type]
+    record = _running(store)
+    held, release = threading.Event(), threading.Event()
+
+    def look() -> None:  # the monitor's check of a RUNNING service: the lock held, nothing saved yet
+        with manager._lock(record.id):
+            held.set()
+            release.wait(10)
+    monitor = threading.Thread(target=look)
+    monitor.start()
+    try:
+        assert held.wait(10)
+        answered = manager._checked(record)
+    finally:
+        release.set()
+        monitor.join(10)
+    assert answered.state == CREATING and answered.state_message.startswith("restarting")
+    assert store.service(record.id).state == RUNNING  # a read while the monitor holds the lock saves nothing

@@ -29,6 +29,8 @@ from .servers import ServiceServers
 from .store import CREATING, DELETING, FAILED, RUNNING, ModelRecord, ServiceRecord, Store
 from .validation import check_key, check_model_name, check_service_name, check_tls, shown
 
+RESTARTING = "restarting: the server is not running"
+
 PRIMARY, SECONDARY = "PRIMARY", "SECONDARY"
 MAX_DESCRIPTION = 1000
 MAX_TAGS = 64
@@ -160,28 +162,36 @@ class Manager:
     def _checked(self, record: ServiceRecord) -> ServiceRecord:
         """A RUNNING record whose server is dead becomes CREATING (restarting) at once; the
         monitor restarts it. A service being changed is answered as stored now: a restart saves
-        CREATING before it stops anything, so the RUNNING read before it began is not answered."""
+        CREATING before it stops anything, so the RUNNING read before it began is not answered.
+        The monitor also holds the lock while it looks at a RUNNING service's server, before it
+        saves anything: a stored RUNNING whose server is dead is answered as restarting then."""
         if record.state != RUNNING:
             return record
         lock = self._lock(record.id)
         if not lock.acquire(blocking=False):
-            return self.store.service(record.id) or record
+            stored = self.store.service(record.id) or record
+            if stored.state == RUNNING and not self._alive(stored):
+                return dataclasses.replace(stored, state=CREATING, state_message=RESTARTING)
+            return stored
         try:
             fresh = self.store.service(record.id)
             if fresh is None or fresh.state != RUNNING:
                 return fresh or record
-            try:
-                alive = self.servers.alive(Handle(fresh.port, fresh.runtime_ref))
-            except EngineUnavailable:
-                return fresh
-            if not alive:
-                fresh.state, fresh.state_message = CREATING, "restarting: the server is not running"
+            if not self._alive(fresh):
+                fresh.state, fresh.state_message = CREATING, RESTARTING
                 self.store.save_service(fresh)
                 log("service.died", service=fresh.id, name=fresh.name)
                 self._wake.set()
             return fresh
         finally:
             lock.release()
+
+    def _alive(self, record: ServiceRecord) -> bool:
+        """Whether the record's servers run; True when the engine cannot tell (the stored state stands)."""
+        try:
+            return self.servers.alive(Handle(record.port, record.runtime_ref))
+        except EngineUnavailable:
+            return True
 
     # -- services: changing ---------------------------------------------------------------
     def create_service(self, name: str, model_id: str, ssl_enabled: bool = False, ssl_certificate: str = "",
