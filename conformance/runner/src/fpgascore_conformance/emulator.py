@@ -18,6 +18,8 @@ import time
 import uuid
 from typing import Any, Dict, List, Optional, TypeVar, cast
 
+from . import owners
+
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[4]
 RUN_EMULATOR = REPO_ROOT / "scripts" / "run-emulator"
 CONTAINERFILE = "conformance/server/Containerfile"
@@ -267,8 +269,10 @@ class EmulatorContainer(_Emulator):
         if self.config.tls_cert:
             volumes[str(self._readable_tls_dir())] = {"bind": "/run/fpgascore/tls", "mode": "ro"}
         env = self.config.environment(self.key_dir, "/run/fpgascore/tls", "/run/fpgascore/keys")
+        owners.remove_abandoned(self._client)  # a killed run's servers (owners.py)
         self._container = self._client.containers.run(
             self._image, detach=True, name=self.name, environment=env, volumes=volumes,
+            labels={owners.OWNER_LABEL: owners.this_process()},
             ports={f"{CONTAINER_PORT}/tcp": ("127.0.0.1", self._host_port)})
         try:
             self._wait_listening(self._timeout)
