@@ -22,7 +22,7 @@ def engine():
 def _gone_owner() -> str:
     """The OWNER_LABEL value of a process that has exited."""
     process = subprocess.Popen(["sleep", "30"])
-    owner = f"{process.pid}:{owners.start_ticks(process.pid)}"
+    owner = owners.owner_of(process.pid)
     process.kill()
     process.wait()
     return owner
@@ -35,26 +35,27 @@ def _exists(engine, container_id: str) -> bool:
 def test_the_next_start_removes_the_containers_of_a_run_that_is_gone(engine):
     image = emulator.build_image(engine)
     sleeper = subprocess.Popen(["sleep", "300"])  # another run's process, alive
-    left, kept = None, None
+    left = kept = elsewhere = None
     try:
         left = engine.containers.create(image, labels={owners.OWNER_LABEL: _gone_owner()})
-        kept = engine.containers.create(
-            image, labels={owners.OWNER_LABEL: f"{sleeper.pid}:{owners.start_ticks(sleeper.pid)}"})
+        kept = engine.containers.create(image, labels={owners.OWNER_LABEL: owners.owner_of(sleeper.pid)})
+        elsewhere = engine.containers.create(image, labels={owners.OWNER_LABEL: "1:12345:678"})  # another pid namespace
         assert not owners.runs(left.labels[owners.OWNER_LABEL]) and owners.runs(kept.labels[owners.OWNER_LABEL])
         with EmulatorContainer(ServerConfig(), image=image, client=engine) as server:
             assert server._container.labels[owners.OWNER_LABEL] == owners.this_process()
             assert not _exists(engine, left.id), "the container of a process that is gone was left"
             assert _exists(engine, kept.id), "the container of a process that runs was removed"
+            assert _exists(engine, elsewhere.id), "the container of another pid namespace was removed"
     finally:
         sleeper.kill()
         sleeper.wait()
-        for container in (left, kept):
+        for container in (left, kept, elsewhere):
             if container is not None and _exists(engine, container.id):
                 container.remove(force=True)
 
 
 def test_a_reused_pid_is_not_the_owner():
-    ticks = owners.start_ticks(1)
-    assert ticks is not None and owners.runs(f"1:{ticks}")
-    assert not owners.runs(f"1:{int(ticks) + 1}")  # pid 1 now, but started at another time
-    assert not owners.runs("") and not owners.runs("x:1") and not owners.runs("1:")
+    here, ticks = owners.pid_namespace(), owners.start_ticks(1)
+    assert ticks is not None and owners.runs(f"{here}:1:{ticks}")
+    assert not owners.runs(f"{here}:1:{int(ticks) + 1}")  # pid 1 now, but started at another time
+    assert not owners.runs("") and not owners.runs(f"{here}:x:1") and not owners.runs(f"{here}:1:")

@@ -2,11 +2,12 @@
 
 A run that is killed (Ctrl+C twice, SIGKILL, a CI job cancelled) never stops its server
 containers; they would keep their ports, memory and CPU until someone removes them by hand.
-Every container this package starts carries OWNER_LABEL, "<pid>:<start time>" of the process
-that started it (the start time, in clock ticks since boot from /proc, tells a reused pid
-from the owner). Before it starts one, the package removes the containers whose owner no
-longer runs: only those, so concurrent runs (other pytest workers, another checkout) keep
-theirs.
+Every container this package starts carries OWNER_LABEL, "<pid namespace>:<pid>:<start time>"
+of the process that started it (the start time, in clock ticks since boot from /proc, tells a
+reused pid from the owner). Before it starts one, the package removes the containers whose owner
+no longer runs: only those, so concurrent runs (other pytest workers, another checkout) keep
+theirs, and only those of its own pid namespace (a run inside a container that shares the
+engine cannot see the host's processes, so it leaves the host's containers alone).
 """
 from __future__ import annotations
 
@@ -27,14 +28,30 @@ def start_ticks(pid: int) -> Optional[str]:
     return fields[19] if len(fields) > 19 and fields[0] not in ("Z", "X") else None
 
 
+def pid_namespace() -> str:
+    """This process's pid namespace, as the kernel names it (its inode number)."""
+    try:
+        return os.readlink("/proc/self/ns/pid").removeprefix("pid:[").removesuffix("]")
+    except OSError:
+        return "?"
+
+
+def owner_of(pid: int) -> str:
+    """OWNER_LABEL's value for a process of this pid namespace."""
+    return f"{pid_namespace()}:{pid}:{start_ticks(pid)}"
+
+
 def this_process() -> str:
     """OWNER_LABEL's value for the running process."""
-    return f"{os.getpid()}:{start_ticks(os.getpid())}"
+    return owner_of(os.getpid())
 
 
 def runs(owner: str) -> bool:
-    """Whether the process an OWNER_LABEL value names still runs (a malformed value: no)."""
-    pid, _, ticks = owner.partition(":")
+    """Whether the process an OWNER_LABEL value names still runs. A process of another pid
+    namespace is taken to run (this one cannot see it); a malformed value does not."""
+    namespace, pid, ticks = (owner.split(":") + ["", "", ""])[:3]
+    if namespace != pid_namespace():
+        return bool(namespace)
     return pid.isdigit() and bool(ticks) and start_ticks(int(pid)) == ticks
 
 
