@@ -3,7 +3,7 @@
 took the service's lock. Answering that stale RUNNING let a client call a port whose new server
 was not listening yet (seen in CI: test_container_runtime's call after a kill was refused).
 Nor the RUNNING stored while the monitor holds the lock to look at a server that has died,
-before it saves anything (seen in CI again, the same test)."""
+before it saves anything (seen again, the same test, in a fresh clone's scripts/test-all.sh)."""
 from __future__ import annotations
 
 import dataclasses
