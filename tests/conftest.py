@@ -60,6 +60,16 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
+def engine():
+    """The container engine (Docker or podman's API) of the container tests."""
+    from fpgascore_conformance import emulator
+    try:
+        return emulator.docker_client()
+    except RuntimeError as error:
+        pytest.fail(f"container tests need an engine (scripts/containers-setup.sh): {error}")
+
+
+@pytest.fixture(scope="session")
 def tls(tmp_path_factory):
     """Fresh certificates for the whole session (CA, server, self-signed, expired, ...)."""
     return make_tls_material(tmp_path_factory.mktemp("tls"))

@@ -6,16 +6,6 @@ from .managers import TEST_BALANCER_IMAGE, TEST_IMAGE, ManagerProcess
 
 
 @pytest.fixture(scope="session")
-def engine():
-    """The container engine (Docker or podman's API)."""
-    from fpgascore_conformance import emulator
-    try:
-        return emulator.docker_client()
-    except RuntimeError as error:
-        pytest.fail(f"container tests need an engine (scripts/containers-setup.sh): {error}")
-
-
-@pytest.fixture(scope="session")
 def service_image(engine):
     """The reference-server image of this checkout, under a tag of its own (other runs build
     localhost/fpgascore-emulator:dev from other trees)."""

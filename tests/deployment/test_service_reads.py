@@ -35,25 +35,33 @@ def _running(store: Store) -> ServiceRecord:
     return record
 
 
+def _read_while_held(manager: Manager, record: ServiceRecord, first=lambda: None) -> ServiceRecord:
+    """The manager's answer for ``record`` while another thread (the monitor) holds the service's
+    lock, having done ``first`` under it."""
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with manager._lock(record.id):
+            first()
+            held.set()
+            release.wait(10)
+    monitor = threading.Thread(target=hold)
+    monitor.start()
+    try:
+        assert held.wait(10)
+        return manager._checked(record)
+    finally:
+        release.set()
+        monitor.join(10)
+
+
 def test_a_service_being_restarted_is_answered_as_stored_now(tmp_path):
     store = Store(tmp_path / "state")
     manager = Manager(store, _NoRuntime())  # type: ignore[arg-type]
     stale = _running(store)
-    held, release = threading.Event(), threading.Event()
-
-    def restart() -> None:  # what the monitor's restart does first, holding the service's lock
-        with manager._lock(stale.id):
-            store.save_service(dataclasses.replace(stale, state=CREATING, state_message="restarting"))
-            held.set()
-            release.wait(10)
-    monitor = threading.Thread(target=restart)
-    monitor.start()
-    try:
-        assert held.wait(10)
-        answered = manager._checked(stale)
-    finally:
-        release.set()
-        monitor.join(10)
+    # what the monitor's restart does first, holding the service's lock
+    answered = _read_while_held(manager, stale, lambda: store.save_service(
+        dataclasses.replace(stale, state=CREATING, state_message="restarting")))
     assert (answered.state, answered.state_message) == (CREATING, "restarting")
 
 
@@ -61,19 +69,6 @@ def test_a_dead_service_the_monitor_is_looking_at_is_answered_as_restarting(tmp_
     store = Store(tmp_path / "state")
     manager = Manager(store, _DeadServers())  # type: ignore[arg-type]
     record = _running(store)
-    held, release = threading.Event(), threading.Event()
-
-    def look() -> None:  # the monitor's check of a RUNNING service: the lock held, nothing saved yet
-        with manager._lock(record.id):
-            held.set()
-            release.wait(10)
-    monitor = threading.Thread(target=look)
-    monitor.start()
-    try:
-        assert held.wait(10)
-        answered = manager._checked(record)
-    finally:
-        release.set()
-        monitor.join(10)
+    answered = _read_while_held(manager, record)  # the monitor's check of a RUNNING service: nothing saved yet
     assert answered.state == CREATING and answered.state_message.startswith("restarting")
     assert store.service(record.id).state == RUNNING  # a read while the monitor holds the lock saves nothing

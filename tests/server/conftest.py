@@ -15,3 +15,10 @@ def plain_server():
 @pytest.fixture(scope="module")
 def caller(plain_server):
     return rpc.plaintext(plain_server.target)
+
+
+@pytest.fixture(scope="session")
+def image(engine):
+    """The reference server's image, built from this checkout."""
+    from fpgascore_conformance import emulator
+    return emulator.build_image(engine)

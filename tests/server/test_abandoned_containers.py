@@ -4,19 +4,10 @@ import subprocess
 
 import pytest
 
-from fpgascore_conformance import emulator, owners
+from fpgascore_conformance import owners
 from fpgascore_conformance.emulator import EmulatorContainer, ServerConfig
 
 pytestmark = pytest.mark.container
-
-
-@pytest.fixture(scope="module")
-def engine():
-    try:
-        client = emulator.docker_client()
-    except RuntimeError as error:
-        pytest.fail(f"container tests need an engine (scripts/containers-setup.sh): {error}")
-    return client
 
 
 def _gone_owner() -> str:
@@ -32,8 +23,7 @@ def _exists(engine, container_id: str) -> bool:
     return any(c.id == container_id for c in engine.containers.list(all=True, sparse=True))
 
 
-def test_the_next_start_removes_the_containers_of_a_run_that_is_gone(engine):
-    image = emulator.build_image(engine)
+def test_the_next_start_removes_the_containers_of_a_run_that_is_gone(engine, image):
     sleeper = subprocess.Popen(["sleep", "300"])  # another run's process, alive
     left = kept = elsewhere = None
     try:

@@ -5,7 +5,6 @@ import json
 import grpc
 import pytest
 
-from fpgascore_conformance import emulator
 from fpgascore_conformance.emulator import EmulatorContainer, ServerConfig
 
 from . import rpc
@@ -13,15 +12,6 @@ from . import rpc
 pytestmark = pytest.mark.container
 GOLDEN = json.loads((rpc.ROOT / "conformance" / "testdata" / "golden.json").read_text())
 REQUEST = rpc.image_request([rpc.image("gradient.jpg")])
-
-
-@pytest.fixture(scope="session")
-def image():
-    try:
-        client = emulator.docker_client()
-    except RuntimeError as error:
-        pytest.fail(f"container tests need an engine (scripts/containers-setup.sh): {error}")
-    return emulator.build_image(client)
 
 
 def test_container_serves_golden_scores_as_a_non_root_user(image):
