@@ -30,6 +30,7 @@ DEBIAN_PACKAGES=(
   flake8 python3-flake8 mypy python3-mypy python3-typeshed
   # code generation (protoc-gen-go and protoc-gen-go-grpc come with the Go stack below)
   protobuf-compiler protobuf-compiler-grpc
+  libprotobuf-dev   # google/protobuf/*.proto: the TF Serving fixture protos import any and wrappers
   # misc
   git make ca-certificates openssl
   # the manager: its Kubernetes export test parses YAML; its dashboard test runs headless Chromium;
