@@ -7,16 +7,18 @@
 #           reference server (fpgascore_emulator) and the conformance runner (fpgascore_conformance)
 #   Go      gofmt -l, go vet ./..., staticcheck ./... (go/, generated code excluded from gofmt)
 #   C#      the build with the .NET analyzers and the code-style rules, TreatWarningsAsErrors
-#           (csharp/Directory.Build.props, .editorconfig), dotnet format --verify-no-changes: whitespace,
-#           and the two style rules the compiler cannot report
+#           (csharp/Directory.Build.props, .editorconfig), dotnet format whitespace --verify-no-changes,
+#           and the two style rules the compiler cannot report (scripts/csharp_style.py)
 #
 #   scripts/lint.sh                 # everything
-#   scripts/lint.sh flake8 mypy     # a subset, by name (flake8 mypy gofmt govet staticcheck dotnet-build dotnet-format)
+#   scripts/lint.sh flake8 mypy     # a subset, by name (flake8 mypy gofmt govet staticcheck dotnet-build
+#                                   # dotnet-format csharp-style; and, not in everything, dotnet-format-style)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-ALL_CHECKS=(flake8 mypy gofmt govet staticcheck dotnet-build dotnet-format)
+ALL_CHECKS=(flake8 mypy gofmt govet staticcheck dotnet-build dotnet-format csharp-style)
+OTHER_CHECKS=(dotnet-format-style)  # by name only
 checks=("$@")
 (( ${#checks[@]} )) || checks=("${ALL_CHECKS[@]}")
 
@@ -56,20 +58,25 @@ check_staticcheck() {
 check_dotnet-build() {
   dotnet build csharp/FpgaScore.sln --nologo -v q -clp:NoSummary
 }
-# dotnet format: whitespace (the formatter's rules of .editorconfig, final newlines, line endings)
-# on the files as text (--folder: no MSBuild workspace, no compilation; generated code, obj/ and bin/
-# are left out), then the two code-style rules the compiler never reports, whatever their severity
-# (Roslyn's EnforceOnBuild.Never): IDE0003 (no this.) and IDE0049 (int, not Int32). The other
-# rules and the analyzers are dotnet-build's, so `style` and `analyzers` would only repeat them.
+# dotnet format whitespace: the formatter's rules of .editorconfig, final newlines, line endings, on
+# the files as text (--folder: no MSBuild workspace, no compilation; obj/ and bin/ are left out). The
+# other rules and the analyzers are dotnet-build's, so `style` and `analyzers` would only repeat them,
+# but for two the compiler never reports, whatever their severity (Roslyn's EnforceOnBuild.Never):
+# IDE0003 (no this.) and IDE0049 (int, not Int32). csharp-style checks them on the tokens in a tenth
+# of a second; dotnet-format-style has Roslyn check them (30 CPU-seconds: a compiled workspace of the
+# solution). tests/test_csharp_style.py has the two agree on a file of every case.
 check_dotnet-format() {
-  dotnet format whitespace csharp --folder --verify-no-changes -v q --exclude csharp/*/obj csharp/*/bin \
-    && dotnet format style csharp/FpgaScore.sln --verify-no-changes --no-restore -v q --diagnostics IDE0003 IDE0049
+  dotnet format whitespace csharp --folder --verify-no-changes -v q --exclude csharp/*/obj csharp/*/bin
+}
+check_csharp-style() { "$PYTHON" scripts/csharp_style.py csharp; }
+check_dotnet-format-style() {
+  dotnet format style csharp/FpgaScore.sln --verify-no-changes --no-restore -v q --diagnostics IDE0003 IDE0049
 }
 
 declare -A outcome seconds
 failed=0
 for check in "${checks[@]}"; do
-  if ! declare -F "check_$check" >/dev/null; then die "unknown check $check (one of ${ALL_CHECKS[*]})"; fi
+  if ! declare -F "check_$check" >/dev/null; then die "unknown check $check (one of ${ALL_CHECKS[*]} ${OTHER_CHECKS[*]})"; fi
   log "--- lint: $check ---"
   t0=$(date +%s)
   if "check_$check"; then outcome[$check]=passed; else outcome[$check]=FAILED; failed=$((failed + 1)); fi
