@@ -84,10 +84,22 @@ export FPGASCORE_SKIP_SETUP=1
 export FPGASCORE_CACHE_DIR="${MACHINE_CACHE:-off}"
 export PATH="$REPO_ROOT/scripts/shims:$PATH"
 [[ -n "${selected[lint]:-}" ]] && export FPGASCORE_GO_LINTED=1
+# The run's C# compiles (lint's build, the C# tests, the packages, the drivers, the README programs,
+# the install test's project) share one compiler server, which JIT-compiles the compiler once instead
+# of once per csc: 33 -> 11 CPU-seconds for the README programs' build, 60 -> 43 for lint's.
+# This machine's environment turns it off (UseSharedCompilation=false); the run stops the server
+# at its end (another run's compile in flight then compiles without it).
+export UseSharedCompilation=true
+holding_engine=0
+cleanup() {
+  dotnet build-server shutdown --vbcscompiler >/dev/null 2>&1 || true
+  if (( holding_engine )); then scripts/containers-setup.sh --release --holder $$; fi
+}
+trap cleanup EXIT
 # The suites that run containers hold the engine (podman's API service) for this run: started
 # here only if none answers, stopped at the end only if this run was its last holder.
 if [[ -n "${selected[server]:-}${selected[conformance]:-}${selected[soak]:-}" ]]; then
-  trap 'scripts/containers-setup.sh --release --holder $$' EXIT
+  holding_engine=1
   DOCKER_HOST=$(scripts/containers-setup.sh --holder $$ | tail -n 1) || die "no container engine"
   export DOCKER_HOST
 fi
