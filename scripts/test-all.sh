@@ -88,11 +88,14 @@ export PATH="$REPO_ROOT/scripts/shims:$PATH"
 # the install test's project) share one compiler server, which JIT-compiles the compiler once instead
 # of once per csc: 33 -> 11 CPU-seconds for the README programs' build, 60 -> 43 for lint's.
 # This machine's environment turns it off (UseSharedCompilation=false); the run stops the server
-# at its end (another run's compile in flight then compiles without it).
+# at its end, unless it runs inside another run (a test of this script), whose server it is.
 export UseSharedCompilation=true
+export FPGASCORE_COMPILER_SERVER_RUN=${FPGASCORE_COMPILER_SERVER_RUN:-$$}
 holding_engine=0
 cleanup() {
-  dotnet build-server shutdown --vbcscompiler >/dev/null 2>&1 || true
+  if [[ "$FPGASCORE_COMPILER_SERVER_RUN" == "$$" ]]; then
+    dotnet build-server shutdown --vbcscompiler >/dev/null 2>&1 || true
+  fi
   if (( holding_engine )); then scripts/containers-setup.sh --release --holder $$; fi
 }
 trap cleanup EXIT

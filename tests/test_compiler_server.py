@@ -1,0 +1,56 @@
+"""scripts/test-all.sh shares one C# compiler server among a run's compiles and stops it at the end,
+but a run inside another run (as this suite's tests start one) leaves it to the outer run, whose
+compiles are still using it."""
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import subprocess
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+PROJECT = """<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup>
+    <OutputType>Exe</OutputType>
+    <TargetFramework>net10.0</TargetFramework>
+  </PropertyGroup>
+</Project>
+"""
+
+pytestmark = pytest.mark.skipif(shutil.which("dotnet") is None, reason="needs the .NET SDK")
+
+
+def compiler_servers() -> set:
+    """PIDs of the running C# compiler servers (VBCSCompiler)."""
+    found = set()
+    for entry in pathlib.Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(arg.endswith(b"VBCSCompiler.dll") or arg.endswith(b"VBCSCompiler") for arg in argv):
+            found.add(int(entry.name))
+    return found
+
+
+def test_a_run_inside_another_run_leaves_the_compiler_server_running(tmp_path):
+    project = tmp_path / "hello"
+    project.mkdir()
+    (project / "hello.csproj").write_text(PROJECT)
+    (project / "Program.cs").write_text('System.Console.WriteLine("hello");\n')
+    build = subprocess.run(["dotnet", "build", "-nologo", "-v", "q"], cwd=project, capture_output=True, text=True,
+                           env={**os.environ, "UseSharedCompilation": "true"}, timeout=300)
+    assert build.returncode == 0, build.stdout + build.stderr
+    servers = compiler_servers()
+    assert servers, "a build with UseSharedCompilation=true left no compiler server"
+    # The outer run is this process, as test-all.sh marks its children (inherited by a nested run).
+    env = {**os.environ, "FPGASCORE_SKIP_SETUP": "1", "FPGASCORE_COMPILER_SERVER_RUN": str(os.getpid()),
+           "FPGASCORE_TEST_ALL_SUMMARY": str(tmp_path / "summary.json")}
+    nested = subprocess.run([str(ROOT / "scripts" / "test-all.sh"), "generated"], env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert "=== suite generated ===" in nested.stderr, nested.stdout[-2000:] + nested.stderr[-2000:]
+    assert servers <= compiler_servers(), "the nested run stopped the outer run's compiler server"
