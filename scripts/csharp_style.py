@@ -7,7 +7,7 @@ on the source text: the lint suite's `csharp-style` (scripts/lint.sh).
            `int`, `string`, `int.MaxValue`, not `Int32`, `System.String`, `String.Empty`
 
 `dotnet format style --diagnostics IDE0003 IDE0049` checks the same, from a compiled workspace of
-every project: 30 CPU-seconds for two rules whose every case is visible in the tokens. Comments,
+every project: about 30 CPU-seconds for two rules whose every case is visible in the tokens. Comments,
 strings and character literals are blanked first (verbatim, interpolated and raw strings too; the
 code inside an interpolation hole is still checked). A type name right after a `.` is a member of
 something else (`Assert.Single`, `JsonValueKind.Object`) unless that something is `System`.
@@ -16,7 +16,8 @@ this check has none: it keeps the `this.` of `this.count = count` (a parameter o
 and any other `this.` a local of the same name would need is reported: rename the local.
 
     scripts/csharp_style.py [DIR_OR_FILE ...]    (default csharp/; obj/ and bin/ are left out)
-Prints each finding as PATH:LINE:COLUMN: RULE message and exits 1 when there is one.
+Prints each finding as PATH:LINE:COLUMN: RULE message; exits 1 when there is one, 2 when a path is
+missing or holds no .cs file.
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ _SHADOWED = re.compile(r"\s*=\s*(\w+)\s*[;,)]")   # this.count = count; the para
 _MEMBER_OF = re.compile(r"\.\s*$")   # the code before a name ends with a dot
 _NEW = re.compile(r"\bnew\s*$")
 _CALLED = re.compile(r"\s*\(")        # Single(...): a method of that name, declared or called
+_STRING_PREFIX = re.compile(r"(\$*)(@?)(\$*)\"")   # "...", @"...", $"...", $@"...", @$"...", $$"""..."""
 _SKIPPED_FOLDERS = {"obj", "bin"}
 
 
@@ -100,7 +102,7 @@ def _char_literal(text: str, i: int, out: List[str]) -> int:
 
 def _string_start(text: str, i: int) -> Tuple[int, bool, bool, int] | None:
     """At a string literal's first character: (prefix length, verbatim, interpolated, dollars)."""
-    match = re.compile(r"(\$*)(@?)(\$*)\"").match(text, i)
+    match = _STRING_PREFIX.match(text, i)
     if match is None:
         return None
     dollars = len(match.group(1)) + len(match.group(3))
