@@ -38,6 +38,7 @@ _SHADOWED = re.compile(r"\s*=\s*(\w+)\s*[;,)]")   # this.count = count; the para
 _MEMBER_OF = re.compile(r"\.\s*$")   # the code before a name ends with a dot
 _NEW = re.compile(r"\bnew\s*$")
 _CALLED = re.compile(r"\s*\(")        # Single(...): a method of that name, declared or called
+_QUOTES = re.compile(r'"+')
 _STRING_PREFIX = re.compile(r"(\$*)(@?)(\$*)\"")   # "...", @"...", $"...", $@"...", @$"...", $$"""..."""
 _SKIPPED_FOLDERS = {"obj", "bin"}
 
@@ -112,7 +113,8 @@ def _string_start(text: str, i: int) -> Tuple[int, bool, bool, int] | None:
 def _string(text: str, i: int, out: List[str], prefix: int, verbatim: bool, interpolated: bool,
             dollars: int) -> int:
     start = i + prefix
-    quotes = len(text[start:]) - len(text[start:].lstrip('"'))
+    run = _QUOTES.match(text, start)   # the quote(s) that open it: a raw string has three or more
+    quotes = run.end() - start if run else 1
     if quotes >= 3:   # a raw string: ends at the same number of quotes
         body = start + quotes
         return _string_body(text, i, body, '"' * quotes, out, raw=True, interpolated=interpolated,

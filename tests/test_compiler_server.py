@@ -10,6 +10,8 @@ import subprocess
 
 import pytest
 
+from deployment.managers import pids_with_command_line_holding
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PROJECT = """<Project Sdk="Microsoft.NET.Sdk">
   <PropertyGroup>
@@ -24,17 +26,7 @@ pytestmark = pytest.mark.skipif(shutil.which("dotnet") is None, reason="needs th
 
 def compiler_servers() -> set:
     """PIDs of the running C# compiler servers (VBCSCompiler)."""
-    found = set()
-    for entry in pathlib.Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if any(arg.endswith(b"VBCSCompiler.dll") or arg.endswith(b"VBCSCompiler") for arg in argv):
-            found.add(int(entry.name))
-    return found
+    return set(pids_with_command_line_holding("VBCSCompiler"))
 
 
 @pytest.fixture
