@@ -31,6 +31,8 @@ DEBIAN_PACKAGES=(
   # code generation (protoc-gen-go and protoc-gen-go-grpc come with the Go stack below)
   protobuf-compiler protobuf-compiler-grpc
   libprotobuf-dev   # google/protobuf/*.proto: the TF Serving fixture protos import any and wrappers
+  # the emulator's native kernels (scripts/build-kernels.sh)
+  gcc libc6-dev
   # misc
   git make ca-certificates openssl
   # the manager: its Kubernetes export test parses YAML; its dashboard test runs headless Chromium;
@@ -220,6 +222,7 @@ main() {
   build_staticcheck
   check_dotnet
   restore_nuget
+  scripts/build-kernels.sh
   if (( want_containers )); then
     # Configuration and the base image only: the API service is started by the runs that use
     # containers, for as long as they run (scripts/containers-setup.sh --holder).

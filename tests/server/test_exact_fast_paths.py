@@ -1,6 +1,7 @@
-"""The pre-processing and the featurizer's float32 path give the same bits as the model as
+"""The numpy pre-processing and the featurizer's float32 path give the same bits as the model as
 first written (``reference_model``), on images of every shape, not only the golden ones, and
-on float inputs of every scale (those outside float32's safe range take the float64 path)."""
+on float inputs of every scale (those outside float32's safe range take the float64 path).
+The native kernels are off here (``kernels=None``); test_native_kernels checks them."""
 import numpy as np
 import pytest
 
@@ -9,7 +10,7 @@ from fpgascore_emulator import bfp, network, preprocess
 from . import reference_model as reference
 from .rpc import ROOT
 
-FEATURIZER = network.Featurizer()
+FEATURIZER = network.Featurizer(kernels=None)
 SHAPES = [(1, 1), (1, 700), (700, 1), (2, 3), (48, 64), (255, 256), (256, 255), (224, 224), (380, 400),
           (3000, 4000), (4000, 300), (300, 5000)]
 
@@ -24,7 +25,7 @@ def test_preprocessing_and_features_are_bit_identical_to_the_reference(shape):
     rng = np.random.default_rng(shape[0] * 7919 + shape[1])
     rgb = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
     expected = reference.preprocess(rgb)
-    got = preprocess.preprocess(rgb)
+    got = preprocess.preprocess(rgb, kernels=None)
     assert same_bits(got, expected)
     assert FEATURIZER._pooled_float32(got) is not None  # the fast path is the one taken
     assert same_bits(FEATURIZER(got), reference.featurize(FEATURIZER, expected))
@@ -38,8 +39,8 @@ def test_every_test_image_is_bit_identical_to_the_reference():
             rgb = decode(path.read_bytes())
         except ImageError:
             continue
-        assert same_bits(preprocess.preprocess(rgb), reference.preprocess(rgb)), path.name
-        x = preprocess.preprocess(rgb)
+        assert same_bits(preprocess.preprocess(rgb, kernels=None), reference.preprocess(rgb)), path.name
+        x = preprocess.preprocess(rgb, kernels=None)
         assert same_bits(FEATURIZER(x), reference.featurize(FEATURIZER, x)), path.name
         checked += 1
     assert checked >= 10

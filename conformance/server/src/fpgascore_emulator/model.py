@@ -1,5 +1,6 @@
 """The model behind the service, stage by stage: pre-process (CPU), featurize (the emulated
-FPGA), classify (CPU). ``emulated()`` is the real emulation; ``null()`` does no work at all
+FPGA), classify (CPU). ``emulated()`` is the real emulation (in C where the native kernels are
+built, ``kernels``; the same bits in numpy otherwise); ``null()`` does no work at all
 (every image scores a uniform 1/1000) so benchmarks can see transport and client costs
 without the model's CPU time (``--null-model``).
 """
@@ -10,7 +11,7 @@ from typing import Any, Callable, Tuple
 
 import numpy as np
 
-from . import bfp, network
+from . import bfp, kernels, network
 from .decoding import read_header
 from .network import CLASSES, FEATURES, SEED, Classifier, Featurizer
 from .preprocess import image_to_input
@@ -26,13 +27,15 @@ class Model:
     settings: Tuple[object, ...] = ()
     # Whether scores are worth caching (the null model's cost nothing).
     cacheable: bool = False
+    # What computes it: "native (...)" or "numpy (why)" (``kernels.status``), logged at start.
+    kernels: str = "none"
 
 
 def emulated(seed: int = SEED) -> Model:
     return Model(_declared_pixels, image_to_input, Featurizer(seed), Classifier(seed),
                  settings=("emulated", seed, bfp.MANTISSA_BITS, network.CLASSIFIER_BITS, network.LOGIT_EXPONENT,
                            network.IMAGE_SIZE, FEATURES, CLASSES),
-                 cacheable=True)
+                 cacheable=True, kernels=kernels.status())
 
 
 def _declared_pixels(data: bytes) -> int:

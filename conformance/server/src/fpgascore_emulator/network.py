@@ -10,7 +10,9 @@ convolutional trunk with the same interface: a pre-processed 224x224x3 BGR image
     global average pool      14x14x256 -> 256        (exact integer accumulation)
     fully connected          256 -> 2048, ReLU       (BFP)  = the features
 
-Every BFP matmul is exact (see :mod:`bfp`), so features are bit-identical everywhere.
+Every BFP matmul is exact (see :mod:`bfp`), so features are bit-identical everywhere. Where
+the native kernels are built (:mod:`kernels`), C computes the same integers (in int32) and the
+same roundings; the numpy code below is the fallback and the definition.
 The classifier quantizes the features to 8-bit BFP, multiplies by zero-mean integer
 weights (exact again) and applies a softmax computed with ``math.exp`` and ``math.fsum`` (correctly
 rounded sum), so the scores are reproducible bit for bit too.
@@ -23,7 +25,7 @@ import math
 
 import numpy as np
 
-from . import bfp
+from . import bfp, kernels as native
 from .weights import integer_weights
 
 IMAGE_SIZE = 224
@@ -38,14 +40,25 @@ LOGIT_EXPONENT = -25
 class Featurizer:
     """The network that runs on the emulated FPGA: [224, 224, 3] float32 -> [2048] float32."""
 
-    def __init__(self, seed: int = SEED) -> None:
+    def __init__(self, seed: int = SEED, kernels: Any = native.LOADED) -> None:
         self._w1, self._e1, self._t1 = _bfp_layer(seed + 1, (192, 128))
         self._w2, self._e2, self._t2 = _bfp_layer(seed + 2, (512, 256))
         self._w3, self._e3, self._t3 = _bfp_layer(seed + 3, (256, FEATURES))
+        # The native kernel: the mantissas as int16 pairs (``kernels.weight_pairs``); it assumes
+        # what the network's weights are (float32 products, column exponents 0), not used otherwise.
+        self._native = native.chosen(kernels)
+        if not (all(t is np.float32 for t in (self._t1, self._t2, self._t3))
+                and not any(np.any(e) for e in (self._e1, self._e2, self._e3))):
+            self._native = None
+        self._pairs = [native.weight_pairs(w) for w in (self._w1, self._w2, self._w3)]
 
     def __call__(self, image: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         if image.shape != (IMAGE_SIZE, IMAGE_SIZE, 3):
             raise ValueError(f"featurizer input must be [224, 224, 3], got {list(image.shape)}")
+        if self._native is not None:
+            native = self._native.featurize(np.ascontiguousarray(image, dtype=np.float32), *self._pairs)
+            if native is not None:
+                return native
         pooled = self._pooled_float32(image)
         if pooled is None:
             pooled = self._pooled_float64(image)
@@ -97,7 +110,7 @@ class Featurizer:
 class Classifier:
     """The CPU classifier: [N, 2048] features -> [N, 1000] softmax scores (float32)."""
 
-    def __init__(self, seed: int = SEED) -> None:
+    def __init__(self, seed: int = SEED, kernels: Any = native.LOADED) -> None:
         weights = integer_weights(seed + 4, (FEATURES, CLASSES), CLASSIFIER_BITS)
         # Centre each class's weights (times FEATURES, to stay in integers): ReLU features
         # share a large common component that would otherwise pick the same class for all.
@@ -109,8 +122,19 @@ class Classifier:
         assert all(bfp.product_dtype(len(part), CLASSIFIER_BITS, CLASSIFIER_BITS) is np.float32
                    for part in self._halves)
         self._column_sums = weights.sum(axis=0, keepdims=True)
+        # The native kernel's copies: int8 weights, class-major, and the column sums as integers.
+        self._native = native.chosen(kernels)
+        self._weights_t = np.ascontiguousarray(weights.T, dtype=np.int8)
+        self._integer_column_sums = np.ascontiguousarray(self._column_sums[0], dtype=np.int64)
 
     def __call__(self, features: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        if self._native is not None:
+            exps = self._native.exponentials(np.ascontiguousarray(features, dtype=np.float32), self._weights_t,
+                                             self._integer_column_sums, LOGIT_EXPONENT)
+            if exps is not None:
+                totals = np.array([math.fsum(row) for row in exps.tolist()], dtype=np.float64)
+                normalized: np.ndarray[Any, Any] = (exps / totals[:, None]).astype(np.float32)
+                return normalized
         mantissas, _ = bfp.quantize_rows(features, CLASSIFIER_BITS)  # scale-free logits
         narrow = mantissas.astype(np.float32)
         half = self._halves[0].shape[0]

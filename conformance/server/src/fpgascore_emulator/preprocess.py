@@ -17,6 +17,7 @@ are computed once (``_plan``, cached); only the source rows and columns the crop
 touched, the channels are reordered to BGR on the uint8 pixels (reordering commutes with
 element-wise arithmetic), and the float64 work runs over blocks of output rows whose
 temporaries stay small (under the allocator's mmap threshold, see ``memory``) and in cache.
+Where the native kernels are built (``kernels``), C does the same operations on the same taps.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from typing import Any, Tuple, Union
 
 import numpy as np
 
+from . import kernels as native
 from .decoding import decode
 
 RESIZE_SHORTER_SIDE = 256
@@ -37,6 +39,7 @@ _MEANS_BGR_ROW = np.tile(MEANS_RGB[::-1], CROP)
 # float64 bytes per block of output rows: each temporary stays well under 1 MiB.
 _BLOCK_BYTES = 512 * 1024
 _BGR = np.array([2, 1, 0])
+_MEANS_BGR = np.ascontiguousarray(MEANS_RGB[::-1])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,12 +55,25 @@ class _Plan:
     column_keep: np.ndarray[Any, Any]    # [1, 224 * 3] float64 1 - column weight
     column_take: np.ndarray[Any, Any]    # [1, 224 * 3] float64 column weight
     block: int                           # output rows per block
+    # the same taps for the native kernel, one per output row or column
+    cols0: np.ndarray[Any, Any]          # [224] left source column
+    cols1: np.ndarray[Any, Any]          # [224] right source column
+    row_keep_taps: np.ndarray[Any, Any]  # [224] float64 1 - row weight
+    row_take_taps: np.ndarray[Any, Any]  # [224] float64 row weight
+    column_keep_taps: np.ndarray[Any, Any]  # [224] float64 1 - column weight
+    column_take_taps: np.ndarray[Any, Any]  # [224] float64 column weight
 
 
-def preprocess(rgb: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """uint8 RGB [H, W, 3] -> float32 BGR [224, 224, 3], mean-subtracted."""
+def preprocess(rgb: np.ndarray[Any, Any], kernels: Any = native.LOADED) -> np.ndarray[Any, Any]:
+    """uint8 RGB [H, W, 3] -> float32 BGR [224, 224, 3], mean-subtracted; with the native
+    kernels where they are loaded (``kernels``: a ``kernels.Kernels``, or None for numpy)."""
     height, width, _ = rgb.shape
     plan = _plan(height, width)
+    kernels = native.chosen(kernels)
+    if kernels is not None:
+        out = np.empty((CROP, CROP, 3), dtype=np.float32)
+        kernels.preprocess(np.ascontiguousarray(rgb, dtype=np.uint8), plan, _MEANS_BGR, out)
+        return out
     source = rgb.reshape(height, width * 3)
     out = np.empty((CROP, CROP, 3), dtype=np.float32)
     rows = out.reshape(CROP, CROP * 3)
@@ -108,7 +124,7 @@ def _plan(height: int, width: int) -> _Plan:
     weights = np.repeat(col_w, 3)[None, :]
     block = max(1, min(CROP, _BLOCK_BYTES // (8 * 3 * max(len(read), CROP))))
     return _Plan(rows0, rows1, (1.0 - row_w)[:, None], row_w[:, None], columns, taps_left, taps_right,
-                 1.0 - weights, weights, block)
+                 1.0 - weights, weights, block, cols0, cols1, 1.0 - row_w, row_w, 1.0 - col_w, col_w)
 
 
 def _bilinear_taps(in_size: int, out_size: int, start: int,

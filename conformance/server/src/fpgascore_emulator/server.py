@@ -49,6 +49,7 @@ class EmulatorServer:
             log("warning", message="keys are configured but neither TLS nor --require-auth is on: "
                                    "calls are NOT authenticated")
         model = models.null() if settings.null_model else models.emulated()
+        self.kernels = model.kernels
         self.score_cache = ScoreCache(settings.score_cache_entries, settings.score_cache_bytes)
         self.cpu = CpuSlots(settings.cpu_slots or default_slots())
         self.pool = FpgaPool(model.featurize, settings.fpgas, settings.queue_depth,
@@ -135,7 +136,7 @@ class EmulatorServer:
             model=self.settings.model_name, model_version=self.settings.model_version,
             response_encoding=self.settings.response_encoding, metrics_port=self.metrics_port,
             score_cache_entries=self.score_cache.max_entries if self.score_cache.enabled else 0,
-            cpu_slots=self.cpu.slots,
+            cpu_slots=self.cpu.slots, kernels=self.kernels,
             metrics_host=self.settings.metrics_host if self.metrics_port else None)
         if self.settings.port_file:
             temporary = self.settings.port_file + ".tmp"
