@@ -194,7 +194,19 @@ static void product_avx2(const int16_t *a, const int16_t *bp, int rows, int k, i
             _mm256_storeu_si256((__m256i *)(o + 3 * n + 8), c31);
         }
     }
-    if (r < rows) product_portable(a + (int64_t)r * k, bp, rows - r, k, n, out + (int64_t)r * n);
+    for (; r < rows; r++) {  /* the rows left, one at a time (the last layer has one) */
+        for (int j = 0; j < n; j += 16) {
+            __m256i c0 = _mm256_setzero_si256(), c1 = c0;
+            for (int p = 0; p < k / 2; p++) {
+                const int16_t *w = bp + ((int64_t)p * n + j) * 2;
+                const __m256i x = _mm256_set1_epi32(pair_at(a, (int64_t)r * k + 2 * p));
+                c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(x, _mm256_loadu_si256((const __m256i *)w)));
+                c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(x, _mm256_loadu_si256((const __m256i *)(w + 16))));
+            }
+            _mm256_storeu_si256((__m256i *)(out + (int64_t)r * n + j), c0);
+            _mm256_storeu_si256((__m256i *)(out + (int64_t)r * n + j + 8), c1);
+        }
+    }
 }
 
 /* The same with 512-bit registers and vpdpwssd (multiply, add pairs and accumulate in one):
@@ -234,7 +246,19 @@ static void product_avx512vnni(const int16_t *a, const int16_t *bp, int rows, in
             _mm512_storeu_si512((void *)(o + 3 * n + 16), c31);
         }
     }
-    if (r < rows) product_avx2(a + (int64_t)r * k, bp, rows - r, k, n, out + (int64_t)r * n);
+    for (; r < rows; r++) {  /* the rows left, one at a time (the last layer has one) */
+        for (int j = 0; j < n; j += 32) {
+            __m512i c0 = _mm512_setzero_si512(), c1 = c0;
+            for (int p = 0; p < k / 2; p++) {
+                const int16_t *w = bp + ((int64_t)p * n + j) * 2;
+                const __m512i x = _mm512_set1_epi32(pair_at(a, (int64_t)r * k + 2 * p));
+                c0 = _mm512_dpwssd_epi32(c0, x, _mm512_loadu_si512((const void *)w));
+                c1 = _mm512_dpwssd_epi32(c1, x, _mm512_loadu_si512((const void *)(w + 32)));
+            }
+            _mm512_storeu_si512((void *)(out + (int64_t)r * n + j), c0);
+            _mm512_storeu_si512((void *)(out + (int64_t)r * n + j + 16), c1);
+        }
+    }
 }
 #endif
 
