@@ -132,6 +132,16 @@ def test_a_batch_of_features_scores_as_numpy_does(model):
     assert same_bits(got, NUMPY_CLASSIFIER(batch))
 
 
+def test_inputs_of_another_shape_are_refused_before_the_kernels_read_them(model, variant):
+    featurizer, classifier = model
+    with pytest.raises(ValueError, match=r"RGB pixels \[H, W, 3\], got \[40, 30, 4\]"):
+        preprocess.preprocess(np.zeros((40, 30, 4), dtype=np.uint8), kernels=variant)
+    with pytest.raises(ValueError, match=r"\[224, 224, 3\], got \[224, 224, 4\]"):
+        featurizer(np.zeros((224, 224, 4), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"\[N, 2048\], got \[2, 1000\]"):
+        classifier(np.zeros((2, 1000), dtype=np.float32))
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> pathlib.Path:
     """A library built here by the build script, from the source in the tree."""

@@ -128,6 +128,8 @@ class Classifier:
         self._integer_column_sums = np.ascontiguousarray(self._column_sums[0], dtype=np.int64)
 
     def __call__(self, features: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        if features.ndim != 2 or features.shape[1] != FEATURES:
+            raise ValueError(f"classifier input must be [N, {FEATURES}], got {list(features.shape)}")
         if self._native is not None:
             exps = self._native.exponentials(np.ascontiguousarray(features, dtype=np.float32), self._weights_t,
                                              self._integer_column_sums, LOGIT_EXPONENT)

@@ -67,7 +67,9 @@ class _Plan:
 def preprocess(rgb: np.ndarray[Any, Any], kernels: Any = native.LOADED) -> np.ndarray[Any, Any]:
     """uint8 RGB [H, W, 3] -> float32 BGR [224, 224, 3], mean-subtracted; with the native
     kernels where they are loaded (``kernels``: a ``kernels.Kernels``, or None for numpy)."""
-    height, width, _ = rgb.shape
+    height, width, channels = rgb.shape
+    if channels != 3:
+        raise ValueError(f"pre-processing needs RGB pixels [H, W, 3], got {list(rgb.shape)}")
     plan = _plan(height, width)
     kernels = native.chosen(kernels)
     if kernels is not None:
