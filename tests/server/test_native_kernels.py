@@ -3,6 +3,7 @@ first written (``reference_model``) and as the numpy classifier, with each integ
 variant this CPU has, on images of every shape, every test image, float inputs of every scale
 and batches; the loader refuses a library built from another source; the server says which
 code computes its model."""
+import dataclasses
 import json
 import pathlib
 import shutil
@@ -116,6 +117,17 @@ def test_the_kernel_declines_where_the_numpy_float32_path_does(native):
     assert native.featurize(tiny, *NUMPY_FEATURIZER._pairs) is None
     ordinary = np.random.default_rng(3).standard_normal((224, 224, 3)).astype(np.float32)
     assert native.featurize(ordinary, *NUMPY_FEATURIZER._pairs) is not None
+
+
+def test_pre_processing_declines_a_plan_reading_more_than_its_buffer(native):
+    """The kernel's row buffer holds what every plan reads; a plan that read more (none does)
+    is declined, not overrun."""
+    rgb = np.zeros((380, 400, 3), dtype=np.uint8)
+    plan = preprocess._plan(380, 400)
+    out = np.empty((224, 224, 3), dtype=np.float32)
+    assert native.preprocess(rgb, plan, preprocess._MEANS_BGR_ROW, out)
+    assert not native.preprocess(rgb, dataclasses.replace(plan, read_count=2 * 2 * 224 * 3 + 1),
+                                 preprocess._MEANS_BGR_ROW, out)
 
 
 def test_a_batch_of_features_scores_as_numpy_does(model):

@@ -35,13 +35,25 @@ _I8 = np.ctypeslib.ndpointer(np.int8, flags="C_CONTIGUOUS")
 _U8 = np.ctypeslib.ndpointer(np.uint8, flags="C_CONTIGUOUS")
 
 
+class _OptionalArray:
+    """An int64 array argument that may be None (a NULL pointer)."""
+
+    @classmethod
+    def from_param(cls, value: Any) -> Any:
+        return None if value is None else _I64.from_param(value)
+
+
+_OPTIONAL_I64 = _OptionalArray
+
+
 class Kernels:
     """The loaded library's functions, typed; one workspace per calling thread."""
 
     def __init__(self, library: ctypes.CDLL) -> None:
         self._preprocess = library.fs_preprocess
-        self._preprocess.restype = None
-        self._preprocess.argtypes = [_U8, ctypes.c_int64, _I64, _I64, _F64, _F64, _I64, _I64, _F64, _F64, _F32, _F32]
+        self._preprocess.restype = ctypes.c_int
+        self._preprocess.argtypes = [_U8, ctypes.c_int64, _I64, _I64, _F64, _F64, _OPTIONAL_I64, ctypes.c_int64,
+                                     ctypes.c_int64, _I64, _I64, _F64, _F64, _F32, _F32]
         self._featurize = library.fs_featurize
         self._featurize.restype = ctypes.c_int
         self._featurize.argtypes = [_F32, _I16, _I16, _I16, _F32, _U8]
@@ -58,11 +70,15 @@ class Kernels:
         self._workspace_bytes = int(workspace_bytes())
         self._local = threading.local()
 
-    def preprocess(self, rgb: np.ndarray[Any, Any], plan: Any, means_bgr: np.ndarray[Any, Any],
-                   out: np.ndarray[Any, Any]) -> None:
-        """``preprocess.preprocess`` of uint8 RGB [H, W, 3] (C-contiguous) into ``out``."""
-        self._preprocess(rgb, rgb.shape[1], plan.rows0, plan.rows1, plan.row_keep_taps, plan.row_take_taps,
-                         plan.cols0, plan.cols1, plan.column_keep_taps, plan.column_take_taps, means_bgr, out)
+    def preprocess(self, rgb: np.ndarray[Any, Any], plan: Any, means_row: np.ndarray[Any, Any],
+                   out: np.ndarray[Any, Any]) -> bool:
+        """``preprocess.preprocess`` of uint8 RGB [H, W, 3] (C-contiguous) into ``out``, with the
+        plan's taps (``preprocess._Plan``); False where the kernel declines (too many values
+        read per row: the numpy code then)."""
+        code = self._preprocess(rgb, rgb.shape[1], plan.rows0, plan.rows1, plan.row_keep_taps, plan.row_take_taps,
+                                plan.read_values, plan.read_first, plan.read_count, plan.left, plan.right,
+                                plan.column_keep, plan.column_take, means_row, out)
+        return bool(code == _OK)
 
     def featurize(self, image: np.ndarray[Any, Any], w1: np.ndarray[Any, Any], w2: np.ndarray[Any, Any],
                   w3: np.ndarray[Any, Any]) -> Optional[np.ndarray[Any, Any]]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, Tuple, Union
+from typing import Any, Optional, Tuple, Union
 
 import numpy as np
 
@@ -39,7 +39,6 @@ _MEANS_BGR_ROW = np.tile(MEANS_RGB[::-1], CROP)
 # float64 bytes per block of output rows: each temporary stays well under 1 MiB.
 _BLOCK_BYTES = 512 * 1024
 _BGR = np.array([2, 1, 0])
-_MEANS_BGR = np.ascontiguousarray(MEANS_RGB[::-1])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,13 +54,12 @@ class _Plan:
     column_keep: np.ndarray[Any, Any]    # [1, 224 * 3] float64 1 - column weight
     column_take: np.ndarray[Any, Any]    # [1, 224 * 3] float64 column weight
     block: int                           # output rows per block
-    # the same taps for the native kernel, one per output row or column
-    cols0: np.ndarray[Any, Any]          # [224] left source column
-    cols1: np.ndarray[Any, Any]          # [224] right source column
+    # the same taps as the native kernel reads them
     row_keep_taps: np.ndarray[Any, Any]  # [224] float64 1 - row weight
     row_take_taps: np.ndarray[Any, Any]  # [224] float64 row weight
-    column_keep_taps: np.ndarray[Any, Any]  # [224] float64 1 - column weight
-    column_take_taps: np.ndarray[Any, Any]  # [224] float64 column weight
+    read_values: Optional[np.ndarray[Any, Any]]  # the (column, channel) values of a row read; None:
+    read_first: int                      # read_count of them from read_first on (the slice)
+    read_count: int
 
 
 def preprocess(rgb: np.ndarray[Any, Any], kernels: Any = native.LOADED) -> np.ndarray[Any, Any]:
@@ -74,8 +72,8 @@ def preprocess(rgb: np.ndarray[Any, Any], kernels: Any = native.LOADED) -> np.nd
     kernels = native.chosen(kernels)
     if kernels is not None:
         out = np.empty((CROP, CROP, 3), dtype=np.float32)
-        kernels.preprocess(np.ascontiguousarray(rgb, dtype=np.uint8), plan, _MEANS_BGR, out)
-        return out
+        if kernels.preprocess(np.ascontiguousarray(rgb, dtype=np.uint8), plan, _MEANS_BGR_ROW, out):
+            return out
     source = rgb.reshape(height, width * 3)
     out = np.empty((CROP, CROP, 3), dtype=np.float32)
     rows = out.reshape(CROP, CROP * 3)
@@ -125,8 +123,12 @@ def _plan(height: int, width: int) -> _Plan:
     taps_right = (position[cols1][:, None] * 3 + _BGR[None, :]).ravel()
     weights = np.repeat(col_w, 3)[None, :]
     block = max(1, min(CROP, _BLOCK_BYTES // (8 * 3 * max(len(read), CROP))))
+    if isinstance(columns, slice):
+        read_values, read_first, read_count = None, int(columns.start), int(columns.stop - columns.start)
+    else:
+        read_values, read_first, read_count = np.ascontiguousarray(columns, dtype=np.int64), 0, len(columns)
     return _Plan(rows0, rows1, (1.0 - row_w)[:, None], row_w[:, None], columns, taps_left, taps_right,
-                 1.0 - weights, weights, block, cols0, cols1, 1.0 - row_w, row_w, 1.0 - col_w, col_w)
+                 1.0 - weights, weights, block, 1.0 - row_w, row_w, read_values, read_first, read_count)
 
 
 def _bilinear_taps(in_size: int, out_size: int, start: int,

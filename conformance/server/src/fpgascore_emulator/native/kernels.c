@@ -18,6 +18,9 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 #define KERNELS_ABI 1
 #define KERNEL_OK 0
@@ -68,29 +71,42 @@ const char *fs_source_digest(void) { return KERNELS_SOURCE_DIGEST; }
 
 /* ---- pre-processing: bilinear resize taps, BGR reorder, mean subtraction ---------------- */
 
-/* src: uint8 RGB rows of `width` pixels. For output row r and column c the taps are source
- * rows rows0[r], rows1[r] with weights row_keep[r] (1 - w) and row_take[r] (w), and source
- * columns cols0[c], cols1[c] with col_keep[c], col_take[c]. out: float32 [224, 224, 3] BGR. */
-HOT void fs_preprocess(const uint8_t *src, int64_t width,
-                       const int64_t *rows0, const int64_t *rows1, const double *row_keep, const double *row_take,
-                       const int64_t *cols0, const int64_t *cols1, const double *col_keep, const double *col_take,
-                       const float *means_bgr, float *out) {
+/* The source values one output row reads: at most 2 x 2 x 224 columns of 3 channels (the plan
+ * gathers the columns it needs where their span is wider than that). */
+#define MAX_READ_VALUES (2 * 2 * CROP * 3)
+
+/* src: uint8 RGB rows of `width` pixels. Output row r interpolates source rows rows0[r] and
+ * rows1[r] with weights row_keep[r] (1 - w) and row_take[r] (w), first over the values it reads
+ * (`read_count` of them: those from `read_first` on, or at the offsets `read_values` when not
+ * NULL), into `vertical`; then each output value j of the row (224 x 3, BGR) from the two
+ * vertical values taps_left[j] and taps_right[j] with column_keep[j], column_take[j], minus
+ * means_row[j]: the numpy code's two passes, the same operations. out: float32 [224, 224, 3].
+ * Returns KERNEL_DECLINED where read_count exceeds MAX_READ_VALUES. */
+HOT int fs_preprocess(const uint8_t *src, int64_t width,
+                      const int64_t *rows0, const int64_t *rows1, const double *row_keep, const double *row_take,
+                      const int64_t *read_values, int64_t read_first, int64_t read_count,
+                      const int64_t *taps_left, const int64_t *taps_right,
+                      const double *column_keep, const double *column_take, const float *means_row, float *out) {
+    double vertical[MAX_READ_VALUES];
+    if (read_count > MAX_READ_VALUES || read_count < 0) return KERNEL_DECLINED;
     for (int r = 0; r < CROP; r++) {
         const uint8_t *top = src + rows0[r] * width * 3;
         const uint8_t *bottom = src + rows1[r] * width * 3;
         const double keep = row_keep[r], take = row_take[r];
+        if (read_values == NULL) {
+            const uint8_t *t = top + read_first, *b = bottom + read_first;
+            for (int64_t i = 0; i < read_count; i++) vertical[i] = (double)t[i] * keep + (double)b[i] * take;
+        } else {
+            for (int64_t i = 0; i < read_count; i++)
+                vertical[i] = (double)top[read_values[i]] * keep + (double)bottom[read_values[i]] * take;
+        }
         float *row = out + (int64_t)r * CROP * 3;
-        for (int c = 0; c < CROP; c++) {
-            const int64_t left = cols0[c] * 3, right = cols1[c] * 3;
-            for (int k = 0; k < 3; k++) {
-                const int s = 2 - k;  /* BGR out of RGB */
-                const double vertical_left = (double)top[left + s] * keep + (double)bottom[left + s] * take;
-                const double vertical_right = (double)top[right + s] * keep + (double)bottom[right + s] * take;
-                const float value = (float)(vertical_left * col_keep[c] + vertical_right * col_take[c]);
-                row[c * 3 + k] = value - means_bgr[k];
-            }
+        for (int j = 0; j < CROP * 3; j++) {
+            const float value = (float)(vertical[taps_left[j]] * column_keep[j] + vertical[taps_right[j]] * column_take[j]);
+            row[j] = value - means_row[j];
         }
     }
+    return KERNEL_OK;
 }
 
 /* ---- block floating point helpers ------------------------------------------------------ */
@@ -149,8 +165,6 @@ static void product_portable(const int16_t *a, const int16_t *bp, int rows, int 
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-
 static int32_t pair_at(const int16_t *a, int64_t index) {
     int32_t pair;
     memcpy(&pair, a + index, sizeof(pair));
