@@ -15,7 +15,7 @@ import hashlib
 import os
 import pathlib
 import threading
-from typing import Any, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
@@ -52,8 +52,9 @@ class Kernels:
     def __init__(self, library: ctypes.CDLL) -> None:
         self._preprocess = library.fs_preprocess
         self._preprocess.restype = ctypes.c_int
-        self._preprocess.argtypes = [_U8, ctypes.c_int64, _I64, _I64, _F64, _F64, _OPTIONAL_I64, ctypes.c_int64,
-                                     ctypes.c_int64, _I64, _I64, _F64, _F64, _F32, _F32]
+        preprocess_arguments: List[Any] = [_U8, ctypes.c_int64, _I64, _I64, _F64, _F64, _OPTIONAL_I64, ctypes.c_int64,
+                                           ctypes.c_int64, _I64, _I64, _F64, _F64, _F32, _F32]
+        self._preprocess.argtypes = preprocess_arguments
         self._featurize = library.fs_featurize
         self._featurize.restype = ctypes.c_int
         self._featurize.argtypes = [_F32, _I16, _I16, _I16, _F32, _U8]
