@@ -119,6 +119,19 @@ def test_the_kernel_declines_where_the_numpy_float32_path_does(native):
     assert native.featurize(ordinary, *NUMPY_FEATURIZER._pairs) is not None
 
 
+def test_the_featurizer_runs_numpy_where_the_cpu_has_only_the_portable_kernel(native):
+    """BLAS's float32 products beat the portable integer kernel: a server's featurizer (the
+    loaded kernels) takes numpy then; kernels given explicitly (these tests) are used."""
+    best = native.variant()
+    try:
+        assert network.Featurizer()._native is native
+        assert native.use_variant("portable")
+        assert network.Featurizer()._native is None
+        assert network.Featurizer(kernels=native)._native is native
+    finally:
+        assert native.use_variant(best)
+
+
 def test_pre_processing_declines_a_plan_reading_more_than_its_buffer(native):
     """The kernel's row buffer holds what every plan reads; a plan that read more (none does)
     is declined, not overrun."""

@@ -50,6 +50,10 @@ class Featurizer:
         if not (all(t is np.float32 for t in (self._t1, self._t2, self._t3))
                 and not any(np.any(e) for e in (self._e1, self._e2, self._e3))):
             self._native = None
+        # Where the CPU has only the portable product kernel, BLAS's float32 products are faster
+        # (1.5 against 6 ms here): the featurizer then runs numpy, unless given kernels itself.
+        if kernels is native.LOADED and self._native is not None and self._native.variant() == "portable":
+            self._native = None
         self._pairs = [native.weight_pairs(w) for w in (self._w1, self._w2, self._w3)]
 
     def __call__(self, image: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
