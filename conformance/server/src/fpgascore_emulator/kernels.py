@@ -1,6 +1,6 @@
 """The model's native kernels (``native/kernels.c``), loaded with ctypes: pre-processing, the
 featurizer and the classifier's products in C, the same bits as the numpy code (the tests
-compare the two on every image and input they have), several times less CPU.
+compare the two on every image and input they have), in about half the server's CPU per image.
 
 ``scripts/build-kernels.sh`` builds ``native/_kernels.so`` (the server image builds it in its
 builder stage). The library is used only when it was built from the ``kernels.c`` beside it
@@ -25,7 +25,7 @@ LIBRARY = NATIVE_DIR / "_kernels.so"
 ABI = 1
 DISABLE_VARIABLE = "FPGASCORE_NATIVE_KERNELS"
 BUILD_HINT = "build them with scripts/build-kernels.sh"
-_OK, _DECLINED = 0, 1
+_OK = 0  # the functions' result when they computed; 1: declined (the numpy code then)
 
 _F32 = np.ctypeslib.ndpointer(np.float32, flags="C_CONTIGUOUS")
 _F64 = np.ctypeslib.ndpointer(np.float64, flags="C_CONTIGUOUS")
