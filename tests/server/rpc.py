@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pathlib
 
-from typing import Iterable, Optional, Sequence, Tuple
+from typing import Iterable, Iterator, Optional, Sequence, Tuple
 
 import grpc
 import numpy as np
@@ -17,6 +17,20 @@ IMAGES = ROOT / "conformance" / "testdata" / "images"
 
 def image(name: str) -> bytes:
     return (IMAGES / name).read_bytes()
+
+
+def decodable_images() -> Iterator[Tuple[str, np.ndarray]]:
+    """(name, uint8 RGB pixels) of every test image the server decodes, in name order."""
+    from fpgascore_emulator.decoding import ImageError, decode
+    for path in sorted(IMAGES.iterdir()):
+        try:
+            yield path.name, decode(path.read_bytes())
+        except ImageError:
+            continue
+
+
+def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
 
 
 def shape(dims: Iterable[int]) -> tensor_pb2.TensorShapeProto:
@@ -85,6 +99,3 @@ def secure(target: str, root_pem: pathlib.Path, server_name: Optional[str] = Non
 
 def trailing(error: grpc.RpcError) -> dict:
     return dict(error.trailing_metadata() or ())
-
-
-

@@ -8,15 +8,11 @@ import pytest
 from fpgascore_emulator import bfp, network, preprocess
 
 from . import reference_model as reference
-from .rpc import ROOT
+from .rpc import decodable_images, same_bits
 
 FEATURIZER = network.Featurizer(kernels=None)
 SHAPES = [(1, 1), (1, 700), (700, 1), (2, 3), (48, 64), (255, 256), (256, 255), (224, 224), (380, 400),
           (3000, 4000), (4000, 300), (300, 5000)]
-
-
-def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
 
 
 @pytest.mark.parametrize("shape", SHAPES + [tuple(int(v) for v in np.random.default_rng(seed).integers(1, 1200, 2))
@@ -32,16 +28,11 @@ def test_preprocessing_and_features_are_bit_identical_to_the_reference(shape):
 
 
 def test_every_test_image_is_bit_identical_to_the_reference():
-    from fpgascore_emulator.decoding import ImageError, decode
     checked = 0
-    for path in sorted((ROOT / "conformance" / "testdata" / "images").iterdir()):
-        try:
-            rgb = decode(path.read_bytes())
-        except ImageError:
-            continue
-        assert same_bits(preprocess.preprocess(rgb, kernels=None), reference.preprocess(rgb)), path.name
+    for name, rgb in decodable_images():
         x = preprocess.preprocess(rgb, kernels=None)
-        assert same_bits(FEATURIZER(x), reference.featurize(FEATURIZER, x)), path.name
+        assert same_bits(x, reference.preprocess(rgb)), name
+        assert same_bits(FEATURIZER(x), reference.featurize(FEATURIZER, x)), name
         checked += 1
     assert checked >= 10
 

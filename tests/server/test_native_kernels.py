@@ -14,20 +14,15 @@ import pytest
 
 from fpgascore_conformance.emulator import EmulatorProcess, ServerConfig
 from fpgascore_emulator import kernels, network, preprocess
-from fpgascore_emulator.decoding import ImageError, decode
 
 from . import reference_model as reference
-from .rpc import ROOT
+from .rpc import ROOT, decodable_images, same_bits
 
 VARIANTS = ["avx512vnni", "avx2", "portable"]
 NUMPY_FEATURIZER = network.Featurizer(kernels=None)
 NUMPY_CLASSIFIER = network.Classifier(kernels=None)
 SHAPES = [(1, 1), (1, 700), (700, 1), (2, 3), (48, 64), (255, 256), (224, 224), (380, 400), (3000, 4000),
           (300, 5000)] + [tuple(int(v) for v in np.random.default_rng(seed).integers(1, 1200, 2)) for seed in range(6)]
-
-
-def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
 
 
 @pytest.fixture(scope="module")
@@ -67,16 +62,12 @@ def test_random_images_of_every_shape_give_the_reference_bits(variant, model, sh
 def test_every_test_image_gives_the_reference_bits(variant, model):
     featurizer, classifier = model
     checked = 0
-    for path in sorted((ROOT / "conformance" / "testdata" / "images").iterdir()):
-        try:
-            rgb = decode(path.read_bytes())
-        except ImageError:
-            continue
+    for name, rgb in decodable_images():
         x = preprocess.preprocess(rgb, kernels=variant)
-        assert same_bits(x, reference.preprocess(rgb)), path.name
+        assert same_bits(x, reference.preprocess(rgb)), name
         features = featurizer(x)
-        assert same_bits(features, reference.featurize(featurizer, x)), path.name
-        assert same_bits(classifier(features[None, :]), NUMPY_CLASSIFIER(features[None, :])), path.name
+        assert same_bits(features, reference.featurize(featurizer, x)), name
+        assert same_bits(classifier(features[None, :]), NUMPY_CLASSIFIER(features[None, :])), name
         checked += 1
     assert checked >= 10
 
