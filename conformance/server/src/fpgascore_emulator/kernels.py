@@ -35,15 +35,12 @@ _I8 = np.ctypeslib.ndpointer(np.int8, flags="C_CONTIGUOUS")
 _U8 = np.ctypeslib.ndpointer(np.uint8, flags="C_CONTIGUOUS")
 
 
-class _OptionalArray:
+class _OptionalInt64Array:
     """An int64 array argument that may be None (a NULL pointer)."""
 
     @classmethod
     def from_param(cls, value: Any) -> Any:
         return None if value is None else _I64.from_param(value)
-
-
-_OPTIONAL_I64 = _OptionalArray
 
 
 class Kernels:
@@ -52,8 +49,8 @@ class Kernels:
     def __init__(self, library: ctypes.CDLL) -> None:
         self._preprocess = library.fs_preprocess
         self._preprocess.restype = ctypes.c_int
-        preprocess_arguments: List[Any] = [_U8, ctypes.c_int64, _I64, _I64, _F64, _F64, _OPTIONAL_I64, ctypes.c_int64,
-                                           ctypes.c_int64, _I64, _I64, _F64, _F64, _F32, _F32]
+        preprocess_arguments: List[Any] = [_U8, ctypes.c_int64, _I64, _I64, _F64, _F64, _OptionalInt64Array,
+                                           ctypes.c_int64, ctypes.c_int64, _I64, _I64, _F64, _F64, _F32, _F32]
         self._preprocess.argtypes = preprocess_arguments
         self._featurize = library.fs_featurize
         self._featurize.restype = ctypes.c_int
@@ -76,7 +73,7 @@ class Kernels:
         """``preprocess.preprocess`` of uint8 RGB [H, W, 3] (C-contiguous) into ``out``, with the
         plan's taps (``preprocess._Plan``); False where the kernel declines (too many values
         read per row: the numpy code then)."""
-        code = self._preprocess(rgb, rgb.shape[1], plan.rows0, plan.rows1, plan.row_keep_taps, plan.row_take_taps,
+        code = self._preprocess(rgb, rgb.shape[1], plan.rows0, plan.rows1, plan.row_keep, plan.row_take,
                                 plan.read_values, plan.read_first, plan.read_count, plan.left, plan.right,
                                 plan.column_keep, plan.column_take, means_row, out)
         return bool(code == _OK)

@@ -54,9 +54,7 @@ class _Plan:
     column_keep: np.ndarray[Any, Any]    # [1, 224 * 3] float64 1 - column weight
     column_take: np.ndarray[Any, Any]    # [1, 224 * 3] float64 column weight
     block: int                           # output rows per block
-    # the same taps as the native kernel reads them
-    row_keep_taps: np.ndarray[Any, Any]  # [224] float64 1 - row weight
-    row_take_taps: np.ndarray[Any, Any]  # [224] float64 row weight
+    # the read values as the native kernel takes them (derived from columns, once per size)
     read_values: Optional[np.ndarray[Any, Any]]  # the (column, channel) values of a row read; None:
     read_first: int                      # read_count of them from read_first on (the slice)
     read_count: int
@@ -69,13 +67,12 @@ def preprocess(rgb: np.ndarray[Any, Any], kernels: Any = native.LOADED) -> np.nd
     if channels != 3:
         raise ValueError(f"pre-processing needs RGB pixels [H, W, 3], got {list(rgb.shape)}")
     plan = _plan(height, width)
-    kernels = native.chosen(kernels)
-    if kernels is not None:
-        out = np.empty((CROP, CROP, 3), dtype=np.float32)
-        if kernels.preprocess(np.ascontiguousarray(rgb, dtype=np.uint8), plan, _MEANS_BGR_ROW, out):
-            return out
-    source = rgb.reshape(height, width * 3)
     out = np.empty((CROP, CROP, 3), dtype=np.float32)
+    kernels = native.chosen(kernels)
+    if kernels is not None and kernels.preprocess(np.ascontiguousarray(rgb, dtype=np.uint8), plan, _MEANS_BGR_ROW,
+                                                  out):
+        return out
+    source = rgb.reshape(height, width * 3)
     rows = out.reshape(CROP, CROP * 3)
     for start in range(0, CROP, plan.block):
         end = start + plan.block
@@ -128,7 +125,7 @@ def _plan(height: int, width: int) -> _Plan:
     else:
         read_values, read_first, read_count = np.ascontiguousarray(columns, dtype=np.int64), 0, len(columns)
     return _Plan(rows0, rows1, (1.0 - row_w)[:, None], row_w[:, None], columns, taps_left, taps_right,
-                 1.0 - weights, weights, block, 1.0 - row_w, row_w, read_values, read_first, read_count)
+                 1.0 - weights, weights, block, read_values, read_first, read_count)
 
 
 def _bilinear_taps(in_size: int, out_size: int, start: int,

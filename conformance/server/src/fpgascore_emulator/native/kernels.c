@@ -310,16 +310,13 @@ static int best_variant(void) {
     return VARIANT_COUNT - 1;
 }
 
-static product_kernel integer_product_kernel(void) {
+static const variant *current_variant(void) {
     if (chosen_variant < 0) chosen_variant = best_variant();
-    return VARIANTS[chosen_variant].kernel;
+    return &VARIANTS[chosen_variant];
 }
 
 /* The variant in use, by name. */
-const char *fs_variant(void) {
-    if (chosen_variant < 0) chosen_variant = best_variant();
-    return VARIANTS[chosen_variant].name;
-}
+const char *fs_variant(void) { return current_variant()->name; }
 
 /* Uses the named variant from now on: 0, or -1 when this CPU or build has no such variant. */
 int fs_use_variant(const char *name) {
@@ -332,7 +329,7 @@ int fs_use_variant(const char *name) {
 }
 
 static void integer_product(const int16_t *a, const int16_t *bp, int rows, int k, int n, int32_t *out) {
-    integer_product_kernel()(a, bp, rows, k, n, out);
+    current_variant()->kernel(a, bp, rows, k, n, out);
 }
 
 /* float32 ReLU(sums * 2**exponent) of one row: the numpy path's scaled product and maximum. */
@@ -355,7 +352,7 @@ typedef struct {
     int e2[L2_ROWS];
     int32_t s2[L2_ROWS * L2_N];
     float v2[L2_ROWS * L2_N];
-    float patch[L1_K];
+    float patch[L2_K];  /* one patch of layer 1 (192 values) or layer 2 (512) */
 } workspace;
 
 int64_t fs_featurize_workspace_bytes(void) { return (int64_t)sizeof(workspace); }
@@ -382,12 +379,11 @@ HOT int fs_featurize(const float *image, const int16_t *w1p, const int16_t *w2p,
     for (int qy = 0; qy < 14; qy++) {
         for (int qx = 0; qx < 14; qx++) {
             const int q = qy * 14 + qx;
-            float gathered[L2_K];
             for (int dy = 0; dy < 2; dy++)
                 for (int dx = 0; dx < 2; dx++)
-                    memcpy(gathered + (dy * 2 + dx) * L1_N, ws->v1 + ((2 * qy + dy) * 28 + 2 * qx + dx) * L1_N,
+                    memcpy(ws->patch + (dy * 2 + dx) * L1_N, ws->v1 + ((2 * qy + dy) * 28 + 2 * qx + dx) * L1_N,
                            L1_N * sizeof(float));
-            if (quantize_f(gathered, L2_K, ws->m2 + q * L2_K, &ws->e2[q]) != KERNEL_OK) return KERNEL_DECLINED;
+            if (quantize_f(ws->patch, L2_K, ws->m2 + q * L2_K, &ws->e2[q]) != KERNEL_OK) return KERNEL_DECLINED;
         }
     }
     integer_product(ws->m2, w2p, L2_ROWS, L2_K, L2_N, ws->s2);
