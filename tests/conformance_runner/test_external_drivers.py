@@ -2,6 +2,8 @@
 version handshake, through scripts/conformance.sh."""
 from __future__ import annotations
 
+import json
+
 from .conftest import PYTHON, RAW_STUB, run_conformance
 
 FUTURE_DRIVER = """\
@@ -16,6 +18,21 @@ OLD_DRIVER = """\
 import json, sys
 for line in sys.stdin:  # the JSON protocol before 1.0: no handshake, answers any line
     print(json.dumps({"id": None, "results": [], "error": "bad request: 'host' and 'port' are required"}), flush=True)
+"""
+
+# The raw stub behind a relay whose first call after the Hello is 3 s late: a runtime's cold
+# start (a fresh `dotnet` on a loaded host takes seconds over its first call).
+COLD_START_DRIVER = """\
+import subprocess, sys, time
+stub = subprocess.Popen([sys.executable, sys.argv[1]], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                        text=True, bufsize=1)
+for number, line in enumerate(sys.stdin):
+    if number == 1:
+        time.sleep(3)
+    stub.stdin.write(line)
+    stub.stdin.flush()
+    sys.stdout.write(stub.stdout.readline())
+    sys.stdout.flush()
 """
 
 
@@ -53,3 +70,18 @@ def test_another_major_version_is_refused(workdir, tmp_path):
         assert "refused: it speaks driver protocol 2.0, this runner speaks 1.1" in future["problems"][0]
         old = outcome.results[("old", case)]
         assert old["status"] == "fail" and "names no protocol_version" in old["problems"][0]
+
+
+def test_a_drivers_cold_first_call_is_its_warm_up_not_a_case(workdir, tmp_path):
+    """caller-cancels allows 2.5 s: judged on a driver's slow first call, it would fail."""
+    (workdir / "cold.py").write_text(COLD_START_DRIVER)
+    outcome = run_conformance(["--driver", f"cold={PYTHON} cold.py {RAW_STUB}",
+                               "--case", "caller-cancels@plaintext"], cwd=workdir, out=tmp_path / "out")
+    assert outcome.statuses("cold") == {"caller-cancels@plaintext": "pass", "no-key-in-any-log": "pass"}, \
+        outcome.stdout[-2000:]
+    records = [json.loads(line) for line in (outcome.directory / "server-plain.log").read_text().splitlines()
+               if line.startswith("{")]
+    cases = [r["case"] for r in records if r.get("event") == "predict" and r.get("case")]
+    assert cases and cases[0].endswith(":cold:warm-up:default"), cases
+    assert [r["code"] for r in records if r.get("case") == cases[0]] == ["OK"]
+    assert any(case.endswith(":cold:caller-cancels@plaintext") for case in cases[1:]), cases

@@ -29,6 +29,9 @@ _Server = Union[EmulatorContainer, EmulatorProcess]
 
 LOG_WAIT_S = 3.0
 SECRET_SCAN = "no-key-in-any-log"
+# Where each driver process makes its warm-up call (drivers.py): always started, bar --target.
+WARM_UP_SERVER = "plain"
+WARM_UP_IMAGE = "gradient.jpg"
 
 
 ACTIONS = {"images": pb.ACTION_IMAGES, "tensor": pb.ACTION_TENSOR, "request": pb.ACTION_REQUEST,
@@ -147,7 +150,7 @@ class Run:
         if self.target:  # nothing to start; the TLS material is only for the roots that must fail
             self.tls = make_tls_material(self.directory / "tls")
             return
-        needed = sorted({case.server for case in self.cases})
+        needed = sorted({case.server for case in self.cases} | {WARM_UP_SERVER})
         self.tls = make_tls_material(self.directory / "tls", [self._container_name(p) for p in needed])
         client = None
         if self.options.server_mode == "container":
@@ -237,6 +240,17 @@ class Run:
         if "request" in action:
             message.request_file = inputs.request(action["request"])
         return message
+
+    def _warm_up(self, language: str, process_name: str, inputs: RunInputs) -> Optional[pb.DriverRequest]:
+        """A driver process's warm-up call (drivers.py); None against a --target, whose
+        transport and keys the runner cannot assume."""
+        if self.target:
+            return None
+        key = f"{self.run_id}:{language}:warm-up:{process_name}"
+        return pb.DriverRequest(id=key, host="127.0.0.1", port=self.servers[WARM_UP_SERVER].port,
+                                timeout_ms=30000, metadata={"x-conformance-case": key},
+                                action=pb.ACTION_IMAGES, images=[inputs.image(WARM_UP_IMAGE)], calls=1,
+                                concurrency=1, top_k=5)
 
     def _server_view(self, server: _Server, prefix: str, expect: Expectation,
                      answer: pb.DriverAnswer) -> List[Dict[str, Any]]:
@@ -335,7 +349,8 @@ class Run:
         if not build_error:
             # The handshake once up front: a driver that does not start or speaks another
             # protocol fails every case with that one reason, at once.
-            first = pool[None] = drivers.DriverProcess(spec, {}, self.directory / f"driver-{language}-default.stderr")
+            first = pool[None] = drivers.DriverProcess(spec, {}, self.directory / f"driver-{language}-default.stderr",
+                                                       self._warm_up(language, "default", inputs))
             try:
                 hello = first.start()
                 self.drivers_seen[language] = protocol.describe(hello)
@@ -365,8 +380,9 @@ class Run:
                 if env_roots not in mine:
                     roots_file = self._roots_file(env_roots) if env_roots else None
                     env = {"GRPC_DEFAULT_SSL_ROOTS_FILE_PATH": roots_file} if roots_file else {}
-                    mine[env_roots] = drivers.DriverProcess(
-                        spec, env, self.directory / f"driver-{language}-{env_roots or 'default'}{suffix}.stderr")
+                    name = f"{env_roots or 'default'}{suffix}"
+                    stderr = self.directory / f"driver-{language}-{name}.stderr"
+                    mine[env_roots] = drivers.DriverProcess(spec, env, stderr, self._warm_up(language, name, inputs))
                 return mine[env_roots]
 
             done: List[Tuple[int, report.CaseResult]] = []
