@@ -60,5 +60,3 @@ def test_container_backpressure(image):
             codes = list(pool.map(lambda _: call(), range(6)))
         assert "RESOURCE_EXHAUSTED" in codes and "OK" in codes, codes
         assert set(codes) <= {"OK", "RESOURCE_EXHAUSTED"}
-
-

@@ -122,4 +122,3 @@ def test_keyed_calls_past_the_admission_slots_are_refused_with_a_retry_hint(tls)
     for code, hint, details in outcomes:
         if code != "OK":
             assert int(hint) > 0 and "--max-concurrent-rpcs" in details
-
