@@ -241,6 +241,12 @@ class Run:
             message.request_file = inputs.request(action["request"])
         return message
 
+    def _driver_process(self, spec: drivers.DriverSpec, env: Dict[str, str], name: str,
+                        inputs: RunInputs) -> drivers.DriverProcess:
+        """A driver process of the run (not started), its stderr kept as driver-LANGUAGE-NAME.stderr."""
+        stderr = self.directory / f"driver-{spec.name}-{name}.stderr"
+        return drivers.DriverProcess(spec, env, stderr, self._warm_up(spec.name, name, inputs))
+
     def _warm_up(self, language: str, process_name: str, inputs: RunInputs) -> Optional[pb.DriverRequest]:
         """A driver process's warm-up call (drivers.py); None against a --target, whose
         transport and keys the runner cannot assume."""
@@ -349,8 +355,7 @@ class Run:
         if not build_error:
             # The handshake once up front: a driver that does not start or speaks another
             # protocol fails every case with that one reason, at once.
-            first = pool[None] = drivers.DriverProcess(spec, {}, self.directory / f"driver-{language}-default.stderr",
-                                                       self._warm_up(language, "default", inputs))
+            first = pool[None] = self._driver_process(spec, {}, "default", inputs)
             try:
                 hello = first.start()
                 self.drivers_seen[language] = protocol.describe(hello)
@@ -380,9 +385,7 @@ class Run:
                 if env_roots not in mine:
                     roots_file = self._roots_file(env_roots) if env_roots else None
                     env = {"GRPC_DEFAULT_SSL_ROOTS_FILE_PATH": roots_file} if roots_file else {}
-                    name = f"{env_roots or 'default'}{suffix}"
-                    stderr = self.directory / f"driver-{language}-{name}.stderr"
-                    mine[env_roots] = drivers.DriverProcess(spec, env, stderr, self._warm_up(language, name, inputs))
+                    mine[env_roots] = self._driver_process(spec, env, f"{env_roots or 'default'}{suffix}", inputs)
                 return mine[env_roots]
 
             done: List[Tuple[int, report.CaseResult]] = []
