@@ -118,6 +118,36 @@ public class DecodeTests
         Assert.Equal(content, Scores.Decode(Response(tensor)).Values);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void EveryArrayTypeHoldsTheDecodedValues(bool floatVal)
+    {
+        var values = Enumerable.Range(0, 2000).Select(i => (i - 1000) / 7f).ToArray();
+        var response = Response(Floats([2, 1000], values, floatVal));
+        var matrix = Scores.DecodeAs<float[,]>(response, "output_alias", 2).Scores;
+        Assert.Equal(values, matrix.Cast<float>());
+        var jagged = Scores.DecodeAs<float[][]>(response, "output_alias", 2).Scores;
+        Assert.Equal(values, jagged.SelectMany(row => row));
+        var one = Response(Floats([1, 1000], values[..1000], floatVal));
+        Assert.Equal(values[..1000], Scores.DecodeAs<float[]>(one, "output_alias", 1).Scores);
+    }
+
+    [Fact]
+    public void ANonFiniteValueIsFoundAtEveryPosition()
+    {
+        // 37 values: whole vectors of any width, then a tail; the largest finite floats pass.
+        for (int at = 0; at < 37; at++)
+        {
+            var values = Enumerable.Repeat(float.MaxValue, 37).ToArray();
+            values[0] = float.MinValue;
+            values[at] = float.PositiveInfinity;
+            var error = Assert.Throws<ScoringException>(() => Scores.Decode(Response(Floats([1, 37], values, false)), expectedColumns: 37));
+            Assert.Contains($"(+Inf) at image 0, class {at} (1 of 37", error.Details);
+        }
+        Assert.Equal(37, Scores.Decode(Response(Floats([1, 37], Enumerable.Repeat(float.MaxValue, 37).ToArray(), true)), expectedColumns: 37).Values.Length);
+    }
+
     [Fact]
     public void RankMatchesTheArrayType()
     {

@@ -52,6 +52,31 @@ public class DiagnosticsTests
         }
     }
 
+    /// <summary>Adds an entry to the metadata it is given, as a tracing interceptor does (a new Metadata when there is none).</summary>
+    private sealed class Adding : Interceptor
+    {
+        public override AsyncUnaryCall<TResponse> AsyncUnaryCall<TRequest, TResponse>(TRequest request, ClientInterceptorContext<TRequest, TResponse> context,
+            AsyncUnaryCallContinuation<TRequest, TResponse> continuation)
+        {
+            var headers = context.Options.Headers ?? new Metadata();
+            headers.Add("x-trace", "1");
+            return continuation(request, new ClientInterceptorContext<TRequest, TResponse>(context.Method, context.Host, context.Options.WithHeaders(headers)));
+        }
+    }
+
+    /// <summary>Records the metadata entries each call reaches it with.</summary>
+    private sealed class Seeing : Interceptor
+    {
+        public ConcurrentQueue<string> Headers { get; } = new();
+
+        public override AsyncUnaryCall<TResponse> AsyncUnaryCall<TRequest, TResponse>(TRequest request, ClientInterceptorContext<TRequest, TResponse> context,
+            AsyncUnaryCallContinuation<TRequest, TResponse> continuation)
+        {
+            Headers.Enqueue(string.Join(",", (context.Options.Headers ?? []).Select(e => e.Key)));
+            return continuation(request, context);
+        }
+    }
+
     private sealed class Recording : DelegatingHandler
     {
         public ConcurrentQueue<string> UserAgents { get; } = new();
@@ -87,6 +112,23 @@ public class DiagnosticsTests
                                    && l.Contains($"ended OK after {result.Attempts} attempt(s) (request-id {result.RequestId})", StringComparison.Ordinal));
         Assert.Contains("FpgaScore.ScoringClient", lines.Categories);
         Assert.DoesNotContain(lines.All, l => l.Contains("revoked-key", StringComparison.Ordinal) || l.Contains(Servers.SecondaryKey, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task AnInterceptorAddingToTheMetadataChangesItsOwnCallOnly()
+    {
+        var seeing = new Seeing();
+        var metadata = new Metadata { { "x-client", "1" } };
+        using var client = await Clients.SecureAsync(o =>
+        {
+            o.Metadata = metadata;
+            o.Interceptors.Add(new Adding());
+            o.Interceptors.Add(seeing);
+        });
+        for (int i = 0; i < 3; i++)
+            await client.ScoreAsync<float[]>(new ImageRequest(Clients.ImageBytes()));
+        Assert.Equal(["x-client,x-trace", "x-client,x-trace", "x-client,x-trace"], seeing.Headers);
+        Assert.Single(metadata);
     }
 
     [Fact]

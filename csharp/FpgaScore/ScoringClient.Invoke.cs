@@ -19,7 +19,7 @@ public sealed partial class ScoringClient
                 "per-call metadata must not hold 'authorization': the client sends the key itself (AccessToken, AuthScheme)");
         var startedUtc = DateTime.UtcNow;
         var deadlineUtc = deadline?.ToUniversalTime() ?? startedUtc + _timeout;
-        var retry = new RetryDecider(_retryPolicy, deadlineUtc);
+        RetryDecider? retry = null; // made at the first failure: a call that succeeds at once allocates none
         int attempts = 0, counted = 0;
         bool failedOver = false;
         int startKey = _keys.Current;
@@ -58,7 +58,7 @@ public sealed partial class ScoringClient
                     useSsl: _validator is not null, deadline: deadlineUtc - startedUtc);
                 var sleep = ErrorMapper.NeverRetried(failure)
                     ? null // a refused certificate, or TLS on one side only, does not change by waiting
-                    : retry.NextSleep(failure.StatusCode, error.Trailers, counted, DateTime.UtcNow);
+                    : (retry ??= new RetryDecider(_retryPolicy, deadlineUtc)).NextSleep(failure.StatusCode, error.Trailers, counted, DateTime.UtcNow);
                 if (sleep is null)
                 {
                     ClientLog.Ended(_log, Target, failure.StatusCode, attempts, requestId);
@@ -78,9 +78,12 @@ public sealed partial class ScoringClient
     }
 
     /// <summary>The client's metadata, then the call's (neither holds <c>authorization</c>: both are refused earlier;
-    /// the key goes as the call's credentials).</summary>
-    private Metadata Headers(Metadata? perCall)
+    /// the key goes as the call's credentials). Without per-call metadata or interceptors every call shares the
+    /// client's own (null when empty): only grpc-dotnet reads it, and it does not change it. An interceptor may add to
+    /// the metadata it is given, so with interceptors each call gets a copy of its own.</summary>
+    private Metadata? Headers(Metadata? perCall)
     {
+        if (perCall is null && !_intercepted) return _metadata.Count == 0 ? null : _metadata;
         var headers = new Metadata();
         foreach (var entry in _metadata) headers.Add(entry);
         if (perCall is not null)

@@ -32,6 +32,7 @@ public sealed partial class ScoringClient : IScoringClient
     private readonly RetryPolicy _retryPolicy;
     private readonly Metadata _metadata;
     private readonly CallInvoker _invoker;
+    private readonly bool _intercepted;
     private readonly Microsoft.Extensions.Logging.ILogger _log;
     private int _disposed;
 
@@ -73,7 +74,8 @@ public sealed partial class ScoringClient : IScoringClient
             foreach (var entry in options.Metadata) _metadata.Add(entry);
         Target = ChannelFactory.Address(channel);
         _channel = ChannelFactory.Create(channel, _validator);
-        _invoker = options.Interceptors.Count == 0 ? _channel.CreateCallInvoker()
+        _intercepted = options.Interceptors.Count > 0;
+        _invoker = !_intercepted ? _channel.CreateCallInvoker()
             : _channel.Intercept([.. options.Interceptors]);
         _stub = new PredictionService.PredictionServiceClient(_invoker);
         _log = options.LoggerFactory?.CreateLogger(ClientLog.Category)
@@ -94,8 +96,12 @@ public sealed partial class ScoringClient : IScoringClient
         ScoreAsync<T>(request, headers, deadline, cancellationToken).GetAwaiter().GetResult();
 
     /// <summary>Scores a request asynchronously (see <see cref="Score{T}"/>).</summary>
-    public async Task<T> ScoreAsync<T>(IScoringRequest request, Metadata? headers = null, DateTime? deadline = null, CancellationToken cancellationToken = default) =>
-        (await ScoreWithDetailsAsync<T>(request, headers, deadline, cancellationToken).ConfigureAwait(false)).Scores;
+    public async Task<T> ScoreAsync<T>(IScoringRequest request, Metadata? headers = null, DateTime? deadline = null, CancellationToken cancellationToken = default)
+    {
+        var (message, sent) = Prepare<T>(request);
+        var call = await InvokeAsync(_stub.PredictAsync, message, headers, deadline, cancellationToken).ConfigureAwait(false);
+        return Decoded<T>(call, sent).Scores;
+    }
 
     /// <summary>Scores a request asynchronously with the client's default deadline.</summary>
     public Task<T> ScoreAsync<T>(IScoringRequest request, CancellationToken cancellationToken) =>
@@ -105,6 +111,15 @@ public sealed partial class ScoringClient : IScoringClient
     public async Task<ScoringResult<T>> ScoreWithDetailsAsync<T>(IScoringRequest request, Metadata? headers = null, DateTime? deadline = null,
         CancellationToken cancellationToken = default)
     {
+        var (message, sent) = Prepare<T>(request);
+        var call = await InvokeAsync(_stub.PredictAsync, message, headers, deadline, cancellationToken).ConfigureAwait(false);
+        var (scores, shape) = Decoded<T>(call, sent);
+        return new ScoringResult<T>(scores, shape, call.RequestId, call.Attempts) { Trailers = call.Trailers };
+    }
+
+    /// <summary>The message a scoring call sends for <paramref name="request"/>, and the images it holds when it says.</summary>
+    private (PredictRequest Message, int? Sent) Prepare<T>(IScoringRequest request)
+    {
         ArgumentNullException.ThrowIfNull(request);
         Scores.EnsureSupported<T>();
         var message = request.BuildRequest(_settings) ?? throw new ScoringException(StatusCode.InvalidArgument, "BuildRequest returned null");
@@ -113,15 +128,20 @@ public sealed partial class ScoringClient : IScoringClient
         if (typeof(T) == typeof(float[]) && sent is > 1)
             throw new ScoringException(StatusCode.InvalidArgument,
                 $"the request holds {sent} images; float[] holds the scores of one: use float[,] or float[][] for a batch");
-        var (response, requestId, attempts, trailers) = await InvokeAsync(_stub.PredictAsync, message, headers, deadline, cancellationToken).ConfigureAwait(false);
+        return (message, sent);
+    }
+
+    /// <summary>The scores of a scoring call's answer as <typeparamref name="T"/>; a bad answer is the server's fault
+    /// (<c>Internal</c>, with the call's request id and trailers).</summary>
+    private (T Scores, long[] Shape) Decoded<T>((PredictResponse Response, string RequestId, int Attempts, Metadata Trailers) call, int? sent)
+    {
         try
         {
-            var (scores, shape) = Scores.DecodeAs<T>(response, _outputName, sent);
-            return new ScoringResult<T>(scores, shape, requestId, attempts) { Trailers = trailers };
+            return Scores.DecodeAs<T>(call.Response, _outputName, sent);
         }
         catch (ScoringException e)
         {
-            throw new ScoringException(e.StatusCode, e.Details, requestId, trailers);
+            throw new ScoringException(e.StatusCode, e.Details, call.RequestId, call.Trailers);
         }
     }
 
