@@ -281,7 +281,8 @@ def noise_table(noise) -> str:
     for n in noise:
         cpu = (f"{n['aa_cpu_diff_ms']:+.4f}; {', '.join(f'{d:+.4f}' for d in n['aa_cpu_diffs_ms'])}"
                if "aa_cpu_diffs_ms" in n else "–")
-        table.append(f"| {n.get('server', 'reference')} | {n['language']} | {n['payload']} | {n['concurrency']} | {n['aa_ratio_p50']:.3f} | "
+        table.append(f"| {n.get('server', 'reference')} | {n['language']} | {n['payload']} | {n['concurrency']} | "
+                     f"{n['aa_ratio_p50']:.3f} | "
                      f"{', '.join(f'{r:.3f}' for r in n['aa_ratios'])} | {cpu} |")
     return "\n".join(table)
 

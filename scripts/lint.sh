@@ -4,7 +4,9 @@
 # non-zero when any fails.
 #
 #   Python  flake8 (tox.ini [flake8]), mypy --strict (mypy.ini) on python/src/fpgascore, the
-#           reference server (fpgascore_emulator) and the conformance runner (fpgascore_conformance)
+#           reference server (fpgascore_emulator) and the conformance runner (fpgascore_conformance);
+#           flake8 also on the tests and benchmarks (tests/, python/tests/, bench/), with lines up
+#           to 140 characters there (their long assertion messages)
 #   Go      gofmt -l, go vet ./..., staticcheck ./... (go/, generated code excluded from gofmt)
 #   C#      the build with the .NET analyzers and the code-style rules, TreatWarningsAsErrors
 #           (csharp/Directory.Build.props, .editorconfig), dotnet format whitespace --verify-no-changes,
@@ -22,7 +24,10 @@ OTHER_CHECKS=(dotnet-format-style)  # by name only
 checks=("$@")
 (( ${#checks[@]} )) || checks=("${ALL_CHECKS[@]}")
 
-check_flake8() { "$PYTHON" -m flake8 python/src conformance/server/src conformance/runner/src; }
+check_flake8() {
+  "$PYTHON" -m flake8 python/src conformance/server/src conformance/runner/src &&
+    "$PYTHON" -m flake8 --max-line-length 140 tests python/tests bench
+}
 # No incremental cache: a full run takes seconds, and a cache shared by concurrent runs can break mypy 1.0.
 check_mypy() {
   "$PYTHON" -m mypy --no-incremental --cache-dir=/dev/null -p fpgascore -p fpgascore_emulator -p fpgascore_conformance

@@ -40,7 +40,7 @@ def tls_client(server, pki, keys, **options) -> fpgascore.PredictionClient:
 
 def case(case_id: str, **controls: str):
     return [("x-conformance-case", case_id)] + [(f"x-conformance-{k.replace('_', '-')}", v)
-                                                 for k, v in controls.items()]
+                                                for k, v in controls.items()]
 
 
 # -- the documented snippet, verbatim, with the CA from the environment ---------------------

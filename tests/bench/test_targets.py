@@ -49,7 +49,6 @@ def test_each_item_gets_its_verdict_and_files_without_targets_add_nothing(tmp_pa
     assert "1 met, 1 not met, 1 n/a" in result.stdout
 
 
-
 def test_the_table_is_in_the_issues_order_of_targets_whichever_file_holds_them(tmp_path):
     """clients.json (target 4) sorts before emulator-targets.json (1-3) by name; the table still
     reads 1, 2, 3, 4, then target 5 (CI), then what carries no number."""

@@ -10,7 +10,7 @@ import pytest
 
 from fpgascore_conformance import evaluate, report
 from fpgascore_conformance.cases import (Expectation, inventory_changes, load_cases, load_servers, select,
-                                        write_inventory)
+                                         write_inventory)
 from fpgascore_conformance.protocol import pb
 
 GOLDEN = evaluate.GOLDEN["gradient.jpg"]["top5"]
@@ -163,8 +163,8 @@ def test_junit_has_one_testsuite_per_driver_and_names_repetitions(tmp_path: path
 
 
 def test_matrix_and_summary_show_the_worst_run_and_the_pass_rate_of_flaky_cases():
-    results = [result("python", "a", "pass", r) for r in range(3)] + [result("python", "b", "pass"),
-                                                                         result("python", "b", "fail", 1, ["x"])]
+    results = ([result("python", "a", "pass", r) for r in range(3)]
+               + [result("python", "b", "pass"), result("python", "b", "fail", 1, ["x"])])
     table = report.matrix([], ["python"], results)
     assert "| `a` | ✅ 3/3 |" in table and "| `b` | ❌ 1/2 |" in table
     text = report.summary(["python"], results, 12.5)

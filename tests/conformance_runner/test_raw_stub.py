@@ -13,7 +13,6 @@ from .conftest import PYTHON, RAW_STUB, RAW_STUB_KNOWN_FAILING, case_ids, run_co
 SECRET_SCAN = "no-key-in-any-log"
 
 
-
 def listed_failures() -> dict:
     """conformance/known_failing/raw-stub.txt: case id -> why the raw stub fails it."""
     listed = {}

@@ -58,6 +58,7 @@ def test_the_dashboard_shows_the_services_and_no_key(make_manager, tls, tmp_path
         service = deployments.create_service("watched", "resnet50", ssl_enabled=True,
                                              ssl_certificate=tls.server.cert, ssl_key=tls.server.key)
         idle = deployments.create_service("idle", "resnet50")
+
     def sampled(calls: int) -> dict:
         """The dashboard's data once its samples of 'watched' count ``calls`` Predict calls."""
         status, body, _ = get(f"{base}/api/services", token=manager.token)

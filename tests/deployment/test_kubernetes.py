@@ -81,8 +81,8 @@ def test_the_export_is_a_secret_a_deployment_and_a_service(make_manager, tls, tm
         assert env["FPGASCORE_TLS_KEY"] == "/run/fpgascore/secrets/tls.key"
         for probe in ("readinessProbe", "livenessProbe"):
             assert container[probe]["exec"]["command"] == HEALTHCHECK, probe  # the health port, 50052
-        assert {port["name"]: port["containerPort"] for port in container["ports"]} == {"grpc": 50051,
-                                                                                       "metrics": 9090}
+        ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+        assert ports == {"grpc": 50051, "metrics": 9090}
         mounts = {mount["name"]: mount for mount in container["volumeMounts"]}
         assert mounts["secrets"]["mountPath"] == "/run/fpgascore/secrets" and mounts["secrets"]["readOnly"]
         volumes = {volume["name"]: volume for volume in pod["volumes"]}

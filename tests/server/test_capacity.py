@@ -166,7 +166,7 @@ def test_the_health_check_answers_while_every_watcher_is_held_on_the_health_port
         probe.bind(("127.0.0.1", 0))
         health_port = probe.getsockname()[1]
     config = ServerConfig(conformance=False, extra_env={"FPGASCORE_HEALTH_PORT": str(health_port)})
-    with EmulatorProcess(config) as server:
+    with EmulatorProcess(config):
         stub = health_service_pb2_grpc.HealthStub(grpc.insecure_channel(f"127.0.0.1:{health_port}"))
         streams = [stub.Watch(health_pb2.HealthCheckRequest(), timeout=30) for _ in range(MAX_WATCHERS)]
         try:

@@ -104,7 +104,6 @@ def test_what_is_not_accepted_is_refused_from_the_header(make, message):
         decoding.read_header(make())
 
 
-
 def test_pixels_come_the_public_way_where_pil_cannot_pack_them_in_one_pass(monkeypatch):
     """decoding.rgb_pixels packs with PIL's raw encoder in one call; a PIL whose encoder needs
     more calls (a small buffer) gets np.asarray's pixels, the same ones."""
