@@ -25,8 +25,12 @@ def test_phases_alternate_abba_and_both_sides_get_the_same_calls():
     phases = clients.plan_phases(calls=800, concurrency=16)
     assert {n for _, n in phases} == {4} and len(phases) == 2 * 13  # 13 * 64 = 832 >= 800
     assert sides_of(phases) == ("abba" * 7)[:26]
-    # Fewer calls than a phase holds: one phase a side, A then B.
-    assert clients.plan_phases(calls=3, concurrency=2) == [(0, 10), (1, 10)]
+    # Fewer calls than a phase holds: still two ABBA blocks.
+    assert clients.plan_phases(calls=3, concurrency=2) == [(0, 10), (1, 10), (1, 10), (0, 10)] * 2
+    # At concurrency 64 a worker makes 16 calls a phase (a phase of 4 a worker was mostly its start's burst and its
+    # drain), 4,096 calls a side however few are asked for.
+    phases = clients.plan_phases(calls=800, concurrency=64)
+    assert {n for _, n in phases} == {16} and len(phases) == 8 and sides_of(phases) == "abbaabba"
     with pytest.raises(ValueError):
         clients.plan_phases(calls=0, concurrency=1)
 
@@ -38,7 +42,7 @@ def test_plan_names_the_sides_and_splits_the_warmup_over_the_workers():
     assert plan["warmup"] == 19  # 300 warm-up calls a side in all, per worker rounded up
     assert (plan["port"], plan["payload"], plan["concurrency"], plan["tls"], plan["ca"], plan["key_env"]) == \
         (4321, "batch8", 16, True, "/ca.pem", "VAR")
-    assert [(p["side"], p["calls_per_worker"]) for p in plan["phases"]] == [("a", 4), ("b", 4), ("b", 4), ("a", 4)]
+    assert [(p["side"], p["calls_per_worker"]) for p in plan["phases"]] == [("a", 4), ("b", 4), ("b", 4), ("a", 4)] * 2
     for bad in (("client",), ("client", "stub", "stub"), ("client", "raw")):
         with pytest.raises(ValueError):
             clients.make_plan(bad, "jpeg", 1, 10, port=1)
@@ -58,16 +62,16 @@ def report_of(plan, latency_of_side, wall_ms=10.0, cpu_ms=4.0):
 
 
 def test_side_results_take_each_sides_own_phases():
-    plan = clients.make_plan(("client", "stub"), "jpeg", 2, 40, port=1)  # 2 phases of 20 calls a side
+    plan = clients.make_plan(("client", "stub"), "jpeg", 2, 80, port=1)  # 4 phases of 20 calls a side
     report = report_of(plan, {"a": 2.0, "b": 1.0})
     report["phases"][0]["latencies_ms"][0] = 100.0  # one slow call of side A
     report["phases"][0]["cpu_ms"] = 14.0
     a, b = clients.side_results(plan, report)
-    assert (a["mode"], a["side"], a["calls"], b["mode"], b["calls"]) == ("client", "a", 40, "stub", 40)
+    assert (a["mode"], a["side"], a["calls"], b["mode"], b["calls"]) == ("client", "a", 80, "stub", 80)
     assert (a["p50_ms"], b["p50_ms"], b["p99_ms"]) == (2.0, 1.0, 1.0)
     assert a["p99_ms"] > 2.0
-    assert a["throughput_per_s"] == pytest.approx(40 / 0.020)
-    assert (a["cpu_ms_per_call"], b["cpu_ms_per_call"]) == (pytest.approx(18 / 40), pytest.approx(8 / 40))
+    assert a["throughput_per_s"] == pytest.approx(80 / 0.040)
+    assert (a["cpu_ms_per_call"], b["cpu_ms_per_call"]) == (pytest.approx(26 / 80), pytest.approx(16 / 80))
 
 
 @pytest.mark.parametrize("spoil, message", [
